@@ -1,0 +1,1 @@
+"""medtap analyzer: observations -> inventory, findings, reconciliation. Imports collector.schema only; never scapy."""

@@ -1,0 +1,1 @@
+"""medtap API, web UI, CLI and persistence: the outermost layer."""

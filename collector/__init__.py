@@ -1,0 +1,1 @@
+"""medtap collector: frames (live or pcap) -> documented observation records. Imports nothing from analyzer/api."""

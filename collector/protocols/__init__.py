@@ -1,0 +1,1 @@
+"""Protocol detectors, one module each; `registry.all_detectors()` discovers them."""
