@@ -13,6 +13,8 @@ The pipeline calls a detector only on the deep path:
   direction (up to `STREAM_PREFIX` bytes over the first few segments); `probe`
   decides by content, `ports` is only a hint that lets a port-only signature fire.
 - `layer="tcp_syn"`: the first SYN of each new TCP conversation (OS hints).
+- `layer="ip"`: every IP packet whose protocol number is in `ip_protos` (GRE 47,
+  ESP 50, ...); `payload` is the IP payload.
 
 `probe(payload) -> bool` must be cheap and never raise.  `decode(pkt, ctx)`
 returns observations; it may raise on malformed input (struct.error,
@@ -33,7 +35,7 @@ from collector.schema import Observation
 STREAM_PREFIX = 8192
 """Bytes of each TCP direction handed to stream detectors (identity lives in the first PDU)."""
 
-Layer = Literal["ether", "udp", "tcp", "tcp_syn"]
+Layer = Literal["ether", "ip", "udp", "tcp", "tcp_syn"]
 
 
 @dataclass(slots=True)
@@ -142,6 +144,7 @@ class Detector:
     ports: frozenset[int] = frozenset()
     any_port: bool = False
     ethertypes: frozenset[int] = frozenset()
+    ip_protos: frozenset[int] = frozenset()
     dst_macs: frozenset[str] = frozenset()
     app: str | None = None
     """Application name to stamp on the conversation when this detector decodes something."""

@@ -1,0 +1,372 @@
+"""The `medtap` command line: the only place that prints, prompts or exits.
+
+Exit status (documented in the README):
+  0  success
+  1  invalid configuration or input file (site policy, sheets, rules): the message names file, line, field
+  2  usage error (unknown option, missing argument)
+  3  a capture was damaged (truncated, corrupt block): everything before the damage was kept and stored
+  4  no capture could be read at all (missing file, not a capture)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+EXIT_CONFIG = 1
+EXIT_DAMAGED = 3
+EXIT_NO_INPUT = 4
+
+DEFAULT_DB = "sqlite:///medtap.db"
+
+app = typer.Typer(
+    help="medtap: passive discovery and segmentation audit of hospital medical devices.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+sheets_app = typer.Typer(help="Identification sheets: import and export (CSV, JSON, YAML).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
+policy_app = typer.Typer(help="Site policy: validate or propose zones.", no_args_is_help=True)
+baseline_app = typer.Typer(help="Baseline of known devices and conversations.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+rules_app = typer.Typer(help="Rule catalogue.", no_args_is_help=True)
+app.add_typer(sheets_app, name="sheets")
+app.add_typer(token_app, name="token")
+app.add_typer(policy_app, name="policy")
+app.add_typer(baseline_app, name="baseline")
+app.add_typer(db_app, name="db")
+app.add_typer(rules_app, name="rules")
+
+DbOpt = Annotated[
+    str,
+    typer.Option("--db", envvar="MEDTAP_DB_URL", help="Database URL (sqlite:///file.db or postgresql+psycopg://...)."),
+]
+SiteOpt = Annotated[
+    Optional[Path], typer.Option("--site", envvar="MEDTAP_SITE", help="Site policy YAML (zones, conduits, gateways).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON instead of a table.")]
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = EXIT_CONFIG) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _load_site(site: Path | None):  # type: ignore[no-untyped-def]
+    if site is None:
+        return None
+    from analyzer.site import SiteError, load_site
+
+    try:
+        return load_site(site)
+    except SiteError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{site}: {exc.strerror or exc}")
+
+
+# ----------------------------------------------------------------------------- capture and replay
+
+
+@app.command()
+def replay(
+    pcaps: Annotated[list[Path], typer.Argument(help="Capture files (pcap, pcapng, .gz) or folders of rotated files.")],
+    site: SiteOpt = None,
+    sheets: Annotated[Optional[Path], typer.Option(help="Identification sheets to import first (CSV/JSON/YAML).")] = None,
+    db: DbOpt = DEFAULT_DB,
+    report: Annotated[Optional[Path], typer.Option(help="Write the report JSON (schema 1) here.")] = None,
+    observations: Annotated[Optional[Path], typer.Option(help="Also write every observation as JSON lines.")] = None,
+    sensor: Annotated[str, typer.Option(help="Sensor id recorded with every observation.")] = "local",
+    baseline: Annotated[Optional[Path], typer.Option(help="Baseline JSON: new devices/conversations are findings.")] = None,
+    forward: Annotated[Optional[str], typer.Option(help="Send observations to a central medtap at this URL.")] = None,
+    token: Annotated[Optional[str], typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
+    spool: Annotated[Path, typer.Option(help="Spool folder for --forward when the central is down.")] = Path(
+        ".medtap-spool"
+    ),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Replay capture files: decode, store observations, analyze, print a summary."""
+    from api.runner import NoInputError, run_replay
+
+    site_policy = _load_site(site)
+    try:
+        result = run_replay(
+            paths=pcaps,
+            db_url=db,
+            site=site_policy,
+            sheets=sheets,
+            sensor=sensor,
+            report_path=report,
+            observations_path=observations,
+            baseline_path=baseline,
+            forward_url=forward,
+            token=token,
+            spool_dir=spool,
+            progress=not quiet and sys.stderr.isatty(),
+            console=err,
+        )
+    except NoInputError as exc:
+        _fail(str(exc), EXIT_NO_INPUT)
+    except ValueError as exc:  # invalid sheets or configuration, already worded for a person
+        _fail(str(exc))
+    from api.render import print_weirds, stats_line
+
+    stats = result.report.stats
+    err.print(f"[bold]replayed[/] {len(pcaps)} input(s): {stats_line(stats)}")
+    print_weirds(err, stats)
+    err.print(
+        f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {db}"
+        + (f"; report written to {report}" if report else "")
+    )
+    if stats.truncated or result.damaged:
+        raise typer.Exit(EXIT_DAMAGED)
+
+
+@app.command()
+def capture(
+    interface: Annotated[str, typer.Option("--interface", "-i", help="SPAN interface to sniff (promiscuous).")],
+    bpf: Annotated[Optional[str], typer.Option(help="BPF filter expression.")] = None,
+    duration: Annotated[Optional[float], typer.Option(help="Stop after S seconds (default: until SIGINT/SIGTERM).")] = None,
+    snaplen: Annotated[int, typer.Option(help="Bytes kept per frame.")] = 65535,
+    flush: Annotated[float, typer.Option(help="Seconds between flushes of observations.")] = 10.0,
+    site: SiteOpt = None,
+    db: DbOpt = DEFAULT_DB,
+    sensor: Annotated[str, typer.Option(help="Sensor id.")] = "local",
+    observations: Annotated[Optional[Path], typer.Option(help="Also write observations as JSON lines.")] = None,
+    forward: Annotated[Optional[str], typer.Option(help="Central medtap URL (sensor mode).")] = None,
+    token: Annotated[Optional[str], typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
+    spool: Annotated[Path, typer.Option(help="Spool folder for --forward.")] = Path(".medtap-spool"),
+) -> None:
+    """Sniff a live interface (needs NET_RAW and NET_ADMIN), flushing observations periodically."""
+    from api.runner import run_capture
+
+    site_policy = _load_site(site)
+    try:
+        result = run_capture(
+            interface=interface,
+            bpf=bpf,
+            duration=duration,
+            snaplen=snaplen,
+            flush_interval=flush,
+            db_url=db,
+            site=site_policy,
+            sensor=sensor,
+            observations_path=observations,
+            forward_url=forward,
+            token=token,
+            spool_dir=spool,
+            console=err,
+        )
+    except PermissionError:
+        _fail(f"cannot open {interface}: live capture needs root or CAP_NET_RAW + CAP_NET_ADMIN")
+    except OSError as exc:
+        _fail(f"cannot capture on {interface}: {exc}")
+    from api.render import stats_line
+
+    err.print(f"[bold]captured[/] on {interface}: {stats_line(result.report.stats)}")
+    err.print(f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {db}")
+
+
+# ----------------------------------------------------------------------------- reading results
+
+
+@app.command()
+def inventory(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
+    """The device inventory stored in the database."""
+    from api.runner import load_report
+
+    report = load_report(db)
+    if as_json:
+        out.print_json(json.dumps([d.model_dump(mode="json", exclude={"facts"}) for d in report.devices]))
+        return
+    from api.render import devices_table
+
+    out.print(devices_table(report.devices))
+
+
+@app.command()
+def findings(
+    db: DbOpt = DEFAULT_DB,
+    as_json: JsonOpt = False,
+    severity: Annotated[Optional[str], typer.Option(help="Only this severity.")] = None,
+    rule: Annotated[Optional[str], typer.Option(help="Only this rule id.")] = None,
+) -> None:
+    """The findings stored in the database, most severe first."""
+    from api.runner import load_report
+
+    items = [
+        f
+        for f in load_report(db).findings
+        if (severity is None or f.severity == severity) and (rule is None or f.rule == rule)
+    ]
+    if as_json:
+        out.print_json(json.dumps([f.model_dump(mode="json") for f in items]))
+        return
+    from api.render import findings_table
+
+    out.print(findings_table(items))
+    if sys.stdout.isatty() or os.environ.get("MEDTAP_HINT", "1") == "1":
+        out.print("Review them in the web UI: [bold]medtap serve[/] then open http://127.0.0.1:8000")
+
+
+# ----------------------------------------------------------------------------- server
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Bind address (127.0.0.1 unless you mean it).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Serve the API (/api/v1) and the web UI."""
+    import uvicorn
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    settings = Settings(db_url=db, host=host, port=port)
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        err.print(f"[yellow]warning:[/] listening on {host}: put TLS in front and keep tokens secret")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+# ----------------------------------------------------------------------------- sheets
+
+
+@sheets_app.command("import")
+def sheets_import(
+    file: Annotated[Path, typer.Argument(help="CSV (; or , , UTF-8 with or without BOM), JSON or YAML.")],
+    db: DbOpt = DEFAULT_DB,
+    partial: Annotated[bool, typer.Option(help="Keep the good rows when some rows are invalid.")] = False,
+    actor: Annotated[str, typer.Option(help="Who imports (recorded in the audit log).")] = "cli",
+) -> None:
+    """Import identification sheets; a bad row is refused with its line, field and reason."""
+    from api.runner import import_sheets_file
+
+    try:
+        result = import_sheets_file(db, file, actor=actor, partial=partial)
+    except FileNotFoundError:
+        _fail(f"{file}: no such file")
+    except ValueError as exc:
+        _fail(str(exc))
+    for line in result.errors:
+        err.print(f"[red]{file}:{line}[/]")
+    out.print(f"imported {result.imported} sheet(s) from {file}" + (f", refused {len(result.errors)} row(s)" if result.errors else ""))
+    if result.errors and not partial:
+        raise typer.Exit(EXIT_CONFIG)
+
+
+@sheets_app.command("export")
+def sheets_export(
+    file: Annotated[Path, typer.Argument(help="Output file; format from the extension (.csv, .json, .yaml).")],
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Export every identification sheet."""
+    from api.runner import export_sheets_file
+
+    try:
+        count = export_sheets_file(db, file)
+    except ValueError as exc:
+        _fail(str(exc))
+    out.print(f"exported {count} sheet(s) to {file}")
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="viewer, biomedical, it, admin or sensor.")],
+    name: Annotated[str, typer.Option(help="Who or what holds it.")] = "cli",
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Create an API token; it is printed once and stored hashed."""
+    from api.runner import create_token
+
+    try:
+        clear = create_token(db, role=role, name=name)
+    except ValueError as exc:
+        _fail(str(exc))
+    out.print(clear)
+
+
+# ----------------------------------------------------------------------------- policy, baseline, db, rules
+
+
+@policy_app.command("check")
+def policy_check(site: Annotated[Path, typer.Argument(help="Site policy YAML.")]) -> None:
+    """Validate a site policy; errors name the line and the reason."""
+    policy = _load_site(site)
+    zones = getattr(policy, "zones", [])
+    out.print(f"{site}: valid ({len(zones)} zones)")
+
+
+@policy_app.command("suggest")
+def policy_suggest(db: DbOpt = DEFAULT_DB) -> None:
+    """Propose zones (YAML) from the VLANs, subnets and roles seen."""
+    from analyzer.suggest import suggest_zones
+
+    from api.runner import load_report
+
+    out.print(suggest_zones(load_report(db).devices), markup=False, highlight=False)
+
+
+@baseline_app.command("save")
+def baseline_save(
+    file: Annotated[Path, typer.Argument(help="Baseline JSON to write.")] = Path("medtap-baseline.json"),
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Save what is known now (devices, conversations) as the baseline."""
+    from api.runner import save_baseline
+
+    count = save_baseline(db, file)
+    out.print(f"baseline saved to {file} ({count} entries)")
+
+
+@baseline_app.command("reset")
+def baseline_reset(file: Annotated[Path, typer.Argument(help="Baseline JSON to remove.")] = Path("medtap-baseline.json")) -> None:
+    """Forget the baseline: nothing is 'new' until one is saved again."""
+    file.unlink(missing_ok=True)
+    out.print(f"baseline {file} removed")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = DEFAULT_DB) -> None:
+    """Apply the schema migrations (alembic) to the database."""
+    from api.db import upgrade
+
+    upgrade(db)
+    out.print(f"database {db} is up to date")
+
+
+@rules_app.command("check")
+def rules_check(
+    rules_dir: Annotated[Optional[Path], typer.Argument(help="Rules folder (default: the bundled rules/).")] = None,
+) -> None:
+    """Load and validate every rule; errors name the file and the reason."""
+    from analyzer.rules import RuleError, load_rules
+
+    try:
+        rules = load_rules(rules_dir)
+    except RuleError as exc:
+        _fail(str(exc))
+    out.print(f"{len(rules)} rules valid")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""Jobs behind the CLI: replay or capture into the database, then analyze; load what is stored.
+
+Kept apart from `api.cli` so that the web UI and the tests run the same code paths
+the command line does, without parsing arguments or printing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from sqlmodel import Session
+
+from analyzer.models import Report
+from collector.schema import Observation
+
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".pcap.gz", ".pcapng.gz")
+DAMAGE_WEIRD_PREFIXES = ("pcap_", "pcapng_", "capture_", "gzip_")
+
+
+class NoInputError(Exception):
+    """None of the inputs could be read as a capture."""
+
+
+@dataclass
+class RunResult:
+    report: Report
+    damaged: bool = False
+    observations: int = 0
+
+
+@dataclass
+class SheetImport:
+    imported: int
+    errors: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def session_for(db_url: str) -> Iterator[Session]:
+    """A session on an initialised database (tables created or migrated)."""
+    from api.db import make_engine
+    from api.service import init_db
+
+    engine = make_engine(db_url)
+    init_db(engine)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+class _DbSink:
+    """Sink that stores each batch in the database as it arrives (memory stays flat)."""
+
+    def __init__(self, session: Session, sensor: str) -> None:
+        self.session = session
+        self.sensor = sensor
+        self.count = 0
+
+    def emit(self, batch: list[Observation]) -> None:
+        from api.service import store_observations
+
+        self.count += store_observations(self.session, batch, sensor=self.sensor)
+
+    def close(self) -> None:
+        return None
+
+
+class _Tee:
+    """Fan one observation stream out to several sinks (database, JSON lines, forwarder)."""
+
+    def __init__(self, sinks: Sequence[Any]) -> None:
+        self.sinks = list(sinks)
+
+    def emit(self, batch: list[Observation]) -> None:
+        for sink in self.sinks:
+            sink.emit(batch)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+
+
+def expand_inputs(paths: Sequence[Path]) -> list[Path]:
+    """Files as given, folders expanded to the capture files they hold; missing ones refused."""
+    files: list[Path] = []
+    missing: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(CAPTURE_SUFFIXES)))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(str(path))
+    if missing and not files:
+        raise NoInputError("no such capture file: " + ", ".join(missing))
+    if not files:
+        raise NoInputError("no capture file in: " + ", ".join(str(p) for p in paths))
+    return files
+
+
+def _extra_sinks(observations_path: Path | None, forward_url: str | None, token: str | None, spool_dir: Path, sensor: str) -> list[Any]:
+    sinks: list[Any] = []
+    if observations_path is not None:
+        from collector.sinks import JsonlSink
+
+        sinks.append(JsonlSink(observations_path, sensor=sensor))
+    if forward_url:
+        from collector.forward import ForwardSink
+
+        sinks.append(ForwardSink(forward_url, token=token or "", sensor=sensor, spool_dir=spool_dir))
+    return sinks
+
+
+def _analyze_and_store(session: Session, *, site: Any, baseline_path: Path | None) -> Report:
+    from api.service import reanalyze
+
+    baseline = None
+    if baseline_path is not None and baseline_path.exists():
+        from analyzer.baseline import load_baseline
+
+        baseline = load_baseline(baseline_path)
+    return reanalyze(session, site=site, baseline=baseline)
+
+
+def run_replay(
+    *,
+    paths: Sequence[Path],
+    db_url: str,
+    site: Any = None,
+    sheets: Path | None = None,
+    sensor: str = "local",
+    report_path: Path | None = None,
+    observations_path: Path | None = None,
+    baseline_path: Path | None = None,
+    forward_url: str | None = None,
+    token: str | None = None,
+    spool_dir: Path = Path(".medtap-spool"),
+    progress: bool = False,
+    console: Console | None = None,
+) -> RunResult:
+    """Replay captures into the database, import sheets, analyze, write the report."""
+    from collector.pipeline import replay
+
+    files = expand_inputs(paths)
+    with session_for(db_url) as session:
+        if sheets is not None:
+            _import_sheets(session, sheets, actor="cli", partial=False)
+        db_sink = _DbSink(session, sensor)
+        sink = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
+        with _progress(progress, console, files) as callback:
+            stats = replay(files, sink, sensor=sensor, progress=callback)
+        sink.close()
+        if stats.packets == 0 and any(w.startswith(("unreadable", "not_a_capture")) for w in stats.weirds):
+            raise NoInputError("not a capture file: " + ", ".join(str(f) for f in files))
+        report = _analyze_and_store(session, site=site, baseline_path=baseline_path)
+    damaged = bool(stats.truncated) or any(w.startswith(DAMAGE_WEIRD_PREFIXES) for w in stats.weirds)
+    if report_path is not None:
+        write_report(report, report_path)
+    return RunResult(report=report, damaged=damaged, observations=db_sink.count)
+
+
+def run_capture(
+    *,
+    interface: str,
+    bpf: str | None,
+    duration: float | None,
+    snaplen: int,
+    flush_interval: float,
+    db_url: str,
+    site: Any = None,
+    sensor: str = "local",
+    observations_path: Path | None = None,
+    forward_url: str | None = None,
+    token: str | None = None,
+    spool_dir: Path = Path(".medtap-spool"),
+    console: Console | None = None,
+) -> RunResult:
+    """Live capture until duration or SIGINT/SIGTERM; observations are stored at every flush."""
+    from collector.live import capture
+
+    with session_for(db_url) as session:
+        db_sink = _DbSink(session, sensor)
+        sink = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
+        capture(interface, sink, bpf=bpf, duration=duration, snaplen=snaplen, flush_interval=flush_interval, sensor=sensor)
+        sink.close()
+        report = _analyze_and_store(session, site=site, baseline_path=None)
+    return RunResult(report=report, observations=db_sink.count)
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, console: Console | None, files: Sequence[Path]) -> Iterator[Any]:
+    """A rich progress bar (frames, rate, ETA) when asked for and stderr is a terminal."""
+    if not enabled:
+        yield None
+        return
+    total = sum(f.stat().st_size for f in files)
+    bar = Progress(
+        TextColumn("[bold]replay"),
+        BarColumn(),
+        TextColumn("{task.fields[frames]} frames"),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("replay", total=total or None, frames=0)
+
+        def callback(frames: int, bytes_read: int, total_bytes: int) -> None:
+            bar.update(task, completed=bytes_read, total=total_bytes or total or None, frames=frames)
+
+        yield callback
+
+
+def write_report(report: Report, path: Path) -> None:
+    """The report JSON contract (schema 1), stable field order, sorted lists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.model_dump_json(by_alias=True, indent=2) + "\n", encoding="utf-8")
+
+
+def load_report(db_url: str) -> Report:
+    """The inventory and findings as stored (no re-analysis)."""
+    from api.service import stored_report
+
+    with session_for(db_url) as session:
+        return stored_report(session)
+
+
+def _import_sheets(session: Session, path: Path, *, actor: str, partial: bool) -> SheetImport:
+    from api.service import import_sheets
+
+    fmt = path.suffix.lower().lstrip(".").replace("yml", "yaml")
+    result = import_sheets(session, path.read_bytes(), fmt=fmt, actor=actor, partial=partial)
+    errors = [str(e) for e in getattr(result, "errors", [])]
+    if errors and not partial:
+        raise ValueError(f"{path}: sheets refused:\n  " + "\n  ".join(errors))
+    return SheetImport(imported=int(getattr(result, "imported", 0)), errors=errors)
+
+
+def import_sheets_file(db_url: str, path: Path, *, actor: str, partial: bool) -> SheetImport:
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    with session_for(db_url) as session:
+        return _import_sheets(session, path, actor=actor, partial=partial)
+
+
+def export_sheets_file(db_url: str, path: Path) -> int:
+    from api.service import export_sheets
+
+    fmt = path.suffix.lower().lstrip(".").replace("yml", "yaml")
+    if fmt not in ("csv", "json", "yaml"):
+        raise ValueError(f"{path}: unknown format {fmt!r} (use .csv, .json or .yaml)")
+    with session_for(db_url) as session:
+        data = export_sheets(session, fmt=fmt)
+    path.write_bytes(data)
+    from analyzer.sheet_io import load_sheets_bytes
+
+    return len(load_sheets_bytes(data, fmt=fmt))
+
+
+def create_token(db_url: str, *, role: str, name: str) -> str:
+    from api.auth import create_token as _create
+
+    with session_for(db_url) as session:
+        return _create(session, role=role, name=name)
+
+
+def save_baseline(db_url: str, path: Path) -> int:
+    from analyzer.baseline import baseline_from_report, save_baseline as _save
+
+    report = load_report(db_url)
+    baseline = baseline_from_report(report)
+    _save(baseline, path)
+    return len(baseline.devices) + len(baseline.conversations)
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    return json.loads(report.model_dump_json(by_alias=True))
