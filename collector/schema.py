@@ -211,7 +211,7 @@ class NetbiosObs(Observation):
     """NetBIOS name service (RFC 1002) registration, query or response."""
 
     kind: Literal["netbios"] = "netbios"
-    op: str = Field(description="query, registration, release, refresh, response.")
+    op: str = Field(description="query, registration, release, refresh, response, status (NBSTAT answer).")
     name: str = Field(description="NetBIOS name without suffix.")
     suffix: int = Field(description="Name type suffix (0x00 workstation, 0x20 server...).")
     group: bool = Field(default=False, description="Group name flag.")
@@ -256,6 +256,8 @@ class TlsObs(Observation):
     alpn: tuple[str, ...] = Field(default=(), description="ALPN protocols.")
     ja3: str | None = Field(default=None, description="JA3 (client) or JA3S (server) MD5.")
     ja4: str | None = Field(default=None, description="JA4 (client) fingerprint.")
+    ja3_string: str | None = Field(default=None, description="JA3 (client) or JA3S (server) string before MD5.")
+    versions: tuple[str, ...] = Field(default=(), description="supported_versions extension (offered or selected).")
 
 
 class SshObs(Observation):

@@ -1,0 +1,168 @@
+"""Device roles from a feature row and the data-driven heuristics in rules/classification.yaml.
+
+Features are computed from the inventory and the observations (DICOM associations and their SOP
+class hints, HL7 senders, IntelliVue/SDC/POCT/ASTM identity, LLDP/CDP capabilities, served ports,
+zone kind, OS, vendor); the heuristics are `where` conditions in the rule vocabulary.  Also decides
+`is_dm` and the responsible service (biomedical or IT, following the AFIB identification perimeter).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from analyzer.models import Device
+from analyzer.rules.match import Predicate, compile_where, fill
+
+DICOM_SERVICES = {"echo", "worklist", "storage-commitment", "mpps", "query-retrieve", "print"}
+MEDICAL_ROLES = {"imaging-modality", "patient-monitor", "monitoring-gateway", "infusion-pump", "lab-analyzer",
+                 "dm-workstation"}
+FEATURES: dict[str, str] = {
+    "vendor": "manufacturer from the OUI alias table", "oui_vendor": "raw IEEE registry name",
+    "vendor_medical": "the vendor is a medical manufacturer", "radio_module": "radio/serial module OUI",
+    "protocols": "list of 'app/client' and 'app/server'", "dicom_store_client": "sent a DICOM storage association",
+    "dicom_modalities": "modality hints it proposed", "dicom_store_clients": "distinct clients storing to it",
+    "dicom_worklist_server": "receives worklist associations", "hl7_senders": "distinct HL7 clients sending to it",
+    "intellivue": "IntelliVue export seen from it", "sdc": "SDC/WS-Discovery provider", "poct": "POCT1-A identity",
+    "astm": "ASTM header sender", "lldp_capabilities": "LLDP enabled capabilities", "cdp_capabilities": "CDP caps",
+    "lldp_med_class": "LLDP-MED device class", "os_family": "OS family", "os": "OS text",
+    "zone_kind": "site zone kind", "server_ports": "ports it serves", "server_clients": "distinct clients",
+    "remote_target": "target of a remote-access session", "dhcp_vendor_class": "DHCP option 60",
+    "wifi_ap": "Wi-Fi AP or tunnel endpoint", "is_router": "routed interface", "names": "names seen",
+}
+
+
+@dataclass(frozen=True)
+class RoleRule:
+    role: str
+    confidence: float
+    evidence: str
+    predicate: Predicate
+
+
+@lru_cache(maxsize=8)
+def load_roles(path: Path) -> tuple[RoleRule, ...]:
+    if not path.is_file():
+        return ()
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return tuple(
+        RoleRule(str(r["role"]), float(r["confidence"]), str(r.get("evidence", "")),
+                 compile_where(r.get("where"), FEATURES, ("roles", i)))
+        for i, r in enumerate(data.get("roles", []))
+    )
+
+
+def _fact_values(device: Device, attribute: str) -> list[str]:
+    return sorted({f.value for f in device.facts if f.attribute == attribute})
+
+
+def _caps(device: Device, attribute: str) -> list[str]:
+    return sorted({c for v in _fact_values(device, attribute) for c in v.split(",") if c})
+
+
+def features(ctx: Any) -> dict[str, dict[str, Any]]:
+    """Feature row per device MAC."""
+    store_clients: dict[str, set[str]] = defaultdict(set)
+    worklist_srv: set[str] = set()
+    store_client: dict[str, set[str]] = defaultdict(set)
+    for o in ctx.of_kind("dicom"):
+        if o.pdu != "associate-rq":
+            continue
+        client, server = ctx.device_by_ip(o.src_ip), ctx.device_by_ip(o.dst_ip)
+        hints = set(o.modality_hints)
+        storage = hints - DICOM_SERVICES
+        if client is not None and storage:
+            store_client[client.mac] |= storage
+        if server is not None and storage:
+            store_clients[server.mac].add(o.src_ip or "")
+        if server is not None and "worklist" in hints:
+            worklist_srv.add(server.mac)
+    hl7: dict[str, set[str]] = defaultdict(set)
+    served: dict[str, set[int]] = defaultdict(set)
+    clients: dict[str, set[str]] = defaultdict(set)
+    for c in ctx.conversations:
+        if c.server is not None and not c.server.is_router:
+            if c.server_port is not None and c.transport in ("tcp", "udp"):
+                served[c.server.mac].add(c.server_port)
+            clients[c.server.mac].add(c.client_ip)
+            if "hl7" in c.apps:
+                hl7[c.server.mac].add(c.client_ip)
+    for o in ctx.of_kind("hl7"):
+        srv = ctx.device_by_ip(o.dst_ip)
+        if srv is not None and o.src_ip:
+            hl7[srv.mac].add(o.src_ip)
+
+    def macs_of(kind: str, *attrs: str) -> set[str]:
+        out: set[str] = set()
+        for o in ctx.of_kind(kind):
+            for attr in attrs:
+                value = getattr(o, attr, None)
+                if attr.endswith("_ip"):
+                    d = ctx.device_by_ip(value)
+                    value = d.mac if d else None
+                if value:
+                    out.add(value)
+        return out
+
+    intellivue = macs_of("intellivue", "monitor_mac", "src_mac")
+    sdc = {ctx.device_by_ip(o.src_ip).mac for o in ctx.of_kind("sdc")  # type: ignore[union-attr]
+           if o.action in ("hello", "probe-match", "resolve-match") and ctx.device_by_ip(o.src_ip) is not None}
+    poct = macs_of("poct", "src_ip")
+    astm = {d.mac for o in ctx.of_kind("astm") for d in [ctx.device_by_ip(o.src_ip)] if d is not None and o.sender}
+    remote = macs_of("remote_access", "server_ip")
+    wifi_ap = macs_of("wifi", "ap_mac")
+    rows: dict[str, dict[str, Any]] = {}
+    for mac, d in ctx.devices.items():
+        vendor_class = _fact_values(d, "vendor_class")
+        rows[mac] = {
+            "vendor": d.vendor, "oui_vendor": d.oui_vendor, "radio_module": d.radio_module,
+            "vendor_medical": _is_medical(d, ctx.tables.vendors), "protocols": d.protocols,
+            "dicom_store_client": mac in store_client, "dicom_modalities": sorted(store_client.get(mac, ())),
+            "dicom_store_clients": len(store_clients.get(mac, ())), "dicom_worklist_server": mac in worklist_srv,
+            "hl7_senders": len(hl7.get(mac, ())), "intellivue": mac in intellivue, "sdc": mac in sdc,
+            "poct": mac in poct, "astm": mac in astm, "lldp_capabilities": _caps(d, "lldp_capabilities"),
+            "cdp_capabilities": _caps(d, "cdp_capabilities"),
+            "lldp_med_class": (_fact_values(d, "lldp_med_class") or [None])[0],
+            "os_family": d.os.split(" ")[0] if d.os else None, "os": d.os, "zone_kind": d.zone_kind,
+            "server_ports": sorted(served.get(mac, ())), "server_clients": len(clients.get(mac, ())),
+            "remote_target": mac in remote, "dhcp_vendor_class": vendor_class[0] if vendor_class else None,
+            "wifi_ap": mac in wifi_ap, "is_router": d.is_router, "names": d.names,
+        }
+    return rows
+
+
+def _is_medical(device: Device, vendors: tuple[Any, ...]) -> bool:
+    return any(a.medical and a.name == device.vendor for a in vendors)
+
+
+def classify(ctx: Any) -> None:
+    """Set role, confidence, evidence, is_dm and service on every device of ctx (in place)."""
+    roles = ctx.tables.roles
+    for mac, row in features(ctx).items():
+        d = ctx.devices[mac]
+        if d.is_router:
+            continue
+        best: tuple[float, int, Any] | None = None
+        for i, rule in enumerate(roles):
+            if rule.predicate(row) and (best is None or rule.confidence > best[0]):
+                best = (rule.confidence, i, rule)
+        if best is not None:
+            rule = best[2]
+            d.role, d.role_confidence = rule.role, rule.confidence
+            d.role_evidence = [fill(rule.evidence, row)]
+
+
+def decide_service(device: Device, sheet_responsibility: str | None = None, supplier_owned: bool = False) -> None:
+    """is_dm and service from role and zone; a matched sheet's responsibility overrides."""
+    device.is_dm = device.role in MEDICAL_ROLES or (
+        device.zone_kind == "dm" and device.role in ("unknown", "office-workstation", "dm-workstation"))
+    biomedical = device.is_dm or device.zone_kind == "dm" or supplier_owned or (
+        device.zone_kind == "wifi" and device.role in MEDICAL_ROLES)
+    device.service = "biomedical" if biomedical else "it"
+    if sheet_responsibility in ("biomedical", "it"):
+        device.service = sheet_responsibility  # type: ignore[assignment]

@@ -1,0 +1,56 @@
+"""The rule file model (one YAML file per rule in rules/<area>/<id>.yaml), validated with pydantic.
+
+Fields follow Sigma's rule layout (id, title, status, level -> severity, description,
+falsepositives, references) plus medtap's responsible service, rationale (which bad practice it
+evidences, ANSSI/AFIB vocabulary), remediation template and fixture tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from analyzer.rules.match import Predicate
+
+
+class RuleModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Match(RuleModel):
+    subject: str = Field(min_length=1, description="Subject provider name (device, conversation, ...).")
+    where: dict[str, Any] | None = Field(default=None, description="Conditions, all must hold.")
+    subject_key: str | None = Field(default=None, description="Template of the finding subject; default row _key.")
+
+
+class RuleTests(RuleModel):
+    positive: list[str] = Field(default_factory=list)
+    negative: list[str] = Field(default_factory=list)
+
+
+class Rule(RuleModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str = Field(min_length=1)
+    title_fr: str = ""
+    status: Literal["experimental", "test", "stable", "deprecated"] = "experimental"
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    service: Literal["biomedical", "it"]
+    description: str = ""
+    rationale: str = ""
+    remediation: str = ""
+    references: list[str] = Field(default_factory=list)
+    falsepositives: list[str] = Field(default_factory=list)
+    match: Match
+    tests: RuleTests = Field(default_factory=RuleTests)
+    _predicate: Predicate | None = PrivateAttr(default=None)
+    _path: str = PrivateAttr(default="")
+
+    @property
+    def predicate(self) -> Predicate:
+        assert self._predicate is not None, "rule not compiled (use analyzer.rules.load_rules)"
+        return self._predicate
+
+    @property
+    def path(self) -> str:
+        return self._path

@@ -1,0 +1,38 @@
+"""Catalogue-level checks on loaded rules: unique ids, file name = id, references for high and
+critical rules, fixture tests listed (one positive, one negative).  Each returns error strings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from analyzer.rules.schema import Rule
+
+
+def unique_ids(rules: Sequence[Rule]) -> list[str]:
+    seen: dict[str, str] = {}
+    errors: list[str] = []
+    for r in rules:
+        if r.id in seen:
+            errors.append(f"{r.path}: duplicate rule id {r.id!r} (also in {seen[r.id]})")
+        seen.setdefault(r.id, r.path)
+    return errors
+
+
+def filename_is_id(rules: Sequence[Rule]) -> list[str]:
+    return [f"{r.path}: file name must be the rule id ({r.id}.yaml)" for r in rules if Path(r.path).stem != r.id]
+
+
+def references_for_severe(rules: Sequence[Rule]) -> list[str]:
+    return [f"{r.path}: a {r.severity} rule needs at least one reference" for r in rules
+            if r.severity in ("high", "critical") and not r.references]
+
+
+def tests_present(rules: Sequence[Rule]) -> list[str]:
+    """Capture-driven rules list fixture captures; `sheet` rules compare declarations and are unit-tested."""
+    return [f"{r.path}: tests need at least one positive and one negative capture" for r in rules
+            if r.status != "deprecated" and r.match.subject != "sheet" and (not r.tests.positive or not r.tests.negative)]
+
+
+def validate(rules: Sequence[Rule]) -> list[str]:
+    return unique_ids(rules) + filename_is_id(rules) + references_for_severe(rules) + tests_present(rules)

@@ -1,0 +1,439 @@
+"""Identification sheets in and out of files: CSV (`;` or `,`, UTF-8 with or without BOM, cp1252), JSON, YAML.
+
+Pure functions (no database): `read_sheets(data, fmt=...)` returns the valid
+sheets and one `SheetError(line, field, reason)` per refused row;
+`load_sheets_bytes(..., partial=False)` refuses the whole file when any row is
+bad (partial=True keeps the good rows); `dump_sheets(sheets, fmt=...)` writes a
+file that reads back to the same sheets (lossless round trip).
+
+CSV headers are matched case-, accent- and punctuation-insensitively, in English
+(the `Sheet` field names) or in French as the AFIB sheet writes them.  Compact
+cell syntax for the structured columns:
+
+- Interfaces: `peer[:protocol[/port]]` items separated by `;` or new lines,
+  e.g. `PACS:dicom/104; 10.50.0.30:hl7`.  An IPv6 peer is written in brackets: `[fd00::5]:hl7`.
+- Servers: `name[:role]` items, same separators, e.g. `10.50.0.20:pacs; backup01:backup`.
+- Télémaintenance: `none`, or `method[@gateway][ by supplier]`,
+  e.g. `teamviewer@bastion by Siemens Healthineers`, `vpn by GE`, `rdp@10.60.0.10`.
+- Type de connexion: filaire/wired, wifi/wi-fi/sans fil, or empty (unknown).
+- Date de revue: dd/mm/yyyy or yyyy-mm-dd.  Propriétaire: établissement or fournisseur.
+- A cell starting with = + - @ is written with a leading `'` (spreadsheet formula
+  injection); that one quote is removed on import.
+
+MDS2 (Manufacturer Disclosure Statement for Medical Device Security, HIMSS/NEMA
+HN 1-2019) mapping of the sheet fields:
+
+| Sheet field (CSV header, French header)              | MDS2 section                          |
+|------------------------------------------------------|---------------------------------------|
+| software_name (Nom du logiciel)                      | DOC-2 device description / model     |
+| software_version (Version)                           | DOC-3 / SBOM software version         |
+| supplier (Fournisseur)                               | DOC-1 manufacturer name               |
+| workstation, workstation_owner (Poste, Propriétaire) | SAHD (system hardening), MPII         |
+| mac, ip, connection, vlan (Adresse MAC/IP, VLAN)     | CNFS / MPII network connectivity      |
+| interfaces, servers (Interfaces, Serveurs)           | MPII-2.x data exchange, CNFS          |
+| os_name, os_version (Système d'exploitation)         | SBOM-2 / RDMP-2 operating system      |
+| backups, restoration (Sauvegardes, Restauration)     | DTBK data backup and disaster recovery|
+| protection (Protection)                              | MLDP malware detection, SAHD          |
+| remote_maintenance (Télémaintenance)                 | RMOT remote service                   |
+| ce_marking (Marquage CE)                             | DOC (regulatory classification)       |
+| responsibility, referents, last_review, perimeter    | (AFIB sheet only, no MDS2 item)       |
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from pydantic import ValidationError
+
+from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet
+
+FORMATS = ("csv", "json", "yaml")
+CSV_COLUMNS = [
+    "id", "software_name", "software_version", "supplier", "workstation", "workstation_owner", "mac", "ip",
+    "connection", "vlan", "interfaces", "servers", "os_name", "os_version", "backups", "protection",
+    "restoration", "remote_maintenance", "responsibility", "perimeter_criterion", "biomedical_referent",
+    "it_referent", "last_review", "ce_marking",
+]
+
+_ALIASES: dict[str, list[str]] = {
+    "id": ["identifiant", "id fiche", "fiche", "reference", "ref"],
+    "software_name": ["nom du logiciel", "logiciel", "application", "nom de l application", "software", "name"],
+    "software_version": ["version", "version du logiciel", "version logiciel"],
+    "supplier": ["fournisseur", "editeur", "fabricant", "vendor", "manufacturer"],
+    "workstation": ["poste informatique", "poste", "nom du poste", "hostname", "host"],
+    "workstation_owner": ["proprietaire du poste", "proprietaire", "owner"],
+    "mac": ["adresse mac", "mac address"],
+    "ip": ["adresse ip", "ip address"],
+    "connection": ["type de connexion", "connexion", "connection type", "type de connexion reseau"],
+    "vlan": ["vlan id"],
+    "interfaces": ["interface"],
+    "servers": ["serveurs", "serveur", "server"],
+    "os_name": ["systeme d exploitation", "os", "operating system", "systeme"],
+    "os_version": ["version os", "version du systeme", "version systeme d exploitation"],
+    "backups": ["sauvegardes", "sauvegarde", "backup"],
+    "protection": ["antivirus"],
+    "restoration": ["restauration", "restore"],
+    "remote_maintenance": ["telemaintenance", "tele maintenance", "maintenance a distance", "remote access"],
+    "responsibility": ["responsabilite", "service responsable", "service"],
+    "perimeter_criterion": ["critere de perimetre", "perimetre", "perimeter"],
+    "biomedical_referent": ["referent biomedical", "referent biomed"],
+    "it_referent": ["referent informatique", "referent it", "referent dsi"],
+    "last_review": ["date de revue", "derniere revue", "date de la derniere revue", "review date"],
+    "ce_marking": ["marquage ce", "classe dm", "ce", "ce marking"],
+}
+_FORMULA = ("=", "+", "-", "@")
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+HEADER_MAP: dict[str, str] = {}
+for _canon, _alist in _ALIASES.items():
+    for _name in [_canon, *_alist]:
+        HEADER_MAP[_norm(_name)] = _canon
+
+
+@dataclass(frozen=True)
+class SheetError(Exception):
+    """One refused row (or header): where, which field, why."""
+
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.reason}"
+
+
+class SheetFileError(ValueError):
+    """A file refused as a whole (partial=False and at least one bad row)."""
+
+    def __init__(self, errors: list[SheetError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors[:20]))
+
+
+@dataclass
+class ParseResult:
+    sheets: list[Sheet] = field(default_factory=list)
+    errors: list[SheetError] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _split_items(cell: str) -> list[str]:
+    return [p.strip() for p in re.split(r"[;\n]", cell) if p.strip()]
+
+
+def _split_peer(item: str) -> tuple[str, str]:
+    """`peer:rest` with an optional bracketed IPv6 peer."""
+    if item.startswith("["):
+        end = item.find("]")
+        if end < 0:
+            raise ValueError(f"unclosed '[' in {item!r}")
+        peer, rest = item[1:end], item[end + 1:]
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"expected ':' after ']' in {item!r}")
+        return peer, rest[1:]
+    if ":" in item:
+        peer, rest = item.split(":", 1)
+        return peer.strip(), rest.strip()
+    return item, ""
+
+
+def parse_interfaces(cell: str) -> list[dict[str, Any]]:
+    out = []
+    for item in _split_items(cell):
+        peer, rest = _split_peer(item)
+        proto, _, port = rest.partition("/")
+        entry: dict[str, Any] = {"peer": peer, "protocol": proto.strip().lower()}
+        if port.strip():
+            if not port.strip().isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"bad port {port!r} in {item!r}")
+            entry["port"] = int(port)
+        out.append(entry)
+    return out
+
+
+def parse_servers(cell: str) -> list[dict[str, Any]]:
+    out = []
+    for item in _split_items(cell):
+        name, role = _split_peer(item)
+        out.append({"name": name, "role": role.strip()})
+    return out
+
+
+def parse_remote(cell: str) -> dict[str, Any]:
+    text = cell.strip()
+    if not text:
+        return {}
+    head, sep, supplier = text.partition(" by ")
+    method, _, gateway = head.strip().partition("@")
+    out: dict[str, Any] = {"method": method.strip().lower() or "none"}
+    if gateway.strip():
+        out["gateway"] = gateway.strip()
+    if sep and supplier.strip():
+        out["supplier"] = supplier.strip()
+    return out
+
+
+def _bracket(peer: str) -> str:
+    return f"[{peer}]" if ":" in peer else peer
+
+
+def format_interfaces(items: Iterable[Interface]) -> str:
+    parts = []
+    for i in items:
+        text = _bracket(i.peer)
+        if i.protocol or i.port is not None:
+            text += ":" + i.protocol + (f"/{i.port}" if i.port is not None else "")
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def format_servers(items: Iterable[Server]) -> str:
+    return "; ".join(_bracket(s.name) + (f":{s.role}" if s.role else "") for s in items)
+
+
+def format_remote(rm: RemoteMaintenance) -> str:
+    text = rm.method + (f"@{rm.gateway}" if rm.gateway else "")
+    return text + (f" by {rm.supplier}" if rm.supplier else "")
+
+
+_CONNECTION = {"filaire": "wired", "wired": "wired", "ethernet": "wired", "cable": "wired", "wifi": "wifi",
+               "wi fi": "wifi", "sans fil": "wifi", "wireless": "wifi", "unknown": "unknown", "inconnu": "unknown"}
+_OWNER = {"etablissement": "establishment", "establishment": "establishment", "hopital": "establishment",
+          "fournisseur": "supplier", "supplier": "supplier"}
+_RESP = {"biomedical": "biomedical", "biomed": "biomedical", "it": "it", "informatique": "it", "dsi": "it"}
+
+
+def _enum(table: dict[str, str], value: str, name: str) -> str:
+    key = _norm(value)
+    if key not in table:
+        raise ValueError(f"unknown {name} {value!r} (expected one of {sorted(set(table.values()))})")
+    return table[key]
+
+
+def _date(value: str) -> str:
+    text = value.strip()
+    m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", text)
+    if m:
+        return dt.date(int(m[3]), int(m[2]), int(m[1])).isoformat()
+    return dt.date.fromisoformat(text).isoformat()
+
+
+_CELL_PARSERS = {
+    "interfaces": parse_interfaces, "servers": parse_servers, "remote_maintenance": parse_remote,
+    "connection": lambda v: _enum(_CONNECTION, v, "connection"),
+    "workstation_owner": lambda v: _enum(_OWNER, v, "owner"),
+    "responsibility": lambda v: _enum(_RESP, v, "responsibility"),
+    "last_review": _date,
+}
+
+
+def _unquote(value: str) -> str:
+    if len(value) > 1 and value[0] == "'" and value[1] in (*_FORMULA, "'"):
+        return value[1:]
+    return value
+
+
+def _derived_id(record: dict[str, Any]) -> str:
+    key = "|".join(str(record.get(k) or "") for k in ("software_name", "workstation", "mac", "ip"))
+    return "SH-" + hashlib.sha1(key.encode()).hexdigest()[:10]
+
+
+def _sheet_from_cells(cells: dict[str, str], line: int) -> Sheet:
+    record: dict[str, Any] = {}
+    for name, raw in cells.items():
+        value = _unquote((raw or "").strip())
+        if not value:
+            continue
+        parser = _CELL_PARSERS.get(name)
+        try:
+            record[name] = parser(value) if parser else value
+        except ValueError as exc:
+            raise SheetError(line, name, str(exc)) from None
+    if record.get("remote_maintenance") == {}:
+        record.pop("remote_maintenance")
+    return _validate(record, line)
+
+
+def _validate(record: dict[str, Any], line: int) -> Sheet:
+    if isinstance(record, dict) and not record.get("id") and record.get("software_name"):
+        record = {**record, "id": _derived_id(record)}
+    try:
+        sheet = Sheet.model_validate(record)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "sheet"
+        raise SheetError(line, loc, err["msg"]) from None
+    except (TypeError, ValueError) as exc:
+        raise SheetError(line, "sheet", str(exc)) from None
+    if "\\u0000" in sheet.model_dump_json():
+        raise SheetError(line, "sheet", "NUL character in a field")
+    return sheet
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _decode(data: bytes | str) -> str:
+    if isinstance(data, str):
+        return data.lstrip("\ufeff")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _read_csv(text: str, result: ParseResult) -> list[tuple[int, Sheet]]:
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") >= first.count(",") and ";" in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return []
+    columns: list[str | None] = []
+    for name in header:
+        canon = HEADER_MAP.get(_norm(name))
+        if canon is None and name.strip():
+            result.errors.append(SheetError(1, name.strip(), "unknown column"))
+        if canon is not None and canon in columns:
+            result.errors.append(SheetError(1, name.strip(), f"duplicate column for {canon}"))
+            canon = None
+        columns.append(canon)
+    out = []
+    for row in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) > len(columns):
+            result.errors.append(SheetError(line, "row", f"{len(row)} cells for {len(columns)} columns"))
+            continue
+        cells = {c: v for c, v in zip(columns, row) if c is not None}
+        try:
+            out.append((line, _sheet_from_cells(cells, line)))
+        except SheetError as exc:
+            result.errors.append(exc)
+    return out
+
+
+def _read_structured(items: Any, result: ParseResult) -> list[tuple[int, Sheet]]:
+    if isinstance(items, dict) and "sheets" in items:
+        items = items["sheets"]
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        result.errors.append(SheetError(1, "sheets", "expected a list of sheets or {\"sheets\": [...]}"))
+        return []
+    out = []
+    for index, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            result.errors.append(SheetError(index, "sheet", "expected an object"))
+            continue
+        try:
+            out.append((index, _validate(dict(item), index)))
+        except SheetError as exc:
+            result.errors.append(exc)
+    return out
+
+
+def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
+    """Parse a file's content; every refused row becomes a SheetError (line = CSV line or item number)."""
+    fmt = fmt.lower().replace("yml", "yaml")
+    result = ParseResult()
+    text = _decode(data)
+    if fmt == "csv":
+        rows = _read_csv(text, result)
+    elif fmt in ("json", "yaml"):
+        try:
+            parsed = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as exc:
+            line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", 0) + 1
+            result.errors.append(SheetError(int(line), "file", f"not valid {fmt}: {str(exc).splitlines()[0]}"))
+            return result
+        rows = _read_structured(parsed, result)
+    else:
+        result.errors.append(SheetError(0, "format", f"unknown format {fmt!r} (csv, json or yaml)"))
+        return result
+    seen: set[str] = set()
+    for line, sheet in rows:
+        if sheet.id in seen:
+            result.errors.append(SheetError(line, "id", f"duplicate sheet id {sheet.id!r}"))
+            continue
+        seen.add(sheet.id)
+        result.sheets.append(sheet)
+    result.errors.sort(key=lambda e: e.line)
+    return result
+
+
+def load_sheets_bytes(data: bytes | str, *, fmt: str, partial: bool = False) -> list[Sheet]:
+    """The sheets of a file; raises SheetFileError when a row is bad unless partial."""
+    result = read_sheets(data, fmt=fmt)
+    if result.errors and not partial:
+        raise SheetFileError(result.errors)
+    return result.sheets
+
+
+def load_sheets(path: Path, *, partial: bool = False) -> list[Sheet]:
+    """The sheets of a .csv, .json or .yaml/.yml file."""
+    return load_sheets_bytes(path.read_bytes(), fmt=path.suffix.lstrip(".").lower(), partial=partial)
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value[:1] in _FORMULA or (value[:1] == "'" and value[1:2] in (*_FORMULA, "'")) else value
+
+
+def sheet_cells(sheet: Sheet) -> dict[str, str]:
+    """One sheet as CSV cells (compact syntax for the structured columns)."""
+    data = sheet.model_dump(mode="json")
+    cells: dict[str, str] = {}
+    for name in CSV_COLUMNS:
+        if name == "interfaces":
+            value = format_interfaces(sheet.interfaces)
+        elif name == "servers":
+            value = format_servers(sheet.servers)
+        elif name == "remote_maintenance":
+            value = format_remote(sheet.remote_maintenance)
+        else:
+            raw = data.get(name)
+            value = "" if raw is None else str(raw)
+        cells[name] = _cell(value)
+    return cells
+
+
+def dump_sheets(sheets: Iterable[Sheet], *, fmt: str) -> bytes:
+    """Serialise sheets; CSV is `;`-separated UTF-8 with a BOM (opens as-is in French spreadsheets)."""
+    fmt = fmt.lower().replace("yml", "yaml")
+    ordered = sorted(sheets, key=lambda s: s.id)
+    if fmt == "csv":
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        for sheet in ordered:
+            cells = sheet_cells(sheet)
+            writer.writerow([cells[c] for c in CSV_COLUMNS])
+        return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    records = [s.model_dump(mode="json") for s in ordered]
+    if fmt == "json":
+        return (json.dumps({"sheets": records}, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    if fmt == "yaml":
+        return yaml.safe_dump({"sheets": records}, allow_unicode=True, sort_keys=False).encode("utf-8")
+    raise ValueError(f"unknown format {fmt!r} (csv, json or yaml)")

@@ -1,0 +1,323 @@
+"""Site policy: zones (IEC 62443-3-2 zones), conduits between them, maintenance gateways, exceptions.
+
+The policy is a YAML file written by the hospital (format in rules/README.md and the shared
+contract).  It is validated with pydantic (unknown keys refused) and every error is reported with
+its line: `site.yaml:12: zones[2].cidrs[0]: not a valid CIDR: '10.0.0.0/33'`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from netaddr import AddrFormatError, IPNetwork, IPSet
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from analyzer.yamlload import load_with_lines, pydantic_errors, read_text
+
+ZoneKind = Literal["dm", "office", "wifi", "servers", "maintenance", "internet"]
+PortRange = tuple[str, int, int]  # (transport or "any", lo, hi)
+
+APP_PORTS: dict[str, list[PortRange]] = {
+    "dicom": [("tcp", 104, 104), ("tcp", 11112, 11112), ("tcp", 2762, 2762)],
+    "hl7": [("tcp", 2575, 2575)],
+    "dns": [("udp", 53, 53), ("tcp", 53, 53)],
+    "dhcp": [("udp", 67, 68)],
+    "ntp": [("udp", 123, 123)],
+    "http": [("tcp", 80, 80), ("tcp", 8080, 8080)],
+    "https": [("tcp", 443, 443)],
+    "smb": [("tcp", 445, 445), ("tcp", 139, 139)],
+    "ssh": [("tcp", 22, 22)],
+    "rdp": [("tcp", 3389, 3389)],
+    "syslog": [("udp", 514, 514)],
+    "snmp": [("udp", 161, 162)],
+    "any": [("any", 0, 65535)],
+}
+_SERVICE = re.compile(r"^(tcp|udp|any)/(\d{1,5})(?:-(\d{1,5}))?$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_SPECIAL = [ipaddress.ip_network(n) for n in ("100.64.0.0/10", "0.0.0.0/8", "240.0.0.0/4")]
+
+
+class SiteError(ValueError):
+    """The site policy file is invalid; the message lists `file:line: reason` lines."""
+
+
+def is_public(ip: str | None) -> bool:
+    """Public Internet address (documentation ranges count as public so tests can use them)."""
+    if not ip:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if addr.version == 4 and any(addr in n for n in _SPECIAL):
+        return False
+    doc = addr.version == 4 and any(
+        addr in ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+    )
+    if doc:
+        return True
+    return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
+                or addr.is_unspecified or addr.is_reserved)
+
+
+def parse_service(text: str) -> list[PortRange]:
+    """'tcp/104' -> [('tcp',104,104)]; 'udp/67-68'; app names (dicom, hl7, dns, ...)."""
+    value = str(text).strip().lower()
+    if value in APP_PORTS:
+        return APP_PORTS[value]
+    m = _SERVICE.match(value)
+    if not m:
+        raise ValueError(f"not a service (proto/port, proto/lo-hi or one of {', '.join(sorted(APP_PORTS))}): {text!r}")
+    lo = int(m.group(2))
+    hi = int(m.group(3) or lo)
+    if not (0 <= lo <= hi <= 65535):
+        raise ValueError(f"bad port range: {text!r}")
+    return [(m.group(1), lo, hi)]
+
+
+def _cidr(value: object) -> str:
+    try:
+        ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        raise ValueError(f"not a valid CIDR: {value!r}") from None
+    return str(value)
+
+
+Cidr = Annotated[str, BeforeValidator(_cidr)]
+
+
+class SiteModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Zone(SiteModel):
+    name: str = Field(min_length=1)
+    kind: ZoneKind
+    vlans: list[int] = Field(default_factory=list)
+    cidrs: list[Cidr] = Field(default_factory=list)
+    description: str = ""
+    _set: IPSet = PrivateAttr(default_factory=IPSet)
+
+    @field_validator("vlans")
+    @classmethod
+    def _vlans(cls, value: list[int]) -> list[int]:
+        for v in value:
+            if not 0 <= v <= 4094:
+                raise ValueError(f"not a VLAN id: {v}")
+        return value
+
+    def model_post_init(self, __context: object) -> None:
+        try:
+            self._set = IPSet(IPNetwork(c) for c in self.cidrs)
+        except AddrFormatError:  # pragma: no cover - validated above
+            self._set = IPSet()
+
+    def contains(self, ip: str) -> bool:
+        try:
+            return ip in self._set
+        except (AddrFormatError, ValueError):
+            return False
+
+
+class Conduit(SiteModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: str = Field(alias="from")
+    to: str
+    services: list[str] = Field(default_factory=lambda: ["any"])
+    description: str = ""
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, value: list[str]) -> list[str]:
+        for s in value:
+            parse_service(s)
+        return value
+
+    def permits(self, transport: str | None, port: int | None, app: str | None) -> bool:
+        for s in self.services:
+            name = str(s).lower()
+            if app and name == app.lower():
+                return True
+            for proto, lo, hi in parse_service(s):
+                if proto == "any":
+                    return True
+                if transport == proto and port is not None and lo <= port <= hi:
+                    return True
+        return False
+
+
+class Window(SiteModel):
+    days: list[str] = Field(default_factory=lambda: list(DAYS))
+    start: str = "00:00"
+    end: str = "23:59"
+    tz: str = "UTC"
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        bad = [d for d in value if d.lower()[:3] not in DAYS]
+        if bad:
+            raise ValueError(f"unknown day(s) {bad}: use {', '.join(DAYS)}")
+        return [d.lower()[:3] for d in value]
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(str(value)):
+            raise ValueError(f"not a HH:MM time: {value!r}")
+        return str(value)
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone: {value!r}") from None
+        return value
+
+    def contains(self, ts: float) -> bool:
+        """True when the epoch time `ts` falls on an allowed day between start and end (local time)."""
+        local = dt.datetime.fromtimestamp(ts, ZoneInfo(self.tz))
+        if DAYS[local.weekday()] not in self.days:
+            return False
+        hhmm = local.strftime("%H:%M")
+        if self.start <= self.end:
+            return self.start <= hhmm <= self.end
+        return hhmm >= self.start or hhmm <= self.end  # window across midnight
+
+
+class Gateway(SiteModel):
+    name: str
+    ips: list[str] = Field(default_factory=list)
+    methods: list[str] = Field(default_factory=list)
+    suppliers: list[str] = Field(default_factory=list)
+    window: Window | None = None
+
+    @field_validator("ips")
+    @classmethod
+    def _ips(cls, value: list[str]) -> list[str]:
+        for ip in value:
+            try:
+                ipaddress.ip_address(str(ip))
+            except ValueError:
+                raise ValueError(f"not an IP address: {ip!r}") from None
+        return [str(v) for v in value]
+
+    def in_window(self, ts: float | None) -> bool:
+        return self.window is None or ts is None or self.window.contains(ts)
+
+
+class Maintenance(SiteModel):
+    gateways: list[Gateway] = Field(default_factory=list)
+
+
+class SiteException(SiteModel):
+    rule: str
+    subject: str
+    reason: str = ""
+    who: str = ""
+    expires: dt.date | None = None
+
+    @field_validator("subject", mode="before")
+    @classmethod
+    def _subject(cls, value: object) -> object:
+        return str(value) if value is not None else value
+
+    def active(self, today: dt.date) -> bool:
+        return self.expires is None or today <= self.expires
+
+
+class SitePolicy(SiteModel):
+    site: str = ""
+    zones: list[Zone] = Field(default_factory=list)
+    conduits: list[Conduit] = Field(default_factory=list)
+    maintenance: Maintenance = Field(default_factory=Maintenance)
+    dhcp_servers: list[str] = Field(default_factory=list)
+    exceptions: list[SiteException] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refs(self) -> SitePolicy:
+        names = [z.name for z in self.zones]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate zone name(s): {dup}")
+        known = set(names) | {"internet", "any"}
+        for c in self.conduits:
+            for end in (c.from_, c.to):
+                if end not in known:
+                    raise ValueError(f"conduit {c.from_} -> {c.to}: unknown zone {end!r}")
+        return self
+
+    # ------------------------------------------------------------------ lookups
+
+    def zone(self, name: str | None) -> Zone | None:
+        for z in self.zones:
+            if z.name == name:
+                return z
+        if name == "internet":
+            return INTERNET
+        return None
+
+    def zone_of(self, ip: str | None, vlan: int | None = None) -> Zone | None:
+        """VLAN match first, then CIDR; a public address outside every zone is the implicit internet zone."""
+        if vlan is not None:
+            for z in self.zones:
+                if vlan in z.vlans:
+                    return z
+        if ip:
+            for z in self.zones:
+                if z.contains(ip):
+                    return z
+            if is_public(ip):
+                return INTERNET
+        return None
+
+    def allowed(self, src_zone: str | None, dst_zone: str | None, transport: str | None,
+                port: int | None, app: str | None = None) -> bool:
+        """Same zone is allowed; otherwise a conduit from -> to must permit the service."""
+        if src_zone is not None and src_zone == dst_zone:
+            return True
+        for c in self.conduits:
+            if c.from_ in (src_zone, "any") and c.to in (dst_zone, "any") and c.permits(transport, port, app):
+                return True
+        return False
+
+    def gateway_for(self, ip: str | None) -> Gateway | None:
+        for g in self.maintenance.gateways:
+            if ip in g.ips:
+                return g
+        return None
+
+
+INTERNET = Zone(name="internet", kind="internet", description="Implicit: public addresses outside every zone")
+
+
+def parse_site(text: str, name: str = "site.yaml") -> SitePolicy:
+    """Validate YAML text; raise SiteError listing every problem with its line."""
+    try:
+        data, lines = load_with_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise SiteError(f"{name}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SiteError(f"{name}:1: the site policy must be a mapping")
+    try:
+        return SitePolicy.model_validate(data)
+    except ValidationError as exc:
+        raise SiteError("\n".join(pydantic_errors(name, exc, lines))) from None
+
+
+def load_site(path: Path | str) -> SitePolicy:
+    """Load and validate a site policy file (raises SiteError with `path:line: reason`)."""
+    return parse_site(read_text(Path(path)), str(path))

@@ -1,0 +1,69 @@
+"""Subject `remote_session`: remote-access sessions (RemoteAccessObs) aggregated per client, server,
+port and method, with the approval check against the site's maintenance gateways.
+
+approved = an endpoint is a declared gateway whose methods include the method, within its window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from analyzer.context import AnalysisContext
+from analyzer.subjects._common import evidence_of, zone_kind, zone_name
+
+SUBJECT = "remote_session"
+FIELDS: dict[str, str] = {
+    "method": "teamviewer, anydesk, vnc, rdp, telnet, ssh, ftp, ...", "signature": "signature id",
+    "evidence": "content, port or sni", "confidence": "0..1 (best of the session)", "client_ip": "initiator",
+    "server_ip": "acceptor", "server_port": "port", "client_zone": "zone", "client_zone_kind": "zone kind",
+    "server_zone": "zone", "server_zone_kind": "zone kind", "client_is_dm": "initiator is a DM",
+    "server_is_dm": "acceptor is a DM", "any_dm": "an endpoint is a DM", "via_gateway": "an endpoint is a declared gateway",
+    "gateway": "gateway name", "method_allowed": "the gateway allows the method", "in_window": "inside the gateway window",
+    "approved": "through an approved gateway, method and window", "has_site": "a site policy is loaded",
+    "user_present": "a user name was present", "client_is_public": "initiator is public",
+    "server_is_public": "acceptor is public",
+}
+
+
+def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
+    sessions: dict[str, list[Any]] = {}
+    for o in ctx.of_kind("remote_access"):
+        client = o.client_ip or o.src_ip  # type: ignore[attr-defined]
+        server = o.server_ip or o.dst_ip  # type: ignore[attr-defined]
+        port = o.server_port if o.server_port is not None else o.dst_port  # type: ignore[attr-defined]
+        sessions.setdefault(f"{client}->{server}:{port}/{o.method}", []).append((client, server, port, o))  # type: ignore[attr-defined]
+    site = ctx.site
+    from analyzer.site import is_public
+
+    for key, items in sorted(sessions.items()):
+        client, server, port, _ = items[0]
+        best = max((i[3] for i in items), key=lambda o: o.confidence)
+        first = min(i[3].ts for i in items)
+        last = max(i[3].ts for i in items)
+        cdev, sdev = ctx.device_by_ip(client), ctx.device_by_ip(server)
+        cz, sz = ctx.zone_of_ip(client), ctx.zone_of_ip(server)
+        if cdev is not None and cdev.zone is not None and site is not None:
+            cz = site.zone(cdev.zone)
+        if sdev is not None and sdev.zone is not None and site is not None:
+            sz = site.zone(sdev.zone)
+        gw = (site.gateway_for(client) or site.gateway_for(server)) if site else None
+        method_ok = gw is not None and best.method in gw.methods
+        window = gw is not None and all(gw.in_window(i[3].ts) for i in items)
+        cdm, sdm = bool(cdev and cdev.is_dm), bool(sdev and sdev.is_dm)
+        devices = sorted({d.mac for d in (cdev, sdev) if d is not None and not d.is_router})
+        yield {
+            "method": best.method, "signature": best.signature, "evidence": best.evidence,
+            "confidence": best.confidence, "client_ip": client, "server_ip": server, "server_port": port,
+            "client_zone": zone_name(cz), "client_zone_kind": zone_kind(cz), "server_zone": zone_name(sz),
+            "server_zone_kind": zone_kind(sz), "client_is_dm": cdm, "server_is_dm": sdm, "any_dm": cdm or sdm,
+            "via_gateway": gw is not None, "gateway": gw.name if gw else None, "method_allowed": method_ok,
+            "in_window": window, "approved": gw is not None and method_ok and window, "has_site": site is not None,
+            "user_present": any(i[3].user_present for i in items),
+            "client_is_public": is_public(client), "server_is_public": is_public(server),
+            "_key": key, "_devices": devices, "_ips": sorted({x for x in (client, server) if x}),
+            "_evidence": [evidence_of(i[3], f"{i[3].method} ({i[3].evidence}, {i[3].signature}) {client} -> {server}:{port}"
+                                      + (f" {i[3].detail}" if i[3].detail else "")) for i in items[:3]],
+            "_zone": (sdev.zone if sdm and sdev else cdev.zone if cdev else None),
+            "_first_seen": first, "_last_seen": last,
+        }

@@ -1,0 +1,29 @@
+"""Subject provider `sheet`: one row per discrepancy between identification sheets and observations.
+
+Rows come from `analyzer.reconcile.check_rows` (fields in `analyzer.reconcile.FIELDS`);
+each rules/reconciliation/<id>.yaml rule selects its rows with `where: {check: <id>}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from analyzer.reconcile import FIELDS, check_rows, match_sheets
+
+SUBJECT = "sheet"
+__all__ = ["FIELDS", "SUBJECT", "rows"]
+
+
+def rows(ctx: Any) -> Iterable[dict[str, Any]]:
+    """Discrepancy rows for the AnalysisContext `ctx` (matches computed when the engine did not)."""
+    sheets = list(getattr(ctx, "sheets", None) or [])
+    matches = getattr(ctx, "matches", None)
+    if matches is None or (sheets and not matches):
+        matches = match_sheets(ctx.devices, sheets)
+    observations = getattr(ctx, "observations", None) or {}
+    return check_rows(
+        devices=ctx.devices, sheets=sheets, matches=matches,
+        conversations=observations.get("conversation", []), remote=observations.get("remote_access", []),
+        now=getattr(ctx, "now", None),
+    )

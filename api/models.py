@@ -1,0 +1,116 @@
+"""Database tables (SQLModel): observations, ingest batches, devices, findings, sheets, audit, tokens, runs.
+
+Report records (Device, Finding, Sheet) are kept whole as JSON text in `data`,
+with the fields the API filters on copied into indexed columns.  The same code
+runs on SQLite and PostgreSQL; the alembic revision in api/migrations creates
+exactly these tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class ObservationRow(SQLModel, table=True):
+    __tablename__ = "observation"
+    id: int | None = Field(default=None, primary_key=True)
+    sensor: str = Field(default="", index=True, max_length=128)
+    batch_seq: int | None = Field(default=None)
+    kind: str = Field(index=True, max_length=32)
+    ts: float = Field(default=0.0)
+    json_text: str = Field(sa_column=Column("json", Text, nullable=False))
+
+
+class IngestBatch(SQLModel, table=True):
+    __tablename__ = "ingest_batch"
+    __table_args__ = (UniqueConstraint("sensor", "seq", name="uq_ingest_batch_sensor_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    sensor: str = Field(max_length=128)
+    seq: int
+    received_at: dt.datetime = Field(default_factory=utcnow)
+    count: int = 0
+
+
+class DeviceRow(SQLModel, table=True):
+    __tablename__ = "device"
+    mac: str = Field(primary_key=True, max_length=32)
+    hostname: str | None = Field(default=None, max_length=255)
+    ips: str = Field(default="", max_length=4000, description="space-separated, for search")
+    zone: str | None = Field(default=None, index=True, max_length=128)
+    role: str = Field(default="unknown", index=True, max_length=64)
+    connection: str = Field(default="unknown", index=True, max_length=16)
+    vendor: str | None = Field(default=None, max_length=255)
+    is_dm: bool = False
+    service: str = Field(default="it", max_length=16)
+    sheet_id: str | None = Field(default=None, max_length=64)
+    sensors: str = Field(default="[]", sa_column=Column("sensors", Text, nullable=False))
+    data: str = Field(sa_column=Column("data", Text, nullable=False))
+
+
+class FindingRow(SQLModel, table=True):
+    __tablename__ = "finding"
+    id: str = Field(primary_key=True, max_length=64)
+    rule: str = Field(index=True, max_length=128)
+    severity: str = Field(index=True, max_length=16)
+    severity_rank: int = 0
+    status: str = Field(default="open", index=True, max_length=32)
+    justification: str | None = Field(default=None, sa_column=Column("justification", Text))
+    expires: dt.date | None = None
+    updated_by: str | None = Field(default=None, max_length=255)
+    updated_at: dt.datetime | None = None
+    active: bool = True
+    zone: str | None = Field(default=None, index=True, max_length=128)
+    service: str = Field(default="it", index=True, max_length=16)
+    first_seen: float | None = None
+    last_seen: float | None = None
+    data: str = Field(sa_column=Column("data", Text, nullable=False))
+
+
+class SheetRow(SQLModel, table=True):
+    __tablename__ = "sheet"
+    id: str = Field(primary_key=True, max_length=64)
+    software_name: str = Field(max_length=255)
+    version: int = 1
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+    updated_by: str | None = Field(default=None, max_length=255)
+    data: str = Field(sa_column=Column("data", Text, nullable=False))
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit"
+    id: int | None = Field(default=None, primary_key=True)
+    who: str = Field(max_length=255)
+    when: dt.datetime = Field(default_factory=utcnow, index=True)
+    action: str = Field(max_length=32)
+    entity: str = Field(max_length=32)
+    entity_id: str = Field(max_length=128)
+    field: str | None = Field(default=None, max_length=128)
+    old: str | None = Field(default=None, sa_column=Column("old", Text))
+    new: str | None = Field(default=None, sa_column=Column("new", Text))
+
+
+class TokenRow(SQLModel, table=True):
+    __tablename__ = "token"
+    id: int | None = Field(default=None, primary_key=True)
+    hash: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)
+    name: str = Field(max_length=255)
+    created: dt.datetime = Field(default_factory=utcnow)
+    revoked: bool = False
+
+
+class RunRow(SQLModel, table=True):
+    __tablename__ = "run"
+    id: int | None = Field(default=None, primary_key=True)
+    started: dt.datetime = Field(default_factory=utcnow)
+    finished: dt.datetime | None = None
+    sources: str = Field(default="[]", sa_column=Column("sources", Text, nullable=False))
+    stats: str = Field(default="{}", sa_column=Column("stats", Text, nullable=False))
+    sensor: str = Field(default="", max_length=128)

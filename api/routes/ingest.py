@@ -1,0 +1,27 @@
+"""Observation batches from remote sensors (role sensor only), idempotent on (sensor, seq)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+from sqlmodel import Session
+
+from api import service
+from api.auth import Principal, require
+from api.errors import InvalidError, errors_responses
+from api.routes.deps import get_session
+from api.schemas import IngestIn, IngestOut
+from collector.schema import SCHEMA_VERSION
+
+router = APIRouter(tags=["ingest"], responses=errors_responses(401, 403, 413, 422))
+
+
+@router.post("/ingest", response_model=IngestOut, summary="Store a batch of observations",
+             description="201 when stored, 200 when this (sensor, seq) was already stored (a retry).",
+             responses={201: {"model": IngestOut, "description": "Stored."}})
+def ingest(body: IngestIn, response: Response, session: Session = Depends(get_session),
+           _p: Principal = Depends(require("ingest"))) -> IngestOut:
+    if body.schema_version > SCHEMA_VERSION:
+        raise InvalidError(f"schema_version {body.schema_version} is newer than this server's ({SCHEMA_VERSION})", "schema_version")
+    stored, count = service.ingest_batch(session, sensor=body.sensor, seq=body.seq, observations=body.observations)
+    response.status_code = 201 if stored else 200
+    return IngestOut(stored=stored, count=count)

@@ -1,0 +1,259 @@
+"""Service layer shared by the API, the CLI and the web UI: sheets, finding reviews, re-analysis, reconciliation.
+
+Keyword-only functions over a SQLModel session.  Every change writes audit rows in
+the same transaction and, when a `notify` callable is given (api.notify.Notifier.send),
+queues a webhook event after the commit: notification never blocks a change.
+The persistence helpers of api.store are re-exported here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from analyzer.models import Report
+from analyzer.sheet_io import SheetError, dump_sheets, read_sheets
+from analyzer.sheets import Sheet
+from api import audit
+from api.errors import ConflictError, InvalidError, NotFoundError
+from api.models import FindingRow, SheetRow, utcnow
+from api.schemas import FindingOut, ReconciliationOut, SheetOut
+from api.store import (  # noqa: F401  (re-exported: the service API)
+    counts, finish_run, finding_out, get_device, get_finding, ingest_batch, list_devices, list_findings, list_runs,
+    load_observations, save_devices, save_findings, start_run, store_observations, stored_report,
+)
+
+Notify = Callable[[dict[str, Any]], None] | None
+STATUSES = ("open", "acknowledged", "risk-accepted", "resolved", "false-positive")
+
+
+def init_db(engine: Engine) -> None:
+    """Create or migrate the schema (alembic revisions in api/migrations) on `engine`."""
+    from api.db import upgrade_engine
+
+    upgrade_engine(engine)
+
+
+def _emit(notify: Notify, kind: str, entity_id: str, actor: str, **extra: Any) -> None:
+    if notify is not None:
+        notify({"type": kind, "id": entity_id, "actor": actor, "at": utcnow().isoformat(), **extra})
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def set_finding_status(session: Session, finding_id: str, *, status: str, justification: str | None = None,
+                       expires: dt.date | None = None, actor: str, notify: Notify = None,
+                       today: dt.date | None = None) -> FindingOut:
+    """Review a finding; risk-accepted needs a justification and a future expiry, false-positive a justification."""
+    if status not in STATUSES:
+        raise InvalidError(f"unknown status {status!r}", "status")
+    row = session.get(FindingRow, finding_id)
+    if row is None:
+        raise NotFoundError(f"no finding {finding_id!r}", "finding_id")
+    justification = (justification or "").strip() or None
+    if status in ("risk-accepted", "false-positive") and not justification:
+        raise InvalidError(f"{status} needs a justification", "justification")
+    if status == "risk-accepted":
+        if expires is None:
+            raise InvalidError("risk-accepted needs an expiry date", "expires")
+        if expires <= (today or dt.date.today()):
+            raise InvalidError("the expiry date must be in the future", "expires")
+    elif expires is not None and status != "risk-accepted":
+        expires = None
+    old = {"status": row.status, "justification": row.justification, "expires": row.expires.isoformat() if row.expires else None}
+    new = {"status": status, "justification": justification, "expires": expires.isoformat() if expires else None}
+    audit.record_diff(session, who=actor, action="review", entity="finding", entity_id=finding_id, old=old, new=new)
+    row.status, row.justification, row.expires = status, justification, expires
+    row.updated_by, row.updated_at = actor, utcnow()
+    data = json.loads(row.data)
+    data["status"] = status
+    row.data = json.dumps(data)
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    _emit(notify, "finding.status", finding_id, actor, rule=row.rule, severity=row.severity, status=status,
+          justification=justification, expires=new["expires"])
+    return finding_out(row)
+
+
+# --------------------------------------------------------------------------- sheets
+
+
+def _sheet_out(row: SheetRow) -> SheetOut:
+    return SheetOut(sheet=Sheet.model_validate_json(row.data), version=row.version, updated_by=row.updated_by,
+                    updated_at=row.updated_at)
+
+
+def list_sheets(session: Session, *, q: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[SheetOut], int]:
+    conds = []
+    if q:
+        like = f"%{q.lower()}%"
+        conds.append(or_(func.lower(SheetRow.id).like(like), func.lower(SheetRow.software_name).like(like)))
+    total = int(session.exec(select(func.count()).select_from(SheetRow).where(*conds)).one())
+    rows = session.exec(select(SheetRow).where(*conds).order_by(col(SheetRow.id)).offset(offset).limit(limit)).all()
+    return [_sheet_out(r) for r in rows], total
+
+
+def all_sheets(session: Session) -> list[Sheet]:
+    return [Sheet.model_validate_json(r.data) for r in session.exec(select(SheetRow).order_by(col(SheetRow.id))).all()]
+
+
+def get_sheet(session: Session, sheet_id: str) -> SheetOut | None:
+    row = session.get(SheetRow, sheet_id)
+    return _sheet_out(row) if row else None
+
+
+def _sheet_dict(sheet: Sheet) -> dict[str, Any]:
+    return sheet.model_dump(mode="json")
+
+
+def create_sheet(session: Session, sheet: Sheet, *, actor: str, notify: Notify = None) -> SheetOut:
+    if session.get(SheetRow, sheet.id) is not None:
+        raise ConflictError(f"sheet {sheet.id!r} already exists", "id")
+    row = SheetRow(id=sheet.id, software_name=sheet.software_name, version=1, updated_by=actor, data=sheet.model_dump_json())
+    session.add(row)
+    audit.record(session, who=actor, action="create", entity="sheet", entity_id=sheet.id, new=_sheet_dict(sheet))
+    session.commit()
+    session.refresh(row)
+    _emit(notify, "sheet.created", sheet.id, actor, software_name=sheet.software_name)
+    return _sheet_out(row)
+
+
+def update_sheet(session: Session, sheet_id: str, sheet: Sheet, *, version: int | None, actor: str,
+                 notify: Notify = None) -> SheetOut:
+    """Replace a sheet; `version` must be the one read (409 when someone changed it since)."""
+    if sheet.id != sheet_id:
+        raise InvalidError(f"sheet id {sheet.id!r} does not match the URL ({sheet_id!r})", "id")
+    row = session.get(SheetRow, sheet_id)
+    if row is None:
+        raise NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
+    if version is None:
+        raise InvalidError("send the version you read (If-Match header or `version`)", "version")
+    old = Sheet.model_validate_json(row.data)
+    result = session.execute(
+        update(SheetRow).where(col(SheetRow.id) == sheet_id, col(SheetRow.version) == version)
+        .values(version=SheetRow.version + 1, data=sheet.model_dump_json(), software_name=sheet.software_name,
+                updated_by=actor, updated_at=utcnow()))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
+    changed = audit.record_diff(session, who=actor, action="update", entity="sheet", entity_id=sheet_id,
+                                old=_sheet_dict(old), new=_sheet_dict(sheet))
+    session.commit()
+    session.expire_all()
+    fresh = session.get(SheetRow, sheet_id)
+    assert fresh is not None
+    if changed:
+        _emit(notify, "sheet.updated", sheet_id, actor, software_name=sheet.software_name, fields=changed)
+    return _sheet_out(fresh)
+
+
+def delete_sheet(session: Session, sheet_id: str, *, version: int | None = None, actor: str, notify: Notify = None) -> None:
+    row = session.get(SheetRow, sheet_id)
+    if row is None:
+        raise NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
+    if version is not None and version != row.version:
+        raise ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
+    audit.record(session, who=actor, action="delete", entity="sheet", entity_id=sheet_id, old=json.loads(row.data))
+    session.delete(row)
+    session.commit()
+    _emit(notify, "sheet.deleted", sheet_id, actor)
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[SheetError] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated
+
+
+def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: str | None = None, actor: str,
+                  partial: bool = False, notify: Notify = None) -> ImportResult:
+    """Create or update sheets from a file; with a bad row nothing is stored unless partial (good rows kept)."""
+    if isinstance(path_or_bytes, Path):
+        fmt = fmt or path_or_bytes.suffix.lstrip(".").lower()
+        data: bytes | str = path_or_bytes.read_bytes()
+    else:
+        data = path_or_bytes
+    parsed = read_sheets(data, fmt=fmt or "csv")
+    result = ImportResult(errors=parsed.errors)
+    if parsed.errors and not partial:
+        return result
+    for sheet in parsed.sheets:
+        row = session.get(SheetRow, sheet.id)
+        if row is None:
+            session.add(SheetRow(id=sheet.id, software_name=sheet.software_name, updated_by=actor, data=sheet.model_dump_json()))
+            audit.record(session, who=actor, action="import", entity="sheet", entity_id=sheet.id, new=_sheet_dict(sheet))
+            result.created += 1
+            continue
+        old = Sheet.model_validate_json(row.data)
+        if old == sheet:
+            result.unchanged += 1
+            continue
+        audit.record_diff(session, who=actor, action="import", entity="sheet", entity_id=sheet.id,
+                          old=_sheet_dict(old), new=_sheet_dict(sheet))
+        row.data, row.software_name, row.version = sheet.model_dump_json(), sheet.software_name, row.version + 1
+        row.updated_by, row.updated_at = actor, utcnow()
+        session.add(row)
+        result.updated += 1
+    session.commit()
+    if result.imported:
+        _emit(notify, "sheets.imported", "-", actor, created=result.created, updated=result.updated)
+    return result
+
+
+def export_sheets(session: Session, *, fmt: str) -> bytes:
+    if fmt not in ("csv", "json", "yaml"):
+        raise InvalidError(f"unknown format {fmt!r} (csv, json or yaml)", "format")
+    return dump_sheets(all_sheets(session), fmt=fmt)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = None, baseline: Any = None,
+              now: dt.datetime | None = None, sources: Sequence[str] = ()) -> Report:
+    """Analyze every stored observation with the stored sheets; store devices and findings (statuses kept)."""
+    from analyzer.engine import analyze
+
+    run = start_run(session, sources=sources)
+    report = analyze(load_observations(session), site=site, sheets=all_sheets(session), rules_dir=rules_dir,
+                     baseline=baseline, now=now)
+    save_devices(session, report.devices)
+    today = (now or dt.datetime.now(dt.timezone.utc)).date()
+    findings = save_findings(session, report.findings, today=today)
+    finish_run(session, run, report.stats)
+    session.commit()
+    return report.model_copy(update={"findings": findings})
+
+
+def reconciliation(session: Session, *, now: dt.datetime | None = None) -> list[ReconciliationOut]:
+    """Per sheet: the device it matches and its discrepancies, computed now from the stored inventory."""
+    from analyzer.reconcile import check_rows, match_sheets
+
+    devices = {d.mac: d for d in list_devices(session, limit=10**9)[0]}
+    sheets = all_sheets(session)
+    matches = match_sheets(devices, sheets)
+    rows = check_rows(devices=devices, sheets=sheets, matches=matches,
+                      conversations=load_observations(session, kinds=["conversation"]),
+                      remote=load_observations(session, kinds=["remote_access"]), now=now)
+    out = {s.id: ReconciliationOut(sheet_id=s.id, software_name=s.software_name, mac=matches.get(s.id, (None, None))[0],
+                                   match=matches.get(s.id, (None, None))[1]) for s in sheets}
+    for row in rows:
+        if row["sheet_id"] in out:
+            out[row["sheet_id"]].issues.append({k: row[k] for k in ("check", "declared", "observed", "peer", "detail")})
+    return list(out.values())

@@ -1,0 +1,30 @@
+"""Server settings (pydantic-settings): every value can come from an env var prefixed MEDTAP_.
+
+Example: MEDTAP_DB_URL=postgresql+psycopg://medtap@db/medtap MEDTAP_SECRET_KEY=... medtap serve
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of the API server and the web UI."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDTAP_", extra="ignore")
+
+    db_url: str = Field(default="sqlite:///medtap.db", description="SQLAlchemy URL (sqlite:/// or postgresql+psycopg://).")
+    host: str = Field(default="127.0.0.1", description="Bind address.")
+    port: int = Field(default=8000, description="TCP port.")
+    webhook_url: str | None = Field(default=None, description="Biomedical referent webhook (JSON POST on changes).")
+    webhook_timeout: float = Field(default=5.0, description="Seconds per webhook attempt.")
+    webhook_retries: int = Field(default=4, description="Attempts before a notification is dropped (and logged).")
+    webhook_backoff: float = Field(default=1.0, description="First retry delay in seconds, doubled each time.")
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body accepted (413 above).")
+    secret_key: str = Field(default="", description="Key for UI sessions and pseudonymisation; random per process when empty.")
+    rules_dir: Path | None = Field(default=None, description="Rules folder (default: analyzer.paths.RULES_DIR).")
+    site_file: Path | None = Field(default=None, description="Site policy YAML used by re-analysis.")
+    reanalyze_on_ingest: bool = Field(default=False, description="Re-run the analysis after each ingest batch.")

@@ -1,0 +1,225 @@
+"""Persistence of observations, devices, findings and runs; the queries the API and the UI share.
+
+Keyword-only functions over a SQLModel session.  Devices and findings are kept
+whole as JSON with filter columns beside them; a finding's review status
+(status, justification, expiry) survives re-analysis, and a finding the last
+analysis did not produce again stays with `active=False`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
+
+from analyzer.models import SEVERITY_ORDER, Device, Finding, Report, Stats
+from api.errors import InvalidError
+from api.models import DeviceRow, FindingRow, IngestBatch, ObservationRow, RunRow, utcnow
+from api.schemas import FindingOut
+from collector.schema import Observation, parse_observation
+
+
+def _obs_row(obs: Observation, sensor: str, batch_seq: int | None = None) -> ObservationRow:
+    return ObservationRow(sensor=obs.sensor or sensor, batch_seq=batch_seq, kind=obs.kind, ts=obs.ts,
+                          json_text=json.dumps({"kind": obs.kind, **obs.model_dump(mode="json", exclude_defaults=True)},
+                                               separators=(",", ":")))
+
+
+def store_observations(session: Session, observations: Sequence[Observation], *, sensor: str = "") -> int:
+    """Append observations (one transaction); returns how many were stored."""
+    session.add_all([_obs_row(o, sensor) for o in observations])
+    session.commit()
+    return len(observations)
+
+
+def validate_batch(observations: list[dict[str, Any]]) -> list[Observation]:
+    """Each item validated with collector.schema.parse_observation; the first bad one names index and field."""
+    from pydantic import ValidationError
+
+    parsed = []
+    for index, item in enumerate(observations):
+        try:
+            parsed.append(parse_observation(item))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"][1:] if p is not None) if len(err["loc"]) > 1 else ".".join(str(p) for p in err["loc"])
+            raise InvalidError(f"observations[{index}]: {loc or 'kind'}: {err['msg']}", f"observations[{index}].{loc or 'kind'}") from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidError(f"observations[{index}]: {exc}", f"observations[{index}]") from None
+    return parsed
+
+
+def ingest_batch(session: Session, *, sensor: str, seq: int, observations: list[dict[str, Any]]) -> tuple[bool, int]:
+    """Store one sensor batch once: (stored_now, count); a retried (sensor, seq) is acknowledged, not stored twice."""
+    existing = session.exec(select(IngestBatch).where(IngestBatch.sensor == sensor, IngestBatch.seq == seq)).first()
+    if existing is not None:
+        return False, existing.count
+    parsed = validate_batch(observations)
+    session.add(IngestBatch(sensor=sensor, seq=seq, count=len(parsed)))
+    session.add_all([_obs_row(o, sensor, seq) for o in parsed])
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        again = session.exec(select(IngestBatch).where(IngestBatch.sensor == sensor, IngestBatch.seq == seq)).one()
+        return False, again.count
+    return True, len(parsed)
+
+
+def load_observations(session: Session, *, kinds: Sequence[str] | None = None, batch: int = 5000) -> list[Observation]:
+    """Every stored observation (optionally of some kinds), in storage order."""
+    out: list[Observation] = []
+    last = 0
+    while True:
+        query = select(ObservationRow.id, ObservationRow.json_text).where(col(ObservationRow.id) > last)
+        if kinds:
+            query = query.where(col(ObservationRow.kind).in_(list(kinds)))
+        rows = session.exec(query.order_by(col(ObservationRow.id)).limit(batch)).all()
+        if not rows:
+            return out
+        for row_id, text in rows:
+            out.append(parse_observation(text))
+            last = row_id
+
+
+def save_devices(session: Session, devices: Sequence[Device]) -> None:
+    """Replace the inventory with `devices` (the analysis always covers every observation)."""
+    session.exec(delete(DeviceRow))  # type: ignore[call-overload]
+    for d in devices:
+        session.add(DeviceRow(mac=d.mac, hostname=d.hostname, ips=" ".join(d.ips), zone=d.zone, role=d.role,
+                              connection=d.connection, vendor=d.vendor, is_dm=d.is_dm, service=d.service,
+                              sheet_id=d.sheet_id, sensors=json.dumps(d.sensors), data=d.model_dump_json()))
+
+
+def finding_out(row: FindingRow) -> FindingOut:
+    data = json.loads(row.data)
+    data["status"] = row.status
+    return FindingOut(**data, justification=row.justification, expires=row.expires, updated_by=row.updated_by, active=row.active)
+
+
+def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.date) -> list[Finding]:
+    """Upsert findings keeping their review status; absent ones become inactive; expired acceptances reopen."""
+    from api.audit import record
+
+    produced = {f.id for f in findings}
+    existing = {r.id: r for r in session.exec(select(FindingRow)).all()}
+    out = []
+    for f in findings:
+        row = existing.get(f.id)
+        if row is None:
+            row = FindingRow(id=f.id, rule=f.rule, severity=f.severity, status=f.status, data="{}")
+        elif row.status == "risk-accepted" and row.expires is not None and row.expires < today:
+            record(session, who="system", action="expire", entity="finding", entity_id=f.id, field="status",
+                   old=row.status, new="open")
+            row.status, row.updated_by, row.updated_at = "open", "system", utcnow()
+        row.rule, row.severity, row.severity_rank = f.rule, f.severity, SEVERITY_ORDER[f.severity]
+        row.zone, row.service, row.first_seen, row.last_seen, row.active = f.zone, f.service, f.first_seen, f.last_seen, True
+        stored = f.model_copy(update={"status": row.status})
+        row.data = stored.model_dump_json()
+        session.add(row)
+        out.append(stored)
+    for fid, row in existing.items():
+        if fid not in produced and row.active:
+            row.active = False
+            session.add(row)
+    return out
+
+
+def list_devices(session: Session, *, zone: str | None = None, role: str | None = None, connection: str | None = None,
+                 q: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[Device], int]:
+    """Inventory page (sorted by MAC) and the total count; q searches MAC, hostname, IPs and vendor."""
+    conds = []
+    for column, value in ((DeviceRow.zone, zone), (DeviceRow.role, role), (DeviceRow.connection, connection)):
+        if value is not None:
+            conds.append(column == value)
+    if q:
+        like = f"%{q.lower()}%"
+        conds.append(or_(func.lower(DeviceRow.mac).like(like), func.lower(func.coalesce(DeviceRow.hostname, "")).like(like),
+                         func.lower(DeviceRow.ips).like(like), func.lower(func.coalesce(DeviceRow.vendor, "")).like(like)))
+    total = int(session.exec(select(func.count()).select_from(DeviceRow).where(*conds)).one())
+    rows = session.exec(select(DeviceRow).where(*conds).order_by(col(DeviceRow.mac)).offset(offset).limit(limit)).all()
+    return [Device.model_validate_json(r.data) for r in rows], total
+
+
+def get_device(session: Session, mac: str) -> Device | None:
+    from analyzer.macs import normalise_mac
+
+    try:
+        key = normalise_mac(mac)
+    except (ValueError, TypeError):
+        return None
+    row = session.get(DeviceRow, key)
+    return Device.model_validate_json(row.data) if row else None
+
+
+def list_findings(session: Session, *, rule: str | None = None, severity: str | None = None, status: str | None = None,
+                  zone: str | None = None, service: str | None = None, device: str | None = None, active: bool | None = True,
+                  offset: int = 0, limit: int = 100) -> tuple[list[FindingOut], int]:
+    """Findings page, most severe first, and the total count."""
+    conds = []
+    for column, value in ((FindingRow.rule, rule), (FindingRow.severity, severity), (FindingRow.status, status),
+                          (FindingRow.zone, zone), (FindingRow.service, service), (FindingRow.active, active)):
+        if value is not None:
+            conds.append(column == value)
+    if device:
+        conds.append(col(FindingRow.data).contains(f'"{device.lower()}"'))
+    total = int(session.exec(select(func.count()).select_from(FindingRow).where(*conds)).one())
+    rows = session.exec(select(FindingRow).where(*conds)
+                        .order_by(col(FindingRow.severity_rank).desc(), col(FindingRow.id)).offset(offset).limit(limit)).all()
+    return [finding_out(r) for r in rows], total
+
+
+def get_finding(session: Session, finding_id: str) -> FindingOut | None:
+    row = session.get(FindingRow, finding_id)
+    return finding_out(row) if row else None
+
+
+def start_run(session: Session, *, sources: Sequence[str] = (), sensor: str = "") -> RunRow:
+    run = RunRow(sources=json.dumps(list(sources)), sensor=sensor)
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def finish_run(session: Session, run: RunRow, stats: Stats) -> None:
+    run.finished = utcnow()
+    run.stats = stats.model_dump_json()
+    if not json.loads(run.sources):
+        run.sources = json.dumps(stats.files)
+    session.add(run)
+
+
+def list_runs(session: Session, *, offset: int = 0, limit: int = 100) -> tuple[list[RunRow], int]:
+    total = int(session.exec(select(func.count()).select_from(RunRow)).one())
+    rows = session.exec(select(RunRow).order_by(col(RunRow.id).desc()).offset(offset).limit(limit)).all()
+    return list(rows), total
+
+
+def stored_report(session: Session) -> Report:
+    """The inventory and active findings as stored, with the last run's stats (no re-analysis)."""
+    devices, _ = list_devices(session, limit=10**9)
+    rows = session.exec(select(FindingRow).where(FindingRow.active == True)  # noqa: E712
+                        .order_by(col(FindingRow.severity_rank).desc(), col(FindingRow.id))).all()
+    findings = [Finding.model_validate({**json.loads(r.data), "status": r.status}) for r in rows]
+    last = session.exec(select(RunRow).where(col(RunRow.finished).is_not(None)).order_by(col(RunRow.id).desc())).first()
+    stats = Stats.model_validate_json(last.stats) if last and last.stats not in ("", "{}") else Stats()
+    return Report(stats=stats, devices=devices, findings=findings)
+
+
+def counts(session: Session) -> dict[str, Any]:
+    """Numbers for runs/stats and the dashboard."""
+    by_sev = dict(session.exec(select(FindingRow.severity, func.count()).where(FindingRow.active == True)  # noqa: E712
+                               .group_by(FindingRow.severity)).all())
+    by_status = dict(session.exec(select(FindingRow.status, func.count()).where(FindingRow.active == True)  # noqa: E712
+                                  .group_by(FindingRow.status)).all())
+    by_kind = dict(session.exec(select(ObservationRow.kind, func.count()).group_by(ObservationRow.kind)).all())
+    devices = int(session.exec(select(func.count()).select_from(DeviceRow)).one())
+    dms = int(session.exec(select(func.count()).select_from(DeviceRow).where(DeviceRow.is_dm == True)).one())  # noqa: E712
+    return {"devices": devices, "medical_devices": dms, "findings": {k: int(v) for k, v in by_sev.items()},
+            "statuses": {k: int(v) for k, v in by_status.items()}, "observations": {k: int(v) for k, v in by_kind.items()}}

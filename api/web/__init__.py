@@ -1,0 +1,30 @@
+"""The server-rendered web UI (French/English) served beside the API by `create_app`.
+
+`install_web(app, settings)` adds the HTML pages (mounted at "/") and the static
+files (/static, shipped in the package: no CDN, no build step).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+
+def install_web(app: FastAPI, settings: Any) -> None:
+    """Mount the UI on an app built by `api.main.create_app` (one call, at the end of the factory)."""
+    from fastapi.staticfiles import StaticFiles
+
+    from api.web.ui import STATIC_DIR, WebState, install_handlers, router
+    from api.web.ui_dashboard import router as dashboard_router
+    from api.web.ui_sheets import router as sheets_router
+
+    app.state.web = WebState.create(settings)
+    app.include_router(router)
+    app.include_router(dashboard_router)
+    app.include_router(sheets_router)
+    install_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")
+
+
+__all__ = ["install_web"]

@@ -1,0 +1,261 @@
+"""What the web UI reads and writes, over the service layer (api.service) and the tables (api.models).
+
+Reads decode the stored report records (Device, Finding, Sheet JSON) so templates
+get the analyzer's own types; every change goes through the service functions,
+which audit it and notify, exactly as the API routes do.  Kept apart from the
+page code so that a change of the storage touches one module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from analyzer.models import Device, Finding
+from analyzer.sheets import Sheet
+from api.models import ObservationRow, RunRow, TokenRow
+from api.web.mapsvg import Edge
+
+Notify = Callable[[dict[str, Any]], None] | None
+MAX_ROWS = 100_000  # the UI lists, sorts and counts in memory: plenty for one hospital's inventory
+
+
+def settings_secret(settings: Any) -> bytes:
+    """The settings secret, or a random one for this app when none is configured (sessions then end on restart)."""
+    raw = str(getattr(settings, "secret_key", "") or "")
+    return raw.encode("utf-8") if raw else secrets.token_bytes(32)
+
+
+def notifier(request: Request) -> Notify:
+    """The app's webhook notifier (api.notify), when create_app configured one."""
+    found = getattr(request.app.state, "notifier", None)
+    send = getattr(found, "send", None)
+    return send if callable(send) else None
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: a session on the app's engine."""
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+def verify_token(db: Session, token: str) -> tuple[str, str] | None:
+    """(role, name) of a valid, unrevoked API token (api.auth), else None."""
+    from api.auth import verify_token as _verify
+
+    principal = _verify(db, token)
+    return (principal.role, principal.name) if principal is not None else None
+
+
+def token_active(db: Session, token_sha256: str) -> bool:
+    """The token behind a session still exists and is not revoked (revoking a token ends its web sessions)."""
+    row = db.exec(select(TokenRow).where(TokenRow.hash == token_sha256)).first()
+    return row is not None and not row.revoked
+
+
+# ----------------------------------------------------------------------------- findings and devices
+
+
+def all_findings(db: Session) -> list[Finding]:
+    """Every finding the last analysis produced (with review fields: FindingOut)."""
+    from api.store import list_findings
+
+    return list(list_findings(db, limit=MAX_ROWS)[0])
+
+
+def get_finding(db: Session, finding_id: str) -> tuple[Finding, dict[str, Any]] | None:
+    """A finding (active or not) and its review fields."""
+    from api.store import get_finding as _get
+
+    found = _get(db, finding_id)
+    if found is None:
+        return None
+    extra = {"justification": found.justification, "expires": found.expires, "updated_by": found.updated_by, "active": found.active}
+    return found, extra
+
+
+def set_status(db: Session, finding_id: str, *, status: str, justification: str | None, expires: dt.date | None,
+               actor: str, notify: Notify = None) -> dict[str, str]:
+    """Change a finding's status (audited by the service); returns the refusals by field (empty when done)."""
+    from api.errors import InvalidError, NotFoundError
+    from api.service import set_finding_status
+
+    try:
+        set_finding_status(db, finding_id, status=status, justification=justification, expires=expires, actor=actor,
+                           notify=notify)
+    except (InvalidError, NotFoundError) as exc:
+        db.rollback()
+        return {exc.field or "status": exc.detail}
+    return {}
+
+
+def all_devices(db: Session) -> list[Device]:
+    from api.store import list_devices
+
+    return list(list_devices(db, limit=MAX_ROWS)[0])
+
+
+def get_device(db: Session, mac: str) -> Device | None:
+    from api.store import get_device as _get
+
+    return _get(db, mac)
+
+
+def conversations(db: Session) -> list[Edge]:
+    """Distinct conversations (client, server, port, transport) from the stored observations."""
+    seen: dict[tuple[Any, ...], Edge] = {}
+    query = select(ObservationRow.json_text).where(ObservationRow.kind == "conversation").limit(MAX_ROWS * 5)
+    for text in db.exec(query):
+        try:
+            obs = json.loads(text)
+            key = (obs["client_ip"], obs["server_ip"], obs.get("server_port"), obs.get("transport"))
+        except (ValueError, KeyError, TypeError):
+            continue
+        if key not in seen or (obs.get("app") and not seen[key].app):
+            seen[key] = Edge(client_ip=key[0], server_ip=key[1], server_port=key[2], transport=key[3], app=obs.get("app"),
+                             client_mac=obs.get("client_mac"), server_mac=obs.get("server_mac"))
+    return list(seen.values())
+
+
+# ----------------------------------------------------------------------------- sheets
+
+
+def all_sheets(db: Session) -> list[tuple[Sheet, int]]:
+    """Every sheet with its version (api.service.list_sheets)."""
+    from api.service import list_sheets
+
+    return [(out.sheet, out.version) for out in list_sheets(db, limit=MAX_ROWS)[0]]
+
+
+def get_sheet(db: Session, sheet_id: str) -> tuple[Sheet, int] | None:
+    from api.service import get_sheet as _get
+
+    out = _get(db, sheet_id)
+    return (out.sheet, out.version) if out is not None else None
+
+
+def create_sheet(db: Session, sheet: Sheet, *, actor: str, notify: Notify = None) -> bool:
+    """False when a sheet with this id already exists."""
+    from api import service
+    from api.errors import ConflictError
+
+    try:
+        service.create_sheet(db, sheet, actor=actor, notify=notify)
+    except ConflictError:
+        db.rollback()
+        return False
+    return True
+
+
+def update_sheet(db: Session, sheet: Sheet, *, version: int, actor: str, notify: Notify = None) -> bool:
+    """False when the version read is stale (someone saved in between): nothing is changed."""
+    from api import service
+    from api.errors import ConflictError
+
+    try:
+        service.update_sheet(db, sheet.id, sheet, version=version, actor=actor, notify=notify)
+    except ConflictError:
+        db.rollback()
+        return False
+    return True
+
+
+def delete_sheet(db: Session, sheet_id: str, *, actor: str, notify: Notify = None) -> bool:
+    from api import service
+    from api.errors import NotFoundError
+
+    try:
+        service.delete_sheet(db, sheet_id, actor=actor, notify=notify)
+    except NotFoundError:
+        db.rollback()
+        return False
+    return True
+
+
+def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor: str,
+                  notify: Notify = None) -> tuple[int, list[str]]:
+    """(sheets created or changed, errors as text); nothing is stored when there are errors and not partial."""
+    from api import service
+    from api.errors import ServiceError
+
+    try:
+        result = service.import_sheets(db, content, fmt=fmt, actor=actor, partial=partial, notify=notify)
+    except (ServiceError, ValueError, UnicodeDecodeError) as exc:
+        db.rollback()
+        return 0, [getattr(exc, "detail", None) or str(exc)]
+    return result.imported, [str(e) for e in result.errors]
+
+
+def export_sheets(db: Session, *, fmt: str) -> bytes:
+    from api.service import export_sheets as _export
+
+    return _export(db, fmt=fmt)
+
+
+# ----------------------------------------------------------------------------- audit and runs
+
+
+def _epoch(value: dt.datetime | None) -> float | None:
+    return value.replace(tzinfo=dt.timezone.utc).timestamp() if value is not None else None
+
+
+def audit_entries(db: Session, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Newest first (api.audit.list_audit), with a link to the changed object when it still exists."""
+    from api.audit import list_audit
+
+    rows, total = list_audit(db, offset=offset, limit=limit)
+    links = {"finding": "/findings/{}", "sheet": "/sheets/{}/edit", "device": "/devices/{}"}
+    out = []
+    for r in rows:
+        link = links.get(r.entity)
+        out.append({"when": r.when.strftime("%Y-%m-%d %H:%M:%S"), "who": r.who, "action": r.action, "entity": r.entity,
+                    "entity_id": r.entity_id, "field": r.field, "old": r.old, "new": r.new,
+                    "link": link.format(quote(r.entity_id, safe="")) if link and r.action != "delete" else None})
+    return out, int(total)
+
+
+def _stats(row: RunRow) -> dict[str, Any]:
+    try:
+        value = json.loads(row.stats or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def current_run(db: Session) -> dict[str, Any] | None:
+    """The latest run: started (epoch), running (not finished), packets so far."""
+    row = db.exec(select(RunRow).order_by(RunRow.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    if row is None:
+        return None
+    return {"started": _epoch(row.started) or 0.0, "running": row.finished is None, "packets": int(_stats(row).get("packets") or 0)}
+
+
+def capture_summary(db: Session) -> dict[str, Any]:
+    """Capture period (packet times), frames analysed and sensors, over every run and observation."""
+    firsts, lasts, packets, sensors = [], [], 0, set()
+    for row in db.exec(select(RunRow).limit(MAX_ROWS)).all():
+        stats = _stats(row)
+        packets += int(stats.get("packets") or 0)
+        if stats.get("first_ts") is not None:
+            firsts.append(float(stats["first_ts"]))
+        if stats.get("last_ts") is not None:
+            lasts.append(float(stats["last_ts"]))
+        if row.sensor:
+            sensors.add(row.sensor)
+    if not firsts:
+        low, high = db.exec(select(func.min(ObservationRow.ts), func.max(ObservationRow.ts))).one()
+        firsts, lasts = ([low] if low else []), ([high] if high else [])
+    sensors |= {s for s in db.exec(select(ObservationRow.sensor).distinct().limit(100)) if s}
+    return {"first_ts": min(firsts) if firsts else None, "last_ts": max(lasts) if lasts else None,
+            "packets": packets, "sensors": sorted(sensors)}

@@ -1,0 +1,145 @@
+"""The identification-sheet form and the risk-acceptance form: fields, parsing and errors per field.
+
+The sheet form shows the AFIB sheet fields grouped as the biomedical service reads
+them; lists (interfaces, servers) are one item per line (`peer:protocol[/port]`,
+`name[:role]`).  Parsing never raises: it returns the Sheet or a field -> message
+map, so every error is shown next to its field (pydantic errors are mapped back
+to form field names).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    kind: str = "text"  # text | select | textarea | date | number
+    options: tuple[str, ...] = ()
+    required: bool = False
+    help: str | None = None
+
+
+SHEET_GROUPS: tuple[tuple[str, tuple[FormField, ...]], ...] = (
+    ("identity", (
+        FormField("id", required=True), FormField("software_name", required=True), FormField("software_version"),
+        FormField("supplier"), FormField("ce_marking"),
+        FormField("responsibility", "select", ("biomedical", "it")), FormField("perimeter_criterion"),
+    )),
+    ("workstation", (
+        FormField("workstation"), FormField("workstation_owner", "select", ("establishment", "supplier")),
+        FormField("os_name"), FormField("os_version"),
+    )),
+    ("network", (
+        FormField("mac"), FormField("ip"), FormField("connection", "select", ("wired", "wifi", "unknown")),
+        FormField("vlan", "number"),
+        FormField("interfaces", "textarea", help="sheet.interfaces_help"),
+        FormField("servers", "textarea", help="sheet.servers_help"),
+    )),
+    ("security", (FormField("backups", "textarea"), FormField("protection", "textarea"), FormField("restoration", "textarea"))),
+    ("remote", (FormField("rm_method", help="sheet.rm_method_help"), FormField("rm_gateway"), FormField("rm_supplier"))),
+    ("people", (FormField("biomedical_referent"), FormField("it_referent"), FormField("last_review", "date"))),
+)
+FIELD_NAMES = tuple(f.name for _, fields in SHEET_GROUPS for f in fields)
+_REMOTE = {"rm_method": "method", "rm_gateway": "gateway", "rm_supplier": "supplier"}
+MAX_FIELD = 4000
+
+
+def sheet_to_form(sheet: Sheet) -> dict[str, str]:
+    """The form's text values for an existing sheet."""
+    data = sheet.model_dump(mode="json")
+    form = {k: "" if data.get(k) is None else str(data[k]) for k in FIELD_NAMES if k in data and k not in ("interfaces", "servers")}
+    form["interfaces"] = "\n".join(
+        f"{i.peer}:{i.protocol}" + (f"/{i.port}" if i.port is not None else "") for i in sheet.interfaces
+    )
+    form["servers"] = "\n".join(f"{s.name}:{s.role}" if s.role else s.name for s in sheet.servers)
+    rm = sheet.remote_maintenance
+    form.update(rm_method=rm.method or "", rm_gateway=rm.gateway or "", rm_supplier=rm.supplier or "")
+    return form
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace("\r", "").split("\n") if line.strip()]
+
+
+def parse_sheet_form(
+    form: Mapping[str, Any], gettext: Callable[..., str]
+) -> tuple[Sheet | None, dict[str, str], dict[str, str]]:
+    """(sheet or None, errors by field, the submitted values to show again)."""
+    values = {name: str(form.get(name) or "").strip()[:MAX_FIELD] for name in FIELD_NAMES}
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in _REMOTE or name in ("interfaces", "servers") or value == "":
+            continue
+        data[name] = value
+    interfaces: list[Interface] = []
+    for n, line in enumerate(_lines(values["interfaces"]), 1):
+        # peer:protocol/port (the CSV cell syntax of analyzer.sheet_io) or peer:protocol:port
+        head, slash, tail = line.rpartition("/")
+        parts = [p.strip() for p in (head.split(":") + [tail] if slash else line.split(":"))]
+        port: int | None = None
+        if len(parts) == 3 and parts[2].isdigit() and int(parts[2]) <= 65535:
+            port = int(parts[2])
+        elif len(parts) > 2 or not parts[0]:
+            errors["interfaces"] = gettext("form.bad_line", line=n, expected="peer:protocol[/port]")
+            break
+        interfaces.append(Interface(peer=parts[0], protocol=(parts[1] if len(parts) > 1 else "").lower(), port=port))
+    servers: list[Server] = []
+    for n, line in enumerate(_lines(values["servers"]), 1):
+        name, _, role = line.partition(":")
+        if not name.strip():
+            errors["servers"] = gettext("form.bad_line", line=n, expected="name[:role]")
+            break
+        servers.append(Server(name=name.strip(), role=role.strip()))
+    if values["ip"]:
+        try:
+            data["ip"] = str(ipaddress.ip_address(values["ip"]))
+        except ValueError:
+            errors["ip"] = gettext("form.bad_ip")
+    data["interfaces"], data["servers"] = interfaces, servers
+    remote = {key: values[name] for name, key in _REMOTE.items() if values[name]}
+    data["remote_maintenance"] = RemoteMaintenance(**remote) if remote else RemoteMaintenance()
+    try:
+        sheet = Sheet.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ())]
+            field = loc[0] if loc else "id"
+            if field == "remote_maintenance":
+                field = {"gateway": "rm_gateway", "supplier": "rm_supplier"}.get(loc[1] if len(loc) > 1 else "", "rm_method")
+            errors.setdefault(field if field in FIELD_NAMES else "id", str(err.get("msg", "invalid")).removeprefix("Value error, "))
+        return None, errors, values
+    if errors:
+        return None, errors, values
+    return sheet, {}, values
+
+
+def parse_acceptance(form: Mapping[str, Any], gettext: Callable[..., str], today: dt.date) -> tuple[str, dt.date | None, dict[str, str]]:
+    """Justification and expiry of a risk acceptance, each checked (both required, expiry in the future)."""
+    justification = str(form.get("justification") or "").strip()[:2000]
+    raw = str(form.get("expires") or "").strip()
+    errors: dict[str, str] = {}
+    expires: dt.date | None = None
+    if not justification:
+        errors["justification"] = gettext("finding.need_justification")
+    if not raw:
+        errors["expires"] = gettext("finding.need_expiry")
+    else:
+        try:
+            expires = dt.date.fromisoformat(raw)
+        except ValueError:
+            errors["expires"] = gettext("finding.bad_expiry")
+        else:
+            if expires <= today:
+                errors["expires"] = gettext("finding.bad_expiry")
+    return justification, expires, errors

@@ -1,0 +1,106 @@
+"""Web UI translations (French and English) and language negotiation.
+
+Every string the UI shows lives in `locales/<lang>.yaml` (flat keys, `str.format`
+placeholders).  The language is the `medtap_lang` cookie when set (the header
+switch), otherwise the best match of the browser's Accept-Language (RFC 9110
+section 12.5.4, q-values), otherwise English.  A missing key shows the key itself,
+and a test keeps both files and the templates in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LANGS = ("fr", "en")
+DEFAULT_LANG = "en"
+LANG_COOKIE = "medtap_lang"
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+
+
+def load_catalogue(lang: str, folder: Path = LOCALES_DIR) -> dict[str, str]:
+    """The flat key -> text table of one language (refuses anything but a mapping of strings)."""
+    data = yaml.safe_load((folder / f"{lang}.yaml").read_text(encoding="utf-8")) or {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{folder / lang}.yaml: expected a mapping of keys to strings")
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise ValueError(f"{folder / lang}.yaml: {key}: expected a string")
+        out[str(key)] = value
+    return out
+
+
+def parse_accept_language(header: str | None) -> list[str]:
+    """Primary language tags in preference order (q=0 dropped, stable for equal q)."""
+    if not header:
+        return []
+    scored: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        items = part.strip().split(";")
+        tag = items[0].strip().lower()
+        if not tag:
+            continue
+        q = 1.0
+        for param in items[1:]:
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            scored.append((-q, index, tag.split("-")[0]))
+    return [tag for _, _, tag in sorted(scored)]
+
+
+def negotiate(cookie: str | None, accept_language: str | None) -> str:
+    """The UI language: the cookie if valid, else the first supported Accept-Language tag, else English."""
+    if cookie in LANGS:
+        return str(cookie)
+    for tag in parse_accept_language(accept_language):
+        if tag in LANGS:
+            return tag
+    return DEFAULT_LANG
+
+
+@dataclass
+class Translator:
+    """The two catalogues, loaded once per app (kept on app.state, not in a module global)."""
+
+    catalogues: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path = LOCALES_DIR) -> "Translator":
+        return cls({lang: load_catalogue(lang, folder) for lang in LANGS})
+
+    def gettext(self, lang: str, key: str, **params: Any) -> str:
+        table = self.catalogues.get(lang) or self.catalogues.get(DEFAULT_LANG, {})
+        text = table.get(key) or self.catalogues.get(DEFAULT_LANG, {}).get(key) or key
+        if params:
+            try:
+                return text.format(**params)
+            except (KeyError, IndexError, ValueError):
+                return text
+        return text
+
+    def for_lang(self, lang: str) -> "Bound":
+        return Bound(self, lang)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A translator bound to one language: what templates call as `t("key", n=3)`."""
+
+    translator: Translator
+    lang: str
+
+    def __call__(self, key: str, **params: Any) -> str:
+        return self.translator.gettext(self.lang, key, **params)
+
+    def has(self, key: str) -> bool:
+        return key in self.translator.catalogues.get(self.lang, {})

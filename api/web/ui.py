@@ -1,0 +1,375 @@
+"""HTML pages of the web UI: sign-in, dashboard, findings, inventory, map, audit (sheets in ui_sheets).
+
+Server-rendered with Jinja2 (autoescape on).  Every page needs a signed session
+(api.web.session); every POST checks the CSRF token, then the role (viewers get
+403 and never see the forms).  Data comes from the service layer through
+api.web.data, so the UI and the API read and write the same way and every change
+lands in the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
+
+from analyzer.models import SEVERITY_ORDER, Device, Finding
+from api.web import data
+from api.web.forms import parse_acceptance
+from api.web.i18n import LANG_COOKIE, LANGS, Bound, Translator, negotiate
+from api.web.mapsvg import Edge, policy_edges, render_map
+from api.web.session import (
+    CSRF_FIELD, SESSION_COOKIE, UI_ROLES, WebSession, cookie_kwargs, csrf_ok, dump_session, load_session, new_session,
+)
+
+WEB_DIR = Path(__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+TEMPLATES_DIR = WEB_DIR / "templates"
+LOGIN_COOKIE = "medtap_login"
+STATUSES = ("open", "acknowledged", "risk-accepted", "resolved", "false-positive")
+SERVICES = ("biomedical", "it")
+CONNECTIONS = ("wired", "wifi", "unknown")
+PAGE = 50
+# Flash messages travel as a catalogue key in the redirect URL; only these keys are shown.
+FLASH_KEYS = frozenset({"finding.status_changed", "sheets.saved", "sheets.deleted", "sheets.imported", "login.signed_out"})
+
+# Pages are never cached (shared ward workstations: Back after sign-out shows nothing), never framed, and
+# run only the scripts and styles shipped in /static (no inline code, so a strict CSP costs nothing).
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+class LoginRequired(Exception):
+    """No valid session: the handler redirects to the sign-in page."""
+
+
+class Forbidden(Exception):
+    """Bad CSRF token or a role that may not change things: the handler answers 403 with a page."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def qs(params: dict[str, Any] | None = None, **changes: Any) -> str:
+    merged = {**(params or {}), **changes}
+    return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
+
+
+def _isotime(value: float | None, short: bool = False) -> str:
+    if value is None:
+        return ""
+    when = dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M") if short else when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class WebState:
+    """Per-app UI state (kept on app.state.web): translations, templates and the session key."""
+
+    translator: Translator
+    templates: Jinja2Templates
+    secret: bytes
+    settings: Any
+
+    @classmethod
+    def create(cls, settings: Any) -> "WebState":
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+        env.filters["qs"] = qs
+        env.filters["isotime"] = _isotime
+        env.globals["static_url"] = lambda name: f"/static/{name}"
+        raw = data.settings_secret(settings)
+        # A key of its own for the session cookie, derived from the settings secret (RFC 2104 HMAC as a KDF).
+        secret = hmac.new(raw, b"medtap web session key", "sha256").digest()
+        return cls(Translator.load(), Jinja2Templates(env=env), secret, settings)
+
+
+@dataclass
+class Ctx:
+    request: Request
+    lang: str
+    t: Bound
+    user: WebSession | None
+
+    def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        state: WebState = self.request.app.state.web
+        here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
+        msg = self.request.query_params.get("msg")
+        flash = self.t(msg, **{k: v for k, v in self.request.query_params.items() if k in ("id", "n", "status")}) if msg in FLASH_KEYS else None
+        base = {"lang": self.lang, "t": self.t, "user": self.user, "csrf": self.user.csrf if self.user else "",
+                "here": here, "active": None, "flash": flash, "flash_kind": "ok"}
+        resp = state.templates.TemplateResponse(self.request, name, {**base, **context}, status_code=status_code)
+        resp.headers.update(PAGE_HEADERS)
+        return resp
+
+
+def _state(request: Request) -> WebState:
+    return request.app.state.web  # type: ignore[no-any-return]
+
+
+def context(request: Request, db: Session | None = None) -> Ctx:
+    state = _state(request)
+    lang = negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    user = load_session(request.cookies.get(SESSION_COOKIE), state.secret)
+    if user is not None and db is not None and not data.token_active(db, user.sub):
+        user = None
+    return Ctx(request, lang, state.translator.for_lang(lang), user)
+
+
+def page(request: Request, db: Session = Depends(data.db_session)) -> Ctx:
+    """Dependency of every page: a signed-in person or a redirect to the sign-in page."""
+    ctx = context(request, db)
+    if ctx.user is None:
+        raise LoginRequired()
+    return ctx
+
+
+async def posted(request: Request, ctx: Ctx, *, edit: bool = True) -> dict[str, Any]:
+    """The form of a POST, after the CSRF check and (for changes) the role check."""
+    form = await request.form()
+    values: dict[str, Any] = {k: v for k, v in form.multi_items()}
+    if not csrf_ok(ctx.user, str(values.get(CSRF_FIELD) or "")):
+        raise Forbidden("error.csrf")
+    if edit and not (ctx.user and ctx.user.can_edit):
+        raise Forbidden("error.forbidden")
+    return values
+
+
+def safe_next(value: str | None) -> str:
+    """Only local paths: never an open redirect."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or "\n" in value or "\r" in value:
+        return "/"
+    return value
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def install_handlers(app: Any) -> None:
+    """Exception handlers of the UI (LoginRequired -> 303 to /login, Forbidden -> 403 page)."""
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        return redirect("/login?" + qs(next=request.url.path))
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        ctx = context(request)
+        key = exc.key if isinstance(exc, Forbidden) else "error.forbidden"
+        return ctx.render("error.html", 403, message=ctx.t(key))
+
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(Forbidden, forbidden)
+
+
+# ----------------------------------------------------------------------------- sign in / out, language
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> Response:
+    ctx = context(request)
+    nonce = secrets.token_urlsafe(24)
+    resp = ctx.render("login.html", csrf=nonce, next=safe_next(next), error=None)
+    resp.set_cookie(LOGIN_COOKIE, nonce, **cookie_kwargs(secure=request.url.scheme == "https", max_age=1800))
+    return resp
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, db: Session = Depends(data.db_session)) -> Response:
+    ctx = context(request)
+    form = await request.form()
+    nonce, sent = request.cookies.get(LOGIN_COOKIE, ""), str(form.get(CSRF_FIELD) or "")
+    target = safe_next(str(form.get("next") or "/"))
+    if not nonce or not hmac.compare_digest(nonce.encode(), sent.encode("utf-8", "replace")):
+        return ctx.render("login.html", 403, csrf=nonce, next=target, error=ctx.t("error.csrf"))
+    token = str(form.get("token") or "").strip()
+    found = data.verify_token(db, token) if token and len(token) < 512 else None
+    if found is None or found[0] not in UI_ROLES:
+        key = "login.invalid" if token else "login.required"
+        return ctx.render("login.html", 401, csrf=nonce, next=target, error=ctx.t(key))
+    session = new_session(token=token, role=found[0], name=found[1])
+    resp = redirect(target)
+    resp.set_cookie(SESSION_COOKIE, dump_session(session, _state(request).secret), **cookie_kwargs(secure=request.url.scheme == "https"))
+    resp.delete_cookie(LOGIN_COOKIE, path="/", httponly=True, samesite="strict")
+    return resp
+
+
+@router.post("/logout")
+async def logout(request: Request, ctx: Ctx = Depends(page)) -> Response:
+    await posted(request, ctx, edit=False)
+    resp = redirect("/login?msg=login.signed_out")
+    resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return resp
+
+
+@router.get("/lang/{lang}")
+def set_lang(request: Request, lang: str, next: str = "/") -> Response:
+    resp = redirect(safe_next(next))
+    if lang in LANGS:
+        resp.set_cookie(LANG_COOKIE, lang, **cookie_kwargs(secure=request.url.scheme == "https", max_age=365 * 86400))
+    return resp
+
+
+# ----------------------------------------------------------------------------- findings
+
+FINDING_SORTS: dict[str, Any] = {
+    "severity": lambda f: SEVERITY_ORDER.get(f.severity, 0),
+    "rule": lambda f: f.rule,
+    "zone": lambda f: f.zone or "",
+    "service": lambda f: f.service,
+    "status": lambda f: STATUSES.index(f.status) if f.status in STATUSES else 9,
+    "last_seen": lambda f: f.last_seen or 0.0,
+}
+
+
+def _clean(value: str | None, allowed: tuple[str, ...] | None = None) -> str:
+    value = (value or "").strip()[:200]
+    return value if allowed is None or value in allowed else ""
+
+
+@router.get("/findings", response_class=HTMLResponse)
+def findings_page(
+    ctx: Ctx = Depends(page), db: Session = Depends(data.db_session),
+    rule: str = "", severity: str = "", status: str = "", zone: str = "", service: str = "",
+    sort: str = "", desc: str = "", offset: int = 0,
+) -> Response:
+    params = {"rule": _clean(rule), "severity": _clean(severity, tuple(SEVERITY_ORDER)), "status": _clean(status, STATUSES),
+              "zone": _clean(zone), "service": _clean(service, SERVICES), "sort": _clean(sort, tuple(FINDING_SORTS)),
+              "desc": "1" if desc else ""}
+    everything = data.all_findings(db)
+    chosen = [f for f in everything if all(not params[k] or (getattr(f, k) or "") == params[k]
+                                           for k in ("rule", "severity", "status", "zone", "service"))]
+    if params["sort"]:
+        chosen.sort(key=FINDING_SORTS[params["sort"]], reverse=bool(params["desc"]))
+    else:
+        chosen.sort(key=lambda f: (-SEVERITY_ORDER.get(f.severity, 0), -(f.last_seen or 0.0), f.id))
+    offset = max(0, min(offset, len(chosen)))
+    options = {
+        "rule": sorted({f.rule for f in everything}), "severity": sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s]),
+        "status": list(STATUSES), "zone": sorted({f.zone for f in everything if f.zone}), "service": list(SERVICES),
+    }
+    return ctx.render("findings.html", active="findings", findings=chosen[offset:offset + PAGE], total=len(chosen),
+                      offset=offset, limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]), options=options)
+
+
+def _finding_page(ctx: Ctx, db: Session, finding_id: str, *, status_code: int = 200,
+                  errors: dict[str, str] | None = None, form: dict[str, Any] | None = None) -> Response:
+    found = data.get_finding(db, finding_id)
+    if found is None:
+        return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
+    finding, extra = found
+    names = {d.mac: d.hostname or d.mac for d in (data.get_device(db, mac) for mac in finding.devices) if d is not None}
+    return ctx.render("finding.html", status_code, active="findings", finding=finding, extra=extra,
+                      device_names=names, errors=errors or {}, form=form or {})
+
+
+@router.get("/findings/{finding_id}", response_class=HTMLResponse)
+def finding_page(finding_id: str, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+    return _finding_page(ctx, db, finding_id)
+
+
+@router.post("/findings/{finding_id}/status", response_class=HTMLResponse)
+async def finding_status(finding_id: str, request: Request, ctx: Ctx = Depends(page),
+                         db: Session = Depends(data.db_session)) -> Response:
+    form = await posted(request, ctx)
+    status = str(form.get("status") or "")
+    if status not in STATUSES or data.get_finding(db, finding_id) is None:
+        return ctx.render("error.html", 404 if status in STATUSES else 422, message=ctx.t("error.not_found"))
+    expires: dt.date | None = None
+    justification = str(form.get("justification") or "").strip()[:2000]
+    if status == "risk-accepted":
+        justification, expires, errors = parse_acceptance(form, ctx.t, dt.date.today())
+        if errors:
+            return _finding_page(ctx, db, finding_id, status_code=422, errors=errors, form=form)
+    elif status == "false-positive" and not justification:
+        return _finding_page(ctx, db, finding_id, status_code=422, form=form,
+                             errors={"justification": ctx.t("finding.need_justification_fp")})
+    assert ctx.user is not None
+    refused = data.set_status(db, finding_id, status=status, justification=justification or None, expires=expires,
+                              actor=ctx.user.actor, notify=data.notifier(request))
+    if refused:
+        return _finding_page(ctx, db, finding_id, status_code=422, errors=refused, form=form)
+    return redirect(f"/findings/{finding_id}?" + qs(msg="finding.status_changed", status=ctx.t("status." + status)))
+
+
+# ----------------------------------------------------------------------------- inventory
+
+DEVICE_SORTS: dict[str, Any] = {
+    "mac": lambda d: d.mac, "vlan": lambda d: d.vlans[0] if d.vlans else -1, "vendor": lambda d: (d.vendor or "").lower(),
+    "hostname": lambda d: (d.hostname or "").lower(), "role": lambda d: d.role, "zone": lambda d: d.zone or "",
+    "connection": lambda d: d.connection, "os": lambda d: d.os or "",
+}
+
+
+def _matches_q(device: Device, q: str) -> bool:
+    q = q.lower()
+    hay = [device.mac, device.hostname or "", device.vendor or "", *device.ips, *device.names]
+    return any(q in h.lower() for h in hay)
+
+
+@router.get("/devices", response_class=HTMLResponse)
+def devices_page(
+    ctx: Ctx = Depends(page), db: Session = Depends(data.db_session),
+    zone: str = "", role: str = "", connection: str = "", q: str = "", sort: str = "", desc: str = "", offset: int = 0,
+) -> Response:
+    params = {"zone": _clean(zone), "role": _clean(role), "connection": _clean(connection, CONNECTIONS), "q": _clean(q),
+              "sort": _clean(sort, tuple(DEVICE_SORTS)), "desc": "1" if desc else ""}
+    everything = data.all_devices(db)
+    chosen = [d for d in everything if (not params["zone"] or d.zone == params["zone"]) and (not params["role"] or d.role == params["role"])
+              and (not params["connection"] or d.connection == params["connection"]) and (not params["q"] or _matches_q(d, params["q"]))]
+    chosen.sort(key=DEVICE_SORTS[params["sort"] or "mac"], reverse=bool(params["desc"]))
+    offset = max(0, min(offset, len(chosen)))
+    options = {"zone": sorted({d.zone for d in everything if d.zone}), "role": sorted({d.role for d in everything}),
+               "connection": list(CONNECTIONS)}
+    return ctx.render("devices.html", active="devices", devices=chosen[offset:offset + PAGE], total=len(chosen), offset=offset,
+                      limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]), options=options)
+
+
+@router.get("/devices/{mac}", response_class=HTMLResponse)
+def device_page(mac: str, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+    from api.web.compare import compare_rows
+
+    device = data.get_device(db, mac)
+    if device is None:
+        return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
+    found = data.get_sheet(db, device.sheet_id) if device.sheet_id else None
+    sheet = found[0] if found else None
+    findings = [f for f in data.all_findings(db) if device.mac in f.devices]
+    findings.sort(key=lambda f: -SEVERITY_ORDER.get(f.severity, 0))
+    return ctx.render("device.html", active="devices", device=device, sheet=sheet, compare=compare_rows(device, sheet), findings=findings)
+
+
+# ----------------------------------------------------------------------------- map and audit
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+    devices = data.all_devices(db)
+    findings: list[Finding] = [f for f in data.all_findings(db) if f.status not in ("resolved", "false-positive")]
+    edges: list[Edge] = data.conversations(db)
+    labels = {k: ctx.t("map." + k) for k in ("external", "unzoned", "policy")} | {"title": ctx.t("map.svg_title")}
+    svg = render_map(devices, edges, findings, labels=labels)
+    return ctx.render("map.html", active="map", svg=svg, bad_edges=policy_edges(devices, edges, findings))
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session), offset: int = 0) -> Response:
+    offset = max(0, offset)
+    entries, total = data.audit_entries(db, offset=offset, limit=PAGE)
+    return ctx.render("audit.html", active="audit", entries=entries, total=total, offset=offset, limit=PAGE, params={})

@@ -1,0 +1,75 @@
+"""Dashboard page and the live progress JSON it polls every 2 s (findings, devices, coverage, capture period)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlmodel import Session
+
+from analyzer.models import SEVERITY_ORDER
+from api.web import data
+from api.web.i18n import Bound
+from api.web.ui import CONNECTIONS, SERVICES, Ctx, page
+
+router = APIRouter(include_in_schema=False)
+
+
+def _counts(values: list[Any], order: list[str] | None = None) -> list[tuple[Any, int]]:
+    counts = Counter(values)
+    if order:
+        return [(k, counts[k]) for k in order if counts.get(k)]
+    return sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+
+
+def _progress(db: Session, t: Bound) -> dict[str, Any]:
+    run = data.current_run(db)
+    if run is None:
+        return {"running": False, "packets": 0, "rate": 0, "text": ""}
+    elapsed = max(time.time() - run["started"], 1e-3)
+    rate = round(run["packets"] / elapsed) if run["running"] else 0
+    return {**run, "rate": rate, "text": t("dashboard.progress_line", packets=run["packets"], rate=rate)}
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+    findings = [f for f in data.all_findings(db) if f.status not in ("resolved", "false-positive")]
+    devices = data.all_devices(db)
+    sheets = data.all_sheets(db)
+    dms = [d for d in devices if d.is_dm]
+    matched = {d.sheet_id for d in devices if d.sheet_id}
+    summary = data.capture_summary(db)
+    dash = {
+        "findings_by": {
+            "severity": _counts([f.severity for f in findings], sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s])),
+            "rule": _counts([f.rule for f in findings]),
+            "zone": _counts([f.zone or "" for f in findings]),
+            "service": _counts([f.service for f in findings], list(SERVICES)),
+        },
+        "devices_by": {
+            "zone": _counts([d.zone or "" for d in devices]),
+            "role": _counts([d.role for d in devices]),
+            "connection": _counts([d.connection for d in devices], list(CONNECTIONS)),
+        },
+        "dm_total": len(dms),
+        "dm_with_sheet": sum(1 for d in dms if d.sheet_id),
+        "coverage_pct": round(100 * sum(1 for d in dms if d.sheet_id) / len(dms)) if dms else 0,
+        "sheets_total": len(sheets),
+        "sheets_unseen": sum(1 for s, _ in sheets if s.id not in matched),
+        "devices_total": len(devices),
+        "findings_open": sum(1 for f in findings if f.status == "open"),
+        "period": (summary["first_ts"], summary["last_ts"]),
+        "sensors": summary["sensors"],
+        "packets": summary["packets"],
+    }
+    return ctx.render("dashboard.html", active="dashboard", dash=dash, run=_progress(db, ctx.t))
+
+
+@router.get("/progress.json")
+def progress(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> JSONResponse:
+    return JSONResponse(_progress(db, ctx.t), headers={"Cache-Control": "no-store"})
+
+

@@ -1,0 +1,215 @@
+"""Live capture on a SPAN port: raw AF_PACKET socket, reader thread, bounded queue, pipeline.
+
+Why raw AF_PACKET and not scapy's sniff(): scapy builds a packet object per frame (a few
+thousand frames/s); a plain `recvmsg` loop hands bytes to the fast path and keeps up with a
+hospital SPAN port on one core.  The socket is SOCK_RAW/ETH_P_ALL (packet(7)), the interface is
+put in promiscuous mode with PACKET_ADD_MEMBERSHIP/PACKET_MR_PROMISC, an optional BPF filter is
+compiled by libpcap (through scapy's `compile_filter`; tcpdump is not needed) and attached with
+SO_ATTACH_FILTER.  The kernel strips 802.1Q tags into the PACKET_AUXDATA control message: the tag
+is put back (tp_vlan_tci, TP_STATUS_VLAN_VALID) so records keep their VLAN.
+
+A reader thread receives frames into a bounded queue (frames it cannot queue are counted in
+`queue_drops`); the caller's thread runs the pipeline and flushes every `flush_interval` seconds
+of wall-clock time.  SIGINT/SIGTERM (when called from the main thread), `duration` or
+`stop_event` stop it cleanly: the queue is drained, everything seen is flushed.  Kernel drops
+come from getsockopt(PACKET_STATISTICS).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import queue
+import signal
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from collector.pipeline import DEFAULT_KEY, Pipeline
+from collector.schema import CaptureStats
+from collector.sinks import Sink
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_PROMISC = 1
+PACKET_AUXDATA = 8
+PACKET_STATISTICS = 6
+SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
+TP_STATUS_VLAN_VALID = 1 << 4
+TP_STATUS_VLAN_TPID_VALID = 1 << 6
+AUXDATA = struct.Struct("IIIHHHH")
+QUEUE_FRAMES = 200_000
+RCVBUF = 64 << 20
+
+
+def compile_bpf(expression: str, snaplen: int = 65535) -> bytes:
+    """A `struct sock_fprog`-ready instruction array for `expression` (libpcap syntax, Ethernet)."""
+    from scapy.arch.common import compile_filter
+
+    prog = compile_filter(expression, linktype=1)
+    return b"".join(
+        struct.pack("HBBI", prog.bf_insns[i].code, prog.bf_insns[i].jt, prog.bf_insns[i].jf, prog.bf_insns[i].k)
+        for i in range(prog.bf_len)
+    )
+
+
+def open_socket(interface: str, bpf: str | None = None, snaplen: int = 65535) -> tuple[socket.socket, Any]:
+    """A promiscuous AF_PACKET socket on `interface` with auxdata (and the filter, if any)."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    keep: Any = None
+    try:
+        if bpf:
+            insns = compile_bpf(bpf, snaplen)
+            keep = ctypes.create_string_buffer(insns, len(insns))
+            fprog = struct.pack("HL", len(insns) // 8, ctypes.addressof(keep))
+            sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        sock.bind((interface, 0))
+        ifindex = socket.if_nametoindex(interface)
+        sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b""))
+        sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+        try:  # SO_RCVBUFFORCE (root / CAP_NET_ADMIN) passes net.core.rmem_max; else the capped SO_RCVBUF
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+        except OSError:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+            except OSError:
+                pass
+        sock.settimeout(0.2)
+    except Exception:
+        sock.close()
+        raise
+    return sock, keep
+
+
+def kernel_drops(sock: socket.socket) -> int:
+    """Frames the kernel dropped since the last call (PACKET_STATISTICS resets on read)."""
+    try:
+        _, drops = struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+    except OSError:
+        return 0
+    return int(drops)
+
+
+def restore_vlan(data: bytes, ancdata: list[tuple[int, int, bytes]]) -> tuple[bytes, int | None]:
+    """Frame with its 802.1Q tag re-inserted from PACKET_AUXDATA, and the original length."""
+    for level, ctype, cdata in ancdata:
+        if level == SOL_PACKET and ctype == PACKET_AUXDATA and len(cdata) >= AUXDATA.size:
+            status, length, _, _, _, tci, tpid = AUXDATA.unpack_from(cdata)
+            if status & TP_STATUS_VLAN_VALID and len(data) >= 12:
+                tpid = tpid if status & TP_STATUS_VLAN_TPID_VALID and tpid else 0x8100
+                return data[:12] + struct.pack(">HH", tpid, tci) + data[12:], length + 4
+            return data, length
+    return data, None
+
+
+class _Reader(threading.Thread):
+    """recvmsg loop: frames into the bounded queue; drops counted when it is full."""
+
+    def __init__(self, sock: socket.socket, frames: queue.Queue[tuple[float, bytes, int]], snaplen: int,
+                 stop: threading.Event) -> None:
+        super().__init__(name="medtap-capture", daemon=True)
+        self.sock, self.frames, self.snaplen, self.stop = sock, frames, snaplen, stop
+        self.queue_drops = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        recvmsg, put, now = self.sock.recvmsg, self.frames.put_nowait, time.time
+        cmsg = socket.CMSG_SPACE(AUXDATA.size)
+        try:
+            while not self.stop.is_set():
+                try:
+                    data, ancdata, _, _ = recvmsg(self.snaplen, cmsg)
+                except (TimeoutError, socket.timeout):
+                    continue
+                except InterruptedError:
+                    continue
+                frame, length = restore_vlan(data, ancdata)
+                try:
+                    put((now(), frame, length or len(frame)))
+                except queue.Full:
+                    self.queue_drops += 1
+        except OSError as exc:  # interface gone: stop the capture, report it
+            self.error = exc
+
+
+def _drain(frames: queue.Queue[tuple[float, bytes, int]], first: tuple[float, bytes, int],
+           limit: int) -> Iterator[tuple[float, bytes, int]]:
+    yield first
+    for _ in range(limit):
+        try:
+            yield frames.get_nowait()
+        except queue.Empty:
+            return
+
+
+def capture(
+    interface: str,
+    sink: Sink,
+    *,
+    bpf: str | None = None,
+    duration: float | None = None,
+    snaplen: int = 65535,
+    flush_interval: float = 10.0,
+    sensor: str = "",
+    key: bytes = b"",
+    stop_event: threading.Event | None = None,
+    **options: Any,
+) -> CaptureStats:
+    """Capture on `interface` until `duration`, `stop_event` or SIGINT/SIGTERM; returns the run's stats."""
+    stop = stop_event or threading.Event()
+    sock, _filter = open_socket(interface, bpf, snaplen)
+    frames: queue.Queue[tuple[float, bytes, int]] = queue.Queue(QUEUE_FRAMES)
+    reader_stop = threading.Event()
+    reader = _Reader(sock, frames, snaplen, reader_stop)
+    pipe = Pipeline(sensor=sensor, key=key or DEFAULT_KEY, sink=sink, flush_interval=flush_interval,
+                    packet_time_flush=False, **options)
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    drops = 0
+    n = 0
+    started = time.monotonic()
+    next_flush = started + flush_interval
+    reader.start()
+    try:
+        while not stop.is_set() and reader.error is None:
+            now = time.monotonic()
+            if duration is not None and now - started >= duration:
+                break
+            if now >= next_flush:
+                pipe.flush()
+                drops += kernel_drops(sock)
+                next_flush = now + flush_interval
+            try:
+                first = frames.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            batch = []
+            for ts, data, length in _drain(frames, first, 4095):
+                n += 1
+                batch.append((ts, 1, data, length, n, interface, 0))
+            pipe.run(batch)
+    finally:
+        reader_stop.set()
+        reader.join(timeout=2.0)
+        while True:  # everything the reader queued is processed before the final flush
+            try:
+                ts, data, length = frames.get_nowait()
+            except queue.Empty:
+                break
+            n += 1
+            pipe.feed((ts, 1, data, length, n, interface, 0))
+        drops += kernel_drops(sock)
+        sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        pipe.kernel_drops = drops
+        pipe.queue_drops = reader.queue_drops
+        if reader.error is not None:
+            pipe.weird("capture_interface_error", str(reader.error)[:100])
+    return pipe.close()

@@ -1,0 +1,438 @@
+"""The sensor engine: frames in, observation batches out.
+
+Every frame takes the fast path (collector.decode) into the host and conversation tables
+(collector.flows); identity-bearing frames also take the deep path (collector.deep) through
+the protocol detectors.  Observations reach the sink in batches: detector records are buffered
+and emitted with the next flush (or early at `BATCH_MAX`), host and conversation records are
+aggregated per flush period.  A replay flushes every `flush_interval` seconds of capture time,
+a live capture on the wall clock (collector.live calls `flush()`), and `close()` flushes what is
+left and emits the run's `CaptureStats`.  The sink is not closed: its owner does that.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from collector import linktypes
+from collector.decode import Decoder
+from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex
+from collector.flows import C_STREAM, DEFAULT_MAX_CONVERSATIONS, DEFAULT_MAX_HOSTS, Tables, sender_is_client
+from collector.pcapfile import ReadStats
+from collector.protocols.base import Detector, pseudonymise
+from collector.schema import CaptureStats, Observation, Weird
+from collector.sinks import Sink
+from collector.sources import FrameSource
+
+BATCH_MAX = 5000
+DEFAULT_KEY = b"medtap-default-key"
+WIFI_TUNNELS = frozenset({"capwap", "lwapp", "aruba-gre", "dot11"})
+MAX_TUNNEL_DEPTH = 3
+
+
+class _Context:
+    """DecodeContext offered to detectors (protocols/base.py)."""
+
+    __slots__ = ("p",)
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.p = pipeline
+
+    def pseudonymise(self, value: str) -> str:
+        return pseudonymise(self.p.key, value)
+
+    def weird(self, name: str, detail: str = "") -> None:
+        self.p.weird(name, detail)
+
+    def inner_frame(self, data: bytes, linktype: int, tunnel: str, ts: float, frame_no: int) -> None:
+        self.p.inner_frame(data, linktype, tunnel, ts, frame_no)
+
+
+class Pipeline(DeepPath):
+    """Frames -> fast path tables + deep path detectors -> sink batches."""
+
+    def __init__(
+        self,
+        sensor: str = "",
+        key: bytes = DEFAULT_KEY,
+        sink: Sink | None = None,
+        flush_interval: float = 10.0,
+        max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
+        max_hosts: int = DEFAULT_MAX_HOSTS,
+        detectors: Iterable[Detector] | None = None,
+        packet_time_flush: bool = True,
+        read_stats: ReadStats | None = None,
+    ) -> None:
+        if detectors is None:
+            from collector.registry import all_detectors
+
+            detectors = all_detectors()
+        self.sensor = sensor
+        self.key = key or DEFAULT_KEY
+        self.sink = sink
+        self.flush_interval = flush_interval
+        self.packet_time_flush = packet_time_flush
+        self.read_stats = read_stats if read_stats is not None else ReadStats()
+        self.index = DetectorIndex(detectors)
+        self.decoder = Decoder()
+        self.overflow: dict[str, int] = {}
+        self.tables = Tables(sensor=sensor, max_conversations=max_conversations, max_hosts=max_hosts,
+                             overflow=self.overflow)
+        self.ctx = _Context(self)
+        self.records: list[Observation] = []
+        self.weirds: dict[str, int] = {}
+        self.linktypes: dict[int, int] = {}
+        self.packets = 0
+        self.bytes = 0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.next_flush: float | None = None if packet_time_flush else float("inf")
+        self.kernel_drops: int | None = None
+        self.queue_drops = 0
+        self.streams: dict[int, list[Any]] = {}  # id(conversation) -> conversation with a pending prefix
+        self.wifi_stations: set[bytes] = set()
+        self._cur: Sequence[Any] = (0.0, 0, b"", 0, 0, "", 0)  # the frame being processed (weird context)
+        self._depth = 0
+        self._closed = False
+
+    # ------------------------------------------------------------------ input
+
+    def feed(self, frame: Sequence[Any]) -> None:
+        """One `RawFrame` (or a tuple in its field order)."""
+        ts, linktype, data, wirelen, frame_no, source = frame[0], frame[1], frame[2], frame[3], frame[4], frame[5]
+        self.packets += 1
+        self.bytes += len(data)
+        self.linktypes[linktype] = self.linktypes.get(linktype, 0) + 1
+        if self.first_ts is None:
+            self.first_ts = ts
+            if self.packet_time_flush:
+                self.next_flush = ts + self.flush_interval
+        self.last_ts = ts
+        if ts >= self.next_flush:  # type: ignore[operator]
+            self.flush()
+            self.next_flush = ts + self.flush_interval
+        self._cur = frame
+        try:
+            self.process(data, linktype, ts, wirelen, frame_no, source, None)
+        except MALFORMED:
+            self.weird("frame_decode_error")
+
+    def run(self, frames: Iterable[Sequence[Any]]) -> None:
+        """Feed many frames: `feed` with a fast lane for the bulk of established conversations.
+
+        The fast lane takes untagged or 802.1Q Ethernet / IPv4 (no options, not a fragment) /
+        TCP or UDP unicast frames of a known host and a known conversation that need no deep-path
+        work (not a SYN, no pending stream prefix wanting this segment or its FIN/RST, no
+        port-matched or probing UDP detector): it only updates counters.  Any other frame goes
+        through `feed`, which does the whole job.
+        """
+        feed = self.feed
+        tables = self.tables
+        hosts_get = tables.hosts.get
+        convs_get = tables.convs.get
+        active_hosts = tables.active_hosts  # cleared in place by Tables.flush, never rebound
+        active_convs = tables.active_convs
+        index = self.index
+        udp_ports = frozenset(index.udp_by_port)
+        udp_any = bool(index.udp_any)
+        lane_tcp = 6 not in index.ip_by_proto
+        lane_udp = 17 not in index.ip_by_proto
+        if 0x0800 in index.ether_by_type or 0x8100 in index.ether_by_type:
+            lane_tcp = lane_udp = False
+        lane = packets = nbytes = 0
+        next_flush = self.next_flush if self.next_flush is not None else float("-inf")
+        last_ts = self.last_ts
+        try:
+            for frame in frames:
+                ts, lt, data, wirelen, frame_no, source, _ = frame
+                size = len(data)
+                if ts < next_flush and lt == 1 and size >= 42:
+                    if data[12] == 0x81 and data[13] == 0:
+                        vlan = ((data[14] & 0x0F) << 8) | data[15]
+                        off = 18
+                        ipv4 = data[16] == 8 and data[17] == 0
+                    else:
+                        vlan = None
+                        off = 14
+                        ipv4 = data[12] == 8 and data[13] == 0
+                    if ipv4 and size >= off + 28 and data[off] == 0x45 and not (data[off + 6] & 0x3F or data[off + 7]) \
+                            and not data[0] & 1:
+                        proto = data[off + 9]
+                        l4 = off + 20
+                        if (proto == 6 and lane_tcp and size >= off + 40 and not data[l4 + 13] & 0x02) or (
+                                proto == 17 and lane_udp):
+                            sip = data[off + 12 : off + 16]
+                            dip = data[off + 16 : off + 20]
+                            sport = (data[l4] << 8) | data[l4 + 1]
+                            dport = (data[l4 + 2] << 8) | data[l4 + 3]
+                            h = hosts_get((data[6:12], sip, vlan))
+                            c = convs_get((vlan, proto, sip, dip, dport))
+                            fwd = True
+                            if c is None:
+                                c = convs_get((vlan, proto, dip, sip, sport))
+                                fwd = False
+                            if h is not None and c is not None:
+                                st = c[12]
+                                if proto == 6:
+                                    # a pending prefix wants its direction's payload segments and FIN/RST
+                                    ok = not st or (st[1] if fwd else st[2])[5] or (
+                                        not data[l4 + 13] & 0x05 and ((data[off + 2] << 8) | data[off + 3]) - 20
+                                        - ((data[l4 + 12] >> 4) << 2) <= 0)
+                                else:
+                                    ok = not (sport in udp_ports or dport in udp_ports or (udp_any and st
+                                                                                            and st[0 if fwd else 1]))
+                                if ok:
+                                    lane += 1
+                                    nbytes += size
+                                    last_ts = ts
+                                    if not h[2]:
+                                        h[0] = ts
+                                        h[6] = frame_no
+                                        active_hosts.append(h)
+                                    h[1] = ts
+                                    h[2] += 1
+                                    h[3] += wirelen
+                                    if not (c[0] or c[1]):
+                                        c[4] = ts
+                                        c[6] = frame_no
+                                        c[14] = (data[6:12], data[0:6], sip, dip, sport, dport, None, None, source)
+                                        active_convs.append(c)
+                                    c[5] = ts
+                                    if fwd:
+                                        c[0] += 1
+                                        c[2] += wirelen
+                                    else:
+                                        c[1] += 1
+                                        c[3] += wirelen
+                                    continue
+                self.packets += lane
+                self.bytes += nbytes
+                packets += lane
+                lane = nbytes = 0
+                feed(frame)
+                last_ts = ts
+                next_flush = self.next_flush if self.next_flush is not None else float("-inf")
+        finally:
+            self.packets += lane
+            self.bytes += nbytes
+            packets += lane
+            if packets:
+                self.linktypes[1] = self.linktypes.get(1, 0) + packets
+            if last_ts is not None:
+                self.last_ts = last_ts
+
+    def inner_frame(self, data: bytes, linktype: int, tunnel: str, ts: float, frame_no: int) -> None:
+        """A decapsulated frame re-enters the fast path (not counted as a captured frame)."""
+        if self._depth >= MAX_TUNNEL_DEPTH:
+            self.weird("tunnel_too_deep")
+            return
+        saved = self._cur
+        source = saved[5]
+        self._cur = (ts, linktype, data, len(data), frame_no, source, 0)
+        self._depth += 1
+        try:
+            self.process(data, linktype, ts, len(data), frame_no, source, tunnel)
+        except MALFORMED:
+            self.weird("frame_decode_error")
+        finally:
+            self._cur = saved
+            self._depth -= 1
+
+    def weird(self, name: str, detail: str = "") -> None:
+        """Count a weird; its first occurrence is also recorded as a `Weird` observation."""
+        count = self.weirds.get(name, 0)
+        self.weirds[name] = count + 1
+        if count == 0:
+            cur = self._cur
+            ts, frame_no, source = cur[0], cur[4], cur[5]
+            self._add([Weird(ts=ts, sensor=self.sensor, source=source, frame_no=frame_no, name=name,
+                             detail=detail[:200])])
+
+    # ------------------------------------------------------------------ fast path
+
+    def process(self, data: bytes, linktype: int, ts: float, wirelen: int, frame_no: int, source: str,
+                tunnel: str | None) -> None:
+        h = self.decoder.decode(data, linktype)
+        if h is None:
+            return
+        src, dst, vlan, outer, et, l2off, ipver, sip, dip, proto, ttl, sport, dport, flags, l4off, poff, pend, seq, wifi = h
+        is_wifi = wifi is not None or (tunnel is not None and tunnel in WIFI_TUNNELS)
+        tables = self.tables
+        index = self.index
+        if src is not None:
+            hk = (src, sip, vlan)
+            e = tables.hosts.get(hk)
+            if e is None:
+                e = tables.new_host(hk, ttl, is_wifi, source, outer, tunnel)
+            if e is not None:
+                if not e[2]:
+                    e[0] = ts
+                    e[6] = frame_no
+                    tables.active_hosts.append(e)
+                e[1] = ts
+                e[2] += 1
+                e[3] += wirelen
+                if is_wifi and not e[5]:
+                    e[5] = True
+        if wifi is not None and wifi.station is not None and wifi.station not in self.wifi_stations:
+            self._wifi(wifi, h, ts, frame_no, source, tunnel)
+        if index.ether_by_type:
+            dets = index.ether_by_type.get(et)
+            if dets:
+                self._deep(dets, h, data[l2off:], None, ts, frame_no, source, tunnel, is_wifi, data)
+        if dst is not None and dst[0] & 1 and index.ether_by_mac:
+            dets = index.ether_by_mac.get(dst)
+            if dets:
+                self._deep(dets, h, data[l2off:], None, ts, frame_no, source, tunnel, is_wifi, data)
+        if not ipver:
+            return
+        if index.ip_by_proto:
+            dets = index.ip_by_proto.get(proto)
+            if dets:
+                self._deep(dets, h, data[l4off if l4off is not None else poff:pend], None, ts, frame_no, source,
+                           tunnel, is_wifi)
+        ported = proto == 6 or proto == 17 or proto == 132
+        if ported and sport is None:
+            return  # a later fragment or a truncated L4 header: no conversation key
+        convs = tables.convs
+        port_key = sport if ported else None
+        c = convs.get((vlan, proto, sip, dip, dport if ported else None))
+        fwd = True
+        if c is None:
+            c = convs.get((vlan, proto, dip, sip, port_key))
+            fwd = False
+            if c is None:
+                fwd = sender_is_client(proto, sport, dport, flags)
+                c = self._new_conv(h, fwd)
+        if c is None:
+            if proto == 17 and (index.udp_by_port or index.udp_any):
+                self._udp(None, h, data, ts, frame_no, source, tunnel, is_wifi, fwd)
+            return
+        if not (c[0] or c[1]):
+            c[4] = ts
+            c[6] = frame_no
+            c[14] = (src, dst, sip, dip, sport, dport, outer, tunnel, source)
+            tables.active_convs.append(c)
+        c[5] = ts
+        if fwd:
+            c[0] += 1
+            c[2] += wirelen
+        else:
+            c[1] += 1
+            c[3] += wirelen
+        if proto == 6:
+            if fwd and flags & 0x12 == 0x02:
+                c[8] = True
+            st = c[12]
+            if st:
+                self._tcp(c, st, fwd, h, data, ts, frame_no, source, tunnel, is_wifi)
+            elif fwd and flags & 0x12 == 0x02 and c[16] > 0 and (index.tcp or index.tcp_syn):
+                self._start_stream(c, sport)  # a new connection of a known conversation
+                self._tcp(c, c[12], fwd, h, data, ts, frame_no, source, tunnel, is_wifi)
+        elif proto == 17 and (index.udp_by_port or index.udp_any):
+            self._udp(c, h, data, ts, frame_no, source, tunnel, is_wifi, fwd)
+
+    def _new_conv(self, h: tuple[Any, ...], sender_client: bool) -> list[Any] | None:
+        src, dst, vlan, _, _, _, _, sip, dip, proto, _, sport, dport, flags = h[:14]
+        ported = proto == 6 or proto == 17 or proto == 132
+        if sender_client:
+            key = (vlan, proto, sip, dip, dport if ported else None)
+            client_mac, server_mac, client_port = src, dst, sport if ported else None
+        else:
+            key = (vlan, proto, dip, sip, sport if ported else None)
+            client_mac, server_mac, client_port = dst, src, dport if ported else None
+        icmp = (sport, dport) if proto in (1, 58) and sport is not None else None
+        c = self.tables.new_conv(key, client_mac, server_mac, client_port, bool(proto == 6 and flags & 0x02), icmp)
+        if c is not None:
+            if proto == 6 and (self.index.tcp or self.index.tcp_syn):
+                self._start_stream(c, client_port)
+            elif proto == 17 and self.index.udp_any:
+                c[C_STREAM] = [UDP_PROBE_DATAGRAMS, UDP_PROBE_DATAGRAMS]
+        return c
+
+    # ------------------------------------------------------------------ output
+
+    def _add(self, records: list[Observation]) -> None:
+        self.records.extend(records)
+        if len(self.records) >= BATCH_MAX:
+            self._emit(self.records)
+            self.records = []
+
+    def _emit(self, batch: list[Observation]) -> None:
+        if batch and self.sink is not None:
+            self.sink.emit(batch)
+
+    def flush(self, final: bool = False) -> None:
+        """Emit buffered detector records and the host/conversation records of the period."""
+        self._settle_streams(final)
+        batch = self.records + self.tables.flush()
+        self.records = []
+        self._emit(batch)
+
+    def stats(self) -> CaptureStats:
+        """The run's counters so far."""
+        weirds = dict(self.read_stats.weirds)
+        for table in (self.decoder.weirds, self.weirds):
+            for name, n in table.items():
+                weirds[name] = weirds.get(name, 0) + n
+        names: dict[str, int] = {}
+        for lt, n in self.linktypes.items():
+            names[linktypes.name(lt)] = names.get(linktypes.name(lt), 0) + n
+        return CaptureStats(
+            ts=self.first_ts or 0.0, sensor=self.sensor, packets=self.packets, bytes=self.bytes,
+            malformed=sum(weirds.values()), weirds=weirds, first_ts=self.first_ts, last_ts=self.last_ts,
+            kernel_drops=self.kernel_drops, queue_drops=self.queue_drops, truncated=self.read_stats.truncated,
+            files=list(self.read_stats.files), linktypes=names, table_overflow=dict(self.overflow),
+        )
+
+    def close(self) -> CaptureStats:
+        """Final flush, then the `CaptureStats` record (emitted and returned)."""
+        if not self._closed:
+            self._closed = True
+            self.flush(final=True)
+            stats = self.stats()
+            self._emit([stats])
+            return stats
+        return self.stats()
+
+
+def replay(
+    paths: Sequence[Path | str],
+    sink: Sink,
+    *,
+    sensor: str = "",
+    key: bytes = b"",
+    progress: Callable[[int, int, int], None] | None = None,
+    **options: Any,
+) -> CaptureStats:
+    """Replay capture files (folders expanded, files in time order) into `sink`."""
+    read_stats = ReadStats()
+    source = FrameSource(paths, read_stats)
+    pipe = Pipeline(sensor=sensor, key=key, sink=sink, read_stats=read_stats, **options)
+    if progress is None:
+        pipe.run(source)
+    else:
+        clock = time.monotonic
+        frames = iter(source)
+        while True:
+            before = pipe.packets
+            deadline = clock() + 0.1
+            # run in slices of 4096 frames, reporting at most ~10 times a second
+            while clock() < deadline:
+                chunk = list(islice(frames, 4096))
+                if not chunk:
+                    break
+                pipe.run(chunk)
+            else:
+                progress(pipe.packets, source.bytes_read(), source.total_bytes)
+                continue
+            if pipe.packets == before and not chunk:
+                break
+            progress(pipe.packets, source.bytes_read(), source.total_bytes)
+            if not chunk:
+                break
+        progress(pipe.packets, source.total_bytes, source.total_bytes)
+    return pipe.close()

@@ -1,0 +1,60 @@
+"""DICOM SOP class UID -> modality or service hint, loaded from rules/dicom_sop_classes.yaml.
+
+The table is data (UIDs from DICOM PS3.4 Annex B.5 / PS3.6 Annex A), so a biomedical engineer can
+add a class without Python.  The collector may not import the analyzer, so the rules folder is
+found the same way as `analyzer.paths`: env MEDTAP_RULES_DIR, else <repo>/rules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+
+SOP_FILE = "dicom_sop_classes.yaml"
+
+
+def rules_dir() -> Path:
+    """The rules/ data folder (env MEDTAP_RULES_DIR overrides)."""
+    return Path(os.environ.get("MEDTAP_RULES_DIR") or Path(__file__).resolve().parents[2] / "rules")
+
+
+def load_sop_table(path: Path) -> Mapping[str, str]:
+    """Read and validate one SOP class table; raises ValueError with the file name on a bad file."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("classes"), dict):
+        raise ValueError(f"{path}: expected a mapping with a 'classes' mapping")
+    table: dict[str, str] = {}
+    for uid, hint in data["classes"].items():
+        if not isinstance(uid, str) or not isinstance(hint, str) or not uid.replace(".", "").isdigit():
+            raise ValueError(f"{path}: bad entry {uid!r}: {hint!r} (want \"<dotted UID>\": <hint>)")
+        table[uid] = hint
+    return MappingProxyType(table)
+
+
+@lru_cache(maxsize=4)
+def _table_for(folder: str) -> Mapping[str, str]:
+    path = Path(folder) / SOP_FILE
+    if not path.is_file():
+        return MappingProxyType({})
+    return load_sop_table(path)
+
+
+def sop_hints() -> Mapping[str, str]:
+    """The SOP class table of the current rules folder (read once per folder, read-only)."""
+    return _table_for(str(rules_dir()))
+
+
+def modality_hints(abstract_syntaxes: Iterable[str]) -> tuple[str, ...]:
+    """Distinct hints for the proposed SOP classes, in proposal order; unknown UIDs give none."""
+    table = sop_hints()
+    out: list[str] = []
+    for uid in abstract_syntaxes:
+        hint = table.get(uid)
+        if hint and hint not in out:
+            out.append(hint)
+    return tuple(out)

@@ -1,0 +1,166 @@
+"""DNS (RFC 1035), mDNS / DNS-SD (RFC 6762/6763) and LLMNR (RFC 4795) detector.
+
+The three share the DNS message format; the flavour is chosen by port (53, 5353, 5355).  Kept:
+the QR bit, question names and the answer + additional records of types A, AAAA, PTR, SRV, TXT
+(cut at 128 chars) and CNAME.  Name compression pointers are followed with a guard of 20 jumps
+and a 255-byte name limit, so a malicious pointer loop is a ValueError, never a hang.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+
+from collector.protocols.base import DecodeContext, Detector, Packet
+from collector.schema import DnsAnswer, DnsObs
+
+MAX_JUMPS = 20
+MAX_NAME = 255
+MAX_RECORDS = 64
+MAX_TXT = 128
+RTYPES = {1: "A", 5: "CNAME", 12: "PTR", 16: "TXT", 28: "AAAA", 33: "SRV"}
+
+
+def read_name(msg: bytes, offset: int) -> tuple[str, int]:
+    """(dotted name, offset after the name in the original position); follows compression pointers."""
+    labels: list[str] = []
+    jumps = 0
+    end: int | None = None
+    total = 0
+    pos = offset
+    while True:
+        length = msg[pos]
+        if length & 0xC0 == 0xC0:
+            if end is None:
+                end = pos + 2
+            jumps += 1
+            if jumps > MAX_JUMPS:
+                raise ValueError("dns: compression pointer loop")
+            pos = ((length & 0x3F) << 8) | msg[pos + 1]
+            continue
+        if length & 0xC0:
+            raise ValueError("dns: reserved label type")
+        if length == 0:
+            pos += 1
+            break
+        label = msg[pos + 1 : pos + 1 + length]
+        if len(label) < length:
+            raise IndexError("dns: label beyond the message")
+        total += length + 1
+        if total > MAX_NAME:
+            raise ValueError("dns: name longer than 255 bytes")
+        labels.append(label.decode("utf-8", "replace"))
+        pos += 1 + length
+    return ".".join(labels) or ".", end if end is not None else pos
+
+
+def _rdata(msg: bytes, rtype: int, start: int, rdlen: int) -> str | None:
+    rdata = msg[start : start + rdlen]
+    if len(rdata) < rdlen:
+        raise IndexError("dns: rdata beyond the message")
+    if rtype == 1 and rdlen == 4:
+        return str(ipaddress.IPv4Address(rdata))
+    if rtype == 28 and rdlen == 16:
+        return str(ipaddress.IPv6Address(rdata))
+    if rtype in (5, 12):
+        return read_name(msg, start)[0]
+    if rtype == 33:
+        prio, weight, port = struct.unpack_from("!HHH", rdata, 0)
+        return f"{prio} {weight} {port} {read_name(msg, start + 6)[0]}"
+    if rtype == 16:
+        parts: list[str] = []
+        i = 0
+        while i < len(rdata):
+            n = rdata[i]
+            parts.append(rdata[i + 1 : i + 1 + n].decode("utf-8", "replace"))
+            i += 1 + n
+        return " ".join(parts)[:MAX_TXT]
+    return None
+
+
+def parse_message(msg: bytes) -> tuple[bool, list[str], list[DnsAnswer]]:
+    """(response, question names, answers + additional records of the kept types)."""
+    _tid, flags, qd, an, ns, ar = struct.unpack_from("!HHHHHH", msg, 0)
+    pos = 12
+    queries: list[str] = []
+    for _ in range(min(qd, MAX_RECORDS)):
+        name, pos = read_name(msg, pos)
+        struct.unpack_from("!HH", msg, pos)
+        pos += 4
+        queries.append(name)
+    if qd > MAX_RECORDS:
+        return bool(flags & 0x8000), queries, []
+    answers: list[DnsAnswer] = []
+    for index in range(min(an + ns + ar, MAX_RECORDS)):
+        name, pos = read_name(msg, pos)
+        rtype, _cls, _ttl, rdlen = struct.unpack_from("!HHIH", msg, pos)
+        pos += 10
+        in_authority = an <= index < an + ns
+        if rtype in RTYPES and not in_authority:
+            value = _rdata(msg, rtype, pos, rdlen)
+            if value is not None:
+                answers.append(DnsAnswer(name=name, rtype=RTYPES[rtype], value=value))
+        pos += rdlen
+    return bool(flags & 0x8000), queries, answers
+
+
+def _decoder(protocol: str):  # type: ignore[no-untyped-def]
+    def decode(pkt: Packet, ctx: DecodeContext) -> list[DnsObs]:
+        if len(pkt.payload) < 12:
+            raise ValueError(f"{protocol}: shorter than the header")
+        response, queries, answers = parse_message(pkt.payload)
+        if not queries and not answers:
+            return []
+        return [
+            DnsObs(
+                **pkt.envelope(),
+                protocol=protocol,
+                response=response,  # type: ignore[arg-type]
+                queries=tuple(queries),
+                answers=tuple(answers),
+            )
+        ]
+
+    return decode
+
+
+def probe(payload: bytes) -> bool:
+    """Plausible DNS header: at least one record and opcode 0 (query)."""
+    if len(payload) < 12:
+        return False
+    _tid, flags, qd, an, _ns, _ar = struct.unpack_from("!HHHHHH", payload, 0)
+    return (flags >> 11) & 0xF == 0 and 0 < qd + an <= MAX_RECORDS
+
+
+DETECTORS = [
+    Detector(
+        name="dns",
+        layer="udp",
+        decode=_decoder("dns"),
+        probe=probe,
+        ports=frozenset({53}),
+        app="dns",
+        bpf_hint="udp port 53",
+        description="DNS queries and answers (RFC 1035).",
+    ),
+    Detector(
+        name="mdns",
+        layer="udp",
+        decode=_decoder("mdns"),
+        probe=probe,
+        ports=frozenset({5353}),
+        app="mdns",
+        bpf_hint="udp port 5353",
+        description="Multicast DNS / DNS-SD announcements (RFC 6762/6763).",
+    ),
+    Detector(
+        name="llmnr",
+        layer="udp",
+        decode=_decoder("llmnr"),
+        probe=probe,
+        ports=frozenset({5355}),
+        app="llmnr",
+        bpf_hint="udp port 5355",
+        description="LLMNR name queries (RFC 4795).",
+    ),
+]

@@ -1,0 +1,141 @@
+"""Passive OS hints: the first TCP SYN (initial TTL, window, option layout), NTLM versions, User-Agents.
+
+The SYN heuristic follows p0f v3 in spirit, much coarser: the initial TTL is the next of 64, 128,
+255 above the observed TTL (<= 64 Linux/Unix/macOS/embedded, <= 128 Windows, <= 255 network gear
+or Solaris); the option layout refines it (Windows: MSS,NOP,WS,NOP,NOP,SACK; Linux: MSS,SACK,TS,
+NOP,WS; macOS/iOS: MSS,NOP,WS,NOP,NOP,TS,SACK,EOL).  Confidence stays low (0.3-0.5).
+`ntlm_os()` maps an NTLMSSP version (MS-NLMP 2.2.2.10) and `ua_os()` a User-Agent to a hint with
+a higher confidence, for smb.py and http.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+from collector.protocols.base import DecodeContext, Detector, Packet
+from collector.schema import OsHint
+
+OPT_NAMES = {0: "EOL", 1: "NOP", 2: "MSS", 3: "WS", 4: "SACK", 5: "SACKB", 8: "TS"}
+LAYOUTS: dict[tuple[str, ...], str] = {
+    ("MSS", "NOP", "WS", "NOP", "NOP", "SACK"): "Windows",
+    ("MSS", "NOP", "WS", "SACK", "TS"): "Windows",
+    ("MSS", "NOP", "NOP", "SACK"): "Windows",
+    ("MSS", "SACK", "TS", "NOP", "WS"): "Linux",
+    ("MSS", "NOP", "NOP", "SACK", "NOP", "WS"): "Linux",
+    ("MSS", "NOP", "WS", "NOP", "NOP", "TS", "SACK", "EOL"): "macOS",
+    ("MSS", "NOP", "WS", "NOP", "NOP", "TS", "SACK", "EOL", "EOL"): "macOS",
+}
+NTLM_VERSIONS = {
+    (5, 0): "2000",
+    (5, 1): "XP",
+    (5, 2): "XP/2003",
+    (6, 0): "Vista/2008",
+    (6, 1): "7",
+    (6, 2): "8/2012",
+    (6, 3): "8.1/2012R2",
+    (10, 0): "10/11/2016+",
+}
+UA_WINDOWS = {
+    "5.0": "2000",
+    "5.1": "XP",
+    "5.2": "XP/2003",
+    "6.0": "Vista",
+    "6.1": "7",
+    "6.2": "8",
+    "6.3": "8.1",
+    "10.0": "10/11",
+}
+UA_WINDOWS_RE = re.compile(r"Windows NT (\d+\.\d+)")
+UA_PATTERNS = (
+    (re.compile(r"Android (\d+(?:\.\d+)?)"), "Android"),
+    (re.compile(r"(?:iPhone|iPad).*? OS (\d+)[_.]"), "iOS"),
+    (re.compile(r"Mac OS X (\d+[_.]\d+)"), "macOS"),
+    (re.compile(r"CrOS"), "ChromeOS"),
+    (re.compile(r"Linux"), "Linux"),
+)
+
+
+def option_layout(options: bytes) -> tuple[str, ...]:
+    """Option kinds in wire order (unknown kinds as 'K<n>'); stops at a malformed length."""
+    out: list[str] = []
+    i = 0
+    while i < len(options):
+        kind = options[i]
+        out.append(OPT_NAMES.get(kind, f"K{kind}"))
+        if kind in (0, 1):
+            i += 1
+            continue
+        if i + 1 >= len(options) or options[i + 1] < 2:
+            break
+        i += options[i + 1]
+    return tuple(out)
+
+
+def ttl_family(ttl: int) -> tuple[str, int]:
+    """(family guess, initial TTL bucket) from an observed TTL."""
+    if ttl <= 64:
+        return "Linux/Unix", 64
+    if ttl <= 128:
+        return "Windows", 128
+    return "network-device", 255
+
+
+def syn_hint(ttl: int | None, window: int | None, options: bytes) -> tuple[str, float] | None:
+    """(family, confidence) for a SYN, or None without a TTL."""
+    if ttl is None:
+        return None
+    family, initial = ttl_family(ttl)
+    layout = option_layout(options)
+    by_layout = LAYOUTS.get(layout)
+    if by_layout is None:
+        return family, 0.3
+    consistent = (by_layout == "Windows") == (initial == 128) and initial != 255
+    if consistent:
+        return by_layout, 0.5
+    return family, 0.3
+
+
+def decode(pkt: Packet, ctx: DecodeContext) -> list[OsHint]:
+    """One OsHint about the SYN sender."""
+    hint = syn_hint(pkt.ip_ttl, pkt.tcp_window, pkt.tcp_options)
+    if hint is None:
+        return []
+    family, confidence = hint
+    return [
+        OsHint(
+            **pkt.envelope(),
+            mac=pkt.src_mac,
+            ip=pkt.src_ip,
+            method="tcp-syn",
+            family=family,
+            confidence=confidence,
+        )
+    ]
+
+
+def ntlm_os(major: int, minor: int, build: int) -> tuple[str, str | None]:
+    """(family, version) from an NTLMSSP version structure."""
+    if major in (5, 6, 10):
+        return "Windows", NTLM_VERSIONS.get((major, minor), f"{major}.{minor}")
+    return "unknown", f"{major}.{minor}.{build}"
+
+
+def ua_os(user_agent: str) -> tuple[str, str | None] | None:
+    """(family, version) from an HTTP User-Agent, None when it names no OS."""
+    m = UA_WINDOWS_RE.search(user_agent)
+    if m:
+        return "Windows", UA_WINDOWS.get(m.group(1), m.group(1))
+    for pattern, family in UA_PATTERNS:
+        m = pattern.search(user_agent)
+        if m:
+            version = m.group(1).replace("_", ".") if m.groups() else None
+            return family, version
+    return None
+
+
+DETECTOR = Detector(
+    name="os-syn",
+    layer="tcp_syn",
+    decode=decode,
+    description="OS family hint from the first SYN: initial TTL, window and TCP option layout.",
+)

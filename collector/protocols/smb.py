@@ -1,0 +1,199 @@
+"""SMB detector (MS-CIFS / MS-SMB for SMB1, MS-SMB2 for SMB2/3, MS-NLMP for NTLMSSP) on TCP 139/445.
+
+Each direction's prefix is a sequence of NetBIOS session service messages (RFC 1002 4.3: type,
+24-bit length; port 139 session request/response messages are skipped).  Kept:
+- negotiate: dialects a client offers (SMB1 dialect strings, SMB2 dialect revisions as "3.1.1"),
+  the dialect the server chose, and whether SMBv1 was offered (an SMB1 dialect other than
+  "SMB 2.xxx") or negotiated (an SMB1 response);
+- NTLMSSP in session setup: the version structure (MS-NLMP 2.2.2.10), the NetBIOS computer and
+  domain names (CHALLENGE target info from a server, AUTHENTICATE workstation/domain from a
+  client).  The user name is never read.  A version also yields an OsHint (method "smb-ntlm").
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from collector.protocols import oshint
+from collector.protocols.base import DecodeContext, Detector, Packet
+from collector.schema import Observation, OsHint, SmbObs
+
+SMB1, SMB2, SMB3_TRANSFORM = b"\xffSMB", b"\xfeSMB", b"\xfdSMB"
+NTLMSSP = b"NTLMSSP\x00"
+SMB2_DIALECTS = {
+    0x0202: "2.0.2",
+    0x0210: "2.1",
+    0x0222: "2.2.2",
+    0x0224: "2.2.4",
+    0x0300: "3.0",
+    0x0302: "3.0.2",
+    0x0310: "3.1.0",
+    0x0311: "3.1.1",
+    0x02FF: "2.???",
+}
+SMB1_RESPONSE_DIALECT = {17: "NT LM 0.12", 13: "LANMAN", 1: "PC NETWORK PROGRAM 1.0"}
+FLAG_UNICODE, FLAG_VERSION = 0x00000001, 0x02000000
+MAX_MESSAGES = 16
+MAX_NAME = 64
+
+
+def probe(payload: bytes) -> bool:
+    """A session message (or a port 139 session request) whose body starts with an SMB magic."""
+    if len(payload) >= 8 and payload[0] == 0x00 and payload[4:8] in (SMB1, SMB2, SMB3_TRANSFORM):
+        return True
+    # port 139 session request (RFC 1002 4.3.2): two encoded names of 34 bytes each
+    return len(payload) >= 5 and payload[0] == 0x81 and payload[1:4] == b"\x00\x00\x44" and payload[4] == 0x20
+
+
+def messages(payload: bytes) -> list[bytes]:
+    """SMB messages of the NetBIOS session service stream (type 0x00 messages only)."""
+    out: list[bytes] = []
+    pos = 0
+    while pos + 4 <= len(payload) and len(out) < MAX_MESSAGES:
+        mtype = payload[pos]
+        length = int.from_bytes(payload[pos + 1 : pos + 4], "big") & 0x1FFFF
+        if mtype == 0x00:
+            out.append(payload[pos + 4 : pos + 4 + length])
+        elif mtype not in (0x81, 0x82, 0x83, 0x84, 0x85):
+            break
+        pos += 4 + length
+    return out
+
+
+def _ntlm_string(blob: bytes, at: int, unicode: bool) -> str | None:
+    length, _maxlen, offset = struct.unpack_from("<HHI", blob, at)
+    raw = blob[offset : offset + length]
+    if not raw:
+        return None
+    text = raw.decode("utf-16-le", "replace") if unicode else raw.decode("latin-1")
+    return text[:MAX_NAME] or None
+
+
+def _av_pairs(blob: bytes) -> dict[int, str]:
+    out: dict[int, str] = {}
+    pos = 0
+    while pos + 4 <= len(blob):
+        av_id, length = struct.unpack_from("<HH", blob, pos)
+        if av_id == 0:
+            break
+        out.setdefault(av_id, blob[pos + 4 : pos + 4 + length].decode("utf-16-le", "replace")[:MAX_NAME])
+        pos += 4 + length
+    return out
+
+
+def parse_ntlmssp(blob: bytes) -> dict[str, Any]:
+    """Version, host and domain from an NTLMSSP message (blob starts at the signature)."""
+    mtype = struct.unpack_from("<I", blob, 8)[0]
+    fields: dict[str, Any] = {}
+    version_at = {1: 32, 2: 48, 3: 64}.get(mtype)
+    flags_at = {1: 12, 2: 20, 3: 60}.get(mtype)
+    if version_at is None or flags_at is None:
+        return fields
+    flags = struct.unpack_from("<I", blob, flags_at)[0]
+    if flags & FLAG_VERSION and len(blob) >= version_at + 8:
+        major, minor, build = struct.unpack_from("<BBH", blob, version_at)
+        if major:
+            fields["version"] = (major, minor, build)
+    if mtype == 2:
+        ti_len, _m, ti_off = struct.unpack_from("<HHI", blob, 40)
+        av = _av_pairs(blob[ti_off : ti_off + ti_len])
+        fields["host"], fields["domain"] = av.get(1), av.get(2)
+    elif mtype == 3:
+        unicode = bool(flags & FLAG_UNICODE)
+        fields["domain"] = _ntlm_string(blob, 28, unicode)
+        fields["host"] = _ntlm_string(blob, 44, unicode)
+    return fields
+
+
+def _smb1(msg: bytes, acc: dict[str, Any]) -> None:
+    command, flags = msg[4], msg[9]
+    response = bool(flags & 0x80)
+    if command == 0x72 and not response:
+        bcount = struct.unpack_from("<H", msg, 33 + 2 * msg[32])[0]
+        body = msg[35 + 2 * msg[32] : 35 + 2 * msg[32] + bcount]
+        names = [d.decode("latin-1") for d in body.split(b"\x02") if d]
+        names = [n.rstrip("\x00")[:MAX_NAME] for n in names]
+        acc["offered"] += names
+        if any(not n.startswith("SMB 2.") for n in names):
+            acc["smb1"] = True
+    elif command == 0x72:
+        acc["smb1"] = True
+        acc["chosen"] = SMB1_RESPONSE_DIALECT.get(msg[32], f"smb1-wc{msg[32]}")
+    else:
+        acc["smb1"] = True  # any other SMB1 command means SMBv1 is in use
+
+
+def _smb2(msg: bytes, acc: dict[str, Any]) -> None:
+    command = struct.unpack_from("<H", msg, 12)[0]
+    response = bool(struct.unpack_from("<I", msg, 16)[0] & 1)
+    if command != 0:
+        return
+    if not response:
+        count = struct.unpack_from("<H", msg, 66)[0]
+        revs = [v for (v,) in struct.iter_unpack("<H", msg[100 : 100 + 2 * min(count, 32)])]
+        acc["offered"] += [SMB2_DIALECTS.get(r, f"{r:#06x}") for r in revs]
+    else:
+        rev = struct.unpack_from("<H", msg, 68)[0]
+        acc["chosen"] = SMB2_DIALECTS.get(rev, f"{rev:#06x}")
+
+
+def decode(pkt: Packet, ctx: DecodeContext) -> list[Observation]:
+    """One SmbObs per direction that carried a negotiate or NTLMSSP, plus an OsHint from NTLM."""
+    acc: dict[str, Any] = {"offered": [], "chosen": None, "smb1": False, "ntlm": {}}
+    seen = False
+    for msg in messages(pkt.payload):
+        magic = msg[:4]
+        if magic == SMB1 and len(msg) >= 33:
+            _smb1(msg, acc)
+        elif magic == SMB2 and len(msg) >= 64:
+            _smb2(msg, acc)
+        else:
+            continue
+        seen = True
+        at = msg.find(NTLMSSP)
+        if at >= 0:
+            for key, value in parse_ntlmssp(msg[at:]).items():
+                if value is not None:
+                    acc["ntlm"].setdefault(key, value)
+    ntlm = acc["ntlm"]
+    if not seen or not (acc["offered"] or acc["chosen"] or acc["smb1"] or ntlm):
+        return []  # mid-stream SMB2 without a negotiate or NTLMSSP: nothing to say
+    version = ntlm.get("version")
+    out: list[Observation] = [
+        SmbObs(
+            **pkt.envelope(),
+            dialects_offered=tuple(acc["offered"]),
+            dialect_chosen=acc["chosen"],
+            smb1=acc["smb1"],
+            ntlm_os_version=".".join(str(v) for v in version) if version else None,
+            ntlm_host=ntlm.get("host"),
+            ntlm_domain=ntlm.get("domain"),
+        )
+    ]
+    if version:
+        family, os_version = oshint.ntlm_os(*version)
+        out.append(
+            OsHint(
+                **pkt.envelope(),
+                mac=pkt.src_mac,
+                ip=pkt.src_ip,
+                method="smb-ntlm",
+                family=family,
+                version=os_version,
+                confidence=0.8,
+            )
+        )
+    return out
+
+
+DETECTOR = Detector(
+    name="smb",
+    layer="tcp",
+    decode=decode,
+    probe=probe,
+    ports=frozenset({139, 445}),
+    app="smb",
+    bpf_hint="tcp port 445 or tcp port 139",
+    description="SMB1/SMB2 negotiate dialects and NTLMSSP version/host/domain (MS-SMB2, MS-NLMP).",
+)

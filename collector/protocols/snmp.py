@@ -1,0 +1,103 @@
+"""SNMP detector (RFC 1157 v1, RFC 3416 v2c, RFC 3412 v3), BER decoded by hand (ITU-T X.690).
+
+Kept: the version (0 -> v1, 1 -> v2c, 3 -> v3), the PDU type, and whether the community is a
+well-known default ("public", "private"): the community string itself is never stored.  For v3
+the PDU type is read from a plaintext scopedPDU; an encrypted one leaves it None.
+"""
+
+from __future__ import annotations
+
+from collector.protocols.base import DecodeContext, Detector, Packet
+from collector.schema import SnmpObs
+
+VERSIONS = {0: "v1", 1: "v2c", 3: "v3"}
+PDUS = {
+    0xA0: "get",
+    0xA1: "getnext",
+    0xA2: "response",
+    0xA3: "set",
+    0xA4: "trap",
+    0xA5: "getbulk",
+    0xA6: "inform",
+    0xA7: "trapv2",
+    0xA8: "report",
+}
+DEFAULT_COMMUNITIES = frozenset({b"public", b"private"})
+
+
+def tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, value offset, value length) of the BER TLV at pos (definite lengths only)."""
+    tag = data[pos]
+    first = data[pos + 1]
+    pos += 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4:
+            raise ValueError("snmp: unsupported BER length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        if len(data[pos : pos + count]) < count:
+            raise IndexError("snmp: truncated BER length")
+        pos += count
+    if pos + length > len(data):
+        raise IndexError("snmp: BER value beyond the datagram")
+    return tag, pos, length
+
+
+def probe(payload: bytes) -> bool:
+    """SEQUENCE then INTEGER version 0, 1 or 3."""
+    try:
+        tag, pos, _ = tlv(payload, 0)
+        vtag, vpos, vlen = tlv(payload, pos)
+    except (IndexError, ValueError):
+        return False
+    return tag == 0x30 and vtag == 0x02 and vlen == 1 and payload[vpos] in VERSIONS
+
+
+def _v3_pdu(data: bytes, pos: int) -> str | None:
+    """Skip msgGlobalData and msgSecurityParameters; read a plaintext scopedPDU's PDU tag."""
+    for _ in range(2):
+        _, vpos, vlen = tlv(data, pos)
+        pos = vpos + vlen
+    tag, vpos, _ = tlv(data, pos)
+    if tag != 0x30:
+        return None  # encrypted (OCTET STRING)
+    pos = vpos
+    for _ in range(2):  # contextEngineID, contextName
+        _, cpos, clen = tlv(data, pos)
+        pos = cpos + clen
+    return PDUS.get(data[pos], f"tag-{data[pos]:#x}")
+
+
+def decode(pkt: Packet, ctx: DecodeContext) -> list[SnmpObs]:
+    data = pkt.payload
+    tag, pos, _ = tlv(data, 0)
+    if tag != 0x30:
+        raise ValueError("snmp: not a SEQUENCE")
+    vtag, vpos, vlen = tlv(data, pos)
+    if vtag != 0x02 or vlen != 1 or data[vpos] not in VERSIONS:
+        raise ValueError("snmp: unknown version")
+    version = VERSIONS[data[vpos]]
+    pos = vpos + vlen
+    if version == "v3":
+        return [SnmpObs(**pkt.envelope(), version="v3", pdu=_v3_pdu(data, pos))]
+    ctag, cpos, clen = tlv(data, pos)
+    if ctag != 0x04:
+        raise ValueError("snmp: community is not an OCTET STRING")
+    default = data[cpos : cpos + clen] in DEFAULT_COMMUNITIES
+    pos = cpos + clen
+    pdu = PDUS.get(data[pos], f"tag-{data[pos]:#x}") if pos < len(data) else None
+    return [SnmpObs(**pkt.envelope(), version=version, pdu=pdu, community_default=default)]  # type: ignore[arg-type]
+
+
+DETECTOR = Detector(
+    name="snmp",
+    layer="udp",
+    decode=decode,
+    probe=probe,
+    ports=frozenset({161, 162}),
+    app="snmp",
+    bpf_hint="udp port 161 or udp port 162",
+    description="SNMP version, PDU type and default-community use (community never stored).",
+)

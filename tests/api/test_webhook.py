@@ -1,0 +1,72 @@
+"""Webhook to the biomedical referent: a tiny HTTP server on 127.0.0.1 fails the first POST, accepts the retry."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+from api.store import save_findings
+from tests.api.conftest import make_api
+from tests.api.factories import findings
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+    attempts: list[float] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        type(self).attempts.append(time.monotonic())
+        if len(type(self).attempts) == 1:
+            self.send_response(503)
+        else:
+            type(self).received.append(json.loads(body))
+            self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *_args: Any) -> None:
+        return None
+
+
+def test_webhook_retries_and_never_blocks_the_change(sqlite_url: str) -> None:
+    handler = type("Receiver", (_Receiver,), {"received": [], "attempts": []})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        for api in make_api(sqlite_url, webhook_url=url, webhook_backoff=0.5, webhook_retries=3):
+            with api.session() as session:
+                save_findings(session, findings(), today=__import__("datetime").date(2026, 1, 1))
+                session.commit()
+            fid = findings()[0].id
+            started = time.monotonic()
+            response = api.patch(f"/api/v1/findings/{fid}", "biomedical", json={"status": "acknowledged"})
+            elapsed = time.monotonic() - started
+            assert response.status_code == 200
+            assert elapsed < 0.5  # the change did not wait for the failing receiver nor its backoff
+            deadline = time.monotonic() + 10
+            while not handler.received and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(handler.attempts) == 2
+            assert handler.attempts[1] - handler.attempts[0] >= 0.45  # backoff between attempts
+            [event] = handler.received
+            assert event["type"] == "finding.status" and event["id"] == fid and event["status"] == "acknowledged"
+            assert event["actor"] == "biomedical:test-biomedical"
+            assert api.app.state.notifier.delivered == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unreachable_receiver_is_logged_not_raised(sqlite_url: str, caplog: Any) -> None:
+    from api.notify import Notifier
+
+    notifier = Notifier("http://127.0.0.1:9/nothing", retries=2, backoff=0.05, timeout=0.5)
+    notifier.send({"type": "test", "id": "x"})
+    notifier.close()
+    assert notifier.failed == 1 and notifier.delivered == 0
+    assert any("gave up" in r.getMessage() for r in caplog.records)

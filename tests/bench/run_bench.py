@@ -1,0 +1,219 @@
+"""`make bench`: medtap replay against dpkt, tshark -T fields and a naive scapy loop on one mix.
+
+Not a test (pytest does not collect it).  Generates the deterministic 1M-frame hospital mix
+(pcaps/make_bench_mix.py) if missing, then runs each contender in its own subprocess on one
+core and reads its peak RSS (ru_maxrss): medtap replay with every registered detector (a counting
+sink), medtap with the fast path only, a dpkt loop extracting the same header fields into a
+conversation dict, `tshark -T fields` with the same fields (its output consumed into the same dict;
+tshark's own RSS is its child ru_maxrss), and a naive scapy loop (full dissection) on the first
+50,000 frames only, extrapolated.  Prints a table and writes /tmp/medtap-bench/results.json.
+
+Usage: python tests/bench/run_bench.py [--pcap PATH] [--frames N] [--with-5m] [--skip NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_PCAP = Path("/tmp/medtap-bench/mix.pcap")
+RESULTS = Path("/tmp/medtap-bench/results.json")
+SCAPY_FRAMES = 50_000
+TSHARK_FIELDS = ["vlan.id", "eth.src", "eth.dst", "ip.src", "ip.dst", "ip.proto", "tcp.srcport", "tcp.dstport",
+                 "udp.srcport", "udp.dstport", "frame.len"]
+
+
+# ----------------------------------------------------------------------------- contenders (run in a child)
+
+
+def run_medtap(pcap: Path, repeat: int = 1, fast_only: bool = False) -> dict[str, Any]:
+    from collector.pipeline import replay
+    from collector.registry import all_detectors
+    from collector.sinks import CountingSink
+
+    detectors = [] if fast_only else list(all_detectors())  # imported before the clock starts
+    sink = CountingSink()
+    t = time.perf_counter()
+    stats = replay([pcap] * repeat, sink, detectors=detectors)
+    elapsed = time.perf_counter() - t
+    return {"frames": stats.packets, "bytes": stats.bytes, "seconds": elapsed, "records": sink.counts,
+            "weirds": stats.weirds, "conversations_seen": sink.counts.get("conversation", 0)}
+
+
+def _account(conv: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], size: int) -> None:
+    entry = conv.get(key)
+    if entry is None:
+        conv[key] = [1, size]
+    else:
+        entry[0] += 1
+        entry[1] += size
+
+
+def run_dpkt(pcap: Path) -> dict[str, Any]:
+    import dpkt
+
+    conv: dict[tuple[Any, ...], list[int]] = {}
+    n = nbytes = 0
+    t = time.perf_counter()
+    with open(pcap, "rb") as f:
+        for _, buf in dpkt.pcap.Reader(f):
+            n += 1
+            nbytes += len(buf)
+            eth = dpkt.ethernet.Ethernet(buf)
+            vlan = eth.vlan_tags[-1].id if getattr(eth, "vlan_tags", None) else None
+            ip = eth.data
+            if not isinstance(ip, dpkt.ip.IP):
+                continue
+            l4 = ip.data
+            sport = getattr(l4, "sport", None)
+            dport = getattr(l4, "dport", None)
+            a, b = (ip.src, sport), (ip.dst, dport)
+            _account(conv, (vlan, ip.p) + (a + b if a <= b else b + a), len(buf))
+    return {"frames": n, "bytes": nbytes, "seconds": time.perf_counter() - t, "conversations": len(conv)}
+
+
+def run_tshark(pcap: Path) -> dict[str, Any]:
+    cmd = ["tshark", "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=\t", "-E", "occurrence=l"]
+    for field in TSHARK_FIELDS:
+        cmd += ["-e", field]
+    conv: dict[tuple[Any, ...], list[int]] = {}
+    n = nbytes = 0
+    t = time.perf_counter()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1 << 20) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            n += 1
+            vlan, _, _, src, dst, proto, tsp, tdp, usp, udp_, size = line.rstrip("\n").split("\t")
+            nbytes += int(size or 0)
+            if not src:
+                continue
+            a, b = (src, tsp or usp), (dst, tdp or udp_)
+            _account(conv, (vlan, proto) + (a + b if a <= b else b + a), int(size or 0))
+    elapsed = time.perf_counter() - t
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"frames": n, "bytes": nbytes, "seconds": elapsed, "conversations": len(conv), "tshark_maxrss_kib": child}
+
+
+def run_scapy(pcap: Path, limit: int = SCAPY_FRAMES) -> dict[str, Any]:
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.l2 import Dot1Q, Ether
+    from scapy.utils import PcapReader
+
+    conv: dict[tuple[Any, ...], list[int]] = {}
+    n = nbytes = 0
+    t = time.perf_counter()
+    for pkt in PcapReader(str(pcap)):
+        n += 1
+        size = len(pkt)
+        nbytes += size
+        vlan = pkt[Dot1Q].vlan if Dot1Q in pkt else None
+        _ = pkt[Ether].src if Ether in pkt else None
+        if IP in pkt:
+            ip = pkt[IP]
+            l4 = pkt[TCP] if TCP in pkt else pkt[UDP] if UDP in pkt else None
+            a, b = (ip.src, getattr(l4, "sport", None)), (ip.dst, getattr(l4, "dport", None))
+            _account(conv, (vlan, ip.proto) + ((a + b) if str(a) <= str(b) else (b + a)), size)
+        if n >= limit:
+            break
+    return {"frames": n, "bytes": nbytes, "seconds": time.perf_counter() - t, "conversations": len(conv),
+            "extrapolated": True}
+
+
+CONTENDERS = {
+    "medtap": lambda p: run_medtap(p),
+    "medtap-fast-path-only": lambda p: run_medtap(p, fast_only=True),
+    "dpkt": run_dpkt,
+    "tshark-fields": run_tshark,
+    "scapy-naive": run_scapy,
+    "medtap-5x-same-hosts": lambda p: run_medtap(p, repeat=5),
+}
+
+
+def child(name: str, pcap: Path) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    result = CONTENDERS[name](pcap)
+    result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps(result))
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def run_child(name: str, pcap: Path) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, __file__, "--child", name, "--pcap", str(pcap)], capture_output=True,
+                         text=True, env=env, check=False)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    base = results.get("medtap", {}).get("fps")
+    rows = [f"{'contender':24} {'frames':>10} {'seconds':>8} {'frames/s':>10} {'MB/s':>7} {'peak RSS':>9} {'medtap x':>8}"]
+    for name, r in results.items():
+        if "error" in r:
+            rows.append(f"{name:24} error: {r['error']}")
+            continue
+        ratio = f"{base / r['fps']:.1f}" if base and r["fps"] else "-"
+        note = "  (first 50k frames, extrapolated)" if r.get("extrapolated") else ""
+        rows.append(f"{name:24} {r['frames']:>10,} {r['seconds']:>8.1f} {r['fps']:>10,.0f} {r['mbps']:>7.1f} "
+                    f"{r['rss_mib']:>7.0f}MiB {ratio:>8}{note}")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="medtap benchmark (see module docstring)")
+    ap.add_argument("--pcap", type=Path, default=DEFAULT_PCAP)
+    ap.add_argument("--frames", type=int, default=1_000_000, help="frames of the generated mix")
+    ap.add_argument("--with-5m", action="store_true", help="also replay the file 5 times in one run (memory check)")
+    ap.add_argument("--skip", nargs="*", default=[], help="contenders to skip")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.pcap)
+        return
+    if not args.pcap.exists():
+        print(f"generating {args.pcap} ({args.frames:,} frames)...", flush=True)
+        subprocess.run([sys.executable, str(REPO / "pcaps" / "make_bench_mix.py"), str(args.pcap), "--frames",
+                        str(args.frames)], check=True)
+    names = [n for n in CONTENDERS if n not in args.skip and (n != "medtap-5x-same-hosts" or args.with_5m)]
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        print(f"running {name}...", flush=True)
+        r = run_child(name, args.pcap)
+        if "error" not in r:
+            r["fps"] = r["frames"] / r["seconds"] if r["seconds"] else 0.0
+            r["mbps"] = r["bytes"] / r["seconds"] / 1e6 if r["seconds"] else 0.0
+            r["rss_mib"] = max(r["maxrss_kib"], r.get("tshark_maxrss_kib", 0)) / 1024
+        results[name] = r
+    print()
+    print(table(results))
+    machine = {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
+               "cores_visible": os.cpu_count(), "one_core_pinned": hasattr(os, "sched_setaffinity")}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                machine["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    print(f"\nmachine: {machine['cpu']}, {machine['cores_visible']} vCPU visible, Python {machine['python']}; "
+          "each contender pinned to one core; scapy measured on the first 50,000 frames and extrapolated")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"pcap": str(args.pcap), "machine": machine, "results": results}, indent=2))
+    print(f"results: {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""CDP detector (Cisco Discovery Protocol v1/v2 over LLC/SNAP) on synthetic and real frames."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.protocols import cdp
+from collector.protocols.base import Packet, SimpleContext
+from pcaps.fixtures.gen_infra import cdp_tlv
+from tests.collector.infra_replay import read, replay
+from tests.conftest import real_pcap
+
+
+def _pkt(body: bytes) -> Packet:
+    return Packet(ts=1.0, frame_no=1, dst_mac=cdp.CDP_MAC, payload=cdp.SNAP + b"\x02\xb4\x00\x00" + body)
+
+
+def test_half_duplex_and_bad_length() -> None:
+    ctx = SimpleContext()
+    (obs,) = cdp.decode(_pkt(cdp_tlv(1, b"phone-1") + cdp_tlv(0x0B, b"\x00") + b"\x00\x03\x00\x02"), ctx)
+    assert (obs.device_id, obs.duplex) == ("phone-1", "half")
+    assert ctx.weirds == {"cdp_bad_tlv_length": 1}
+
+
+def test_without_device_id_raises_and_other_snap_is_ignored() -> None:
+    with pytest.raises(ValueError):
+        cdp.decode(_pkt(cdp_tlv(6, b"cisco")), SimpleContext())
+    dtp = Packet(ts=1.0, frame_no=1, payload=b"\xaa\xaa\x03\x00\x00\x0c\x20\x04" + bytes(20))
+    assert cdp.decode(dtp, SimpleContext()) == []
+
+
+def test_real_cdp_v1_router() -> None:
+    (obs,) = [o for o in replay(read(real_pcap("zeek-cdp-v1.pcap")), [cdp.DETECTOR]) if o.kind == "cdp"]
+    assert (obs.device_id, obs.port_id, obs.platform, obs.mgmt_ip) == (
+        "R1",
+        "Ethernet0",
+        "cisco 1601",
+        "192.168.10.1",
+    )
+    assert obs.capabilities == ("router",)
+    assert obs.software_version == "Cisco Internetwork Operating System Software"
+
+
+def test_real_cdp_v2_switches() -> None:
+    out = [o for o in replay(read(real_pcap("tcpdump-LLDP_and_CDP.pcap")), [cdp.DETECTOR]) if o.kind == "cdp"]
+    assert {(o.device_id, o.platform) for o in out} == {
+        ("S1", "cisco WS-C3560-24TS"),
+        ("S2", "cisco WS-C3560G-24PS"),
+    }
+    assert {(o.native_vlan, o.duplex) for o in out} == {(1, "full")}

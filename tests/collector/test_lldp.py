@@ -1,0 +1,56 @@
+"""LLDP detector (IEEE 802.1AB, LLDP-MED, RFC 8520 MUD URL) on synthetic and real frames."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from collector.protocols import lldp
+from collector.protocols.base import Packet, SimpleContext
+from pcaps.fixtures.gen_infra import tlv
+from tests.collector.infra_replay import read, replay
+from tests.conftest import real_pcap
+
+
+def _pkt(payload: bytes) -> Packet:
+    return Packet(ts=1.0, frame_no=1, ethertype=0x88CC, payload=payload)
+
+
+def test_id_subtypes_and_ipv6_management() -> None:
+    body = tlv(1, b"\x05\x01" + bytes([10, 1, 2, 3])) + tlv(2, b"\x07port-9") + tlv(3, b"\x00\x78")
+    body += tlv(8, bytes([17, 2]) + bytes(15) + b"\x01" + b"\x02\x00\x00\x00\x01\x00") + tlv(0, b"")
+    (obs,) = lldp.decode(_pkt(body), SimpleContext())
+    assert (obs.chassis_id, obs.port_id, obs.mgmt_ip) == ("10.1.2.3", "port-9", "::1")
+
+
+def test_missing_mandatory_tlv_raises_and_truncation_is_a_weird() -> None:
+    with pytest.raises(ValueError):
+        lldp.decode(_pkt(tlv(5, b"name") + tlv(0, b"")), SimpleContext())
+    ctx = SimpleContext()
+    body = tlv(1, b"\x07sw1") + tlv(2, b"\x07p1") + struct.pack("!H", 5 << 9 | 40) + b"short"
+    (obs,) = lldp.decode(_pkt(body), ctx)
+    assert obs.system_name is None and ctx.weirds == {"lldp_truncated_tlv": 1}
+
+
+def _lldp(name: str) -> list:
+    return [o for o in replay(read(real_pcap(name)), [lldp.DETECTOR]) if o.kind == "lldp"]
+
+
+def test_real_lldp_switch() -> None:
+    (obs,) = _lldp("zeek-lldp.pcap")
+    assert (obs.chassis_id, obs.port_id, obs.system_name) == ("00:22:2d:81:db:10", "1", "SMCGS8P-Smart")
+    assert obs.capabilities == ("bridge",) and obs.mgmt_ip == "192.168.2.10"
+
+
+def test_real_mud_url_and_cisco_lldp() -> None:
+    mud = _lldp("tcpdump-lldp_mudurl.pcap")
+    assert mud[0].mud_url == "https://imright.mud.example.com/.well-known/mud/v1/vomitv2.0"
+    cisco = _lldp("tcpdump-LLDP_and_CDP.pcap")
+    assert {o.system_name for o in cisco} == {"S1.cisco.com", "S2.cisco.com"}
+    assert {o.port_vlan for o in cisco} == {1}
+
+
+def test_real_asan_capture_does_not_crash() -> None:
+    ctx = SimpleContext()
+    replay(read(real_pcap("tcpdump-lldp_asan.pcap")), [lldp.DETECTOR], ctx)

@@ -1,0 +1,95 @@
+"""SMB detector: SMB1/SMB2 negotiate, NTLMSSP version/host/domain (never the user), NTLM OS hints."""
+
+from __future__ import annotations
+
+from scapy.layers.inet import TCP
+
+from collector.protocols import smb
+from collector.protocols.base import Packet, SimpleContext
+from pcaps.fixtures import gen_infra as g
+from tests.collector.infra_replay import read, replay
+from tests.conftest import real_pcap
+
+
+def _pkt(payload: bytes, from_client: bool = True) -> Packet:
+    return Packet(
+        ts=1.0,
+        frame_no=1,
+        src_ip="10.20.0.11",
+        transport="tcp",
+        payload=payload,
+        from_client=from_client,
+        server_port=445,
+    )
+
+
+def _direction(pkts: list, to_server: bool) -> bytes:
+    return b"".join(bytes(p[TCP].payload) for p in pkts if (p[TCP].dport == 445) == to_server)
+
+
+def test_ntlm_messages_parsed_directly() -> None:
+    auth = smb.parse_ntlmssp(g.ntlm_authenticate("dr.house", "WS1", "DOM", (6, 3, 9600)))
+    assert auth == {"version": (6, 3, 9600), "domain": "DOM", "host": "WS1"}
+    chal = smb.parse_ntlmssp(g.ntlm_challenge("SRV", "DOM", (10, 0, 20348)))
+    assert chal == {"version": (10, 0, 20348), "host": "SRV", "domain": "DOM"}
+
+
+def test_client_direction_of_the_fixture() -> None:
+    out = smb.decode(_pkt(_direction(g.smb_negotiate(), True)), SimpleContext())
+    record, hint = out
+    assert record.dialects_offered == ("2.0.2", "2.1", "3.0", "3.0.2", "3.1.1") and not record.smb1
+    assert (record.ntlm_host, record.ntlm_domain, record.ntlm_os_version) == (
+        "RADIO-WS01",
+        "DEMOHOSP",
+        "6.1.7601",
+    )
+    assert (hint.method, hint.family, hint.version) == ("smb-ntlm", "Windows", "7")
+    assert "dr.house" not in record.model_dump_json()
+
+
+def test_netbios_session_request_is_skipped_and_probe() -> None:
+    names = g.nb_encode("PACS01", 0x20)[:-1] + b"\x00" + g.nb_encode("CT-XP-01", 0x00)[:-1] + b"\x00"
+    session_req = b"\x81\x00\x00" + bytes([len(names)]) + names
+    payload = session_req + _direction(g.smb_v1(), True)
+    assert smb.probe(payload) and smb.probe(_direction(g.smb_v1(), True))
+    assert not smb.probe(b"\x81\x00\x00\x04ABCD")
+    (record, hint) = smb.decode(_pkt(payload), SimpleContext())
+    assert record.smb1 and "NT LM 0.12" in record.dialects_offered and hint.version == "XP"
+    assert (
+        not smb.probe(b"\x00\x00\x00\x10GARBAGE!")
+        and smb.decode(_pkt(b"\x00\x00\x00\x04\xfdSMB"), SimpleContext()) == []
+    )
+
+
+def test_smb2_only_offer_via_smb1_negotiate_is_not_smb1() -> None:
+    dialects = b"\x02SMB 2.002\x00\x02SMB 2.???\x00"
+    (record,) = smb.decode(_pkt(g.smb1(0x72, b"", dialects)), SimpleContext())
+    assert record.dialects_offered == ("SMB 2.002", "SMB 2.???") and not record.smb1
+
+
+def _smb(name: str) -> list:
+    return [o for o in replay(read(real_pcap(name)), [smb.DETECTOR]) if o.kind in ("smb", "os_hint")]
+
+
+def test_real_smb3_ntlm() -> None:
+    out = _smb("zeek-smb3.pcap")
+    server = next(o for o in out if o.kind == "smb" and o.dialect_chosen)
+    assert (server.dialect_chosen, server.ntlm_host, server.ntlm_os_version) == (
+        "3.0",
+        "WS2016",
+        "10.0.14393",
+    )
+    assert any(o.kind == "os_hint" and o.version == "10/11/2016+" for o in out)
+
+
+def test_real_smb1_captures() -> None:
+    for name in ("ndpi-smbv1.pcap", "arkime-smb-smbclient.pcap", "suricata-smb1_osx.pcap"):
+        out = [o for o in _smb(name) if o.kind == "smb"]
+        assert any(o.smb1 and "NT LM 0.12" in o.dialects_offered for o in out), name
+        assert any(o.dialect_chosen == "NT LM 0.12" for o in out), name
+    osx = [o for o in _smb("suricata-smb1_osx.pcap") if o.kind == "smb" and o.ntlm_host]
+    assert {o.ntlm_host for o in osx} == {"TS412"}
+
+
+def test_real_midstream_smb2_says_nothing() -> None:
+    assert _smb("zeek-smb1.pcap") == []

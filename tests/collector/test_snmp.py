@@ -1,0 +1,43 @@
+"""SNMP detector: versions, PDU types, default-community flag; the community is never stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.protocols import snmp
+from collector.protocols.base import Packet, SimpleContext
+from pcaps.fixtures.gen_infra import SECRET_COMMUNITY, ber, snmp_message, snmp_v3_get
+
+
+def _pkt(payload: bytes) -> Packet:
+    return Packet(ts=1.0, frame_no=1, src_port=40000, dst_port=161, transport="udp", payload=payload)
+
+
+@pytest.mark.parametrize(("version", "name"), [(0, "v1"), (1, "v2c")])
+def test_versions_and_default_communities(version: int, name: str) -> None:
+    for community, default in ((b"public", True), (b"private", True), (SECRET_COMMUNITY, False)):
+        (obs,) = snmp.decode(_pkt(snmp_message(version, community, 0xA3)), SimpleContext())
+        assert (obs.version, obs.pdu, obs.community_default) == (name, "set", default)
+        assert SECRET_COMMUNITY.decode() not in obs.model_dump_json()
+
+
+def test_v3_plain_and_encrypted() -> None:
+    (obs,) = snmp.decode(_pkt(snmp_v3_get()), SimpleContext())
+    assert (obs.version, obs.pdu) == ("v3", "get")
+    glob = ber(0x30, ber(0x02, b"\x01") + ber(0x02, b"\x05\xdc") + ber(0x04, b"\x07") + ber(0x02, b"\x03"))
+    enc = ber(0x30, ber(0x02, b"\x03") + glob + ber(0x04, b"") + ber(0x04, b"\x99" * 40))
+    (obs,) = snmp.decode(_pkt(enc), SimpleContext())
+    assert (obs.version, obs.pdu) == ("v3", None)
+
+
+def test_long_form_lengths_and_malformed() -> None:
+    msg = snmp_message(1, b"public", 0xA5)
+    long_form = b"\x30\x81" + bytes([len(msg) - 2]) + msg[2:]
+    assert snmp.probe(long_form)
+    assert snmp.decode(_pkt(long_form), SimpleContext())[0].pdu == "getbulk"
+    for bad in (b"\x30\x03\x02\x01\x07", b"\x30\x85\x00", b"\x04\x00"):
+        assert not snmp.probe(bad)
+        with pytest.raises((ValueError, IndexError)):
+            snmp.decode(_pkt(bad), SimpleContext())
+    with pytest.raises(IndexError):  # the outer SEQUENCE claims more than the datagram holds
+        snmp.decode(_pkt(msg[:-30]), SimpleContext())
