@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import secrets
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,8 +158,18 @@ def run_replay(
             _import_sheets(session, sheets, actor="cli", partial=False)
         db_sink = _DbSink(session, sensor)
         sink = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
-        with _progress(progress, console, files) as callback:
-            stats = replay(files, sink, sensor=sensor, progress=callback)
+        live = _LiveRun(session, sources=[str(f) for f in files], sensor=sensor)
+        with _progress(progress, console, files) as bar:
+
+            def callback(frames: int, bytes_read: int, total_bytes: int) -> None:
+                live.update(frames)
+                if bar is not None:
+                    bar(frames, bytes_read, total_bytes)
+
+            try:
+                stats = replay(files, sink, sensor=sensor, key=pseudonym_key(), progress=callback)
+            finally:
+                live.done()
         sink.close()
         if stats.packets == 0 and any(w.startswith(("unreadable", "not_a_capture")) for w in stats.weirds):
             raise NoInputError("not a capture file: " + ", ".join(str(f) for f in files))
@@ -189,10 +202,66 @@ def run_capture(
     with session_for(db_url) as session:
         db_sink = _DbSink(session, sensor)
         sink = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
-        capture(interface, sink, bpf=bpf, duration=duration, snaplen=snaplen, flush_interval=flush_interval, sensor=sensor)
+        capture(
+            interface, sink, bpf=bpf, duration=duration, snaplen=snaplen, flush_interval=flush_interval,
+            sensor=sensor, key=pseudonym_key(),
+        )
         sink.close()
         report = _analyze_and_store(session, site=site, baseline_path=None)
     return RunResult(report=report, observations=db_sink.count)
+
+
+def pseudonym_key() -> bytes:
+    """The sensor's HMAC key for pseudonymising user names (RDP cookie, FTP USER, SDC operators).
+
+    MEDTAP_PSEUDONYM_KEY when set (give every sensor of a site the same one so that pseudonyms
+    correlate); else a random key created once in MEDTAP_KEY_FILE (default
+    ~/.config/medtap/pseudonym.key, mode 0600).  Never empty: an unkeyed hash of a user name is
+    reversible by trying names.
+    """
+    env = os.environ.get("MEDTAP_PSEUDONYM_KEY")
+    if env:
+        return env.encode()
+    path = Path(os.environ.get("MEDTAP_KEY_FILE") or Path.home() / ".config" / "medtap" / "pseudonym.key")
+    try:
+        key = path.read_bytes()
+        if len(key) >= 16:
+            return key
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    return key
+
+
+class _LiveRun:
+    """A run record updated while frames are decoded, so the dashboard can show packets and rate.
+
+    It is removed once decoding ends: the analysis that follows records the run with its stats.
+    """
+
+    def __init__(self, session: Session, *, sources: list[str], sensor: str) -> None:
+        from api.store import start_run
+
+        self.session = session
+        self.run = start_run(session, sources=sources, sensor=sensor)
+        self.last = 0.0
+
+    def update(self, frames: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.5:
+            return
+        self.last = now
+        self.run.stats = json.dumps({"packets": frames})
+        self.session.add(self.run)
+        self.session.commit()
+
+    def done(self) -> None:
+        self.session.delete(self.run)
+        self.session.commit()
 
 
 @contextlib.contextmanager
@@ -274,10 +343,16 @@ def create_token(db_url: str, *, role: str, name: str) -> str:
 
 
 def save_baseline(db_url: str, path: Path) -> int:
-    from analyzer.baseline import baseline_from_report, save_baseline as _save
+    """Known devices (from the inventory) and every conversation pair stored, as the baseline."""
+    from analyzer.baseline import baseline_from_report, pair, save_baseline as _save
+    from api.store import load_observations
 
-    report = load_report(db_url)
-    baseline = baseline_from_report(report)
+    with session_for(db_url) as session:
+        from api.store import stored_report
+
+        baseline = baseline_from_report(stored_report(session))
+        for conv in load_observations(session, kinds=["conversation"]):
+            baseline.conversations.add(pair(conv.client_ip, conv.server_ip))  # type: ignore[attr-defined]
     _save(baseline, path)
     return len(baseline.devices) + len(baseline.conversations)
 

@@ -27,4 +27,3 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", description="Key for UI sessions and pseudonymisation; random per process when empty.")
     rules_dir: Path | None = Field(default=None, description="Rules folder (default: analyzer.paths.RULES_DIR).")
     site_file: Path | None = Field(default=None, description="Site policy YAML used by re-analysis.")
-    reanalyze_on_ingest: bool = Field(default=False, description="Re-run the analysis after each ingest batch.")

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
@@ -24,15 +24,21 @@ from api.schemas import FindingOut
 from collector.schema import Observation, parse_observation
 
 
-def _obs_row(obs: Observation, sensor: str, batch_seq: int | None = None) -> ObservationRow:
-    return ObservationRow(sensor=obs.sensor or sensor, batch_seq=batch_seq, kind=obs.kind, ts=obs.ts,
-                          json_text=json.dumps({"kind": obs.kind, **obs.model_dump(mode="json", exclude_defaults=True)},
-                                               separators=(",", ":")))
+def _obs_rows(observations: Sequence[Observation], sensor: str, batch_seq: int | None = None) -> list[dict[str, Any]]:
+    """Insert rows; `kind` is written explicitly (exclude_defaults would drop the discriminator)."""
+    return [{"sensor": o.sensor or sensor, "batch_seq": batch_seq, "kind": o.kind, "ts": o.ts,
+             "json": json.dumps({"kind": o.kind, **o.model_dump(mode="json", exclude_defaults=True)}, separators=(",", ":"))}
+            for o in observations]
+
+
+def _insert_observations(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(ObservationRow.__table__), rows)  # type: ignore[attr-defined]
 
 
 def store_observations(session: Session, observations: Sequence[Observation], *, sensor: str = "") -> int:
-    """Append observations (one transaction); returns how many were stored."""
-    session.add_all([_obs_row(o, sensor) for o in observations])
+    """Append observations (one bulk insert, one transaction); returns how many were stored."""
+    _insert_observations(session, _obs_rows(observations, sensor))
     session.commit()
     return len(observations)
 
@@ -61,7 +67,8 @@ def ingest_batch(session: Session, *, sensor: str, seq: int, observations: list[
         return False, existing.count
     parsed = validate_batch(observations)
     session.add(IngestBatch(sensor=sensor, seq=seq, count=len(parsed)))
-    session.add_all([_obs_row(o, sensor, seq) for o in parsed])
+    session.flush()
+    _insert_observations(session, _obs_rows(parsed, sensor, seq))
     try:
         session.commit()
     except IntegrityError:
@@ -90,10 +97,11 @@ def load_observations(session: Session, *, kinds: Sequence[str] | None = None, b
 def save_devices(session: Session, devices: Sequence[Device]) -> None:
     """Replace the inventory with `devices` (the analysis always covers every observation)."""
     session.exec(delete(DeviceRow))  # type: ignore[call-overload]
-    for d in devices:
-        session.add(DeviceRow(mac=d.mac, hostname=d.hostname, ips=" ".join(d.ips), zone=d.zone, role=d.role,
-                              connection=d.connection, vendor=d.vendor, is_dm=d.is_dm, service=d.service,
-                              sheet_id=d.sheet_id, sensors=json.dumps(d.sensors), data=d.model_dump_json()))
+    rows = [{"mac": d.mac, "hostname": d.hostname, "ips": " ".join(d.ips)[:4000], "zone": d.zone, "role": d.role,
+             "connection": d.connection, "vendor": d.vendor, "is_dm": d.is_dm, "service": d.service,
+             "sheet_id": d.sheet_id, "sensors": json.dumps(d.sensors), "data": d.model_dump_json()} for d in devices]
+    if rows:
+        session.execute(insert(DeviceRow.__table__), rows)  # type: ignore[attr-defined]
 
 
 def finding_out(row: FindingRow) -> FindingOut:

@@ -5,7 +5,8 @@ SLL2, raw IPv4/IPv6, BSD NULL/LOOP, PPP (RFC 1661, HDLC-like framing RFC 1662), 
 radiotap (see collector.dot11).  802.1Q / 802.1ad (0x8100, 0x88a8, 0x9100) tags are walked:
 `vlan` is the innermost id, `outer_vlan` the outermost when stacked.  IPv4 (RFC 791: IHL and
 total length checked, only the first fragment carries L4 ports), IPv6 (RFC 8200: extension
-headers walked), PPPoE sessions (RFC 2516), TCP (RFC 9293), UDP (RFC 768), SCTP (RFC 9260 common header), ICMP/ICMPv6
+headers walked), PPPoE sessions (RFC 2516), TCP (RFC 9293), UDP (RFC 768), SCTP (RFC 9260 common
+header), ICMP/ICMPv6
 (type and code kept for the Community ID).
 
 `Decoder.decode(data, linktype)` returns a flat tuple indexed by the constants below, or None
@@ -19,7 +20,8 @@ import struct
 from collector import dot11, linktypes
 
 # Indices of the header tuple returned by Decoder.decode.
-SRC, DST, VLAN, OUTER, ETYPE, L2OFF, IPVER, SIP, DIP, PROTO, TTL, SPORT, DPORT, FLAGS, L4OFF, POFF, PEND, SEQ, WIFI = range(19)
+(SRC, DST, VLAN, OUTER, ETYPE, L2OFF, IPVER, SIP, DIP, PROTO, TTL, SPORT, DPORT, FLAGS, L4OFF, POFF, PEND, SEQ,
+ WIFI) = range(19)
 
 VLAN_TPIDS = frozenset({0x8100, 0x88A8, 0x9100})
 MAX_TAGS = 4

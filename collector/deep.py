@@ -161,6 +161,7 @@ class DeepPath:
         flags = h[13]
         tcp_options = b""
         window = None
+        ported = proto in (6, 17, 132)
         l4 = h[14]
         if proto == 6 and frame is not None and l4 is not None and h[6]:
             window = (frame[l4 + 14] << 8) | frame[l4 + 15]
@@ -169,7 +170,7 @@ class DeepPath:
             ts=ts, frame_no=frame_no, source=source, sensor=self.sensor, vlan=h[2], outer_vlan=h[3],
             src_mac=text.mac(h[0]), dst_mac=text.mac(h[1]), ethertype=h[4], src_ip=text.ip(h[7]),
             dst_ip=text.ip(h[8]), ip_ttl=h[10], transport=TRANSPORTS.get(proto, "other") if h[6] else None,
-            src_port=h[11] if proto in (6, 17, 132) else None, dst_port=h[12] if proto in (6, 17, 132) else None,
+            src_port=h[11] if ported else None, dst_port=h[12] if ported else None,
             tcp_flags=flags, tcp_window=window, tcp_options=tcp_options, payload=payload, tunnel=tunnel,
             wifi=is_wifi, **extra,
         )
@@ -278,7 +279,8 @@ class DeepPath:
             if st[1][D_DONE] and st[2][D_DONE]:
                 self._end_stream(c)
 
-    def _wifi(self, view: Any, h: tuple[Any, ...], ts: float, frame_no: int, source: str, tunnel: str | None) -> None:
+    def _wifi(self, view: Any, h: tuple[Any, ...], ts: float, frame_no: int, source: str,
+              tunnel: str | None) -> None:
         if len(self.wifi_stations) >= self.tables.max_hosts:
             return
         self.wifi_stations.add(view.station)

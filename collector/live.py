@@ -52,8 +52,7 @@ def compile_bpf(expression: str, snaplen: int = 65535) -> bytes:
 
     prog = compile_filter(expression, linktype=1)
     return b"".join(
-        struct.pack("HBBI", prog.bf_insns[i].code, prog.bf_insns[i].jt, prog.bf_insns[i].jf, prog.bf_insns[i].k)
-        for i in range(prog.bf_len)
+        struct.pack("HBBI", ins.code, ins.jt, ins.jf, ins.k) for ins in (prog.bf_insns[i] for i in range(prog.bf_len))
     )
 
 
@@ -69,7 +68,8 @@ def open_socket(interface: str, bpf: str | None = None, snaplen: int = 65535) ->
             sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
         sock.bind((interface, 0))
         ifindex = socket.if_nametoindex(interface)
-        sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b""))
+        mreq = struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
+        sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
         sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
         try:  # SO_RCVBUFFORCE (root / CAP_NET_ADMIN) passes net.core.rmem_max; else the capped SO_RCVBUF
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)

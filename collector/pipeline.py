@@ -102,7 +102,7 @@ class Pipeline(DeepPath):
 
     def feed(self, frame: Sequence[Any]) -> None:
         """One `RawFrame` (or a tuple in its field order)."""
-        ts, linktype, data, wirelen, frame_no, source = frame[0], frame[1], frame[2], frame[3], frame[4], frame[5]
+        ts, linktype, data, wirelen, frame_no, source = frame[:6]
         self.packets += 1
         self.bytes += len(data)
         self.linktypes[linktype] = self.linktypes.get(linktype, 0) + 1
@@ -158,8 +158,8 @@ class Pipeline(DeepPath):
                         vlan = None
                         off = 14
                         ipv4 = data[12] == 8 and data[13] == 0
-                    if ipv4 and size >= off + 28 and data[off] == 0x45 and not (data[off + 6] & 0x3F or data[off + 7]) \
-                            and not data[0] & 1:
+                    if (ipv4 and size >= off + 28 and data[off] == 0x45 and not data[0] & 1
+                            and not (data[off + 6] & 0x3F or data[off + 7])):
                         proto = data[off + 9]
                         l4 = off + 20
                         if (proto == 6 and lane_tcp and size >= off + 40 and not data[l4 + 13] & 0x02) or (
@@ -191,6 +191,7 @@ class Pipeline(DeepPath):
                                     if not h[2]:
                                         h[0] = ts
                                         h[6] = frame_no
+                                        h[7] = source
                                         active_hosts.append(h)
                                     h[1] = ts
                                     h[2] += 1
@@ -198,7 +199,8 @@ class Pipeline(DeepPath):
                                     if not (c[0] or c[1]):
                                         c[4] = ts
                                         c[6] = frame_no
-                                        c[14] = (data[6:12], data[0:6], sip, dip, sport, dport, None, None, source)
+                                        c[14] = (data[6:12], data[0:6], sip, dip, sport, dport, None, None,
+                                                 source)
                                         active_convs.append(c)
                                     c[5] = ts
                                     if fwd:
@@ -258,7 +260,8 @@ class Pipeline(DeepPath):
         h = self.decoder.decode(data, linktype)
         if h is None:
             return
-        src, dst, vlan, outer, et, l2off, ipver, sip, dip, proto, ttl, sport, dport, flags, l4off, poff, pend, seq, wifi = h
+        (src, dst, vlan, outer, et, l2off, ipver, sip, dip, proto, ttl, sport, dport, flags, l4off, poff, pend, _,
+         wifi) = h
         is_wifi = wifi is not None or (tunnel is not None and tunnel in WIFI_TUNNELS)
         tables = self.tables
         index = self.index
@@ -270,6 +273,7 @@ class Pipeline(DeepPath):
             if e is not None:
                 if not e[2]:
                     e[0] = ts
+                    e[7] = source
                     e[6] = frame_no
                     tables.active_hosts.append(e)
                 e[1] = ts
@@ -345,7 +349,8 @@ class Pipeline(DeepPath):
             key = (vlan, proto, dip, sip, sport if ported else None)
             client_mac, server_mac, client_port = dst, src, dport if ported else None
         icmp = (sport, dport) if proto in (1, 58) and sport is not None else None
-        c = self.tables.new_conv(key, client_mac, server_mac, client_port, bool(proto == 6 and flags & 0x02), icmp)
+        syn = bool(proto == 6 and flags & 0x02)
+        c = self.tables.new_conv(key, client_mac, server_mac, client_port, syn, icmp)
         if c is not None:
             if proto == 6 and (self.index.tcp or self.index.tcp_syn):
                 self._start_stream(c, client_port)

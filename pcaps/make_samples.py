@@ -76,8 +76,9 @@ def generate(root: Path) -> list[Path]:
     return written
 
 
-def check(committed_root: Path = PCAPS) -> list[str]:
-    """Problems between a fresh generation and the committed captures (empty list = identical)."""
+def check(committed_root: Path | None = None) -> list[str]:
+    """What differs between a fresh generation and the captures committed under root (default pcaps/)."""
+    committed_root = PCAPS if committed_root is None else committed_root
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="medtap-samples-") as tmp:
         fresh = Path(tmp)
@@ -98,13 +99,15 @@ def check(committed_root: Path = PCAPS) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare a fresh generation with the committed files")
+    parser.add_argument("--check", action="store_true",
+                        help="compare a fresh generation with the committed files")
     args = parser.parse_args(argv)
     if args.check:
         problems = check()
         for line in problems:
             print(line)
-        print("samples: OK" if not problems else f"samples: {len(problems)} problem(s); run python pcaps/make_samples.py")
+        verdict = f"samples: {len(problems)} problem(s); run python pcaps/make_samples.py"
+        print(verdict if problems else "samples: OK")
         return 1 if problems else 0
     written = generate(PCAPS)
     print(f"wrote {len(written)} captures under {PCAPS}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Header, Path, Query, Response, UploadFile
 from sqlmodel import Session
 
 from analyzer.sheets import Sheet
@@ -16,6 +16,15 @@ from api.schemas import ImportOut, Page, SheetOut, SheetUpdate
 
 router = APIRouter(tags=["sheets"], responses=errors_responses(401, 403, 422))
 SheetId = Path(max_length=64, examples=["SH-0001"])
+SHEET_EXAMPLE = {
+    "id": "SH-0001", "software_name": "Syngo CT", "software_version": "VB20", "supplier": "Siemens Healthineers",
+    "workstation": "ct01", "workstation_owner": "supplier", "mac": "00:11:22:33:44:55", "ip": "10.10.110.5",
+    "connection": "wired", "vlan": 110, "interfaces": [{"peer": "PACS", "protocol": "dicom", "port": 104}],
+    "servers": [{"name": "10.50.0.20", "role": "pacs"}], "os_name": "Windows", "os_version": "10",
+    "remote_maintenance": {"method": "rdp", "gateway": "bastion", "supplier": "Siemens Healthineers"},
+    "responsibility": "biomedical", "biomedical_referent": "biomed@demo-hospital.example", "last_review": "2026-01-15",
+    "ce_marking": "IIb",
+}
 MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "yaml": "application/yaml"}
 Notify = Callable[[dict[str, Any]], None] | None
 
@@ -39,7 +48,8 @@ def list_sheets(q: str | None = Query(None, max_length=200), offset: int = Offse
 
 
 @router.post("/sheets", response_model=SheetOut, status_code=201, summary="Create a sheet", responses=errors_responses(409))
-def create_sheet(sheet: Sheet, response: Response, session: Session = Depends(get_session),
+def create_sheet(response: Response,
+                 sheet: Sheet = Body(openapi_examples={"ct": {"summary": "A CT scanner", "value": SHEET_EXAMPLE}}), session: Session = Depends(get_session),
                  principal: Principal = Depends(require("sheet.write")), notify: Notify = Depends(get_notify)) -> SheetOut:
     out = service.create_sheet(session, sheet, actor=principal.actor, notify=notify)
     response.headers["ETag"] = f'"{out.version}"'
@@ -87,7 +97,9 @@ def get_sheet(response: Response, sheet_id: str = SheetId, session: Session = De
 
 @router.put("/sheets/{sheet_id}", response_model=SheetOut, summary="Replace a sheet (send the version read)",
             responses=errors_responses(404, 409))
-def update_sheet(body: SheetUpdate, response: Response, sheet_id: str = SheetId,
+def update_sheet(response: Response,
+                 body: SheetUpdate = Body(openapi_examples={"ct": {"summary": "New VLAN", "value": {
+                     "sheet": {**SHEET_EXAMPLE, "vlan": 111}, "version": 1}}}), sheet_id: str = SheetId,
                  if_match: str | None = Header(None, max_length=64, description='Version read, e.g. "3".'),
                  session: Session = Depends(get_session), principal: Principal = Depends(require("sheet.write")),
                  notify: Notify = Depends(get_notify)) -> SheetOut:

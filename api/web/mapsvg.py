@@ -2,8 +2,9 @@
 
 Layout is deterministic (same inventory -> same picture): zones are sorted by
 name and packed left to right in rows; the devices of a zone sit on a grid in
-MAC order.  Addresses that belong to no device of the inventory (Internet
-peers) get a node in an "external" group.  An edge is red and links to its
+MAC order.  Addresses that belong to no device of the inventory get a node
+of their own: public ones in an "external" group, private ones with the unzoned;
+broadcast, multicast and unspecified addresses are not peers and are left out.  An edge is red and links to its
 finding when a policy finding (cross-zone-flow, dm-internet,
 remote-access-unapproved, cleartext-*) involves both of its ends.  Every node is
 an <a> to the device page.  All text is escaped here, so the result is safe to
@@ -67,17 +68,32 @@ class MapEdge:
     services: set[str] = field(default_factory=set)
     finding_id: str | None = None
     finding_title: str = ""
+    ends: str = ""
 
 
 def is_policy_finding(finding: Finding) -> bool:
     return finding.rule in POLICY_RULES or finding.rule.startswith(POLICY_PREFIXES)
 
 
+# Documentation ranges count as public, as in the site policy (contracts: tests use them as Internet peers).
+_DOC_NETS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
+
+
 def _public(ip: str) -> bool:
     try:
-        return ipaddress.ip_address(ip).is_global
+        addr = ipaddress.ip_address(ip)
     except ValueError:
         return False
+    return addr.is_global or any(addr in net for net in _DOC_NETS if net.version == addr.version)
+
+
+def _not_a_host(ip: str) -> bool:
+    """Unspecified, multicast or (IPv4 heuristic: .255) broadcast addresses are not drawn as peers."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return True
+    return addr.is_unspecified or addr.is_multicast or (addr.version == 4 and ip.endswith(".255"))
 
 
 def _short(text: str) -> str:
@@ -104,10 +120,14 @@ def _nodes(devices: Sequence[Device], edges: Sequence[Edge]) -> tuple[dict[str, 
             by_addr.setdefault(ip, dev.mac)
             node.addrs.add(ip)
     for edge in edges:
-        for ip in (edge.client_ip, edge.server_ip):
+        ends = (edge.client_ip, edge.server_ip)
+        if any(_not_a_host(ip) for ip in ends):
+            continue
+        for ip in ends:
             if ip not in by_addr:
-                nodes[ip] = Node(key=ip, label=_short(ip), href=f"/devices?q={quote(ip)}", zone=EXTERNAL,
-                                 external=True, title=ip, addrs={ip})
+                public = _public(ip)
+                nodes[ip] = Node(key=ip, label=_short(ip), href=f"/devices?q={quote(ip)}", zone=EXTERNAL if public else UNZONED,
+                                 external=public, title=ip, addrs={ip})
                 by_addr[ip] = ip
     return nodes, by_addr
 
@@ -149,15 +169,21 @@ def _edges(edges: Iterable[Edge], by_addr: dict[str, str], nodes: dict[str, Node
         if a is None or b is None or a == b:
             continue
         key = (a, b) if a < b else (b, a)
-        item = merged.setdefault(key, MapEdge(a=key[0], b=key[1]))
+        item = merged.setdefault(key, MapEdge(a=key[0], b=key[1], ends=f"{nodes[key[0]].label} ↔ {nodes[key[1]].label}"))
         port = f"{edge.transport or ''}/{edge.server_port}" if edge.server_port is not None else (edge.transport or "")
         item.services.add(edge.app or port or "?")
+    # Index the policy findings by the addresses they involve, so each edge only checks its candidates.
+    involved = [set(f.ips) | set(f.devices) for f in policy]
+    by_addr_f: dict[str, list[int]] = {}
+    for index, addrs in enumerate(involved):
+        for addr in addrs:
+            by_addr_f.setdefault(addr, []).append(index)
     for item in merged.values():
         ends_a, ends_b = nodes[item.a].addrs, nodes[item.b].addrs
-        for finding in policy:
-            involved = set(finding.ips) | set(finding.devices)
-            if involved & ends_a and involved & ends_b:
-                item.finding_id, item.finding_title = finding.id, finding.title
+        candidates = sorted({i for addr in ends_a for i in by_addr_f.get(addr, ())})
+        for index in candidates:  # policy order: critical first, then by id
+            if involved[index] & ends_b:
+                item.finding_id, item.finding_title = policy[index].id, policy[index].title
                 break
     return sorted(merged.values(), key=lambda e: (e.finding_id is not None, e.a, e.b))
 

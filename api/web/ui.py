@@ -159,6 +159,11 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+def as_offset(value: str) -> int:
+    """A page offset from the query string (anything else is the first page, never a 422)."""
+    return int(value) if value.isdigit() and len(value) < 10 else 0
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -247,7 +252,7 @@ def _clean(value: str | None, allowed: tuple[str, ...] | None = None) -> str:
 def findings_page(
     ctx: Ctx = Depends(page), db: Session = Depends(data.db_session),
     rule: str = "", severity: str = "", status: str = "", zone: str = "", service: str = "",
-    sort: str = "", desc: str = "", offset: int = 0,
+    sort: str = "", desc: str = "", offset: str = "0",
 ) -> Response:
     params = {"rule": _clean(rule), "severity": _clean(severity, tuple(SEVERITY_ORDER)), "status": _clean(status, STATUSES),
               "zone": _clean(zone), "service": _clean(service, SERVICES), "sort": _clean(sort, tuple(FINDING_SORTS)),
@@ -259,13 +264,13 @@ def findings_page(
         chosen.sort(key=FINDING_SORTS[params["sort"]], reverse=bool(params["desc"]))
     else:
         chosen.sort(key=lambda f: (-SEVERITY_ORDER.get(f.severity, 0), -(f.last_seen or 0.0), f.id))
-    offset = max(0, min(offset, len(chosen)))
+    start = min(as_offset(offset), len(chosen))
     options = {
         "rule": sorted({f.rule for f in everything}), "severity": sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s]),
         "status": list(STATUSES), "zone": sorted({f.zone for f in everything if f.zone}), "service": list(SERVICES),
     }
-    return ctx.render("findings.html", active="findings", findings=chosen[offset:offset + PAGE], total=len(chosen),
-                      offset=offset, limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]), options=options)
+    return ctx.render("findings.html", active="findings", findings=chosen[start:start + PAGE], total=len(chosen),
+                      offset=start, limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]), options=options)
 
 
 def _finding_page(ctx: Ctx, db: Session, finding_id: str, *, status_code: int = 200,
@@ -326,7 +331,7 @@ def _matches_q(device: Device, q: str) -> bool:
 @router.get("/devices", response_class=HTMLResponse)
 def devices_page(
     ctx: Ctx = Depends(page), db: Session = Depends(data.db_session),
-    zone: str = "", role: str = "", connection: str = "", q: str = "", sort: str = "", desc: str = "", offset: int = 0,
+    zone: str = "", role: str = "", connection: str = "", q: str = "", sort: str = "", desc: str = "", offset: str = "0",
 ) -> Response:
     params = {"zone": _clean(zone), "role": _clean(role), "connection": _clean(connection, CONNECTIONS), "q": _clean(q),
               "sort": _clean(sort, tuple(DEVICE_SORTS)), "desc": "1" if desc else ""}
@@ -334,10 +339,10 @@ def devices_page(
     chosen = [d for d in everything if (not params["zone"] or d.zone == params["zone"]) and (not params["role"] or d.role == params["role"])
               and (not params["connection"] or d.connection == params["connection"]) and (not params["q"] or _matches_q(d, params["q"]))]
     chosen.sort(key=DEVICE_SORTS[params["sort"] or "mac"], reverse=bool(params["desc"]))
-    offset = max(0, min(offset, len(chosen)))
+    start = min(as_offset(offset), len(chosen))
     options = {"zone": sorted({d.zone for d in everything if d.zone}), "role": sorted({d.role for d in everything}),
                "connection": list(CONNECTIONS)}
-    return ctx.render("devices.html", active="devices", devices=chosen[offset:offset + PAGE], total=len(chosen), offset=offset,
+    return ctx.render("devices.html", active="devices", devices=chosen[start:start + PAGE], total=len(chosen), offset=start,
                       limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]), options=options)
 
 
@@ -362,6 +367,8 @@ def device_page(mac: str, ctx: Ctx = Depends(page), db: Session = Depends(data.d
 def map_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
     devices = data.all_devices(db)
     findings: list[Finding] = [f for f in data.all_findings(db) if f.status not in ("resolved", "false-positive")]
+    if ctx.lang == "fr":  # the red edges' titles in the page language
+        findings = [f.model_copy(update={"title": f.title_fr}) if f.title_fr else f for f in findings]
     edges: list[Edge] = data.conversations(db)
     labels = {k: ctx.t("map." + k) for k in ("external", "unzoned", "policy")} | {"title": ctx.t("map.svg_title")}
     svg = render_map(devices, edges, findings, labels=labels)
@@ -369,7 +376,7 @@ def map_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session), offset: int = 0) -> Response:
-    offset = max(0, offset)
-    entries, total = data.audit_entries(db, offset=offset, limit=PAGE)
-    return ctx.render("audit.html", active="audit", entries=entries, total=total, offset=offset, limit=PAGE, params={})
+def audit_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session), offset: str = "0") -> Response:
+    start = as_offset(offset)
+    entries, total = data.audit_entries(db, offset=start, limit=PAGE)
+    return ctx.render("audit.html", active="audit", entries=entries, total=total, offset=start, limit=PAGE, params={})

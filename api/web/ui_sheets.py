@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from api.web import data
 from api.web.forms import SHEET_GROUPS, parse_sheet_form, sheet_to_form
-from api.web.ui import PAGE, Ctx, page, posted, qs as _qs, redirect
+from api.web.ui import PAGE, Ctx, as_offset, page, posted, qs as _qs, redirect
 
 router = APIRouter(include_in_schema=False)
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "yaml": "application/yaml"}
@@ -31,11 +31,11 @@ def _form_page(ctx: Ctx, *, editing: bool, form: dict[str, Any], version: int, e
 
 
 @router.get("/sheets", response_class=HTMLResponse)
-def sheets_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session), offset: int = 0) -> Response:
+def sheets_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session), offset: str = "0") -> Response:
     sheets = sorted((s for s, _ in data.all_sheets(db)), key=lambda s: s.id)
     matches = {d.sheet_id: d.mac for d in data.all_devices(db) if d.sheet_id}
-    offset = max(0, min(offset, len(sheets)))
-    return ctx.render("sheets.html", active="sheets", sheets=sheets[offset:offset + PAGE], total=len(sheets), offset=offset,
+    start = min(as_offset(offset), len(sheets))
+    return ctx.render("sheets.html", active="sheets", sheets=sheets[start:start + PAGE], total=len(sheets), offset=start,
                       limit=PAGE, params={}, matches=matches, import_errors=[])
 
 

@@ -12,15 +12,14 @@ are planted in DICOM and HL7 to prove they are never stored.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import LLC, SNAP, Dot1Q, Dot3, Ether
 from scapy.packet import Packet, Raw
 
 from pcaps.demo import hosts as H
-from pcaps.demo.netkit import (ROUTER_MAC, WIN_SYN, Host, arp_announce, arp_pair, at, gateway_ip, tcp_session, timed,
-                               udp_bcast, udp_dgram)
+from pcaps.demo.netkit import (ROUTER_MAC, WIN_SYN, Host, arp_announce, arp_pair, at, gateway_ip, tcp_session,
+                               timed, udp_bcast, udp_dgram)
 from pcaps.fixtures import gen_infra as infra
 from pcaps.fixtures import gen_medical as med
 
@@ -60,6 +59,7 @@ def dhcp_dora(host: Host, hostname: str, vendor: str, prl: bytes, xid: int, t: f
     return timed([c(1, client), r(1, client), s(2), c(3, req), r(3, req), s(5)], t, step=0.05)
 
 
+IOS = "Cisco IOS Software, C9300 Software, Version 17.9.4"
 PRL_WIN = bytes([1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252])
 PRL_EMBEDDED = bytes([1, 3, 6, 12, 15, 28, 42])
 PRL_LINUX = bytes([1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42])
@@ -84,10 +84,12 @@ DHCP_CLIENTS: list[tuple[Host, str, str, bytes]] = [
 def rogue_offer(t: float) -> list[Packet]:
     """An office PC's DISCOVER answered by a home router plugged into the office VLAN (undeclared server)."""
     pc = H.OFFICE_PC
-    disc = infra.bootp(1, 0x4444, pc[0], [(53, b"\x01"), (12, b"BUREAU-PC44"), (60, b"MSFT 5.0"), (55, PRL_WIN)])
-    offer = infra.bootp(2, 0x4444, pc[0], [(53, b"\x02"), (54, _ip4(H.ROGUE_DHCP[1])), (51, struct.pack("!I", 3600)),
-                                           (1, _ip4("255.255.255.0")), (3, _ip4(H.ROGUE_DHCP[1])),
-                                           (6, _ip4(H.ROGUE_DHCP[1]))], yiaddr="10.20.0.123")
+    disc_opts = [(53, b"\x01"), (12, b"BUREAU-PC44"), (60, b"MSFT 5.0"), (55, PRL_WIN)]
+    disc = infra.bootp(1, 0x4444, pc[0], disc_opts)
+    rogue = _ip4(H.ROGUE_DHCP[1])
+    offer_opts = [(53, b"\x02"), (54, rogue), (51, struct.pack("!I", 3600)), (1, _ip4("255.255.255.0")),
+                  (3, rogue), (6, rogue)]
+    offer = infra.bootp(2, 0x4444, pc[0], offer_opts, yiaddr="10.20.0.123")
     return timed([udp_bcast(pc, "255.255.255.255", 68, 67, disc, src_ip="0.0.0.0"),
                   udp_bcast(H.ROGUE_DHCP, "255.255.255.255", 67, 68, offer)], t, step=0.02)
 
@@ -103,7 +105,8 @@ def ntp_exchange(client: Host, t: float, sport: int = 49123) -> list[Packet]:
     """NTPv4 client (mode 3) and server (mode 4) packets (RFC 5905), 48 bytes each."""
     req = bytes([0x23]) + bytes(39) + struct.pack("!II", 0xED5A0000, 0)
     rep = bytes([0x24, 2, 6, 0xE9]) + bytes(8) + b"GPS\x00" + bytes(24) + struct.pack("!II", 0xED5A0001, 0)
-    return timed([udp_dgram(client, H.DNS_SRV, sport, 123, req), udp_dgram(H.DNS_SRV, client, 123, sport, rep)], t)
+    return timed([udp_dgram(client, H.DNS_SRV, sport, 123, req),
+                  udp_dgram(H.DNS_SRV, client, 123, sport, rep)], t)
 
 
 def _lldp(src: str, vlan: int, tlvs: list[bytes]) -> Packet:
@@ -138,11 +141,13 @@ def cdp_lab_switch() -> Packet:
     t = infra.cdp_tlv
     addr = struct.pack("!I", 1) + bytes([1, 1, 0xCC]) + struct.pack("!H", 4) + _ip4("10.99.0.30")
     body = b"\x02\xb4\x00\x00" + b"".join([
-        t(0x01, b"SW-LAB-01"), t(0x02, addr), t(0x03, b"GigabitEthernet1/0/7"), t(0x04, struct.pack("!I", 0x28)),
+        t(0x01, b"SW-LAB-01"), t(0x02, addr), t(0x03, b"GigabitEthernet1/0/7"),
+        t(0x04, struct.pack("!I", 0x28)),
         t(0x05, b"Cisco IOS Software [Cupertino], Catalyst L3 Switch Software, Version 17.9.4"),
         t(0x06, b"cisco C9300-24P"), t(0x0A, struct.pack("!H", 130)), t(0x0B, b"\x01"),
     ])
-    return Dot3(src=H.SW_LAB, dst="01:00:0c:cc:cc:cc") / LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / SNAP(OUI=0x0C, code=0x2000) / Raw(body)
+    return (Dot3(src=H.SW_LAB, dst="01:00:0c:cc:cc:cc") / LLC(dsap=0xAA, ssap=0xAA, ctrl=3)
+            / SNAP(OUI=0x0C, code=0x2000) / Raw(body))
 
 
 def core() -> list[Packet]:
@@ -155,13 +160,11 @@ def core() -> list[Packet]:
         pkts += arp_pair(host, at(8, 15, i * 2.0))
     # LLDP: the imaging switch then the CT's own LLDP-MED; ICU switch + monitor; the AP; a desk switch
     pkts += timed([
-        lldp_switch(H.SW_IMG, "Gi1/0/5", 110, "SW-IMG-01", "Cisco IOS Software, C9300 Software, Version 17.9.4",
-                    0x0014, "10.99.0.10"),
+        lldp_switch(H.SW_IMG, "Gi1/0/5", 110, "SW-IMG-01", IOS, 0x0014, "10.99.0.10"),
         lldp_med_device(H.CT, "CT-SCANNER-01", "SOMATOM go.Up", "Siemens Healthineers", "VA40A"),
     ], at(8, 17))
     pkts += timed([
-        lldp_switch(H.SW_ICU, "Gi1/0/13", 120, "SW-ICU-01", "Cisco IOS Software, C9300 Software, Version 17.9.4",
-                    0x0014, "10.99.0.20"),
+        lldp_switch(H.SW_ICU, "Gi1/0/13", 120, "SW-ICU-01", IOS, 0x0014, "10.99.0.20"),
         lldp_med_device(H.MONITOR, "ICU-BED-03", "IntelliVue MX800", "Philips Medical Systems", "M.03.10"),
     ], at(8, 17, 30))
     pkts += timed([lldp_switch(H.AP[0], "GigabitEthernet0", 50, "AP-ICU-01",
@@ -171,17 +174,19 @@ def core() -> list[Packet]:
     pkts += timed([lldp_switch(H.DESK_SWITCH_MAC, "Port 3", 120, "DESK-SW-ICU",
                                "TP-LINK TL-SG108E 8-Port Gigabit Easy Smart Switch", 0x0006, "192.168.0.1")],
                   at(8, 18, 20))
-    pkts += timed([lldp_switch(H.SW_ICU, "Gi1/0/20", 120, "SW-ICU-01",
-                               "Cisco IOS Software, C9300 Software, Version 17.9.4", 0x0014, "10.99.0.20")]
-                  + [lldp_med_device(h, f"MX450-DESK-{i + 4}", "IntelliVue MX450", "Philips Medical Systems", "M.03.10")
-                     for i, h in enumerate(H.BEHIND_DESK[3:6])], at(8, 18, 30))
+    behind = [lldp_med_device(h, f"MX450-DESK-{i + 4}", "IntelliVue MX450", "Philips Medical Systems",
+                              "M.03.10") for i, h in enumerate(H.BEHIND_DESK[3:6])]
+    pkts += timed([lldp_switch(H.SW_ICU, "Gi1/0/20", 120, "SW-ICU-01", IOS, 0x0014, "10.99.0.20")] + behind,
+                  at(8, 18, 30))
     for i, host in enumerate(H.BEHIND_DESK):
         pkts += arp_announce(host, at(8, 18, 31 + i))
     pkts += timed([cdp_lab_switch()], at(8, 19))
     # the same HP laptop in the office VLAN, then docked at the ICU desk (VLAN 120)
     pkts += arp_announce(H.DUAL_OFFICE, at(8, 20)) + arp_announce(H.DUAL_ICU, at(8, 21))
-    names = [(H.CT, "pacs.demo-hospital.example", H.PACS[1]), (H.MON_GW, "hl7.demo-hospital.example", H.HL7_ENGINE[1]),
-             (H.ANALYZER, "lis.demo-hospital.example", H.LIS[1]), (H.OFFICE_PC, "www.example.org", H.WEB_SITE[1]),
+    names = [(H.CT, "pacs.demo-hospital.example", H.PACS[1]),
+             (H.MON_GW, "hl7.demo-hospital.example", H.HL7_ENGINE[1]),
+             (H.ANALYZER, "lis.demo-hospital.example", H.LIS[1]),
+             (H.OFFICE_PC, "www.example.org", H.WEB_SITE[1]),
              (H.WIN7_PC, "files.demo-hospital.example", H.FILE_SRV[1]),
              (H.OFFICE_IN_ICU, "files.demo-hospital.example", H.FILE_SRV[1])]
     for i, (client, name, ip) in enumerate(names):
@@ -198,17 +203,18 @@ def _dicom_store(modality: Host, ae: str, peer: Host, called: str, sport: int, t
     """A-ASSOCIATE-RQ/AC, P-DATA-TF fragments (command then a data set with a fake patient), release."""
     dataset = med.patient_dataset()  # (0010,0010) PatientName DOE^JOHN, (0010,0020) PatientID
     pixels = bytes((i * 7) % 251 for i in range(1200))
+    pixel_data = b"\xe0\x7f\x10\x00OW\x00\x00" + struct.pack("<I", len(pixels)) + pixels  # (7FE0,0010)
     chunks = [
         (True, med.associate_rq(ae, called, [med.CT_IMAGE, med.VERIFICATION])),
         (False, med.associate_ac(ae, called, 2)),
         (True, med.p_data(1, b"\x00\x00\x00\x00\x04\x00\x00\x00" + bytes(4), flags=0x03)),
         (True, med.p_data(1, dataset, flags=0x00)),
-        (True, med.p_data(1, b"\xe0\x7f\x10\x00OW\x00\x00" + struct.pack("<I", len(pixels)) + pixels, flags=0x02)),
+        (True, med.p_data(1, pixel_data, flags=0x02)),
         (False, med.p_data(1, b"\x00\x00\x00\x00\x04\x00\x00\x00" + bytes(4), flags=0x03)),
         (True, med.RELEASE_RQ),
         (False, med.RELEASE_RP),
     ]
-    return tcp_session(modality, peer, sport, 104, chunks, t, ttl=128, syn_options=WIN_SYN)  # syngo: Windows 10
+    return tcp_session(modality, peer, sport, 104, chunks, t, ttl=128, syn_options=WIN_SYN)  # Windows 10
 
 
 def _hl7_oru(sender: bytes, facility: bytes, control: bytes) -> bytes:
@@ -228,7 +234,8 @@ def _hl7_ack(control: bytes) -> bytes:
 def tls_session(client: Host, server: Host, sport: int, dport: int, sni: str, t: float,
                  **kw: object) -> list[Packet]:
     app = b"\x17\x03\x03\x00\x40" + bytes((i * 13) % 256 for i in range(64))
-    chunks = [(True, infra.client_hello(sni=sni, alpn=())), (False, infra.server_hello()), (True, app), (False, app)]
+    hello = infra.client_hello(sni=sni, alpn=())
+    chunks = [(True, hello), (False, infra.server_hello()), (True, app), (False, app)]
     return tcp_session(client, server, sport, dport, chunks, t, **kw)  # type: ignore[arg-type]
 
 
@@ -242,13 +249,15 @@ def clinical() -> list[Packet]:
     pkts += tls_session(H.MR, H.PACS, 49154, 2762, "pacs.demo-hospital.example", at(8, 35))
     # HL7 v2 / MLLP from the monitoring gateway to the interface engine (clear, crosses zones)
     ctl = [b"MONGW000101", b"MONGW000102"]
-    chunks = [(True, med.mllp(_hl7_oru(b"MONGW^PHILIPS", b"ICU", ctl[0]))), (False, med.mllp(_hl7_ack(ctl[0]))),
-              (True, med.mllp(_hl7_oru(b"MONGW^PHILIPS", b"ICU", ctl[1]))), (False, med.mllp(_hl7_ack(ctl[1])))]
+    chunks = []
+    for c in ctl:
+        chunks += [(True, med.mllp(_hl7_oru(b"MONGW^PHILIPS", b"ICU", c))), (False, med.mllp(_hl7_ack(c)))]
     pkts += tcp_session(H.MON_GW, H.HL7_ENGINE, 40001, 2575, chunks, at(8, 40))
     # HL7 inside the monitoring zone (Mindray central -> local HL7 gateway): normal
     ctl2 = b"CS00000001"
     pkts += tcp_session(H.MINDRAY_CS, H.ICU_HL7_GW, 40002, 2575,
-                        [(True, med.mllp(_hl7_oru(b"CENTRAL^MINDRAY", b"ICU", ctl2))), (False, med.mllp(_hl7_ack(ctl2)))],
+                        [(True, med.mllp(_hl7_oru(b"CENTRAL^MINDRAY", b"ICU", ctl2))),
+                         (False, med.mllp(_hl7_ack(ctl2)))],
                         at(8, 42))
     # HL7 over TLS (MLLP/TLS, tcp/2576) from the central station to the engine: normal
     pkts += tls_session(H.MINDRAY_CS, H.HL7_ENGINE, 40003, 2576, "hl7.demo-hospital.example", at(8, 44))
@@ -267,5 +276,6 @@ def clinical() -> list[Packet]:
     # POCT1-A2 HEL / DST from the glucose dock to the POCT manager (no observations sent)
     hel, dst, _obs = med.poct_hello_messages()
     ack = b'<?xml version="1.0" encoding="UTF-8"?><ACK.R01><ACK><ACK.type_cd V="AA"/></ACK></ACK.R01>'
-    pkts += tcp_session(H.POCT_DEV, H.POCT_MGR, 42000, 7010, [(True, hel), (False, ack), (True, dst)], at(9, 5))
+    poct = [(True, hel), (False, ack), (True, dst)]
+    pkts += tcp_session(H.POCT_DEV, H.POCT_MGR, 42000, 7010, poct, at(9, 5))
     return pkts

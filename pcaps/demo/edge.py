@@ -108,16 +108,18 @@ def office() -> list[Packet]:
     pkts: list[Packet] = []
     pc = H.WIN7_PC
     # Windows 7 PC: SMB1 NEGOTIATE offering NT LM 0.12 and SMB 2.x, server picks NT LM 0.12; NTLMSSP 6.1.7601
-    dialects = b"".join(b"\x02" + d + b"\x00" for d in (b"PC NETWORK PROGRAM 1.0", b"LANMAN1.0", b"NT LM 0.12",
-                                                       b"SMB 2.002", b"SMB 2.???"))
-    resp_words = struct.pack("<HBHHIIII", 2, 3, 50, 1, 4356, 65536, 0, 0x8000E3FD) + bytes(10) + b"\x00\x00\x00"
+    names = (b"PC NETWORK PROGRAM 1.0", b"LANMAN1.0", b"NT LM 0.12", b"SMB 2.002", b"SMB 2.???")
+    dialects = b"".join(b"\x02" + d + b"\x00" for d in names)
+    resp_words = struct.pack("<HBHHIIII", 2, 3, 50, 1, 4356, 65536, 0, 0x8000E3FD) + bytes(13)
+    challenge = infra.ntlm_challenge("FILES01", "DEMOHOSP", (10, 0, 17763))
     chunks = [(True, infra.smb1(0x72, b"", dialects)), (False, infra.smb1(0x72, resp_words[:34], b"", True)),
               (True, infra.smb1(0x73, bytes(24), infra.ntlm_negotiate((6, 1, 7601)))),
-              (False, infra.smb1(0x73, bytes(6), infra.ntlm_challenge("FILES01", "DEMOHOSP", (10, 0, 17763)), True))]
+              (False, infra.smb1(0x73, bytes(6), challenge, True))]
     pkts += tcp_session(pc, H.FILE_SRV, 49301, 445, chunks, at(11, 1), ttl=128, syn_options=WIN_SYN)
     # Office PC in the monitoring VLAN (flat network): SMB2 to the file server
     dia = [0x0202, 0x0210, 0x0300, 0x0302, 0x0311]
-    req = struct.pack("<HHHHI", 36, len(dia), 1, 0, 0x7F) + bytes(24) + b"".join(struct.pack("<H", d) for d in dia)
+    req = struct.pack("<HHHHI", 36, len(dia), 1, 0, 0x7F) + bytes(24)
+    req += b"".join(struct.pack("<H", d) for d in dia)
     resp = struct.pack("<HHHH", 65, 1, 0x0311, 0) + bytes(56)
     pkts += tcp_session(H.OFFICE_IN_ICU, H.FILE_SRV, 49302, 445,
                         [(True, infra.smb2(0, req)), (False, infra.smb2(0, resp, True))], at(11, 5), ttl=128,
@@ -126,7 +128,8 @@ def office() -> list[Packet]:
     pkts += tls_session(H.OFFICE_PC, H.WEB_SITE, 49410, 443, "www.example.org", at(11, 10), ttl=128,
                          syn_options=WIN_SYN)
     pjl = b"\x1b%-12345X@PJL JOB NAME=\"planning\"\r\n@PJL ENTER LANGUAGE=PCL\r\n" + bytes(200)
-    pkts += tcp_session(H.OFFICE_PC, H.PRINTER, 49411, 9100, [(True, pjl)], at(11, 15), ttl=128, syn_options=WIN_SYN)
+    pkts += tcp_session(H.OFFICE_PC, H.PRINTER, 49411, 9100, [(True, pjl)], at(11, 15), ttl=128,
+                        syn_options=WIN_SYN)
     get = (b"GET /console/status HTTP/1.1\r\nHost: 10.10.110.22\r\n"
            b"User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\n\r\n")
     ok = b"HTTP/1.1 200 OK\r\nServer: GEHC-Console/1.4\r\nContent-Length: 2\r\n\r\nOK"

@@ -32,7 +32,7 @@ def gateway_ip(vlan_ip: str) -> str:
 
 
 def l3(src: Host, dst: Host, ttl: int | None = None) -> Packet:
-    """Ether/Dot1Q/IP as seen on the trunk: on the source's VLAN (or the destination's for Internet sources)."""
+    """Ether/Dot1Q/IP as seen on the trunk: on the source's VLAN (the destination's for Internet sources)."""
     same = src[2] and src[2] == dst[2]
     src_mac = src[0] if src[2] else ROUTER_MAC
     dst_mac = dst[0] if same or not src[2] else ROUTER_MAC  # from the Internet: delivered on dst's VLAN
@@ -68,7 +68,8 @@ def tcp_session(
     c2s, s2c = l3(client, server, ttl), l3(server, client, server_ttl)
     seq_c, seq_s = 1000 + sport, 50000 + dport
     pkts = [
-        c2s / TCP(sport=sport, dport=dport, flags="S", seq=seq_c, window=64240, options=syn_options or LINUX_SYN),
+        c2s / TCP(sport=sport, dport=dport, flags="S", seq=seq_c, window=64240,
+                  options=syn_options or LINUX_SYN),
         s2c / TCP(sport=dport, dport=sport, flags="SA", seq=seq_s, ack=seq_c + 1, window=65160,
                   options=[("MSS", 1460)]),
     ]

@@ -258,3 +258,22 @@ def test_sign_out(admin: TestClient) -> None:
 def test_progress_json(admin: TestClient) -> None:
     data = admin.get("/progress.json").json()
     assert data["running"] is False and data["packets"] == 12345
+
+
+def test_a_running_capture_shows_its_progress(seeded: Seeded, admin: TestClient) -> None:
+    from api.store import start_run
+
+    with Session(seeded.app.state.engine) as session:
+        start_run(session, sources=["live:eth1"], sensor="sensor-a")
+    data = admin.get("/progress.json").json()
+    assert data["running"] is True and data["packets"] == 0 and data["text"]
+    assert re.search(r'<section class="progress card" id="progress"[^>]*aria-live="polite">', admin.get("/").text)  # not hidden
+
+
+@pytest.mark.parametrize("query", ["offset=-5", "offset=abc", "offset=99999999999999", "sort=__class__", "severity=%3Cx%3E",
+                                   "desc=yes&sort=last_seen", "q=%27%22%3C"])
+def test_odd_query_strings_give_a_page_not_an_error(admin: TestClient, query: str) -> None:
+    for path in ("/findings", "/devices", "/audit", "/sheets"):
+        resp = admin.get(f"{path}?{query}")
+        assert resp.status_code == 200, (path, query)
+        assert "<x>" not in resp.text and "'\"<" not in resp.text

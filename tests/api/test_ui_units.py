@@ -110,7 +110,9 @@ def test_map_marks_policy_edges_red_links_nodes_and_escapes() -> None:
         _dev("00:00:00:00:00:03", "10.30.0.9", "wifi", is_dm=True, connection="wifi"),
     ]
     edges = [Edge("10.10.110.5", "10.50.0.20", 104, "tcp", "dicom"), Edge("10.10.110.5", "203.0.113.7", 443, "tcp"),
-             Edge("10.30.0.9", "10.50.0.20", 2575, "tcp")]
+             Edge("10.30.0.9", "10.50.0.20", 2575, "tcp"), Edge("0.0.0.0", "255.255.255.255", 67, "udp"),
+             Edge("10.30.0.9", "10.30.0.255", 137, "udp"), Edge("10.30.0.9", "224.0.0.251", 5353, "udp"),
+             Edge("10.30.0.9", "10.99.0.4", 22, "tcp")]
     findings = [_finding("dm-internet", ["10.10.110.5", "203.0.113.7"], "MT-aaa"),
                 _finding("cleartext-medical", ["10.10.110.5"], "MT-bbb"),  # one end only: not red
                 _finding("undeclared-device", ["10.30.0.9", "10.50.0.20"], "MT-ccc")]  # not a policy rule
@@ -121,6 +123,8 @@ def test_map_marks_policy_edges_red_links_nodes_and_escapes() -> None:
     for mac in ("00:00:00:00:00:01", "00:00:00:00:00:02", "00:00:00:00:00:03"):
         assert f'href="/devices/{mac.replace(":", "%3A")}"' in svg
     assert svg.count("node-wifi") == 1 and 'data-zone="external"' in svg
+    assert "0.0.0.0" not in svg and ".255" not in svg and "224.0.0.251" not in svg  # not peers
+    assert re.search(r'data-key="10\.99\.0\.4"', svg) and 'node-external' not in svg.split('data-key="10.99.0.4"')[1][:80]
     assert [e.finding_id for e in policy_edges(devices, edges, findings)] == ["MT-aaa"]
     assert render_map(list(reversed(devices)), list(reversed(edges)), findings) == svg  # deterministic
 

@@ -16,11 +16,15 @@ from tests.api.factories import findings
 class _Receiver(BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
     attempts: list[float] = []
+    patched: threading.Event
+    waited_for_patch: list[bool] = []
 
     def do_POST(self) -> None:  # noqa: N802
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         type(self).attempts.append(time.monotonic())
         if len(type(self).attempts) == 1:
+            # hold the first attempt until the PATCH has answered: a blocking change would time out here
+            type(self).waited_for_patch.append(type(self).patched.wait(10))
             self.send_response(503)
         else:
             type(self).received.append(json.loads(body))
@@ -32,7 +36,8 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 def test_webhook_retries_and_never_blocks_the_change(sqlite_url: str) -> None:
-    handler = type("Receiver", (_Receiver,), {"received": [], "attempts": []})
+    handler = type("Receiver", (_Receiver,), {"received": [], "attempts": [], "patched": threading.Event(),
+                                              "waited_for_patch": []})
     server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -43,14 +48,14 @@ def test_webhook_retries_and_never_blocks_the_change(sqlite_url: str) -> None:
                 save_findings(session, findings(), today=__import__("datetime").date(2026, 1, 1))
                 session.commit()
             fid = findings()[0].id
-            started = time.monotonic()
             response = api.patch(f"/api/v1/findings/{fid}", "biomedical", json={"status": "acknowledged"})
-            elapsed = time.monotonic() - started
+            handler.patched.set()
             assert response.status_code == 200
-            assert elapsed < 0.5  # the change did not wait for the failing receiver nor its backoff
+            assert api.get(f"/api/v1/findings/{fid}").json()["status"] == "acknowledged"
             deadline = time.monotonic() + 10
             while not handler.received and time.monotonic() < deadline:
                 time.sleep(0.05)
+            assert handler.waited_for_patch == [True]  # the change was answered while the receiver held attempt 1
             assert len(handler.attempts) == 2
             assert handler.attempts[1] - handler.attempts[0] >= 0.45  # backoff between attempts
             [event] = handler.received

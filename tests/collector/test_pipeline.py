@@ -268,3 +268,18 @@ def test_default_detectors_find_dicom_on_the_fixture(repo: Path) -> None:
     convs = [o for o in sink.observations if o.kind == "conversation" and o.server_port == 104]
     assert convs and all(c.app == "dicom" for c in convs)
     assert {o.pdu for o in sink.observations if o.kind == "dicom"} >= {"associate-rq", "associate-ac"}
+
+
+def test_evidence_pointer_follows_the_file_of_each_period(tmp_path: Path) -> None:
+    pkt = Ether(src=CT[0], dst=PACS[0]) / IP(src=CT[1], dst=PACS[1]) / UDP(sport=40000, dport=7000) / Raw(b"x" * 30)
+    for name, t0 in (("b-second.pcap", T0 + 100), ("a-first.pcap", T0)):
+        pkts = [pkt.copy() for _ in range(3)]
+        for i, p in enumerate(pkts):
+            p.time = t0 + i
+        wrpcap(str(tmp_path / name), pkts)
+    sink = ListSink()
+    replay([tmp_path], sink, detectors=[])
+    hosts = [(o.source, o.frame_no, o.frames) for o in sink.observations if o.kind == "host"]
+    convs = [(o.source, o.frame_no, o.packets_c2s) for o in sink.observations if o.kind == "conversation"]
+    assert hosts == [("a-first.pcap", 1, 3), ("b-second.pcap", 1, 3)]
+    assert convs == [("a-first.pcap", 1, 3), ("b-second.pcap", 1, 3)]
