@@ -176,13 +176,18 @@ def parse_servers(cell: str) -> list[dict[str, Any]]:
     return out
 
 
+NO_REMOTE = frozenset({"", "none", "no", "aucune", "aucun", "non", "néant", "neant", "-", "sans"})
+"""What a biomedical service writes for 'no remote maintenance', in French or English."""
+
+
 def parse_remote(cell: str) -> dict[str, Any]:
     text = cell.strip()
     if not text:
         return {}
     head, sep, supplier = text.partition(" by ")
     method, _, gateway = head.strip().partition("@")
-    out: dict[str, Any] = {"method": method.strip().lower() or "none"}
+    method = method.strip().lower()
+    out: dict[str, Any] = {"method": "none" if method in NO_REMOTE else method}
     if gateway.strip():
         out["gateway"] = gateway.strip()
     if sep and supplier.strip():

@@ -107,3 +107,11 @@ def test_remote_cell_syntax() -> None:
     assert parse_remote("none") == {"method": "none"}
     assert parse_remote("TeamViewer@bastion by Siemens") == {"method": "teamviewer", "gateway": "bastion", "supplier": "Siemens"}
     assert parse_remote("rdp") == {"method": "rdp"}
+
+
+def test_french_words_for_no_remote_maintenance() -> None:
+    from analyzer.sheet_io import parse_remote
+
+    for word in ("Aucune", "aucun", "Néant", "non", "none"):
+        assert parse_remote(word)["method"] == "none", word
+    assert parse_remote("RDP@bastion by Siemens") == {"method": "rdp", "gateway": "bastion", "supplier": "Siemens"}
