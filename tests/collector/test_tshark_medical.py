@@ -7,6 +7,9 @@ implementation identity, reject reasons and the MSH fields must agree.  tshark i
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import os
 import re
 import shutil
@@ -43,11 +46,29 @@ def _write(name: str, folder: Path) -> tuple[Path, list[Any]]:
 
 
 def _layers(pyshark: Any, path: Path, proto: str) -> list[Any]:
-    cap = pyshark.FileCapture(str(path), keep_packets=False, decode_as=DECODE_AS)
-    try:
-        return [(int(p.number), layer) for p in cap for layer in p.get_multiple_layers(proto)]
-    finally:
-        cap.close()
+    """Dissect in a thread with its own event loop: pyshark runs asyncio, and another test
+    (Playwright, the ASGI test clients) may have left a loop running in the main thread."""
+    out: list[Any] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        cap = pyshark.FileCapture(str(path), keep_packets=False, decode_as=DECODE_AS, eventloop=loop)
+        try:
+            out.extend((int(p.number), layer) for p in cap for layer in p.get_multiple_layers(proto))
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+        finally:
+            cap.close()
+            loop.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=120)
+    if errors:
+        raise errors[0]
+    return out
 
 
 def _values(layer: Any, field: str) -> list[str]:
