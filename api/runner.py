@@ -266,7 +266,10 @@ class _LiveRun:
 
 @contextlib.contextmanager
 def _progress(enabled: bool, console: Console | None, files: Sequence[Path]) -> Iterator[Any]:
-    """A rich progress bar (frames, rate, ETA) when asked for and stderr is a terminal."""
+    """A rich progress bar (frames, rate, ETA) for replays that last more than a second.
+
+    Only when asked for (not --quiet) and stderr is a terminal; short replays print nothing.
+    """
     if not enabled:
         yield None
         return
@@ -275,18 +278,29 @@ def _progress(enabled: bool, console: Console | None, files: Sequence[Path]) -> 
         TextColumn("[bold]replay"),
         BarColumn(),
         TextColumn("{task.fields[frames]} frames"),
+        TextColumn("{task.fields[rate]} frames/s"),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=True,
     )
-    with bar:
-        task = bar.add_task("replay", total=total or None, frames=0)
+    started = time.monotonic()
+    task: list[Any] = []
 
-        def callback(frames: int, bytes_read: int, total_bytes: int) -> None:
-            bar.update(task, completed=bytes_read, total=total_bytes or total or None, frames=frames)
+    def callback(frames: int, bytes_read: int, total_bytes: int) -> None:
+        elapsed = time.monotonic() - started
+        if elapsed < 1.0:
+            return
+        if not task:
+            bar.start()
+            task.append(bar.add_task("replay", total=total_bytes or total or None, frames=0, rate=0))
+        bar.update(task[0], completed=bytes_read, frames=frames, rate=int(frames / elapsed))
 
+    try:
         yield callback
+    finally:
+        if task:
+            bar.stop()
 
 
 def write_report(report: Report, path: Path) -> None:

@@ -9,6 +9,18 @@ prefix is full, the direction ends (FIN/RST) or at the next flush), tcp_syn dete
 first SYN (and SYN/ACK) of a new conversation.  After its prefix a conversation only counts
 bytes, so the bulk of a DICOM transfer costs a header walk.
 
+Identity repeats: within one flush period, an ether/ip/udp-layer frame whose identity key
+(detector name, VLAN, source and destination MAC, source and destination IP, payload bytes;
+the 2-byte transaction id of DNS/mDNS/LLMNR/NetBIOS-NS excluded) equals that of a frame already
+decoded into records carries no new identity (the ARP who-has, DNS query, DHCP discover or
+LLDP/CDP announcement repeated every few seconds): it is counted in `CaptureStats.deep_repeats`
+instead of decoded again.  The keys (64-bit hashes, at most `REPEAT_CAP` per period; when full,
+frames decode normally) are forgotten at every flush, so the analyzer sees such a fact once per
+flush period rather than once per frame.  Only a decode that produced records without side
+effects (no weird counted, no inner frame re-injected) is remembered, so a tunnel's inner frames
+and a malformed frame's weirds are never skipped; TCP stream detectors are not concerned (one
+prefix per direction of a new conversation already).
+
 Any exception a decoder raises on malformed bytes (struct.error, IndexError, ValueError,
 UnicodeDecodeError, KeyError, OverflowError) becomes the weird `<detector>_malformed`; the
 frame still counts.
@@ -26,6 +38,9 @@ from collector.schema import Observation, WifiObs
 
 STREAM_SEGMENTS = 4
 UDP_PROBE_DATAGRAMS = 8
+REPEAT_CAP = 65_536
+REPEAT_LAYERS = frozenset({"ether", "ip", "udp"})
+TXID_DETECTORS = frozenset({"dns", "mdns", "llmnr", "netbios-ns"})  # payload[0:2] is a transaction id
 MALFORMED = (struct.error, IndexError, ValueError, UnicodeDecodeError, KeyError, OverflowError)
 
 # A direction of a TCP stream prefix: [buffer, segments, first frame info, next seq, syn handled, done]
@@ -142,6 +157,9 @@ class DeepPath:
     wifi_stations: set[bytes]
     last_ts: float | None
     flush_interval: float
+    repeats: dict[int, str]  # identity key hash -> app name, cleared at every flush
+    deep_repeats: int
+    side_effects: int  # weirds counted + inner frames injected (a decode with side effects is not skipped)
 
     def weird(self, name: str, detail: str = "") -> None:
         raise NotImplementedError
@@ -185,13 +203,30 @@ class DeepPath:
     def _deep(self, dets: Sequence[Detector], h: tuple[Any, ...], payload: bytes, conv: list[Any] | None,
               ts: float, frame_no: int, source: str, tunnel: str | None, is_wifi: bool, frame: bytes | None = None,
               **extra: Any) -> None:
-        pkt = self._packet(h, payload, ts, frame_no, source, tunnel, is_wifi, frame, **extra)
+        pkt = None
+        repeats = self.repeats
         for det in dets:
+            key = None
+            if det.layer in REPEAT_LAYERS:
+                key = hash((det.name, h[2], h[0], h[1], h[7], h[8],
+                            payload[2:] if det.name in TXID_DETECTORS else payload))
+                app = repeats.get(key)
+                if app is not None:
+                    self.deep_repeats += 1
+                    if conv is not None and conv[C_APP] is None:
+                        conv[C_APP] = app
+                    continue
+            if pkt is None:
+                pkt = self._packet(h, payload, ts, frame_no, source, tunnel, is_wifi, frame, **extra)
+            before = self.side_effects
             out = self._run(det, pkt)
             if out:
                 self._add(out)
+                app = det.app or det.name
                 if conv is not None and conv[C_APP] is None and det.layer != "tcp_syn":
-                    conv[C_APP] = det.app or det.name  # an OS hint is not an application
+                    conv[C_APP] = app  # an OS hint is not an application
+                if key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP:
+                    repeats[key] = app
 
     def _udp(self, c: list[Any] | None, h: tuple[Any, ...], data: bytes, ts: float, frame_no: int, source: str,
              tunnel: str | None, is_wifi: bool, fwd: bool) -> None:

@@ -94,6 +94,9 @@ class Pipeline(DeepPath):
         self.queue_drops = 0
         self.streams: dict[int, list[Any]] = {}  # id(conversation) -> conversation with a pending prefix
         self.wifi_stations: set[bytes] = set()
+        self.repeats: dict[int, str] = {}
+        self.deep_repeats = 0
+        self.side_effects = 0
         self._cur: Sequence[Any] = (0.0, 0, b"", 0, 0, "", 0)  # the frame being processed (weird context)
         self._depth = 0
         self._closed = False
@@ -228,6 +231,7 @@ class Pipeline(DeepPath):
 
     def inner_frame(self, data: bytes, linktype: int, tunnel: str, ts: float, frame_no: int) -> None:
         """A decapsulated frame re-enters the fast path (not counted as a captured frame)."""
+        self.side_effects += 1
         if self._depth >= MAX_TUNNEL_DEPTH:
             self.weird("tunnel_too_deep")
             return
@@ -245,6 +249,7 @@ class Pipeline(DeepPath):
 
     def weird(self, name: str, detail: str = "") -> None:
         """Count a weird; its first occurrence is also recorded as a `Weird` observation."""
+        self.side_effects += 1
         count = self.weirds.get(name, 0)
         self.weirds[name] = count + 1
         if count == 0:
@@ -373,6 +378,7 @@ class Pipeline(DeepPath):
     def flush(self, final: bool = False) -> None:
         """Emit buffered detector records and the host/conversation records of the period."""
         self._settle_streams(final)
+        self.repeats.clear()
         batch = self.records + self.tables.flush()
         self.records = []
         self._emit(batch)
@@ -391,6 +397,7 @@ class Pipeline(DeepPath):
             malformed=sum(weirds.values()), weirds=weirds, first_ts=self.first_ts, last_ts=self.last_ts,
             kernel_drops=self.kernel_drops, queue_drops=self.queue_drops, truncated=self.read_stats.truncated,
             files=list(self.read_stats.files), linktypes=names, table_overflow=dict(self.overflow),
+            deep_repeats=self.deep_repeats,
         )
 
     def close(self) -> CaptureStats:

@@ -112,6 +112,12 @@ class CaptureStats(Observation):
     table_overflow: dict[str, int] = Field(
         default_factory=dict, description="Table name -> entries refused because the table was at its cap."
     )
+    deep_repeats: int = Field(
+        default=0,
+        description="Identity frames not decoded again because an identical one (same detector, VLAN, MACs, "
+        "IPs and payload) was already decoded in the same flush period (collector/deep.py); such a fact "
+        "is then reported once per flush period, not once per frame.",
+    )
 
 
 class Weird(Observation):
