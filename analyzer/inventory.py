@@ -105,7 +105,7 @@ class InventoryBuilder:
         self.site = site
         self.vendors = vendors
         self.acc: dict[str, _Acc] = {}
-        self.ip_names: dict[str, dict[str, int]] = defaultdict(dict)
+        self.ip_names: dict[str, dict[str, tuple[int, float]]] = defaultdict(dict)
         self.bindings: dict[str, tuple[float, str]] = {}
 
     def _get(self, mac: str | None) -> _Acc | None:
@@ -162,16 +162,16 @@ class InventoryBuilder:
                 continue
             for ans in o.answers:  # type: ignore[attr-defined]
                 if ans.rtype in ("A", "AAAA"):
-                    self._ip_name(ans.value, ans.name, "dns")
+                    self._ip_name(ans.value, ans.name, "dns", o.ts)
                 elif ans.rtype == "PTR" and ans.name.endswith((".in-addr.arpa", ".in-addr.arpa.")):
                     parts = ans.name.rstrip(".").split(".")[:4]
-                    self._ip_name(".".join(reversed(parts)), ans.value, "dns")
+                    self._ip_name(".".join(reversed(parts)), ans.value, "dns", o.ts)
         for o in obs.get("netbios", []):
             if o.group or o.suffix not in (0x00, 0x20):  # type: ignore[attr-defined]
                 continue
             ip = o.address or (o.src_ip if o.op in ("registration", "refresh") else None)  # type: ignore[attr-defined]
             if ip:
-                self._ip_name(ip, o.name, "netbios")  # type: ignore[attr-defined]
+                self._ip_name(ip, o.name, "netbios", o.ts)  # type: ignore[attr-defined]
         for o in obs.get("ssdp", []):
             a = self._get(o.src_mac)
             if a is not None and o.server:  # type: ignore[attr-defined]
@@ -203,12 +203,13 @@ class InventoryBuilder:
             if srv is not None:
                 srv.fact("dhcp_server", o.server_id, "dhcp.opt54", o.ts)
 
-    def _ip_name(self, ip: str, name: str, source: str) -> None:
+    def _ip_name(self, ip: str, name: str, source: str, ts: float) -> None:
         if not _usable_ip(ip) or not name:
             return
         name = name.strip().rstrip(".")
         prio = NAME_PRIORITY[source]
-        self.ip_names[ip][name] = min(prio, self.ip_names[ip].get(name, prio))
+        prev = self.ip_names[ip].get(name)
+        self.ip_names[ip][name] = (min(prio, prev[0]), min(ts, prev[1])) if prev else (prio, ts)
 
     # ------------------------------------------------------------------ building
 
@@ -252,10 +253,10 @@ class InventoryBuilder:
         for ip, names in self.ip_names.items():
             mac = ip_to_mac.get(ip)
             if mac:
-                for name, prio in names.items():
+                for name, (prio, ts) in sorted(names.items()):
                     src = "dns" if prio == 1 else "netbios"
                     self.acc[mac].name(name, src)
-                    self.acc[mac].fact("hostname", name, src, 0.0)
+                    self.acc[mac].fact("hostname", name, src, ts)
         switch_ports = self._lldp(obs)
         self._cdp(obs)
         devices = {mac: self._device(a, routers.get(mac), ip_to_mac, switch_ports.get(mac))

@@ -101,6 +101,9 @@ def replay(
         ".medtap-spool"
     ),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    dissector: Annotated[
+        str, typer.Option(help="medtap (default), or tshark: also label unidentified conversations with tshark.")
+    ] = "medtap",
 ) -> None:
     """Replay capture files: decode, store observations, analyze, print a summary."""
     from api.runner import NoInputError, run_replay
@@ -121,6 +124,7 @@ def replay(
             spool_dir=spool,
             progress=not quiet and sys.stderr.isatty(),
             console=err,
+            dissector=dissector,
         )
     except NoInputError as exc:
         _fail(str(exc), EXIT_NO_INPUT)

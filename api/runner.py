@@ -148,8 +148,20 @@ def run_replay(
     spool_dir: Path = Path(".medtap-spool"),
     progress: bool = False,
     console: Console | None = None,
+    dissector: str = "medtap",
 ) -> RunResult:
-    """Replay captures into the database, import sheets, analyze, write the report."""
+    """Replay captures into the database, import sheets, analyze, write the report.
+
+    `dissector="tshark"` also runs tshark over the files and labels the conversations medtap's
+    own detectors did not identify (`app="tshark:<protocol>"`); it needs the tshark binary.
+    """
+    if dissector not in ("medtap", "tshark"):
+        raise ValueError(f"unknown dissector {dissector!r} (medtap or tshark)")
+    if dissector == "tshark":
+        from collector.tshark_backend import available
+
+        if not available():
+            raise ValueError("tshark not found: install the Debian package tshark or drop --dissector tshark")
     from collector.pipeline import replay
 
     files = expand_inputs(paths)
@@ -157,7 +169,14 @@ def run_replay(
         if sheets is not None:
             _import_sheets(session, sheets, actor="cli", partial=False)
         db_sink = _DbSink(session, sensor)
-        sink = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
+        if dissector == "tshark":
+            # Keep the observations until tshark has labelled what medtap's detectors did not.
+            from collector.sinks import ListSink
+
+            held = ListSink()
+            sink = _Tee([held])
+        else:
+            sink = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
         live = _LiveRun(session, sources=[str(f) for f in files], sensor=sensor)
         with _progress(progress, console, files) as bar:
 
@@ -171,6 +190,14 @@ def run_replay(
             finally:
                 live.done()
         sink.close()
+        if dissector == "tshark":
+            from collector.tshark_backend import enrich_with_tshark
+
+            enriched = enrich_with_tshark(files, list(held.observations))
+            out = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
+            for start in range(0, len(enriched), 5000):
+                out.emit(enriched[start : start + 5000])
+            out.close()
         if stats.packets == 0 and any(w.startswith(("unreadable", "not_a_capture")) for w in stats.weirds):
             raise NoInputError("not a capture file: " + ", ".join(str(f) for f in files))
         report = _analyze_and_store(session, site=site, baseline_path=baseline_path)

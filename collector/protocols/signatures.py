@@ -240,6 +240,7 @@ class SignatureSet:
     active: tuple[Signature, ...] = field(init=False)
     regexes: dict[str, re.Pattern[bytes]] = field(init=False, repr=False)
     sni_globs: dict[tuple[str, ...], re.Pattern[str]] = field(init=False, repr=False)
+    compiled: tuple[tuple[Any, ...], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         active = tuple(s for s in self.signatures if s.transport == self.transport and s.emitted_by is None)
@@ -250,44 +251,58 @@ class SignatureSet:
         globs = {m.globs: re.compile("|".join(fnmatch.translate(g.lower()) for g in m.globs))
                  for s in active for m in s.match if isinstance(m, SniMatch)}
         object.__setattr__(self, "sni_globs", globs)
+        # Each content signature's matchers compiled once (hex decoded, patterns looked up):
+        # (signature, direction, port_required, ((kind, offset, end, raw_or_pattern), ...), needs_sni)
+        compiled = []
+        for sig in active:
+            if not sig.match:
+                continue
+            checks: list[tuple[int, int, int, Any]] = []
+            for m in sig.match:
+                if isinstance(m, BytesMatch):
+                    raw = m.raw
+                    checks.append((0, m.offset, m.offset + len(raw), raw))
+                elif isinstance(m, RegexMatch):
+                    checks.append((1, 0, 0, regexes[m.regex]))
+                else:
+                    checks.append((2, 0, 0, globs[m.globs]))
+            compiled.append((sig, sig.direction, sig.port_required, tuple(checks), any(c[0] == 2 for c in checks)))
+        object.__setattr__(self, "compiled", tuple(compiled))
 
     @property
     def ports(self) -> frozenset[int]:
         return frozenset(p for s in self.active for p in s.ports)
 
-    def _check(self, sig: Signature, payload: bytes, sni: str | None) -> tuple[bool, str | None]:
-        detail: str | None = None
-        for m in sig.match:
-            if isinstance(m, BytesMatch):
-                raw = m.raw
-                if payload[m.offset : m.offset + len(raw)] != raw:
-                    return False, None
-            elif isinstance(m, RegexMatch):
-                found = self.regexes[m.regex].match(payload[:REGEX_WINDOW])
-                if found is None:
-                    return False, None
-                if "detail" in found.re.groupindex and found.group("detail") is not None:
-                    detail = _printable(found.group("detail"))
-            else:
-                if sni is None or self.sni_globs[m.globs].match(sni) is None:
-                    return False, None
-                detail = sni
-        return True, detail
-
     def content_hits(self, payload: bytes, *, from_client: bool | None, server_port: int | None) -> list[Hit]:
         """Signatures with `match` that hold on `payload` (direction and port rules applied when known)."""
         sni = extract_sni(payload) if self.transport == "tcp" and payload[:1] == b"\x16" else None
         hits: list[Hit] = []
-        for sig in self.active:
-            if not sig.match:
+        window: bytes | None = None
+        for sig, direction, port_required, checks, needs_sni in self.compiled:
+            if from_client is not None and direction != "any" and (direction == "client") != from_client:
                 continue
-            wrong_side = sig.direction != "any" and (sig.direction == "client") != from_client
-            if from_client is not None and wrong_side:
-                continue
-            if sig.port_required and (server_port is None or server_port not in sig.ports):
+            if port_required and (server_port is None or server_port not in sig.ports):
                 continue  # the probe (no port known) leaves these to decode, called on their ports
-            ok, detail = self._check(sig, payload, sni)
-            if ok:
+            if needs_sni and sni is None:
+                continue
+            detail: str | None = None
+            for kind, start, end, what in checks:
+                if kind == 0:
+                    if payload[start:end] != what:
+                        break
+                elif kind == 1:
+                    if window is None:
+                        window = payload[:REGEX_WINDOW]
+                    found = what.match(window)
+                    if found is None:
+                        break
+                    if "detail" in what.groupindex and found.group("detail") is not None:
+                        detail = _printable(found.group("detail"))
+                else:
+                    if what.match(sni) is None:
+                        break
+                    detail = sni
+            else:
                 hits.append(Hit(sig, detail))
         return hits
 

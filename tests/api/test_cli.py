@@ -121,3 +121,18 @@ def test_tokens_rules_and_db_upgrade(tmp_path: Path) -> None:
 def test_missing_capture_exits_4(tmp_path: Path) -> None:
     result = runner.invoke(app, ["replay", str(tmp_path / "nope.pcap"), "--db", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code == 4
+
+
+def test_dissector_tshark_labels_what_medtap_does_not_decode(tmp_path: Path) -> None:
+    from tests.conftest import real_pcap
+
+    pcap = real_pcap("ndpi-modbus.pcap")
+    report = tmp_path / "r.json"
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    result = runner.invoke(app, ["replay", str(pcap), "--dissector", "tshark", "--db", db, "--report", str(report), "-q"])
+    assert result.exit_code == 0, result.output
+    devices = json.loads(report.read_text())["devices"]
+    assert any(p.startswith("tshark:modbus/") for d in devices for p in d["protocols"]), [d["protocols"] for d in devices]
+    plain = runner.invoke(app, ["replay", str(pcap), "--db", f"sqlite:///{tmp_path / 'p.db'}", "--report", str(tmp_path / "p.json"), "-q"])
+    assert plain.exit_code == 0
+    assert not any("tshark:" in p for d in json.loads((tmp_path / "p.json").read_text())["devices"] for p in d["protocols"])

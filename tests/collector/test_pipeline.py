@@ -223,10 +223,11 @@ def test_short_frames_after_established_traffic_are_weirds_not_crashes() -> None
 def test_records_are_emitted_early_when_the_batch_is_full() -> None:
     calls = Calls()
     det = calls.detector("each", "udp", ports=frozenset({7}))
-    pkt = bytes(Ether(src=CT[0], dst=PACS[0]) / IP(src=CT[1], dst=PACS[1]) / UDP(sport=7, dport=7))
+    pkt = bytes(Ether(src=CT[0], dst=PACS[0]) / IP(src=CT[1], dst=PACS[1]) / UDP(sport=7, dport=7) / Raw(bytes(4)))
+    frames = [pkt[:-4] + struct.pack("!I", i) for i in range(BATCH_MAX + 10)]  # distinct: no identity repeat
     sink = ListSink()
     pipe = Pipeline(sink=sink, detectors=[det], flush_interval=1e9)
-    pipe.run([RawFrame(T0, 1, pkt, len(pkt), i + 1, "t", 0) for i in range(BATCH_MAX + 10)])
+    pipe.run([RawFrame(T0, 1, f, len(f), i + 1, "t", 0) for i, f in enumerate(frames)])
     assert sink.batches == 1 and len(sink.observations) == BATCH_MAX  # before any flush
     pipe.close()
 
@@ -283,3 +284,36 @@ def test_evidence_pointer_follows_the_file_of_each_period(tmp_path: Path) -> Non
     convs = [(o.source, o.frame_no, o.packets_c2s) for o in sink.observations if o.kind == "conversation"]
     assert hosts == [("a-first.pcap", 1, 3), ("b-second.pcap", 1, 3)]
     assert convs == [("a-first.pcap", 1, 3), ("b-second.pcap", 1, 3)]
+
+
+def test_identical_identity_frames_are_decoded_once_per_flush_period() -> None:
+    calls = Calls()
+    arp = calls.detector("arpish", "ether", ethertypes=frozenset({0x0806}))
+    dns = calls.detector("dns", "udp", ports=frozenset({53}))
+    who_has = Ether(src=CT[0], dst="ff:ff:ff:ff:ff:ff") / ARP(hwsrc=CT[0], psrc=CT[1], pdst=PACS[1])
+    other = Ether(src=CT[0], dst="ff:ff:ff:ff:ff:ff") / ARP(hwsrc=CT[0], psrc=CT[1], pdst="10.50.0.99")
+
+    def query(tid: int, sport: int) -> Any:
+        dns_msg = struct.pack("!HHHHHH", tid, 0x0100, 1, 0, 0, 0) + b"\x04pacs\x00\x00\x01\x00\x01"
+        return Ether(src=CT[0], dst=PACS[0]) / IP(src=CT[1], dst=PACS[1]) / UDP(sport=sport, dport=53) / Raw(dns_msg)
+
+    # period 1 (0-3 s): who-has x3, a changed who-has, the same query x2 with new ids and ports;
+    # period 2 (20 s): the same who-has again
+    frames = raw([who_has, who_has, other, who_has, query(1, 40000), query(2, 40001)], step=0.5)
+    frames += raw([who_has], t0=T0 + 20.0)
+    sink, stats = run(frames, [arp, dns], flush_interval=10.0)
+    assert len(calls.payloads("arpish")) == 3  # who-has, the changed one, who-has in the next period
+    assert calls.payloads("arpish")[1] != calls.payloads("arpish")[0]
+    assert len(calls.payloads("dns")) == 1  # only the transaction id differs
+    assert stats.deep_repeats == 3
+    hosts = [o for o in sink.observations if o.kind == "host" and o.ip is None]
+    assert sum(h.frames for h in hosts) == 5  # skipped frames still count in the fast path
+    assert parse_observation(stats.model_dump(mode="json")).deep_repeats == 3
+
+
+def test_a_decode_with_side_effects_is_never_skipped() -> None:
+    calls = Calls()
+    bad = calls.detector("fragile", "udp", ports=frozenset({9}), fail=True)
+    pkt = Ether(src=CT[0], dst=PACS[0]) / IP(src=CT[1], dst=PACS[1]) / UDP(sport=9, dport=9) / Raw(b"x")
+    _, stats = run(raw([pkt, pkt, pkt]), [bad])
+    assert stats.weirds == {"fragile_malformed": 3} and stats.deep_repeats == 0

@@ -1,0 +1,139 @@
+"""Inventory: merge per MAC, router detection, names, switch port pairing, connection, OS, roles."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from analyzer.engine import analyze
+from analyzer.site import load_site
+from collector.schema import (
+    ArpObs, Conversation, DhcpObs, DicomObs, DnsAnswer, DnsObs, HostSighting, LldpObs, NetbiosObs, OsHint, WifiObs,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SITE = load_site(REPO / "pcaps" / "fixtures" / "site-rules.yaml")
+ROUTER = "00:00:0c:9f:f0:01"
+MON = "00:09:fb:20:00:50"
+
+
+def host(mac: str, ip: str | None, vlan: int | None, ts: float = 1.0, **kw: object) -> HostSighting:
+    return HostSighting(ts=ts, mac=mac, ip=ip, vlan=vlan, first_ts=ts, last_ts=ts + 1, frames=2, **kw)
+
+
+def conv(c: str, s: str, port: int, cmac: str | None = None, smac: str | None = None, vlan: int = 0,
+         ts: float = 1.0, transport: str = "tcp", app: str | None = None) -> Conversation:
+    return Conversation(ts=ts, client_ip=c, server_ip=s, server_port=port, client_mac=cmac, server_mac=smac,
+                        vlan=vlan, first_ts=ts, last_ts=ts + 1, transport=transport, app=app, packets_c2s=1)
+
+
+def test_merge_ips_names_vendor_over_time() -> None:
+    obs = [
+        host(MON, "10.10.120.50", 120, ts=1.0),
+        host(MON, "10.10.120.51", 120, ts=50.0),
+        DhcpObs(ts=2.0, message_type="request", client_mac=MON, hostname="MX800-BED12", fingerprint="1,3,6"),
+        DnsObs(ts=3.0, protocol="dns", response=True,
+               answers=(DnsAnswer(name="mon12.demo.example", rtype="A", value="10.10.120.51"),)),
+        NetbiosObs(ts=4.0, op="registration", name="MONBOX", suffix=0, src_ip="10.10.120.50"),
+    ]
+    [d] = analyze(obs, rules=[]).devices
+    assert d.ips == ["10.10.120.50", "10.10.120.51"] and d.vlans == [120]
+    assert d.hostname == "MX800-BED12"  # DHCP beats DNS and NetBIOS
+    assert set(d.names) == {"MX800-BED12", "mon12.demo.example", "MONBOX"}
+    assert d.vendor == "Philips" and d.oui_vendor == "Philips Patient Monitoring"
+    assert (d.first_seen, d.last_seen) == (1.0, 51.0)
+    assert any(f.attribute == "dhcp_fingerprint" and f.value == "1,3,6" for f in d.facts)
+
+
+def test_router_not_mistaken_for_a_device_with_many_ips() -> None:
+    obs = [host(ROUTER, f"10.20.0.{i}", 120) for i in range(2, 13)]  # routed sources on VLAN 120
+    obs += [host(MON, "10.10.120.50", 120), ArpObs(ts=1.0, op="reply", sender_mac=ROUTER, sender_ip="10.10.120.1",
+                                                    target_mac=MON, target_ip="10.10.120.50", vlan=120)]
+    obs += [conv("10.20.0.5", "10.10.120.50", 80, cmac=ROUTER, smac=MON, vlan=120)]
+    report = analyze(obs, rules=[])
+    router = next(d for d in report.devices if d.mac == ROUTER)
+    assert router.is_router and router.role == "router"
+    assert router.ips == ["10.10.120.1"]  # only its ARP-bound address
+    mon = next(d for d in report.devices if d.mac == MON)
+    assert mon.peers == ["10.20.0.5"] and mon.protocols == ["tcp/80/server"]
+
+
+def test_few_ips_is_not_a_router() -> None:
+    obs = [host(MON, f"10.10.120.{i}", 120) for i in range(50, 53)]
+    [d] = analyze(obs, rules=[]).devices
+    assert not d.is_router and len(d.ips) == 3
+
+
+def test_public_source_ip_makes_a_router_and_arp_wins_ip_lookup() -> None:
+    gw = "00:00:0c:00:00:01"
+    obs = [host(gw, "203.0.113.80", 200), host(gw, "10.20.0.11", 200, ts=2.0),
+           ArpObs(ts=3.0, op="reply", sender_mac="3c:52:82:20:00:11", sender_ip="10.20.0.11", target_mac=gw,
+                  target_ip="10.20.0.1", vlan=200)]
+    report = analyze(obs, rules=[])
+    by = {d.mac: d for d in report.devices}
+    assert by[gw].is_router and "10.20.0.11" not in by[gw].ips
+    assert by["3c:52:82:20:00:11"].ips == ["10.20.0.11"]
+
+
+def test_switch_port_from_nearest_switch_lldp_in_same_vlan() -> None:
+    switch = "00:00:0c:aa:01:05"
+    obs = [
+        LldpObs(ts=10.0, src_mac=switch, vlan=110, chassis_id=switch, port_id="Gi1/0/5", system_name="SW-IMG-01",
+                capabilities=("bridge",)),
+        LldpObs(ts=10.01, src_mac=MON, vlan=110, chassis_id=MON, port_id=MON, system_name="CT-01",
+                med_device_class="endpoint-class-3"),
+        LldpObs(ts=50.0, src_mac=switch, vlan=110, chassis_id=switch, port_id="Gi1/0/9", system_name="SW-IMG-01",
+                capabilities=("bridge",)),
+    ]
+    report = analyze(obs, rules=[])
+    by = {d.mac: d for d in report.devices}
+    assert by[MON].switch_port == "SW-IMG-01 Gi1/0/5"
+    assert by[switch].role == "switch"
+    assert by[MON].connection == "wired" and "SW-IMG-01 Gi1/0/5" in by[MON].connection_evidence[0]
+
+
+def test_connection_wifi_strong_and_weak_hints() -> None:
+    strong = "00:09:fb:00:00:01"
+    weak = "00:80:92:00:00:01"  # Silex radio module OUI
+    obs = [host(strong, "10.10.120.60", 120), host(weak, "10.10.120.61", 120),
+           WifiObs(ts=1.0, evidence="capwap", client_mac=strong, confidence=1.0),
+           WifiObs(ts=1.0, evidence="dhcp-fingerprint", client_mac=weak, confidence=0.5)]
+    by = {d.mac: d for d in analyze(obs, site=SITE, rules=[]).devices}
+    assert by[strong].connection == "wifi"
+    assert by[weak].radio_module and by[weak].connection == "wired"  # zone decides, weak hints only recorded
+    assert any("weak" in e for e in by[weak].connection_evidence)
+    assert analyze([host(weak, "10.99.0.1", None)], rules=[]).devices[0].connection == "unknown"
+
+
+def test_os_highest_confidence_and_eol() -> None:
+    obs = [host(MON, "10.10.110.30", 110),
+           OsHint(ts=1.0, ip="10.10.110.30", method="ttl", family="Windows", confidence=0.3),
+           OsHint(ts=1.0, mac=MON, method="smb-ntlm", family="Windows", version="7", confidence=0.9)]
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    [d] = analyze(obs, rules=[], now=now).devices
+    assert d.os == "Windows 7" and d.os_confidence == 0.9 and d.os_eol
+    # the end-of-life date is compared with the analysis date (default: the capture's last packet)
+    assert not analyze(obs, rules=[], now=dt.datetime(2019, 1, 1, tzinfo=dt.timezone.utc)).devices[0].os_eol
+    obs[-1] = OsHint(ts=1.0, mac=MON, method="smb-ntlm", family="Windows", version="11", confidence=0.9)
+    assert not analyze(obs, rules=[], now=now).devices[0].os_eol
+
+
+def test_roles_modality_pacs_and_dm_service() -> None:
+    ct, mr, pacs = "00:21:b7:10:00:21", "00:21:b7:10:00:22", "00:50:56:50:00:20"
+    obs = [host(ct, "10.10.110.21", 110), host(mr, "10.10.110.22", 110), host(pacs, "10.50.0.20", 50)]
+    for ip in ("10.10.110.21", "10.10.110.22"):
+        obs.append(DicomObs(ts=2.0, pdu="associate-rq", src_ip=ip, dst_ip="10.50.0.20", dst_port=104,
+                            modality_hints=("CT",)))
+        obs.append(conv(ip, "10.50.0.20", 104, app="dicom"))
+    by = {d.mac: d for d in analyze(obs, site=SITE, rules=[]).devices}
+    assert by[ct].role == "imaging-modality" and by[ct].is_dm and by[ct].service == "biomedical"
+    assert by[pacs].role == "pacs" and not by[pacs].is_dm and by[pacs].service == "it"
+    assert "2 clients" in by[pacs].role_evidence[0]
+
+
+def test_report_is_deterministic() -> None:
+    obs = [host(MON, "10.10.120.50", 120), host(ROUTER, "203.0.113.5", 120),
+           conv("10.10.120.50", "203.0.113.5", 443, cmac=MON, smac=ROUTER, vlan=120)]
+    a = analyze(obs, site=SITE).model_dump_json()
+    b = analyze(list(reversed(obs)), site=SITE).model_dump_json()
+    assert a == b
