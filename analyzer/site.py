@@ -42,6 +42,7 @@ _SERVICE = re.compile(r"^(tcp|udp|any)/(\d{1,5})(?:-(\d{1,5}))?$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _SPECIAL = [ipaddress.ip_network(n) for n in ("100.64.0.0/10", "0.0.0.0/8", "240.0.0.0/4")]
+_DOC = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
 
 
 class SiteError(ValueError):
@@ -58,10 +59,7 @@ def is_public(ip: str | None) -> bool:
         return False
     if addr.version == 4 and any(addr in n for n in _SPECIAL):
         return False
-    doc = addr.version == 4 and any(
-        addr in ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
-    )
-    if doc:
+    if addr.version == 4 and any(addr in n for n in _DOC):
         return True
     return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
                 or addr.is_unspecified or addr.is_reserved)
@@ -104,6 +102,7 @@ class Zone(SiteModel):
     cidrs: list[Cidr] = Field(default_factory=list)
     description: str = ""
     _set: IPSet = PrivateAttr(default_factory=IPSet)
+    _ranges: list[tuple[int, int, int]] = PrivateAttr(default_factory=list)
 
     @field_validator("vlans")
     @classmethod
@@ -118,12 +117,16 @@ class Zone(SiteModel):
             self._set = IPSet(IPNetwork(c) for c in self.cidrs)
         except AddrFormatError:  # pragma: no cover - validated above
             self._set = IPSet()
+        # integer ranges of the IPSet: membership tests without netaddr's per-call parsing
+        self._ranges = [(c.version, c.first, c.last) for c in self._set.iter_cidrs()]
 
     def contains(self, ip: str) -> bool:
         try:
-            return ip in self._set
-        except (AddrFormatError, ValueError):
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
             return False
+        value = int(addr)
+        return any(v == addr.version and lo <= value <= hi for v, lo, hi in self._ranges)
 
 
 class Conduit(SiteModel):
@@ -242,6 +245,7 @@ class SitePolicy(SiteModel):
     maintenance: Maintenance = Field(default_factory=Maintenance)
     dhcp_servers: list[str] = Field(default_factory=list)
     exceptions: list[SiteException] = Field(default_factory=list)
+    _zone_cache: dict[tuple[str | None, int | None], Zone | None] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _refs(self) -> SitePolicy:
@@ -268,6 +272,12 @@ class SitePolicy(SiteModel):
 
     def zone_of(self, ip: str | None, vlan: int | None = None) -> Zone | None:
         """VLAN match first, then CIDR; a public address outside every zone is the implicit internet zone."""
+        key = (ip, vlan)
+        if key not in self._zone_cache:
+            self._zone_cache[key] = self._zone_of(ip, vlan)
+        return self._zone_cache[key]
+
+    def _zone_of(self, ip: str | None, vlan: int | None) -> Zone | None:
         if vlan is not None:
             for z in self.zones:
                 if vlan in z.vlans:

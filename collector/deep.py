@@ -10,8 +10,9 @@ first SYN (and SYN/ACK) of a new conversation.  After its prefix a conversation 
 bytes, so the bulk of a DICOM transfer costs a header walk.
 
 Identity repeats: within one flush period, an ether/ip/udp-layer frame whose identity key
-(detector name, VLAN, source and destination MAC, source and destination IP, payload bytes;
-the 2-byte transaction id of DNS/mDNS/LLMNR/NetBIOS-NS excluded) equals that of a frame already
+(detector name, VLAN, outer VLAN, tunnel, source and destination MAC, source and destination
+IP, payload bytes; the 2-byte transaction id of DNS/mDNS/LLMNR/NetBIOS-NS excluded; not the
+ports, so a query repeated from a new ephemeral port is a repeat) equals that of a frame already
 decoded into records carries no new identity (the ARP who-has, DNS query, DHCP discover or
 LLDP/CDP announcement repeated every few seconds): it is counted in `CaptureStats.deep_repeats`
 instead of decoded again.  The keys (64-bit hashes, at most `REPEAT_CAP` per period; when full,
@@ -208,7 +209,7 @@ class DeepPath:
         for det in dets:
             key = None
             if det.layer in REPEAT_LAYERS:
-                key = hash((det.name, h[2], h[0], h[1], h[7], h[8],
+                key = hash((det.name, h[2], h[3], tunnel, h[0], h[1], h[7], h[8],
                             payload[2:] if det.name in TXID_DETECTORS else payload))
                 app = repeats.get(key)
                 if app is not None:

@@ -421,9 +421,10 @@ def relaxed_gc(threshold0: int = GC_THRESHOLD0) -> Iterator[None]:
 
     Every frame allocates short-lived tuples that reference counting frees at once, yet each
     700 of them start a young-generation pass, and the passes over the older generations walk
-    the whole host and conversation tables: measured on the 1M-frame bench mix, a third of the
-    deep-path time.  The pipeline creates no reference cycles per frame, so collecting them less
-    often costs no memory growth with the number of frames.
+    the whole host and conversation tables: on the 1M-frame bench mix, 474 collections and
+    0.35 s of the replay with the default thresholds, one collection and 0.02 s with these.
+    The pipeline creates no reference cycles per frame, so collecting them less often costs no
+    memory growth with the number of frames.
     """
     old = gc.get_threshold()
     gc.set_threshold(max(old[0], threshold0), *old[1:])
