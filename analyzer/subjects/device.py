@@ -12,7 +12,7 @@ from analyzer.models import Device, Evidence
 SUBJECT = "device"
 FIELDS: dict[str, str] = {
     "mac": "MAC address", "ips": "own IP addresses", "vlans": "VLAN ids (0 = untagged)",
-    "vlan_count": "number of VLANs", "vendor": "manufacturer", "hostname": "best name",
+    "vlan_count": "number of tagged VLANs (untagged/0 is not counted: native VLAN or a tunnel)", "vendor": "manufacturer", "hostname": "best name",
     "role": "classified role", "role_confidence": "0..1", "is_dm": "medical device or DM supervision",
     "is_router": "routed interface", "random_mac": "locally administered MAC", "radio_module": "radio OUI",
     "connection": "wired, wifi or unknown", "connection_evidence": "why", "wifi_strong": "deterministic Wi-Fi evidence",
@@ -66,7 +66,7 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
                               text=f"SMB negotiate {o.src_ip} -> {o.dst_ip} dialects {', '.join(o.dialects_offered) or o.dialect_chosen}")  # type: ignore[attr-defined]
                      for o in smb1.get(mac, [])[:3]]
         yield {
-            "mac": mac, "ips": d.ips, "vlans": d.vlans, "vlan_count": len(d.vlans), "vendor": d.vendor,
+            "mac": mac, "ips": d.ips, "vlans": d.vlans, "vlan_count": len([v for v in d.vlans if v]), "vendor": d.vendor,
             "hostname": d.hostname, "role": d.role, "role_confidence": d.role_confidence, "is_dm": d.is_dm,
             "is_router": d.is_router, "random_mac": d.random_mac, "radio_module": d.radio_module,
             "connection": d.connection, "connection_evidence": d.connection_evidence,

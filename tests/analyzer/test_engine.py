@@ -133,3 +133,18 @@ def test_smb1_and_table_overflow_and_stats() -> None:
     assert (s.packets, s.bytes, s.malformed, s.first_ts, s.last_ts) == (15, 1500, 3, T0 - 5, T0 + 5)
     assert s.weirds == {"x": 3} and s.table_overflow == {"conversations": 3}
     assert "table-overflow" not in {f.rule for f in analyze(obs[:2] + obs[3:], site=SITE).findings}
+
+
+def test_untagged_frames_do_not_make_a_mac_multi_vlan() -> None:
+    """Untagged (VLAN 0: native VLAN, tunnel inner frame) beside one tagged VLAN is not two VLANs."""
+    from analyzer.engine import analyze
+    from collector.schema import HostSighting
+
+    def seen(vlan: int | None, ts: float) -> HostSighting:
+        return HostSighting(ts=ts, vlan=vlan, src_mac="00:12:21:30:00:09", src_ip="10.30.0.19",
+                            mac="00:12:21:30:00:09", ip="10.30.0.19", first_ts=ts, last_ts=ts, frames=1)
+
+    one = analyze([seen(None, 1.0), seen(300, 2.0)])
+    assert not [f for f in one.findings if f.rule == "mac-multi-vlan"]
+    two = analyze([seen(120, 1.0), seen(300, 2.0)])
+    assert [f for f in two.findings if f.rule == "mac-multi-vlan"]
