@@ -154,11 +154,17 @@ def compile_where(where: Any, fields: Mapping[str, str] | None = None,
 
 
 def fill(template: str, row: Row) -> str:
-    """Fill `{field}` placeholders from the row; unknown or missing ones are left as is."""
+    """Fill `{field}` placeholders from the row.
+
+    A field the row has but with no value reads "unknown" (a device without a name must not
+    show a raw placeholder to a biomedical engineer); a field the row does not have is left as is.
+    """
     def repl(m: re.Match[str]) -> str:
-        value = row.get(m.group(1))
-        if value is None:
+        if m.group(1) not in row:
             return m.group(0)
+        value = row.get(m.group(1))
+        if value is None or value == "" or value == [] or value == ():
+            return "unknown"
         if isinstance(value, (list, tuple)):
             return ", ".join(str(v) for v in value)
         return str(value)

@@ -46,3 +46,8 @@ def test_refusal_location_nested() -> None:
 def test_fill_template() -> None:
     assert fill("Move {host} ({ips}) {unknown}", {"host": "CT-01", "ips": ["10.0.0.1", "10.0.0.2"]}) == \
         "Move CT-01 (10.0.0.1, 10.0.0.2) {unknown}"
+
+
+def test_fill_template_empty_values_read_unknown() -> None:
+    assert fill("Sheet for {hostname} ({mac})", {"hostname": None, "mac": "00:09:fb:20:01:07"}) == \
+        "Sheet for unknown (00:09:fb:20:01:07)"
