@@ -301,7 +301,9 @@ def _decode(data: bytes | str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+        # Excel's "CSV (séparateur: point-virgule)" on Windows writes cp1252; bytes that are
+        # neither are refused (never silently replaced: a sheet must say what was declared).
+        return data.decode("cp1252")
 
 
 def _read_csv(text: str, result: ParseResult) -> list[tuple[int, Sheet]]:
@@ -361,7 +363,12 @@ def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
     """Parse a file's content; every refused row becomes a SheetError (line = CSV line or item number)."""
     fmt = fmt.lower().replace("yml", "yaml")
     result = ParseResult()
-    text = _decode(data)
+    try:
+        text = _decode(data)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1 if isinstance(data, bytes) else 0
+        result.errors.append(SheetError(line, "file", f"not UTF-8 nor Windows-1252 text (byte {exc.start})"))
+        return result
     if fmt == "csv":
         rows = _read_csv(text, result)
     elif fmt in ("json", "yaml"):

@@ -27,7 +27,8 @@ from api.errors import ConflictError, InvalidError, NotFoundError
 from api.models import FindingRow, SheetRow, utcnow
 from api.schemas import FindingOut, ReconciliationOut, SheetOut
 from api.store import (  # noqa: F401  (re-exported: the service API)
-    counts, finish_run, finding_out, get_device, get_finding, ingest_batch, list_devices, list_findings, list_runs,
+    counts, finish_run, finding_out, get_device, get_finding, ingest_batch, like_pattern, list_devices, list_findings,
+    list_runs,
     load_observations, save_devices, save_findings, start_run, store_observations, stored_report,
 )
 
@@ -96,8 +97,9 @@ def _sheet_out(row: SheetRow) -> SheetOut:
 def list_sheets(session: Session, *, q: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[SheetOut], int]:
     conds = []
     if q:
-        like = f"%{q.lower()}%"
-        conds.append(or_(func.lower(SheetRow.id).like(like), func.lower(SheetRow.software_name).like(like)))
+        like = like_pattern(q)
+        conds.append(or_(func.lower(SheetRow.id).like(like, escape="\\"),
+                         func.lower(SheetRow.software_name).like(like, escape="\\")))
     total = int(session.exec(select(func.count()).select_from(SheetRow).where(*conds)).one())
     rows = session.exec(select(SheetRow).where(*conds).order_by(col(SheetRow.id)).offset(offset).limit(limit)).all()
     return [_sheet_out(r) for r in rows], total

@@ -24,6 +24,12 @@ from api.schemas import FindingOut
 from collector.schema import Observation, parse_observation
 
 
+def like_pattern(text: str) -> str:
+    """A case-insensitive "contains" LIKE pattern in which the user's % _ and \\ are literal (ESCAPE '\\')."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def _obs_rows(observations: Sequence[Observation], sensor: str, batch_seq: int | None = None) -> list[dict[str, Any]]:
     """Insert rows; `kind` is written explicitly (exclude_defaults would drop the discriminator)."""
     return [{"sensor": o.sensor or sensor, "batch_seq": batch_seq, "kind": o.kind, "ts": o.ts,
@@ -146,9 +152,11 @@ def list_devices(session: Session, *, zone: str | None = None, role: str | None 
         if value is not None:
             conds.append(column == value)
     if q:
-        like = f"%{q.lower()}%"
-        conds.append(or_(func.lower(DeviceRow.mac).like(like), func.lower(func.coalesce(DeviceRow.hostname, "")).like(like),
-                         func.lower(DeviceRow.ips).like(like), func.lower(func.coalesce(DeviceRow.vendor, "")).like(like)))
+        like = like_pattern(q)
+        conds.append(or_(func.lower(DeviceRow.mac).like(like, escape="\\"),
+                         func.lower(func.coalesce(DeviceRow.hostname, "")).like(like, escape="\\"),
+                         func.lower(DeviceRow.ips).like(like, escape="\\"),
+                         func.lower(func.coalesce(DeviceRow.vendor, "")).like(like, escape="\\")))
     total = int(session.exec(select(func.count()).select_from(DeviceRow).where(*conds)).one())
     rows = session.exec(select(DeviceRow).where(*conds).order_by(col(DeviceRow.mac)).offset(offset).limit(limit)).all()
     return [Device.model_validate_json(r.data) for r in rows], total

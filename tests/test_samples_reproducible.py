@@ -44,13 +44,17 @@ def test_committed_samples_are_byte_identical_to_a_fresh_generation(problems: li
 
 
 def test_generation_is_deterministic_across_runs(tmp_path: Path) -> None:
-    from pcaps.demo.gen_demo import CAPTURES
-
-    for name, build in CAPTURES.items():
-        a, b = tmp_path / f"a-{name}.pcap", tmp_path / f"b-{name}.pcap"
+    """Every generator (demo and fixtures) builds the same packets, with the same times, twice in a row."""
+    for sub, name, build in make_samples.generators():
+        a, b = tmp_path / f"a-{sub}-{name}.pcap", tmp_path / f"b-{sub}-{name}.pcap"
         make_samples.write_pcap(a, build())
         make_samples.write_pcap(b, build())
-        assert a.read_bytes() == b.read_bytes(), name
+        assert a.read_bytes() == b.read_bytes(), f"{sub}/{name}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "pcaps" / "fixtures").glob("*.pcap")), ids=lambda p: p.name)
+def test_fixture_capture_is_small(path: Path) -> None:
+    assert path.stat().st_size < 50_000
 
 
 def test_check_reports_changed_missing_and_extra_files(tmp_path: Path) -> None:

@@ -8,9 +8,11 @@ deterministic `.time`; nothing reads the wall clock or an unseeded random source
 
 from __future__ import annotations
 
-from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Packet, Raw
+
+from pcaps.fixtures._streams import tcp_stream
 
 ROUTER_MAC = "00:00:0c:9f:f0:01"
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -65,27 +67,13 @@ def tcp_session(
 
     ttl/syn_options shape the client's SYN (OS hints: Windows 128 + WIN_SYN, Linux 64 + LINUX_SYN);
     server_ttl the server's packets."""
-    c2s, s2c = l3(client, server, ttl), l3(server, client, server_ttl)
-    seq_c, seq_s = 1000 + sport, 50000 + dport
-    pkts = [
-        c2s / TCP(sport=sport, dport=dport, flags="S", seq=seq_c, window=64240,
-                  options=syn_options or LINUX_SYN),
-        s2c / TCP(sport=dport, dport=sport, flags="SA", seq=seq_s, ack=seq_c + 1, window=65160,
-                  options=[("MSS", 1460)]),
-    ]
-    seq_c, seq_s = seq_c + 1, seq_s + 1
-    pkts.append(c2s / TCP(sport=sport, dport=dport, flags="A", seq=seq_c, ack=seq_s))
-    for from_client, data in chunks:
-        if from_client:
-            pkts.append(c2s / TCP(sport=sport, dport=dport, flags="PA", seq=seq_c, ack=seq_s) / Raw(data))
-            seq_c += len(data)
-        else:
-            pkts.append(s2c / TCP(sport=dport, dport=sport, flags="PA", seq=seq_s, ack=seq_c) / Raw(data))
-            seq_s += len(data)
-    if close:
-        pkts.append(c2s / TCP(sport=sport, dport=dport, flags="FA", seq=seq_c, ack=seq_s))
-        pkts.append(s2c / TCP(sport=dport, dport=sport, flags="FA", seq=seq_s, ack=seq_c + 1))
-        pkts.append(c2s / TCP(sport=sport, dport=dport, flags="A", seq=seq_c + 1, ack=seq_s + 1))
+    pkts = tcp_stream(
+        l3(client, server, ttl), l3(server, client, server_ttl), sport, dport, chunks,
+        seq_c=1000 + sport, seq_s=50000 + dport,
+        syn={"window": 64240, "options": syn_options or LINUX_SYN},
+        synack={"window": 65160, "options": [("MSS", 1460)]},
+        close="full" if close else "none",
+    )
     return timed(pkts, t)
 
 

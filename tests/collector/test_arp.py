@@ -7,7 +7,7 @@ from scapy.layers.l2 import ARP
 
 from collector.protocols import arp
 from collector.protocols.base import Packet, SimpleContext
-from tests.collector.infra_replay import read, replay
+from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
 
@@ -46,8 +46,12 @@ def test_non_ethernet_arp_is_a_weird_and_truncation_raises() -> None:
         arp.decode(_pkt(bytes(ARP())[:20]), SimpleContext())
 
 
-def test_real_capture_radiotap_is_not_ethernet() -> None:
-    """zeek-arp-who-has-radiotap.pcap is 802.11: no Ethernet frame, so the ether layer must stay silent."""
-    pkts = read(real_pcap("zeek-arp-who-has-radiotap.pcap"))
-    assert pkts
-    assert [o for o in replay(pkts, [arp.DETECTOR]) if o.kind == "arp"] == []
+def test_real_capture_radiotap_arp_is_read_through_the_llc_header() -> None:
+    """zeek-arp-who-has-radiotap.pcap is 802.11 (radiotap): the pipeline reads the ethertype from the
+    LLC/SNAP header, so the ARP detector sees the two ARP messages exactly as tshark dissects them
+    (the stand-in this test used before only read Ethernet frames and expected silence)."""
+    out = observations(real_pcap("zeek-arp-who-has-radiotap.pcap"), [arp.DETECTOR], kind="arp")
+    assert [(o.frame_no, o.op, o.src_mac, o.sender_mac, o.sender_ip, o.target_ip) for o in out] == [
+        (1, "request", "78:31:c1:c6:3f:c2", "78:31:c1:c6:3f:c2", "10.0.0.2", "10.0.0.1"),
+        (2, "reply", "f8:ed:a5:c0:a4:f1", "f8:ed:a5:c0:a4:f1", "10.0.0.1", "10.0.0.2"),
+    ]

@@ -11,7 +11,7 @@ from collector.protocols import capwap
 from collector.protocols._wifi_inner import dot11_station_and_bssid, normalise_frame_control
 from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_wifi import AP, PUMP, capwap_header, cisco_swapped, dot11_to_ds, ether_from_station
-from tests.collector.remote_replay import replay_file
+from tests.collector.replay_helpers import run
 from tests.conftest import real_pcap
 
 
@@ -61,15 +61,28 @@ def test_frame_control_normalisation() -> None:
 
 def test_real_capwap_capture() -> None:
     path = real_pcap("ndpi-capwap.pcap")
-    ctx = SimpleContext()
-    records = replay_file(path, ctx)
+    result = run(path)
     # tshark -Y capwap.data shows 173 frames carrying 802.11: all are handed back
-    assert len(ctx.inner) == 173 and {(lt, t) for _d, lt, t in ctx.inner} == {(105, "capwap")}
-    wifi = [r for r in records if r.kind == "wifi"]
+    assert len(result.inner) == 173 and {(lt, t) for _d, lt, t in result.inner} == {(105, "capwap")}
+    wifi = [r for r in result.of_kind("wifi") if r.evidence == "capwap"]  # the CAPWAP detector's own
     assert {r.client_mac for r in wifi if r.client_mac} == {"1c:ab:a7:f2:13:9d"}
     assert {r.ap_mac for r in wifi} == {"b8:38:61:f3:05:ac"}  # the AP's wired MAC (CDP: AIR-CAP2602I)
     discovery = [r for r in wifi if r.client_mac is None]
-    assert [r.frame_no for r in discovery] == [18, 20, 358, 359]  # tshark: (Primary) Discovery Requests
+    # tshark: (Primary) Discovery Requests in frames 18, 20, 358, 359; 20 and 359 repeat 18 and 358 byte for
+    # byte within a millisecond, which the pipeline counts in deep_repeats instead of recording again
+    assert [r.frame_no for r in discovery] == [18, 358]
+    assert result.stats.deep_repeats >= 2
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "pipeline bug: the 802.11 station of a re-injected frame can be a group address (frame 374: "
+    "ff:ff:ff:ff:ff:ff) or the BSSID itself (frame 356), and becomes a Wi-Fi client record"))
+def test_pipeline_wifi_stations_are_unicast_clients() -> None:
+    wifi = [r for r in run(real_pcap("ndpi-capwap.pcap")).of_kind("wifi") if r.evidence == "dot11"]
+    assert wifi
+    for r in wifi:
+        assert r.client_mac is not None and not int(r.client_mac[:2], 16) & 1, (r.frame_no, r.client_mac)
+        assert r.client_mac != r.ap_mac, (r.frame_no, r.client_mac)
 
 
 @pytest.mark.tshark
@@ -80,9 +93,7 @@ def test_inner_frames_agree_with_tshark() -> None:
     out = subprocess.run(["tshark", "-r", str(path), "-Y", "capwap.data && wlan", "-T", "fields",
                           "-e", "wlan.fc.type_subtype"], capture_output=True, text=True, check=True).stdout
     theirs = sorted(int(v, 16) for v in out.split())
-    ctx = SimpleContext()
-    replay_file(path, ctx)
-    mine = sorted(((d[0] >> 2) & 3) << 4 | (d[0] >> 4) for d, _l, _t in ctx.inner)
+    mine = sorted(((d[0] >> 2) & 3) << 4 | (d[0] >> 4) for d, _l, _t in run(path).inner)
     assert mine == theirs
 
 

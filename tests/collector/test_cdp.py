@@ -7,7 +7,7 @@ import pytest
 from collector.protocols import cdp
 from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_infra import cdp_tlv
-from tests.collector.infra_replay import read, replay
+from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
 
@@ -30,7 +30,7 @@ def test_without_device_id_raises_and_other_snap_is_ignored() -> None:
 
 
 def test_real_cdp_v1_router() -> None:
-    (obs,) = [o for o in replay(read(real_pcap("zeek-cdp-v1.pcap")), [cdp.DETECTOR]) if o.kind == "cdp"]
+    (obs,) = [o for o in observations(real_pcap("zeek-cdp-v1.pcap"), [cdp.DETECTOR]) if o.kind == "cdp"]
     assert (obs.device_id, obs.port_id, obs.platform, obs.mgmt_ip) == (
         "R1",
         "Ethernet0",
@@ -42,7 +42,7 @@ def test_real_cdp_v1_router() -> None:
 
 
 def test_real_cdp_v2_switches() -> None:
-    out = [o for o in replay(read(real_pcap("tcpdump-LLDP_and_CDP.pcap")), [cdp.DETECTOR]) if o.kind == "cdp"]
+    out = [o for o in observations(real_pcap("tcpdump-LLDP_and_CDP.pcap"), [cdp.DETECTOR]) if o.kind == "cdp"]
     assert {(o.device_id, o.platform) for o in out} == {
         ("S1", "cisco WS-C3560-24TS"),
         ("S2", "cisco WS-C3560G-24PS"),

@@ -7,7 +7,7 @@ import pytest
 from collector.protocols import dhcp
 from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_infra import bootp
-from tests.collector.infra_replay import read, replay
+from tests.collector.replay_helpers import observations, run
 from tests.conftest import real_pcap
 
 
@@ -58,7 +58,7 @@ def test_probe_wants_the_cookie() -> None:
 
 
 def _dhcp(name: str) -> list:
-    return [o for o in replay(read(real_pcap(name)), [dhcp.DETECTOR]) if o.kind == "dhcp"]
+    return [o for o in observations(real_pcap(name), [dhcp.DETECTOR]) if o.kind == "dhcp"]
 
 
 def test_real_zeek_dhcp() -> None:
@@ -79,8 +79,8 @@ def test_real_relayed_offer_and_option_60() -> None:
 def test_real_fingerprint_and_malformed_capture() -> None:
     out = _dhcp("arkime-wireshark-dhcp.pcap")
     assert out[0].fingerprint == "1,3,6,42" and out[0].client_id == "01000b8201fc42"
-    ctx = SimpleContext()
-    fuzz = replay(read(real_pcap("ndpi-dhcp-fuzz.pcapng")), [dhcp.DETECTOR], ctx)  # must not crash
+    result = run(real_pcap("ndpi-dhcp-fuzz.pcapng"), [dhcp.DETECTOR])
+    fuzz = result.of_kind()
     assert all(o.kind == "dhcp" for o in fuzz)
     for name in ("tcpdump-dhcp-option-33.pcap", "tcpdump-dhcp-rfc4388.pcap", "tcpdump-dhcp-rfc5859.pcap"):
         assert _dhcp(name), name

@@ -9,7 +9,7 @@ import pytest
 from collector.protocols import dns
 from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_infra import dns_message, qname, rr
-from tests.collector.infra_replay import read, replay
+from tests.collector.replay_helpers import observations, run
 from tests.conftest import real_pcap
 
 MDNS, DNS, LLMNR = (next(d for d in dns.DETECTORS if d.name == n) for n in ("mdns", "dns", "llmnr"))
@@ -64,15 +64,15 @@ def test_probe() -> None:
 
 
 def test_real_malformed_dns_does_not_crash() -> None:
-    ctx = SimpleContext()
-    out = replay(read(real_pcap("ndpi-malformed_dns.pcap")), list(dns.DETECTORS), ctx)
-    assert ctx.weirds.get("dns_malformed", 0) >= 1
+    result = run(real_pcap("ndpi-malformed_dns.pcap"), list(dns.DETECTORS))
+    out = result.of_kind()
+    assert result.weirds.get("dns_malformed", 0) >= 1
     assert all(o.kind == "dns" for o in out)
 
 
 def test_real_capture_answers() -> None:
     out = [
-        o for o in replay(read(real_pcap("suricata-tls-tls-subjectaltname-input.pcap")), list(dns.DETECTORS))
+        o for o in observations(real_pcap("suricata-tls-tls-subjectaltname-input.pcap"), list(dns.DETECTORS))
     ]
     answers = [a for o in out if o.response for a in o.answers]
     assert any(a.name == "mamzon.ru" and a.rtype == "A" and a.value == "138.201.208.22" for a in answers)

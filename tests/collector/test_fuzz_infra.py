@@ -8,7 +8,6 @@ fixture captures (pcaps/fixtures/gen_infra.py).  MEDTAP_FUZZ_EXAMPLES raises the
 from __future__ import annotations
 
 import os
-import struct
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,16 +18,16 @@ from collector.protocols import arp, cdp, dhcp, dns, http, lldp, netbios, oshint
 from collector.protocols.base import Detector, Packet, SimpleContext
 from collector.schema import Observation, parse_observation
 from pcaps.fixtures import gen_infra as g
-from tests.collector.infra_replay import l2_view
+from tests.collector.replay_helpers import MALFORMED as ALLOWED
+from tests.collector.replay_helpers import l2_payload
 
-ALLOWED = (struct.error, IndexError, ValueError, UnicodeDecodeError, KeyError, OverflowError)
 EXAMPLES = int(os.environ.get("MEDTAP_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _l2(pkts: list) -> list[bytes]:
-    views = [l2_view(bytes(p)) for p in pkts if isinstance(p, (Ether, Dot3))]
-    return [v["payload"] for v in views if v]
+    views = [l2_payload(bytes(p)) for p in pkts if isinstance(p, (Ether, Dot3))]
+    return [v for v in views if v]
 
 
 def _udp(pkts: list) -> list[bytes]:

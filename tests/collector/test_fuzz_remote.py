@@ -13,9 +13,11 @@ from collector.protocols.base import Detector, Packet, SimpleContext
 from collector.schema import Observation, parse_observation
 from pcaps.fixtures import gen_remote as r
 from pcaps.fixtures import gen_wifi as w
-from tests.collector.remote_replay import ALLOWED, remote_detectors
+from collector.protocols import aruba_gre, capwap, ftp, lwapp, radius, rdp, signatures, telnet, tunnels, vnc
+from tests.collector.replay_helpers import MALFORMED as ALLOWED
+from tests.collector.replay_helpers import detectors_of
 
-DETECTORS = remote_detectors()
+DETECTORS = detectors_of(rdp, vnc, telnet, ftp, capwap, lwapp, aruba_gre, radius, tunnels, signatures)
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 SEEDS: list[bytes] = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collector.protocols import http
 from collector.protocols.base import Packet, SimpleContext
-from tests.collector.infra_replay import read, replay
+from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
 
@@ -54,11 +54,11 @@ def test_response_status() -> None:
 
 
 def test_real_windows_update_and_wget() -> None:
-    out = replay(read(real_pcap("ndpi-windowsupdate_over_http.pcap")), [http.DETECTOR])
+    out = observations(real_pcap("ndpi-windowsupdate_over_http.pcap"), [http.DETECTOR])
     req = next(o for o in out if o.kind == "http" and o.method)
     assert req.user_agent == "Microsoft-Delivery-Optimization/10.0" and req.host == "151.99.72.125"
     assert any(o.kind == "http" and o.status == 206 and o.server == "nginx" for o in out)
-    out = replay(read(real_pcap("zeek-http-vlan-0.pcap")), [http.DETECTOR])
+    out = observations(real_pcap("zeek-http-vlan-0.pcap"), [http.DETECTOR])
     assert {(o.host, o.path) for o in out if o.kind == "http" and o.method} == {
         ("bro.org", "/download/CHANGES.bro-aux.txt")
     }

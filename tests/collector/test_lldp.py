@@ -9,7 +9,7 @@ import pytest
 from collector.protocols import lldp
 from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_infra import tlv
-from tests.collector.infra_replay import read, replay
+from tests.collector.replay_helpers import observations, run
 from tests.conftest import real_pcap
 
 
@@ -34,7 +34,7 @@ def test_missing_mandatory_tlv_raises_and_truncation_is_a_weird() -> None:
 
 
 def _lldp(name: str) -> list:
-    return [o for o in replay(read(real_pcap(name)), [lldp.DETECTOR]) if o.kind == "lldp"]
+    return [o for o in observations(real_pcap(name), [lldp.DETECTOR]) if o.kind == "lldp"]
 
 
 def test_real_lldp_switch() -> None:
@@ -52,5 +52,4 @@ def test_real_mud_url_and_cisco_lldp() -> None:
 
 
 def test_real_asan_capture_does_not_crash() -> None:
-    ctx = SimpleContext()
-    replay(read(real_pcap("tcpdump-lldp_asan.pcap")), [lldp.DETECTOR], ctx)
+    run(real_pcap("tcpdump-lldp_asan.pcap"), [lldp.DETECTOR])

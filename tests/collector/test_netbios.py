@@ -9,7 +9,7 @@ import pytest
 from collector.protocols import netbios
 from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_infra import nb_encode
-from tests.collector.infra_replay import read, replay
+from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
 
@@ -43,15 +43,14 @@ def test_bad_opcode_is_a_weird() -> None:
 
 
 def test_real_nbns_registrations() -> None:
-    out = replay(read(real_pcap("arkime-nbns.pcap")), [netbios.DETECTOR])
+    out = observations(real_pcap("arkime-nbns.pcap"), [netbios.DETECTOR])
     regs = {(o.name, o.suffix, o.group) for o in out if o.op == "registration"}
     assert ("MDJR98", 0x20, False) in regs and ("WORKGROUP", 0x1E, True) in regs
     assert {o.address for o in out if o.op == "registration"} == {"192.168.239.129"}
 
 
 def test_real_netbios_queries() -> None:
-    ctx = SimpleContext()
-    out = replay(read(real_pcap("ndpi-netbios.pcap")), [netbios.DETECTOR], ctx)
+    out = observations(real_pcap("ndpi-netbios.pcap"), [netbios.DETECTOR])
     names = {o.name for o in out if o.op == "query"}
     assert {"XSTREAM_HY", "GUNNAR"} <= names
 
@@ -74,5 +73,5 @@ def test_node_status_names_the_responder() -> None:
 
 
 def test_real_node_status_response() -> None:
-    out = replay(read(real_pcap("ndpi-netbios.pcap")), [netbios.DETECTOR])
+    out = observations(real_pcap("ndpi-netbios.pcap"), [netbios.DETECTOR])
     assert {o.name for o in out if o.op == "status"} == {"GUNNAR"}

@@ -11,7 +11,7 @@ import pytest
 from collector.protocols import rdp
 from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_remote import x224_cc, x224_cr
-from tests.collector.remote_replay import replay_file
+from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
 
@@ -71,7 +71,7 @@ REAL = {
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_real_rdp_captures(name: str) -> None:
     cookie, details = REAL[name]
-    records = [r for r in replay_file(real_pcap(name)) if r.kind == "remote_access" and r.method == "rdp"]
+    records = [r for r in observations(real_pcap(name)) if r.kind == "remote_access" and r.method == "rdp"]
     assert {r.detail for r in records} == details
     requests = [r for r in records if r.signature == "rdp-x224"]
     assert requests and all(r.user_present == cookie for r in requests)
@@ -89,7 +89,7 @@ def test_cookie_presence_agrees_with_tshark(name: str) -> None:
     out = subprocess.run(["tshark", "-r", str(path), "-Y", "rdp.neg_type == 1", "-T", "fields", "-e", "frame.number",
                           "-e", "rdp.rt_cookie"], capture_output=True, text=True, check=True).stdout
     theirs = {int(f): bool(c) for f, _, c in (line.partition("\t") for line in out.splitlines())}
-    mine = {r.frame_no: r.user_present for r in replay_file(path) if r.kind == "remote_access"
+    mine = {r.frame_no: r.user_present for r in observations(path) if r.kind == "remote_access"
             and r.signature == "rdp-x224"}
     assert mine == theirs
 

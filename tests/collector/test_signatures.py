@@ -15,7 +15,7 @@ from collector.protocols.base import Packet, SimpleContext
 from collector.registry import all_detectors
 from collector.schema import RemoteAccessObs
 from pcaps.fixtures.gen_remote import client_hello
-from tests.collector.remote_replay import replay_file
+from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
 GOOD = """
@@ -169,7 +169,7 @@ def test_udp_direction_from_the_signature_port() -> None:
 
 def test_ssh_banner_on_real_capture_agrees_with_tshark() -> None:
     # tshark -d tcp.port==8000,ssh -Y ssh.protocol: server banners in frames 4 (port 22) and 264 (port 8000)
-    records = [r for r in replay_file(real_pcap("ndpi-ssh.pcap")) if r.kind == "remote_access"]
+    records = [r for r in observations(real_pcap("ndpi-ssh.pcap")) if r.kind == "remote_access"]
     assert {(r.frame_no, r.server_port, r.detail) for r in records} == {
         (4, 22, "SSH-2.0-OpenSSH_5.3"), (264, 8000, "SSH-2.0-APACHE-SSHD-2.5.0")}
     assert all(r.method == "ssh" and r.signature == "ssh-banner" for r in records)

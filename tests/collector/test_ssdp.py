@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collector.protocols import ssdp
 from collector.protocols.base import Packet, SimpleContext
-from tests.collector.infra_replay import read, replay
+from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
 
@@ -28,7 +28,7 @@ def test_non_ssdp_is_a_weird() -> None:
 
 
 def test_real_m_search_user_agent() -> None:
-    out = replay(read(real_pcap("ndpi-ssdp-m-search-ua.pcap")), [ssdp.DETECTOR])
+    out = observations(real_pcap("ndpi-ssdp-m-search-ua.pcap"), [ssdp.DETECTOR])
     assert out and all(o.method == "M-SEARCH" for o in out)
     assert out[0].user_agent == "Google Chrome/99.0.4844.74 Mac OS X"
     assert out[0].st == "urn:dial-multiscreen-org:service:dial:1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collector.protocols import ssh
 from collector.protocols.base import Packet, SimpleContext
-from tests.collector.infra_replay import read, replay
+from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
 
@@ -27,6 +27,6 @@ def test_not_ssh() -> None:
 
 
 def test_real_ssh_both_sides() -> None:
-    out = replay(read(real_pcap("arkime-ssh2.pcap")), [ssh.DETECTOR])
+    out = observations(real_pcap("arkime-ssh2.pcap"), [ssh.DETECTOR])
     assert {(o.role, o.software) for o in out} == {("client", "OpenSSH_5.3"), ("server", "OpenSSH_3.9p1")}
     assert {o.banner for o in out if o.role == "server"} == {"SSH-1.99-OpenSSH_3.9p1"}

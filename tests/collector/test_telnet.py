@@ -6,7 +6,7 @@ import pytest
 
 from collector.protocols import telnet
 from collector.protocols.base import Packet, SimpleContext
-from tests.collector.remote_replay import replay_file
+from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
 
@@ -39,7 +39,7 @@ def test_client_side_is_never_read() -> None:
 
 @pytest.mark.parametrize("name", ["suricata-telnet.pcap", "pcpp-telnet.pcap"])
 def test_real_telnet_captures(name: str) -> None:
-    records = [r for r in replay_file(real_pcap(name)) if r.kind == "remote_access"]
+    records = [r for r in observations(real_pcap(name)) if r.kind == "remote_access"]
     content = [r for r in records if r.evidence == "content"]
     assert content and all(r.method == "telnet" and r.server_port == 23 for r in records)
     # tshark: suricata-telnet.pcap frame 5 is the server's first negotiation (DO/WILL ...)
@@ -48,4 +48,4 @@ def test_real_telnet_captures(name: str) -> None:
 
 
 def test_rsh_is_not_telnet() -> None:
-    assert [r for r in replay_file(real_pcap("ndpi-rsh.pcap")) if r.kind == "remote_access"] == []
+    assert [r for r in observations(real_pcap("ndpi-rsh.pcap")) if r.kind == "remote_access"] == []

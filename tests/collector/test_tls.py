@@ -22,7 +22,7 @@ import pytest
 from collector.protocols import tls
 from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_infra import client_hello, server_hello
-from tests.collector.infra_replay import read, replay
+from tests.collector.replay_helpers import observations, run
 from tests.conftest import real_pcap
 
 
@@ -137,8 +137,7 @@ def test_hello_split_over_records_and_truncated() -> None:
 
 
 def test_real_captures_sni_and_malformed() -> None:
-    out = replay(read(real_pcap("ndpi-tls_esni_sni_both.pcap")), [tls.DETECTOR])
+    out = observations(real_pcap("ndpi-tls_esni_sni_both.pcap"), [tls.DETECTOR])
     assert {o.sni for o in out if o.hello == "client"} >= {"these-are-not-the-droids-youre-looking-for.com"}
-    ctx = SimpleContext()
-    replay(read(real_pcap("pcpp-ssl-malformed1.pcap")), [tls.DETECTOR], ctx)
-    assert ctx.weirds.get("tls_malformed", 0) >= 1
+    result = run(real_pcap("pcpp-ssl-malformed1.pcap"), [tls.DETECTOR])
+    assert result.weirds.get("tls_malformed", 0) >= 1

@@ -20,9 +20,8 @@ import pytest
 from scapy.utils import wrpcap
 
 from collector.protocols import dicom
-from collector.protocols.base import SimpleContext
 from pcaps.fixtures.gen_medical import CAPTURES
-from tests.collector.medical_replay import medical_detectors, replay
+from tests.collector.replay_helpers import observations
 
 pytestmark = pytest.mark.tshark
 DECODE_AS = {"tcp.port==4006": "dicom", "tcp.port==6661": "hl7"}  # non-standard ports in the fixtures
@@ -84,7 +83,7 @@ def _uid(text: str) -> str:
 @pytest.mark.parametrize("name", ["dicom-associate", "dicom-anyport"])
 def test_dicom_agrees_with_wireshark(pyshark_mod: Any, tmp_path: Path, name: str) -> None:
     path, pkts = _write(name, tmp_path)
-    ours = [o for o in replay(pkts, medical_detectors(), SimpleContext()) if o.kind == "dicom"]
+    ours = observations(path, kind="dicom")
     theirs = _layers(pyshark_mod, path, "dicom")
     assert theirs, "tshark did not dissect DICOM"
     compared = 0
@@ -133,7 +132,7 @@ def _msh_fields(layer: Any) -> dict[int, str]:
 
 def test_hl7_agrees_with_wireshark(pyshark_mod: Any, tmp_path: Path) -> None:
     path, pkts = _write("hl7-oru", tmp_path)
-    ours = [o for o in replay(pkts, medical_detectors(), SimpleContext()) if o.kind == "hl7"]
+    ours = observations(path, kind="hl7")
     theirs = [_msh_fields(layer) for _, layer in _layers(pyshark_mod, path, "hl7")]
     assert len(theirs) == len(ours) == 5
 

@@ -3,7 +3,11 @@
 Each `tests/golden/detectors/<name>.yaml` names a capture and checks: `count` observations
 matching `match` (partial, field equality; a list compares with the record's tuple), and
 `absent_strings` that must appear nowhere in the JSON of the observations (patient data).
-Every observation is also validated against the documented schema.
+Every observation is also validated against the documented schema.  The detector fixture
+generators (pcaps/fixtures/gen_{infra,medical,remote,wifi}.py) each give every capture a golden
+file and every detector a positive and a negative capture; the patient data the absent-string
+checks look for really is in the captures; medical detectors do not claim each other's traffic;
+the Wi-Fi tunnel detectors hand their inner frames back to the pipeline.
 """
 
 from __future__ import annotations
@@ -18,7 +22,17 @@ import yaml
 from collector.schema import parse_observation
 
 REPO = Path(__file__).resolve().parents[2]
-CASES = sorted((REPO / "tests" / "golden" / "detectors").glob("*.yaml"))
+GOLDEN = REPO / "tests" / "golden" / "detectors"
+CASES = sorted(GOLDEN.glob("*.yaml"))
+DETECTOR_GENERATORS = ("gen_infra", "gen_medical", "gen_remote", "gen_wifi")
+INFRA_PREFIXES = {"arp", "dhcp", "dns", "netbios", "ssdp", "lldp", "cdp", "http", "tls", "ssh", "smb", "snmp", "os-syn"}
+MEDICAL_KINDS = {"dicom", "hl7", "sdc", "intellivue", "poct", "astm"}
+
+
+def _captures(generator: str) -> dict[str, Any]:
+    import importlib
+
+    return dict(importlib.import_module(f"pcaps.fixtures.{generator}").CAPTURES)
 
 
 def _matches(record: dict[str, Any], match: dict[str, Any]) -> bool:
@@ -60,3 +74,56 @@ def test_detector_golden(case: Path) -> None:
     blob = json.dumps(records)
     for secret in spec.get("absent_strings", []):
         assert secret not in blob, f"{case.name}: {secret!r} leaked into the observations"
+
+
+@pytest.mark.parametrize("generator", DETECTOR_GENERATORS)
+def test_every_fixture_capture_has_a_golden_file(generator: str) -> None:
+    for name in _captures(generator):
+        spec = yaml.safe_load((GOLDEN / f"{name}.yaml").read_text(encoding="utf-8"))
+        assert spec["pcap"] == f"pcaps/fixtures/{name}.pcap", name
+        assert spec.get("checks"), name
+
+
+def test_every_detector_has_a_positive_and_a_negative_capture() -> None:
+    infra = _captures("gen_infra")
+    prefixes = {n.rsplit("-", 1)[0] for n in infra if n.endswith("-negative")}
+    assert prefixes >= INFRA_PREFIXES
+    for prefix in prefixes:
+        assert any(n.startswith(prefix) and not n.endswith("-negative") for n in infra), prefix
+    medical = _captures("gen_medical")
+    assert {n.split("-")[0] for n in medical} == MEDICAL_KINDS
+    for kind in MEDICAL_KINDS:
+        assert f"{kind}-negative" in medical
+
+
+def test_patient_data_is_really_in_the_carriers() -> None:
+    """The absent-string checks mean something only if the captures hold those strings."""
+    planted = [("dicom-associate", b"DOE^JOHN"), ("hl7-oru", b"PAT12345"), ("poct-hello", b"DOE^JOHN"),
+               ("astm-header", b"DOE^JOHN"), ("sdc-hello", b"NURSE42"), ("dicom-associate", b"dr.house")]
+    for name, secret in planted:
+        assert secret in (REPO / "pcaps" / "fixtures" / f"{name}.pcap").read_bytes(), (name, secret)
+        spec = yaml.safe_load((GOLDEN / f"{name}.yaml").read_text(encoding="utf-8"))
+        assert secret.decode() in spec.get("absent_strings", []), (name, secret)
+
+
+@pytest.mark.parametrize("name", sorted(_captures("gen_medical")))
+def test_medical_detectors_do_not_claim_each_others_traffic(name: str) -> None:
+    """Replaying a medical capture yields medical records of its own detector's kind only."""
+    kinds = {r["kind"] for r in replay_observations(REPO / "pcaps" / "fixtures" / f"{name}.pcap")}
+    assert kinds & MEDICAL_KINDS <= {name.split("-")[0]}, (name, kinds)
+
+
+@pytest.mark.parametrize(("name", "tunnel", "linktypes"), [
+    ("capwap-data", "capwap", {105, 1}), ("lwapp-data", "lwapp", {105}), ("aruba-gre", "aruba-gre", {105}),
+])
+def test_tunnel_captures_hand_inner_frames_back(name: str, tunnel: str, linktypes: set[int]) -> None:
+    from tests.collector.replay_helpers import run
+
+    inner = run(REPO / "pcaps" / "fixtures" / f"{name}.pcap").inner
+    assert inner, name
+    assert {t for _d, _l, t in inner} == {tunnel}
+    assert {lt for _d, lt, _t in inner} == linktypes
+    # the re-injected 802.11 frames have their Frame Control in standard order: a data frame, ToDS
+    for data, linktype, _t in inner:
+        if linktype == 105:
+            assert (data[0] >> 2) & 3 == 2 and data[1] & 0x03 == 0x01, name

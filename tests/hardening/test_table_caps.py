@@ -32,38 +32,43 @@ def _csum(header: bytes) -> int:
     return ~s & 0xFFFF
 
 
-def write_flood(path: Path, frames: int, *, start: float = 1_700_000_000.0) -> Path:
-    """`frames` Ethernet/IPv4/UDP frames, each from a distinct MAC and IPv4 address, in one second of capture time."""
+def write_flood(path: Path, frames: int, *, start: float = 1_700_000_000.0, span: float = 1.0,
+                distinct: int | None = None) -> Path:
+    """`frames` Ethernet/IPv4/UDP frames spread over `span` seconds of capture time; frame n comes from
+    source number n % distinct (default: every frame from a distinct MAC and IPv4 address)."""
     out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     payload = b"medtap-flood"
     udp_len = 8 + len(payload)
     ip_len = 20 + udp_len
-    sec = int(start)
     rec_hdr = struct.Struct("<IIII")
-    for n in range(frames):
+    distinct = distinct or frames
+    for i in range(frames):
+        n = i % distinct
+        micros = int(start * 1_000_000 + i * span * 1_000_000 / max(frames, 1))
         src_ip = bytes([10, 100 + (n >> 16 & 0x3F), n >> 8 & 0xFF, n & 0xFF])
         mac = b"\x02" + n.to_bytes(5, "big")
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, ip_len, n & 0xFFFF, 0, 64, 17, 0, src_ip, DST_IP)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, ip_len, i & 0xFFFF, 0, 64, 17, 0, src_ip, DST_IP)
         ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
         frame = ETH_DST + mac + b"\x08\x00" + ip + struct.pack("!HHHH", 40000 + (n & 0x3FF), 9, udp_len, 0) + payload
-        out += rec_hdr.pack(sec, n * 1_000_000 // max(frames, 1) % 1_000_000, len(frame), len(frame))
+        out += rec_hdr.pack(micros // 1_000_000, micros % 1_000_000, len(frame), len(frame))
         out += frame
     path.write_bytes(bytes(out))
     return path
 
 
 def test_tables_stop_at_the_cap_and_the_overflow_is_a_finding(tmp_path: Path) -> None:
-    pcap = write_flood(tmp_path / "flood.pcap", 30_000)
+    frames, cap = 12_000, 5_000
+    pcap = write_flood(tmp_path / "flood.pcap", frames)
     sink = ListSink()
-    stats = replay([pcap], sink, max_hosts=CAP, max_conversations=CAP)
-    assert stats.packets == 30_000
+    stats = replay([pcap], sink, max_hosts=cap, max_conversations=cap)
+    assert stats.packets == frames
     hosts = {(h.mac, h.ip) for h in sink.of_kind("host")}  # type: ignore[attr-defined]
     convs = {(c.client_ip, c.server_ip, c.server_port) for c in sink.of_kind("conversation")}  # type: ignore[attr-defined]
     flood_hosts = {h for h in hosts if h[0].startswith("02:")}
-    assert 0 < len(flood_hosts) <= CAP
-    assert 0 < len(convs) <= CAP
-    assert stats.table_overflow.get("hosts", 0) >= 30_000 - CAP
-    assert stats.table_overflow.get("conversations", 0) >= 30_000 - CAP
+    assert cap - 5 <= len(flood_hosts) <= cap
+    assert cap - 5 <= len(convs) <= cap
+    assert stats.table_overflow["hosts"] >= frames - cap
+    assert stats.table_overflow["conversations"] >= frames - cap
     assert [o for o in sink.observations if o.kind == "stats"] == [stats]  # the run's stats reach the sink
     report = analyze(sink.observations)
     overflow = [f for f in report.findings if f.rule == "table-overflow"]
@@ -80,16 +85,16 @@ def test_same_flood_under_the_cap_has_no_overflow(tmp_path: Path) -> None:
 
 
 PROBE = r"""
-import json, resource, sys, tracemalloc
+import gc, json, resource, sys
 from collector.pipeline import replay
 from collector.registry import all_detectors
 from collector.sinks import CountingSink
 all_detectors()
-tracemalloc.start()
+gc.collect()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 stats = replay([sys.argv[1]], CountingSink(), max_hosts=int(sys.argv[2]), max_conversations=int(sys.argv[2]))
-_, peak = tracemalloc.get_traced_memory()
-print(json.dumps({"peak_kb": peak // 1024, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "packets": stats.packets, "overflow": stats.table_overflow}))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"growth_kb": peak - base, "base_kb": base, "packets": stats.packets, "overflow": stats.table_overflow}))
 """
 
 
@@ -100,16 +105,15 @@ def _peak(pcap: Path, cap: int) -> dict[str, int]:
 
 
 def test_memory_is_bounded_by_the_caps(tmp_path: Path) -> None:
-    """tracemalloc peak during the replay (a subprocess each): 300k frames vs 100k frames, and 100k uncapped."""
-    small_pcap = write_flood(tmp_path / "100k.pcap", 100_000)
-    small = _peak(small_pcap, CAP)
+    """ru_maxrss growth during the replay (a subprocess each): 300k frames vs 100k frames, and a smaller uncapped run."""
+    small = _peak(write_flood(tmp_path / "100k.pcap", 100_000), CAP)
     big = _peak(write_flood(tmp_path / "300k.pcap", 300_000), CAP)
-    uncapped = _peak(small_pcap, 1_000_000)
-    assert small["packets"] == 100_000 and big["packets"] == 300_000
+    uncapped = _peak(write_flood(tmp_path / "40k.pcap", 40_000), 1_000_000)
+    assert small["packets"] == 100_000 and big["packets"] == 300_000 and uncapped["packets"] == 40_000
     assert big["overflow"]["hosts"] >= 290_000 - CAP and not uncapped["overflow"]
-    print(f"replay peak (tracemalloc): 100k frames cap {CAP}: {small['peak_kb']} KiB; 300k: {big['peak_kb']} KiB; "
-          f"100k uncapped: {uncapped['peak_kb']} KiB (ru_maxrss {small['maxrss_kb']}/{big['maxrss_kb']}/{uncapped['maxrss_kb']})")
-    # the measurement sees table growth: 100k distinct entries uncapped cost far more than 10k capped
-    assert uncapped["peak_kb"] > 3 * small["peak_kb"], (uncapped, small)
+    print(f"ru_maxrss growth during replay: cap {CAP}: 100k frames {small['growth_kb']} KiB, 300k frames "
+          f"{big['growth_kb']} KiB; uncapped 40k frames {uncapped['growth_kb']} KiB (base {big['base_kb']} KiB)")
+    # the measurement sees table growth: 40k distinct entries uncapped cost far more than the capped 300k run
+    assert uncapped["growth_kb"] > big["growth_kb"] + 32 * 1024, (uncapped, big)
     # linear growth would be ~3x; with the tables capped the extra 200k frames cost (almost) nothing
-    assert big["peak_kb"] < 1.3 * small["peak_kb"] + 2048, (small, big)
+    assert big["growth_kb"] < 1.3 * small["growth_kb"] + 16 * 1024, (small, big)
