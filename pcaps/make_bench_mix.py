@@ -158,7 +158,7 @@ class Mix:
         hello += struct.pack(">H", len(ext)) + ext
         hs = b"\x01" + struct.pack(">I", len(hello))[1:] + hello
         ch = b"\x16\x03\x01" + struct.pack(">H", len(hs)) + hs
-        sh = b"\x16\x03\x03\x00\x31\x02\x00\x00\x2d\x03\x03" + bytes(32) + b"\x00\x13\x01\x00\x00\x05\x00\x2b\x00\x02\x03\x04"
+        sh = b"\x16\x03\x03\x00\x32\x02\x00\x00\x2e\x03\x03" + bytes(32) + b"\x00\x13\x01\x00\x00\x06\x00\x2b\x00\x02\x03\x04"
         data = [(True, ch), (False, sh)] + [(r.random() < 0.3, b"\x17\x03\x03\x04\x00" + self.bulk[:1024]) for _ in range(r.randrange(10, 80))]
         return self.stream(client, None, r.choice(self.internet), 443, iter(data))
 
