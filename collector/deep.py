@@ -296,6 +296,22 @@ class DeepPath:
             self._deep(dets, h, prefix, c, ts, frame_no, source, tunnel, is_wifi, head, from_client=fwd,
                        **self._roles(c))
 
+    @staticmethod
+    def _stale(st: list[Any]) -> bool:
+        """The followed connection began without a SYN seen, or its client direction is finished.
+
+        Parallel connections still pending keep the first one (one prefix per conversation at a time).
+        """
+        return not st[1][D_SYN] or bool(st[1][D_DONE])
+
+    def _supersede(self, c: list[Any], st: list[Any]) -> None:
+        """Decide the directions of the followed connection that hold bytes, then stop following it."""
+        for fwd in (True, False):
+            d = st[1] if fwd else st[2]
+            if not d[D_DONE] and d[D_FIRST] is not None:
+                self._decide(c, st, fwd)
+        self._end_stream(c)
+
     def _end_stream(self, c: list[Any]) -> None:
         c[C_STREAM] = None
         self.streams.pop(id(c), None)
@@ -319,6 +335,8 @@ class DeepPath:
               tunnel: str | None) -> None:
         if len(self.wifi_stations) >= self.tables.max_hosts:
             return
+        if view.station[0] & 1 or view.station == view.bssid:
+            return  # a group address or the access point itself is not a Wi-Fi client
         self.wifi_stations.add(view.station)
         text = self.tables.text
         client_ip = text.ip(h[7]) if view.station == h[0] else text.ip(h[8]) if view.station == h[1] else None

@@ -340,6 +340,13 @@ class Pipeline(DeepPath):
             if fwd and flags & 0x12 == 0x02:
                 c[8] = True
             st = c[12]
+            if st and fwd and flags & 0x12 == 0x02 and sport != st[0] and c[16] > 0 and self._stale(st):
+                # A new connection of the conversation while the followed one can no longer give its
+                # client's first bytes (it began before the capture, or its client side is over):
+                # decide what the old one holds and follow the new one.
+                self._supersede(c, st)
+                self._start_stream(c, sport)
+                st = c[12]
             if st:
                 self._tcp(c, st, fwd, h, data, ts, frame_no, source, tunnel, is_wifi)
             elif fwd and flags & 0x12 == 0x02 and c[16] > 0 and (index.tcp or index.tcp_syn):

@@ -74,9 +74,6 @@ def test_real_capwap_capture() -> None:
     assert result.stats.deep_repeats >= 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pipeline bug: the 802.11 station of a re-injected frame can be a group address (frame 374: "
-    "ff:ff:ff:ff:ff:ff) or the BSSID itself (frame 356), and becomes a Wi-Fi client record"))
 def test_pipeline_wifi_stations_are_unicast_clients() -> None:
     wifi = [r for r in run(real_pcap("ndpi-capwap.pcap")).of_kind("wifi") if r.evidence == "dot11"]
     assert wifi

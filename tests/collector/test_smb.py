@@ -93,7 +93,7 @@ OSX_PROBE_CONNECTION = (
 @pytest.mark.parametrize("name", [
     "ndpi-smbv1.pcap",
     "arkime-smb-smbclient.pcap",
-    pytest.param("suricata-smb1_osx.pcap", marks=pytest.mark.xfail(strict=True, reason=OSX_PROBE_CONNECTION)),
+    "suricata-smb1_osx.pcap",
 ])
 def test_real_smb1_captures(name: str) -> None:
     out = [o for o in _smb(name) if o.kind == "smb"]
@@ -101,7 +101,6 @@ def test_real_smb1_captures(name: str) -> None:
     assert any(o.dialect_chosen == "NT LM 0.12" for o in out), name
 
 
-@pytest.mark.xfail(strict=True, reason=OSX_PROBE_CONNECTION)
 def test_real_smb1_osx_ntlm_host() -> None:
     osx = [o for o in _smb("suricata-smb1_osx.pcap") if o.kind == "smb" and o.ntlm_host]
     assert {o.ntlm_host for o in osx} == {"TS412"}

@@ -68,7 +68,7 @@ OVERLAPPING_CONNECTIONS = (
 
 @pytest.mark.tshark
 @pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=OVERLAPPING_CONNECTIONS))
+    n
     if n == "zeek-vncmac.pcap" else n
     for n in sorted(REAL)
 ])
