@@ -44,10 +44,13 @@ def devices_table(devices: Sequence[Device], title: str = "Inventory") -> Table:
 def findings_table(findings: Sequence[Finding], title: str = "Findings") -> Table:
     """One row per finding, most severe first, with the service that must act."""
     table = Table(title=f"{title} ({len(findings)})", expand=False)
-    for col in ("Severity", "Rule", "Title", "Devices / addresses", "Service", "Status", "Id"):
+    for col in ("Severity", "Rule", "Title", "Subject", "Service", "Status", "Id"):
         table.add_column(col, overflow="fold")
     for f in findings:
-        who = ", ".join((f.ips or f.devices)[:3]) + (" …" if len(f.ips or f.devices) > 3 else "")
+        if "->" in f.subject:  # a conversation or remote session says more than its addresses
+            who = f.subject
+        else:
+            who = ", ".join((f.ips or f.devices)[:3]) + (" …" if len(f.ips or f.devices) > 3 else "")
         table.add_row(
             f"[{_SEVERITY_STYLE.get(f.severity, '')}]{f.severity}[/]",
             f.rule,

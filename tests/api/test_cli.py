@@ -53,7 +53,8 @@ def test_inventory_and_findings_as_json(demo_db: str) -> None:
 def test_tables_name_the_teamviewer_finding(demo_db: str) -> None:
     result = runner.invoke(app, ["findings", "--db", demo_db])
     assert result.exit_code == 0
-    assert "remote-access-unapproved" in result.output and "203.0.113.50" in result.output
+    assert "remote-access-unapproved" in result.output
+    assert "203.0.113.50->10.10.110.30:5938/teamviewer" in result.output
 
 
 @pytest.mark.parametrize("ext", ["csv", "json", "yaml"])
