@@ -135,6 +135,11 @@ def replay(
     stats = result.report.stats
     err.print(f"[bold]replayed[/] {len(pcaps)} input(s): {stats_line(stats)}")
     print_weirds(err, stats)
+    if result.already_stored:
+        err.print(
+            f"[yellow]note:[/] {result.already_stored} observations of these captures were already in {db}: "
+            "acknowledged, not stored twice"
+        )
     err.print(
         f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {db}"
         + (f"; report written to {report}" if report else "")

@@ -36,6 +36,22 @@ class RunResult:
     report: Report
     damaged: bool = False
     observations: int = 0
+    already_stored: int = 0
+    """Observations of batches this database already held (the same captures replayed before)."""
+
+
+def replay_key(files: Sequence[Path], *, sensor: str, dissector: str) -> str:
+    """Identity of a replay: the sensor, the dissector and the SHA-256 of every input file, in order."""
+    import hashlib
+
+    whole = hashlib.sha256(f"{sensor}|{dissector}".encode())
+    for path in files:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        whole.update(digest.digest())
+    return "replay:" + whole.hexdigest()[:32]
 
 
 @dataclass
@@ -60,17 +76,33 @@ def session_for(db_url: str) -> Iterator[Session]:
 
 
 class _DbSink:
-    """Sink that stores each batch in the database as it arrives (memory stays flat)."""
+    """Sink that stores each batch in the database as it arrives (memory stays flat).
 
-    def __init__(self, session: Session, sensor: str) -> None:
+    With `once_key` (a replay), batch n is stored once per key: the same captures replayed again,
+    or a replay re-run after it was killed, acknowledge the batches already there.
+    """
+
+    def __init__(self, session: Session, sensor: str, once_key: str | None = None) -> None:
         self.session = session
         self.sensor = sensor
+        self.once_key = once_key
         self.count = 0
+        self.already = 0
+        self.seq = 0
 
     def emit(self, batch: list[Observation]) -> None:
         from api.service import store_observations
+        from api.store import store_batch_once
 
-        self.count += store_observations(self.session, batch, sensor=self.sensor)
+        if self.once_key is None:
+            self.count += store_observations(self.session, batch, sensor=self.sensor)
+            return
+        self.seq += 1
+        stored, count = store_batch_once(self.session, sensor=self.once_key, seq=self.seq, observations=batch)
+        if stored:
+            self.count += count
+        else:
+            self.already += count
 
     def close(self) -> None:
         return None
@@ -168,7 +200,7 @@ def run_replay(
     with session_for(db_url) as session:
         if sheets is not None:
             _import_sheets(session, sheets, actor="cli", partial=False)
-        db_sink = _DbSink(session, sensor)
+        db_sink = _DbSink(session, sensor, once_key=replay_key(files, sensor=sensor, dissector=dissector))
         if dissector == "tshark":
             # Keep the observations until tshark has labelled what medtap's detectors did not.
             from collector.sinks import ListSink
@@ -204,7 +236,7 @@ def run_replay(
     damaged = bool(stats.truncated) or any(w.startswith(DAMAGE_WEIRD_PREFIXES) for w in stats.weirds)
     if report_path is not None:
         write_report(report, report_path)
-    return RunResult(report=report, damaged=damaged, observations=db_sink.count)
+    return RunResult(report=report, damaged=damaged, observations=db_sink.count, already_stored=db_sink.already)
 
 
 def run_capture(

@@ -66,22 +66,33 @@ def validate_batch(observations: list[dict[str, Any]]) -> list[Observation]:
     return parsed
 
 
-def ingest_batch(session: Session, *, sensor: str, seq: int, observations: list[dict[str, Any]]) -> tuple[bool, int]:
-    """Store one sensor batch once: (stored_now, count); a retried (sensor, seq) is acknowledged, not stored twice."""
+def store_batch_once(session: Session, *, sensor: str, seq: int, observations: Sequence[Observation]) -> tuple[bool, int]:
+    """Store one batch once per (sensor, seq): (stored_now, count); a repeat is acknowledged, not stored twice.
+
+    Remote sensors use their id; a local replay uses "replay:<digest of its input files>", so replaying
+    the same captures again, or re-running a replay that was killed, never stores a batch twice.
+    """
     existing = session.exec(select(IngestBatch).where(IngestBatch.sensor == sensor, IngestBatch.seq == seq)).first()
     if existing is not None:
         return False, existing.count
-    parsed = validate_batch(observations)
-    session.add(IngestBatch(sensor=sensor, seq=seq, count=len(parsed)))
+    session.add(IngestBatch(sensor=sensor, seq=seq, count=len(observations)))
     session.flush()
-    _insert_observations(session, _obs_rows(parsed, sensor, seq))
+    _insert_observations(session, _obs_rows(observations, sensor, seq))
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
         again = session.exec(select(IngestBatch).where(IngestBatch.sensor == sensor, IngestBatch.seq == seq)).one()
         return False, again.count
-    return True, len(parsed)
+    return True, len(observations)
+
+
+def ingest_batch(session: Session, *, sensor: str, seq: int, observations: list[dict[str, Any]]) -> tuple[bool, int]:
+    """Validate then store one remote sensor batch once (see store_batch_once)."""
+    existing = session.exec(select(IngestBatch).where(IngestBatch.sensor == sensor, IngestBatch.seq == seq)).first()
+    if existing is not None:
+        return False, existing.count
+    return store_batch_once(session, sensor=sensor, seq=seq, observations=validate_batch(observations))
 
 
 def load_observations(session: Session, *, kinds: Sequence[str] | None = None, batch: int = 5000) -> list[Observation]:

@@ -137,3 +137,16 @@ def test_dissector_tshark_labels_what_medtap_does_not_decode(tmp_path: Path) -> 
     plain = runner.invoke(app, ["replay", str(pcap), "--db", f"sqlite:///{tmp_path / 'p.db'}", "--report", str(tmp_path / "p.json"), "-q"])
     assert plain.exit_code == 0
     assert not any("tshark:" in p for d in json.loads((tmp_path / "p.json").read_text())["devices"] for p in d["protocols"])
+
+
+def test_replaying_the_same_captures_twice_stores_them_once(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'twice.db'}"
+    args = ["replay", str(DEMO / "demo-core.pcap"), "--db", db, "--report", str(tmp_path / "r.json"), "-q"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    once = json.loads((tmp_path / "r.json").read_text())
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0 and "not stored twice" in second.output.replace("\n", " ")
+    twice = json.loads((tmp_path / "r.json").read_text())
+    assert twice["stats"]["packets"] == once["stats"]["packets"]
+    assert [d["mac"] for d in twice["devices"]] == [d["mac"] for d in once["devices"]]

@@ -95,3 +95,11 @@ def test_sigkill_mid_replay_keeps_committed_batches_and_a_rerun_completes(tmp_pa
     total = conn.execute("SELECT count(*) FROM observation").fetchone()[0]
     conn.close()
     assert total > kept
+    # Nothing stored twice: the re-run acknowledged the batches the killed run had committed, so the
+    # database holds exactly what one uninterrupted replay stores.
+    clean_db = tmp_path / "clean.db"
+    clean = _replay(pcap, clean_db, tmp_path / "clean.json")
+    clean.communicate(timeout=180)
+    assert clean.returncode == 0
+    with sqlite3.connect(clean_db) as c2:
+        assert c2.execute("SELECT count(*) FROM observation").fetchone()[0] == total
