@@ -10,13 +10,13 @@ import struct
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import IP
 from scapy.layers.l2 import Dot1Q, Ether
-from scapy.packet import Raw
 from scapy.utils import wrpcap
 from typer.testing import CliRunner
 
 from api.cli import app
+from pcaps.fixtures._streams import tcp_stream
 
 SECRETS = ["ZORGLUB^MARCELINE", "PAT-998877", "NIR2850575123456", "BIRTH19550317", "ZORGLUB-MARCELINE.dcm", "GLUCOSE-7.7-ZORG"]
 T0 = 1767258000.0
@@ -27,18 +27,7 @@ def _stream(client: str, server: str, sport: int, dport: int, chunks: list[tuple
     cm, sm = "00:09:fb:00:00:01", "00:50:56:00:00:02"
     c2s = Ether(src=cm, dst=sm) / Dot1Q(vlan=120) / IP(src=client, dst=server)
     s2c = Ether(src=sm, dst=cm) / Dot1Q(vlan=120) / IP(src=server, dst=client)
-    seq_c, seq_s = 1000, 5000
-    pkts = [c2s / TCP(sport=sport, dport=dport, flags="S", seq=seq_c), s2c / TCP(sport=dport, dport=sport, flags="SA", seq=seq_s, ack=seq_c + 1)]
-    seq_c += 1
-    seq_s += 1
-    pkts.append(c2s / TCP(sport=sport, dport=dport, flags="A", seq=seq_c, ack=seq_s))
-    for from_client, data in chunks:
-        if from_client:
-            pkts.append(c2s / TCP(sport=sport, dport=dport, flags="PA", seq=seq_c, ack=seq_s) / Raw(data))
-            seq_c += len(data)
-        else:
-            pkts.append(s2c / TCP(sport=dport, dport=sport, flags="PA", seq=seq_s, ack=seq_c) / Raw(data))
-            seq_s += len(data)
+    pkts = tcp_stream(c2s, s2c, sport, dport, chunks, close="none")
     for i, p in enumerate(pkts):
         p.time = t + i * 0.001
     return pkts
