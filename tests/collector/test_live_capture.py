@@ -146,3 +146,43 @@ def test_bpf_is_compiled_to_classic_bpf() -> None:
     assert len(insns) % 8 == 0 and len(insns) >= 8 * 4
     codes = [int.from_bytes(insns[i : i + 2], "little") for i in range(0, len(insns), 8)]
     assert codes[0] == 0x28 and codes[-1] == 0x06  # ldh [12] ... ret
+
+
+def _send(ns: str, ns_end: str, pcap: Path) -> None:
+    send = f"from scapy.all import rdpcap, sendp; sendp(rdpcap({str(pcap)!r}), iface={ns_end!r}, verbose=False)"
+    r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", send], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.netns
+def test_medtap_capture_command_stops_cleanly_on_sigterm_and_stores_everything(
+    veth: tuple[str, str, str], tmp_path: Path
+) -> None:
+    """`medtap capture` as an operator runs it: SIGTERM flushes what was seen; the inventory shows it."""
+    import json
+    import signal
+
+    ns, host_end, ns_end = veth
+    pcap = tmp_path / "demo.pcap"
+    wrpcap(str(pcap), _demo_frames())
+    db = f"sqlite:///{tmp_path / 'live.db'}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "capture", "--interface", host_end, "--db", db, "--flush", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(3.0)  # interpreter start, socket bound and promiscuous
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        _send(ns, ns_end, pcap)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    inv = subprocess.run([sys.executable, "-m", "api.cli", "inventory", "--json", "--db", db],
+                         capture_output=True, text=True, timeout=60)
+    devices = {d["mac"]: d for d in json.loads(inv.stdout)}
+    assert 120 in devices["00:09:fb:20:00:50"]["vlans"]  # ARP frame, VLAN restored from auxdata
+    assert any("dicom/client" in d["protocols"] for d in devices.values())
