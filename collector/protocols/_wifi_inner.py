@@ -8,6 +8,8 @@ into the pipeline through `ctx.inner_frame` and decoded there.
 
 from __future__ import annotations
 
+from typing import Any
+
 LINKTYPE_ETHERNET = 1
 LINKTYPE_IEEE802_11 = 105
 
@@ -86,3 +88,18 @@ def ether_src_dst(frame: bytes) -> tuple[str, str]:
     if len(frame) < 14:
         raise IndexError("802.3 header truncated")
     return mac_str(frame[6:12]), mac_str(frame[0:6])
+
+
+def reinject_dot11(pkt: Any, ctx: Any, frame: bytes, tunnel: str) -> list[Any]:
+    """Hand an encapsulated 802.11 frame back to the pipeline and name its wireless station.
+
+    Shared by the tunnels that carry raw 802.11 (LWAPP, Aruba GRE); `pkt` is the outer
+    collector.protocols.base.Packet, `ctx` its DecodeContext.
+    """
+    from collector.schema import WifiObs
+
+    station, bssid = dot11_station_and_bssid(frame)
+    ctx.inner_frame(frame, LINKTYPE_IEEE802_11, tunnel, pkt.ts, pkt.frame_no)
+    if station is None:
+        return []
+    return [WifiObs(**pkt.envelope(), evidence=tunnel, client_mac=station, ap_mac=bssid, confidence=1.0)]

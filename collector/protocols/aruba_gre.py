@@ -13,9 +13,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from collector.protocols._wifi_inner import LINKTYPE_IEEE802_11, dot11_station_and_bssid
+from collector.protocols._wifi_inner import reinject_dot11
 from collector.protocols.base import DecodeContext, Detector, Packet
-from collector.schema import Observation, WifiObs
+from collector.schema import Observation
 
 ARUBA_TYPES = frozenset({0x8200, 0x8210})
 
@@ -44,11 +44,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> Iterable[Observation]:
         return []
     if not frame:
         return []  # Aruba heartbeat: empty GRE payload
-    station, bssid = dot11_station_and_bssid(frame)
-    ctx.inner_frame(frame, LINKTYPE_IEEE802_11, "aruba-gre", pkt.ts, pkt.frame_no)
-    if station is None:
-        return []
-    return [WifiObs(**pkt.envelope(), evidence="aruba-gre", client_mac=station, ap_mac=bssid, confidence=1.0)]
+    return reinject_dot11(pkt, ctx, frame, "aruba-gre")
 
 
 DETECTOR = Detector(

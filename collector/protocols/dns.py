@@ -141,35 +141,16 @@ def probe(payload: bytes) -> bool:
     return (flags >> 11) & 0xF == 0 and 0 < qd + an <= MAX_RECORDS
 
 
+def _flavour(name: str, port: int, description: str) -> Detector:
+    """DNS, mDNS and LLMNR share the wire format and the decoder; only the port and the label differ."""
+    return Detector(
+        name=name, layer="udp", decode=_decoder(name), probe=probe, ports=frozenset({port}), app=name,
+        bpf_hint=f"udp port {port}", description=description,
+    )
+
+
 DETECTORS = [
-    Detector(
-        name="dns",
-        layer="udp",
-        decode=_decoder("dns"),
-        probe=probe,
-        ports=frozenset({53}),
-        app="dns",
-        bpf_hint="udp port 53",
-        description="DNS queries and answers (RFC 1035).",
-    ),
-    Detector(
-        name="mdns",
-        layer="udp",
-        decode=_decoder("mdns"),
-        probe=probe,
-        ports=frozenset({5353}),
-        app="mdns",
-        bpf_hint="udp port 5353",
-        description="Multicast DNS / DNS-SD announcements (RFC 6762/6763).",
-    ),
-    Detector(
-        name="llmnr",
-        layer="udp",
-        decode=_decoder("llmnr"),
-        probe=probe,
-        ports=frozenset({5355}),
-        app="llmnr",
-        bpf_hint="udp port 5355",
-        description="LLMNR name queries (RFC 4795).",
-    ),
+    _flavour("dns", 53, "DNS queries and answers (RFC 1035)."),
+    _flavour("mdns", 5353, "Multicast DNS / DNS-SD announcements (RFC 6762/6763)."),
+    _flavour("llmnr", 5355, "LLMNR name queries (RFC 4795)."),
 ]

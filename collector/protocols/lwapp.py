@@ -15,13 +15,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from collector.protocols._wifi_inner import (
-    LINKTYPE_IEEE802_11,
-    dot11_station_and_bssid,
-    normalise_frame_control,
-)
+from collector.protocols._wifi_inner import normalise_frame_control, reinject_dot11
 from collector.protocols.base import DecodeContext, Detector, Packet
-from collector.schema import Observation, WifiObs
+from collector.schema import Observation
 
 DATA_PORT = 12222
 CONTROL_PORT = 12223
@@ -57,11 +53,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> Iterable[Observation]:
         ctx.weird("lwapp_fragment")
         return []
     body = normalise_frame_control(body, swapped_by_default=False)
-    station, bssid = dot11_station_and_bssid(body)
-    ctx.inner_frame(body, LINKTYPE_IEEE802_11, "lwapp", pkt.ts, pkt.frame_no)
-    if station is None:
-        return []
-    return [WifiObs(**pkt.envelope(), evidence="lwapp", client_mac=station, ap_mac=bssid, confidence=1.0)]
+    return reinject_dot11(pkt, ctx, body, "lwapp")
 
 
 DETECTOR = Detector(
