@@ -123,6 +123,7 @@ def test_memory_is_bounded_by_the_caps(tmp_path: Path) -> None:
     print(f"RSS held by the pipeline: cap {CAP}: 100k frames {small['growth_kb']} KiB, 300k frames "
           f"{big['growth_kb']} KiB; uncapped 40k frames {uncapped['growth_kb']} KiB (base {big['base_kb']} KiB)")
     # the measurement sees table growth: 40k distinct entries uncapped cost far more than the capped 300k run
-    assert uncapped["growth_kb"] > big["growth_kb"] + 32 * 1024, (uncapped, big)
+    # (a ratio, not an absolute margin: allocator and page granularity move both figures by a few MiB)
+    assert uncapped["growth_kb"] > 2 * big["growth_kb"] and uncapped["growth_kb"] > big["growth_kb"] + 16 * 1024, (uncapped, big)
     # linear growth would be ~3x; with the tables capped the extra 200k frames cost (almost) nothing
     assert big["growth_kb"] < 1.3 * small["growth_kb"] + 16 * 1024, (small, big)
