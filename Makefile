@@ -53,7 +53,7 @@ samples: $(VENV)/.test-installed
 	$(BIN)/python pcaps/make_samples.py
 
 bench: $(VENV)/.test-installed system-deps
-	$(BIN)/python tests/bench/run_bench.py
+	$(BIN)/python tests/bench/run_bench.py --best-of 3 --with-5m
 
 fuzz: $(VENV)/.test-installed
 	MEDTAP_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q -p no:cacheprovider tests -k fuzz

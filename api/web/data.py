@@ -242,20 +242,19 @@ def current_run(db: Session) -> dict[str, Any] | None:
 
 
 def capture_summary(db: Session) -> dict[str, Any]:
-    """Capture period (packet times), frames analysed and sensors, over every run and observation."""
-    firsts, lasts, packets, sensors = [], [], 0, set()
-    for row in db.exec(select(RunRow).limit(MAX_ROWS)).all():
-        stats = _stats(row)
-        packets += int(stats.get("packets") or 0)
-        if stats.get("first_ts") is not None:
-            firsts.append(float(stats["first_ts"]))
-        if stats.get("last_ts") is not None:
-            lasts.append(float(stats["last_ts"]))
-        if row.sensor:
-            sensors.add(row.sensor)
-    if not firsts:
+    """Capture period (packet times), frames analysed and sensors.
+
+    Every analysis covers every stored observation, so the latest finished run's stats are already
+    the totals: runs are not summed (a re-analysis after a sheet edit would count the frames again).
+    """
+    latest = db.exec(select(RunRow).where(RunRow.finished.is_not(None))  # type: ignore[union-attr]
+                     .order_by(RunRow.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    stats = _stats(latest) if latest is not None else {}
+    first, last = stats.get("first_ts"), stats.get("last_ts")
+    if first is None or last is None:
         low, high = db.exec(select(func.min(ObservationRow.ts), func.max(ObservationRow.ts))).one()
-        firsts, lasts = ([low] if low else []), ([high] if high else [])
+        first, last = (first if first is not None else low), (last if last is not None else high)
+    sensors = {s for s in db.exec(select(RunRow.sensor).distinct().limit(100)) if s}
     sensors |= {s for s in db.exec(select(ObservationRow.sensor).distinct().limit(100)) if s}
-    return {"first_ts": min(firsts) if firsts else None, "last_ts": max(lasts) if lasts else None,
-            "packets": packets, "sensors": sorted(sensors)}
+    return {"first_ts": float(first) if first is not None else None, "last_ts": float(last) if last is not None else None,
+            "packets": int(stats.get("packets") or 0), "sensors": sorted(sensors)}

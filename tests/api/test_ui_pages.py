@@ -112,6 +112,19 @@ def test_dashboard_counts(admin: TestClient) -> None:
     assert "sensor-a" in text and "12345" in text
 
 
+def test_dashboard_frames_are_the_latest_analysis_not_a_sum_of_runs(seeded: Seeded, admin: TestClient) -> None:
+    """Each analysis covers every stored observation: a re-analysis must not count the same frames again."""
+    from analyzer.models import Stats
+    from api import store
+
+    with Session(seeded.app.state.engine) as session:
+        run = store.start_run(session, sources=["demo.pcap", "more.pcap"], sensor="sensor-a")
+        store.finish_run(session, run, Stats(packets=20000, first_ts=1_000.0, last_ts=2_000_000_000.0))
+        session.commit()
+    text = admin.get("/").text
+    assert "<dd>20000</dd>" in text and "32345" not in text and "<dd>12345</dd>" not in text
+
+
 def test_findings_filter_and_sort(admin: TestClient) -> None:
     medium = admin.get("/findings", params={"severity": "medium"}).text
     rules = re.findall(r'<tr data-rule="([^"]+)"', medium)
