@@ -14,10 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from analyzer.models import Device
 from analyzer.rules.match import Predicate, compile_where, fill
+from analyzer.yamlload import safe_load
 
 DICOM_SERVICES = {"echo", "worklist", "storage-commitment", "mpps", "query-retrieve", "print"}
 MEDICAL_ROLES = {"imaging-modality", "patient-monitor", "monitoring-gateway", "infusion-pump", "lab-analyzer",
@@ -49,7 +48,7 @@ class RoleRule:
 def load_roles(path: Path) -> tuple[RoleRule, ...]:
     if not path.is_file():
         return ()
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = safe_load(path.read_text(encoding="utf-8")) or {}
     return tuple(
         RoleRule(str(r["role"]), float(r["confidence"]), str(r.get("evidence", "")),
                  compile_where(r.get("where"), FEATURES, ("roles", i)))
@@ -67,19 +66,19 @@ def _caps(device: Device, attribute: str) -> list[str]:
 
 def features(ctx: Any) -> dict[str, dict[str, Any]]:
     """Feature row per device MAC."""
+    from analyzer.digest import digest_of
+
+    digest = digest_of(ctx)
     store_clients: dict[str, set[str]] = defaultdict(set)
     worklist_srv: set[str] = set()
     store_client: dict[str, set[str]] = defaultdict(set)
-    for o in ctx.of_kind("dicom"):
-        if o.pdu != "associate-rq":
-            continue
-        client, server = ctx.device_by_ip(o.src_ip), ctx.device_by_ip(o.dst_ip)
-        hints = set(o.modality_hints)
+    for src_ip, dst_ip, hints in digest.dicom_assoc:  # associate-rq records
+        client, server = ctx.device_by_ip(src_ip), ctx.device_by_ip(dst_ip)
         storage = hints - DICOM_SERVICES
         if client is not None and storage:
             store_client[client.mac] |= storage
         if server is not None and storage:
-            store_clients[server.mac].add(o.src_ip or "")
+            store_clients[server.mac].add(src_ip or "")
         if server is not None and "worklist" in hints:
             worklist_srv.add(server.mac)
     hl7: dict[str, set[str]] = defaultdict(set)
@@ -92,16 +91,15 @@ def features(ctx: Any) -> dict[str, dict[str, Any]]:
             clients[c.server.mac].add(c.client_ip)
             if "hl7" in c.apps:
                 hl7[c.server.mac].add(c.client_ip)
-    for o in ctx.of_kind("hl7"):
-        srv = ctx.device_by_ip(o.dst_ip)
-        if srv is not None and o.src_ip:
-            hl7[srv.mac].add(o.src_ip)
+    for dst_ip, src_ip in digest.hl7_pairs:
+        srv = ctx.device_by_ip(dst_ip)
+        if srv is not None and src_ip:
+            hl7[srv.mac].add(src_ip)
 
     def macs_of(kind: str, *attrs: str) -> set[str]:
         out: set[str] = set()
-        for o in ctx.of_kind(kind):
-            for attr in attrs:
-                value = getattr(o, attr, None)
+        for attr in attrs:
+            for value in digest.values.get((kind, attr), ()):
                 if attr.endswith("_ip"):
                     d = ctx.device_by_ip(value)
                     value = d.mac if d else None
@@ -110,10 +108,9 @@ def features(ctx: Any) -> dict[str, dict[str, Any]]:
         return out
 
     intellivue = macs_of("intellivue", "monitor_mac", "src_mac")
-    sdc = {ctx.device_by_ip(o.src_ip).mac for o in ctx.of_kind("sdc")  # type: ignore[union-attr]
-           if o.action in ("hello", "probe-match", "resolve-match") and ctx.device_by_ip(o.src_ip) is not None}
+    sdc = macs_of("sdc", "src_ip")  # hello, probe-match and resolve-match records
     poct = macs_of("poct", "src_ip")
-    astm = {d.mac for o in ctx.of_kind("astm") for d in [ctx.device_by_ip(o.src_ip)] if d is not None and o.sender}
+    astm = macs_of("astm", "src_ip")  # records naming a sender
     remote = macs_of("remote_access", "server_ip")
     wifi_ap = macs_of("wifi", "ap_mac")
     rows: dict[str, dict[str, Any]] = {}

@@ -1,14 +1,16 @@
 """What rule subject providers see: the inventory, aggregated conversations, raw observations, policy.
 
 `AnalysisContext` is built once per analysis by `analyzer.engine.analyze` and handed to every
-subject provider (analyzer/subjects/*).  `ConvView` is one conversation aggregated over flush
-periods (same client IP, server IP, transport and server port), with its endpoints resolved to
-inventory devices and site zones.
+subject provider (analyzer/subjects/*); providers read the observations through its `digest`
+(analyzer.digest), and `observations` (every raw record by kind) only when they need raw records.
+`ConvView` is one conversation aggregated over flush periods (same client IP, server IP,
+transport and server port), with its endpoints resolved to inventory devices and site zones.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,7 @@ from collector.schema import Observation
 
 if TYPE_CHECKING:
     from analyzer.baseline import Baseline
+    from analyzer.digest import Digest
 
 TLS_APPS = ("tls", "dicom-tls", "https", "ssh")
 
@@ -86,7 +89,8 @@ class Tables:
 class AnalysisContext:
     devices: dict[str, Device]
     conversations: list[ConvView]
-    observations: dict[str, list[Observation]]
+    observations: Mapping[str, list[Observation]]
+    """Raw observations by kind, sorted; read lazily (analyzer.digest.LazyBuckets): steps use `digest`."""
     site: SitePolicy | None
     sheets: list[Sheet]
     now: dt.datetime
@@ -95,6 +99,7 @@ class AnalysisContext:
     matches: dict[str, tuple[str, str]] = field(default_factory=dict)
     baseline: Baseline | None = None
     home_vlan: dict[str, int | None] = field(default_factory=dict)
+    digest: Digest | None = None
 
     def of_kind(self, kind: str) -> list[Observation]:
         return self.observations.get(kind, [])

@@ -1,10 +1,12 @@
 """analyze(): observations -> inventory, findings, report (schema 1).
 
-Steps: bucket observations by kind; build the inventory (analyzer.inventory); aggregate
-conversations and resolve their endpoints to devices and zones; finish devices (zone, OS and
-end of life, connection, protocols, peers); classify roles; reconcile sheets when the sheet
+Steps: fold the observations into a digest as they are read (analyzer.digest: memory follows
+devices and conversations, not records); build the inventory (analyzer.inventory); merge
+conversation groups and resolve their endpoints to devices and zones; finish devices (zone, OS
+and end of life, connection, protocols, peers); classify roles; reconcile sheets when the sheet
 module is present; evaluate every rule on its subject's rows; drop findings covered by an
-unexpired policy exception.  Pure and deterministic: same input, same report.
+unexpired policy exception.  Pure and deterministic: same input, same report, whatever the
+order the observations come in (each kind is taken in (ts, source, frame_no) order).
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ import datetime as dt
 import hashlib
 import importlib.util
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from analyzer.baseline import Baseline
 from analyzer.classify import classify, decide_service, load_roles
-from analyzer.context import AnalysisContext, ConvView, Tables, evidence_of
+from analyzer.context import AnalysisContext, ConvView, Tables
+from analyzer.digest import DIGEST_SUBJECTS, ConvGroup, Digest, bucket
 from analyzer.enrich import load_aliases
-from analyzer.inventory import InventoryBuilder
-from analyzer.models import SEVERITY_ORDER, Device, Finding, Report, Stats
+from analyzer.models import SEVERITY_ORDER, Device, Evidence, Finding, Report, Stats
 from analyzer.os_eol import eol_entry, load_eol, load_fingerprints
 from analyzer.rules import Rule, load_rules
 from analyzer.rules.match import fill
@@ -41,17 +43,13 @@ def load_tables(rules_dir: Path) -> Tables:
 
 
 def _bucket(observations: Iterable[Observation]) -> dict[str, list[Observation]]:
-    out: dict[str, list[Observation]] = defaultdict(list)
-    for o in observations:
-        out[o.kind].append(o)
-    for items in out.values():
-        items.sort(key=lambda o: (o.ts, o.source, o.frame_no))
-    return dict(out)
+    return bucket(observations)
 
 
-def stats_of(obs: dict[str, list[Observation]]) -> Stats:
+def stats_of(obs: Mapping[str, list[Observation]] | Digest) -> Stats:
     s = Stats()
-    for r in obs.get("stats", []):
+    records = obs.stats_records() if isinstance(obs, Digest) else obs.get("stats", [])
+    for r in records:
         s.packets += r.packets  # type: ignore[attr-defined]
         s.bytes += r.bytes  # type: ignore[attr-defined]
         s.malformed += r.malformed  # type: ignore[attr-defined]
@@ -72,10 +70,10 @@ def stats_of(obs: dict[str, list[Observation]]) -> Stats:
     return s
 
 
-def _default_now(obs: dict[str, list[Observation]], stats: Stats) -> dt.datetime:
+def _default_now(digest: Digest, stats: Stats) -> dt.datetime:
     last = stats.last_ts
     if last is None:
-        last = max((items[-1].ts for items in obs.values() if items), default=0.0)
+        last = digest.max_ts if digest.max_ts is not None else 0.0
     return dt.datetime.fromtimestamp(last, dt.timezone.utc)
 
 
@@ -83,38 +81,46 @@ def _default_now(obs: dict[str, list[Observation]], stats: Stats) -> dt.datetime
 
 
 def build_conversations(ctx: AnalysisContext) -> list[ConvView]:
+    """Conversation groups merged per (client IP, server IP, transport, server port), endpoints resolved."""
+    digest = ctx.digest
+    assert digest is not None
     views: dict[tuple[Any, ...], ConvView] = {}
-    for o in ctx.of_kind("conversation"):
-        key = (o.client_ip, o.server_ip, o.transport, o.server_port)  # type: ignore[attr-defined]
+    groups: dict[int, list[ConvGroup]] = {}
+    for g in digest.conversation_groups():
+        key = (g.client_ip, g.server_ip, g.transport, g.server_port)
         c = views.get(key)
         if c is None:
-            c = views[key] = ConvView(client_ip=o.client_ip, server_ip=o.server_ip, transport=o.transport,  # type: ignore[attr-defined]
-                                      server_port=o.server_port, vlan=o.vlan, app=o.app,  # type: ignore[attr-defined]
-                                      first_ts=o.first_ts, last_ts=o.last_ts)  # type: ignore[attr-defined]
-            for mac, attr in ((o.client_mac, "client"), (o.server_mac, "server")):  # type: ignore[attr-defined]
-                setattr(c, f"_{attr}_mac", mac)
-        c.first_ts, c.last_ts = min(c.first_ts, o.first_ts), max(c.last_ts, o.last_ts)  # type: ignore[attr-defined]
-        c.packets += o.packets_c2s + o.packets_s2c  # type: ignore[attr-defined]
-        c.bytes += o.bytes_c2s + o.bytes_s2c  # type: ignore[attr-defined]
-        c.records += 1
-        c.syn_seen |= o.syn_seen  # type: ignore[attr-defined]
-        if o.app:  # type: ignore[attr-defined]
-            c.apps.add(o.app)  # type: ignore[attr-defined]
-            c.app = c.app or o.app  # type: ignore[attr-defined]
-        if len(c.evidence) < 3:
-            c.evidence.append(evidence_of(o, f"{o.client_ip} -> {o.server_ip}:{o.server_port} {o.transport}"  # type: ignore[attr-defined]
-                                             f"{' ' + o.app if o.app else ''} ({o.packets_c2s + o.packets_s2c} frames)"))  # type: ignore[attr-defined]
+            # the view takes VLAN, app and MACs from its first record
+            c = views[key] = ConvView(client_ip=g.client_ip, server_ip=g.server_ip, transport=g.transport,
+                                      server_port=g.server_port, vlan=g.vlan, app=g.app,
+                                      first_ts=g.first_ts, last_ts=g.last_ts)
+            c._client_mac, c._server_mac = g.client_mac, g.server_mac  # type: ignore[attr-defined]
+            groups[id(c)] = []
+        c.first_ts, c.last_ts = min(c.first_ts, g.first_ts), max(c.last_ts, g.last_ts)
+        c.packets += g.packets
+        c.bytes += g.bytes
+        c.records += g.records
+        c.syn_seen |= g.syn_seen
+        if g.app:
+            c.apps.add(g.app)
+            c.app = c.app or g.app
+        groups[id(c)].append(g)
+    for c in views.values():
+        tops = groups[id(c)]
+        if len(tops) == 1:
+            items = [(g, item) for g in tops for item in g.top.items[:3]]
+        else:
+            items = sorted(((g, item) for g in tops for item in g.top.items), key=lambda gi: gi[1][0])[:3]
+        for g, (_, (source, frame_no, ts, frames)) in items:
+            c.evidence.append(Evidence(
+                source=source or None, frame_no=frame_no or None, ts=ts,
+                text=f"{g.client_ip} -> {g.server_ip}:{g.server_port} {g.transport}{' ' + g.app if g.app else ''}"
+                     f" ({frames} frames)"))
     out = sorted(views.values(), key=lambda c: (c.first_ts, c.key))
     index = {(c.client_ip, c.server_ip, c.server_port): c for c in out}
-    for o in ctx.of_kind("dicom"):
-        for k in ((o.src_ip, o.dst_ip, o.dst_port), (o.dst_ip, o.src_ip, o.src_port)):
-            if k in index:
-                index[k].apps.add("dicom-tls" if o.tls else "dicom")  # type: ignore[attr-defined]
-    for kind, app in (("hl7", "hl7"), ("tls", "tls"), ("ssh", "ssh")):
-        for o in ctx.of_kind(kind):
-            for k in ((o.src_ip, o.dst_ip, o.dst_port), (o.dst_ip, o.src_ip, o.src_port)):
-                if k in index:
-                    index[k].apps.add(app)
+    for k, app in digest.app_hints:
+        if k in index:
+            index[k].apps.add(app)
     for c in out:
         if c.app is None and c.apps:
             c.app = sorted(c.apps)[0]
@@ -164,15 +170,19 @@ def _finish_devices(ctx: AnalysisContext) -> None:
 
 
 def _os(ctx: AnalysisContext, today: dt.date) -> None:
+    digest = ctx.digest
+    assert digest is not None
     best: dict[str, tuple[float, int, str, str | None]] = {}
-    for o in ctx.of_kind("os_hint"):
-        mac = o.mac if o.mac in ctx.devices else None  # type: ignore[attr-defined]
+    # one entry per distinct hint, at its first record: the first record with the best (confidence, version) wins
+    for (hint_mac, ip, confidence, has_version, family, version), _ in sorted(digest.os_hints.items(),
+                                                                             key=lambda item: item[1]):
+        mac = hint_mac if hint_mac in ctx.devices else None
         if mac is None:
-            d = ctx.device_by_ip(o.ip or o.src_ip)  # type: ignore[attr-defined]
+            d = ctx.device_by_ip(ip)
             mac = d.mac if d else None
         if mac is None or ctx.devices[mac].is_router:
             continue
-        cand = (o.confidence, 1 if o.version else 0, o.family, o.version)  # type: ignore[attr-defined]
+        cand = (confidence, has_version, family, version)
         if mac not in best or cand[:2] > best[mac][:2]:
             best[mac] = cand
     fps = {f.fingerprint: f for f in ctx.tables.fingerprints}
@@ -193,18 +203,20 @@ def _os(ctx: AnalysisContext, today: dt.date) -> None:
 def _connection(ctx: AnalysisContext) -> None:
     strong: dict[str, list[str]] = defaultdict(list)
     weak: dict[str, list[str]] = defaultdict(list)
-    for o in ctx.of_kind("wifi"):
-        mac = o.client_mac  # type: ignore[attr-defined]
+    digest = ctx.digest
+    assert digest is not None
+    for client_mac, client_ip, evidence, confidence in digest.wifi:
+        mac = client_mac
         if mac not in ctx.devices:
-            d = ctx.device_by_ip(o.client_ip)  # type: ignore[attr-defined]
+            d = ctx.device_by_ip(client_ip)
             mac = d.mac if d else None
         if mac is None:
             continue
-        text = f"wifi evidence {o.evidence} (confidence {o.confidence:g})"  # type: ignore[attr-defined]
-        (strong if o.confidence >= 0.9 else weak)[mac].append(text)  # type: ignore[attr-defined]
-    for o in ctx.of_kind("host"):
-        if o.wifi and o.mac in ctx.devices:  # type: ignore[attr-defined]
-            strong[o.mac].append(f"frames inside {o.tunnel or '802.11'}")  # type: ignore[attr-defined]
+        text = f"wifi evidence {evidence} (confidence {confidence:g})"
+        (strong if confidence >= 0.9 else weak)[mac].append(text)
+    for mac, a in digest.inventory.acc.items():
+        if a.tunnels and mac in ctx.devices:
+            strong[mac].extend(f"frames inside {t}" for t in a.tunnels)
     for mac, d in ctx.devices.items():
         ev = sorted(set(strong.get(mac, [])))
         if d.zone_kind == "wifi":
@@ -251,14 +263,16 @@ def evaluate(rules: Sequence[Rule], ctx: AnalysisContext) -> list[Finding]:
     cache: dict[str, list[dict[str, Any]]] = {}
     found: dict[str, Finding] = {}
     for rule in rules:
-        if rule.status == "deprecated" or rule.match.subject not in provs:
+        subject = rule.match.subject
+        if rule.status == "deprecated" or subject not in provs:
             continue
-        if rule.match.subject not in cache:
-            cache[rule.match.subject] = list(provs[rule.match.subject](ctx))
-        for row in cache[rule.match.subject]:
-            if not rule.predicate(row):
+        if subject not in cache:
+            cache[subject] = list(provs[subject](ctx))
+        predicate, subject_key = rule.predicate, rule.match.subject_key
+        for row in cache[subject]:
+            if not predicate(row):
                 continue
-            key = fill(rule.match.subject_key, row) if rule.match.subject_key else str(row.get("_key", ""))
+            key = fill(subject_key, row) if subject_key else str(row.get("_key", ""))
             fid = finding_id(rule.id, key)
             prev = found.get(fid)
             if prev is not None:
@@ -294,21 +308,50 @@ def apply_exceptions(findings: list[Finding], site: SitePolicy | None, today: dt
     return [f for f in findings if (f.rule, f.subject) not in active]
 
 
-def analyze(observations: Iterable[Observation], *, site: SitePolicy | None = None, sheets: Sequence[Sheet] = (),
-            rules_dir: Path | None = None, baseline: Baseline | None = None, now: dt.datetime | None = None,
-            rules: Sequence[Rule] | None = None) -> Report:
-    """Analyze observations into a Report (devices sorted by MAC, findings by severity desc, rule, id)."""
+def _needs_raw(rules: Sequence[Rule]) -> bool:
+    """A rule whose subject reads raw observations (the `observation` subject, or a provider of a plug-in)."""
+    provs = providers()
+    return any(r.status != "deprecated" and r.match.subject in provs and r.match.subject not in DIGEST_SUBJECTS
+               for r in rules)
+
+
+def digest_observations(observations: Iterable[Observation] | Digest, *, site: SitePolicy | None,
+                        rules: Sequence[Rule]) -> Digest:
+    """The digest of `observations` (a Digest given is checked: it must have been built for `site`)."""
+    if isinstance(observations, Digest):
+        if observations.site is not site:
+            raise ValueError("this digest was built for another site policy (maintenance windows depend on it)")
+        return observations
+    if not isinstance(observations, Sequence) and _needs_raw(rules):
+        observations = list(observations)
+    kept = observations if isinstance(observations, Sequence) else None
+    digest = Digest(site=site, raw=(lambda: kept) if kept is not None else None)
+    digest.add_many(observations)
+    return digest
+
+
+def analyze(observations: Iterable[Observation] | Digest, *, site: SitePolicy | None = None,
+            sheets: Sequence[Sheet] = (), rules_dir: Path | None = None, baseline: Baseline | None = None,
+            now: dt.datetime | None = None, rules: Sequence[Rule] | None = None) -> Report:
+    """Analyze observations into a Report (devices sorted by MAC, findings by severity desc, rule, id).
+
+    `observations` may be any iterable (folded as it is read, see analyzer.digest) or a Digest
+    already fed (built with the same `site`).
+    """
     from analyzer.paths import rules_dir as default_rules_dir
 
     root = Path(rules_dir) if rules_dir is not None else default_rules_dir()
-    obs = _bucket(observations)
-    stats = stats_of(obs)
+    rule_list = list(rules) if rules is not None else load_rules(root)
+    digest = digest_observations(observations, site=site, rules=rule_list)
+    stats = stats_of(digest)
     if now is None:
-        now = _default_now(obs, stats)
+        now = _default_now(digest, stats)
     tables = load_tables(root)
-    devices, ip_to_mac, home_vlan = InventoryBuilder(site, tables.vendors).build(obs)
-    ctx = AnalysisContext(devices=devices, conversations=[], observations=obs, site=site, sheets=list(sheets),
-                          now=now, tables=tables, ip_to_mac=ip_to_mac, baseline=baseline, home_vlan=home_vlan)
+    digest.inventory.site, digest.inventory.vendors = site, tables.vendors
+    devices, ip_to_mac, home_vlan = digest.inventory.build()
+    ctx = AnalysisContext(devices=devices, conversations=[], observations=digest.raw_buckets(), site=site,
+                          sheets=list(sheets), now=now, tables=tables, ip_to_mac=ip_to_mac, baseline=baseline,
+                          home_vlan=home_vlan, digest=digest)
     ctx.conversations = build_conversations(ctx)
     _finish_devices(ctx)
     classify(ctx)
@@ -317,7 +360,6 @@ def analyze(observations: Iterable[Observation], *, site: SitePolicy | None = No
         c.server_zone = _zone(ctx, c.server, c.server_ip)
     _reconcile(ctx)
     _services(ctx)
-    rule_list = list(rules) if rules is not None else load_rules(root)
     findings = apply_exceptions(evaluate(rule_list, ctx), site, now.date())
     findings.sort(key=lambda f: (-SEVERITY_ORDER[f.severity], f.rule, f.id))
     return Report(stats=stats, devices=[devices[m] for m in sorted(devices)], findings=findings)

@@ -14,71 +14,107 @@ device class, or whose chassis MAC is its own source MAC without the bridge capa
 device's own announcement; any other LLDP frame is a switch port announcement.  A device's
 switch_port is "<system name> <port id>" of the switch announcement in the same VLAN with the
 nearest timestamp (the demo mirrors the switch frame right before the device's own).
+
+Observations are folded one at a time (`add_*`, called by analyzer.digest) into per-MAC
+accumulators whose size grows with devices and addresses, not with frames.  Where the result
+depends on order ("the first host record's VLAN", "the latest ARP binding"), the accumulators
+compare the analysis order key (ts, source, frame_no, arrival), so any arrival order gives the
+inventory of the time-sorted observations.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 from analyzer.enrich import vendor_of
-from analyzer.macs import is_locally_administered, is_multicast, normalise_mac
+from analyzer.macs import is_locally_administered, normalise_mac
 from analyzer.models import Device, Fact
 from analyzer.site import SitePolicy, is_public
 from collector.schema import Observation
 
 NAME_PRIORITY = {"dhcp": 0, "dns": 1, "netbios": 2, "lldp": 3, "cdp": 3}
 ROUTER_MAX_IPS = 8
+Key = tuple[float, str, int, int]
+"""Analysis order of an observation: (ts, source, frame_no, arrival counter); unique per observation."""
 
 
-@dataclass
 class _Acc:
-    mac: str
-    src_ips: Counter[str] = field(default_factory=Counter)
-    bound_ips: dict[str, float] = field(default_factory=dict)
-    vlans: set[int] = field(default_factory=set)
-    ip_vlan: dict[str, int | None] = field(default_factory=dict)
-    first: float | None = None
-    last: float | None = None
-    sensors: set[str] = field(default_factory=set)
-    names: dict[str, int] = field(default_factory=dict)
-    facts: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
-    wifi_frames: bool = False
-    gateway_arp: set[str] = field(default_factory=set)
+    """What the inventory keeps of one MAC."""
 
-    def seen(self, obs: Observation, first: float | None = None, last: float | None = None) -> None:
-        lo, hi = first if first is not None else obs.ts, last if last is not None else obs.ts
-        self.first = lo if self.first is None else min(self.first, lo)
-        self.last = hi if self.last is None else max(self.last, hi)
-        if obs.sensor:
-            self.sensors.add(obs.sensor)
+    __slots__ = (
+        "arp_vlan",
+        "bound_ips",
+        "conv_vlan",
+        "facts",
+        "first",
+        "gateway_arp",
+        "host_vlan",
+        "last",
+        "mac",
+        "names",
+        "sensors",
+        "src_ips",
+        "tunnels",
+        "vlans",
+        "wifi_frames",
+    )
+
+    def __init__(self, mac: str) -> None:
+        self.mac = mac
+        self.src_ips: dict[str, int] = {}
+        self.bound_ips: dict[str, tuple[int, Key]] = {}  # ip -> first binding (ARP before DHCP, then key)
+        self.vlans: set[int] = set()
+        self.arp_vlan: dict[str, tuple[Key, int | None]] = {}  # latest ARP
+        self.host_vlan: dict[str, tuple[Key, int | None]] = {}  # first host record
+        self.conv_vlan: dict[str, tuple[Key, int | None]] = {}  # first conversation record
+        self.first: float | None = None
+        self.last: float | None = None
+        self.sensors: set[str] = set()
+        self.names: dict[str, int] = {}
+        self.facts: dict[tuple[str, str, str], list[float]] = {}
+        self.wifi_frames = False
+        self.tunnels: set[str] = set()
+        self.gateway_arp: set[str] = set()
+
+    def seen(self, lo: float, hi: float, sensor: str) -> None:
+        first = self.first
+        if first is None or lo < first:
+            self.first = lo
+        last = self.last
+        if last is None or hi > last:
+            self.last = hi
+        if sensor:
+            self.sensors.add(sensor)
 
     def fact(self, attribute: str, value: Any, source: str, ts: float) -> None:
-        if value in (None, "", ()):
-            return
-        key = (attribute, str(value), source)
-        cur = self.facts.get(key)
-        if cur is None:
-            self.facts[key] = [1, ts, ts]
-        else:
-            cur[0] += 1
-            cur[1], cur[2] = min(cur[1], ts), max(cur[2], ts)
+        _add_fact(self.facts, attribute, value, source, ts)
 
     def name(self, value: str | None, source: str) -> None:
-        if not value:
-            return
-        value = value.strip().rstrip(".")
-        if value:
-            prio = NAME_PRIORITY[source]
-            self.names[value] = min(prio, self.names.get(value, prio))
+        _add_name(self.names, value, source)
+
+    def bound(self, ip: str, rank: int, key: Key) -> None:
+        cur = self.bound_ips.get(ip)
+        if cur is None or (rank, key) < cur:
+            self.bound_ips[ip] = (rank, key)
+
+    def ip_vlan(self, ip: str) -> int | None:
+        """Home VLAN of one of its addresses: latest ARP, else first host record, else first conversation."""
+        for table in (self.arp_vlan, self.host_vlan, self.conv_vlan):
+            hit = table.get(ip)
+            if hit is not None:
+                return hit[1]
+        return None
 
 
+@lru_cache(maxsize=1 << 16)
 def _valid_mac(mac: str | None) -> bool:
-    return bool(mac) and not is_multicast(mac) and mac != "00:00:00:00:00:00"  # type: ignore[arg-type]
+    return bool(mac) and not int(mac[:2], 16) & 0x01 and mac != "00:00:00:00:00:00"  # type: ignore[index]
 
 
+@lru_cache(maxsize=1 << 16)
 def _usable_ip(ip: str | None) -> bool:
     if not ip:
         return False
@@ -99,117 +135,181 @@ def _as_mac(text: str | None) -> str | None:
 
 
 class InventoryBuilder:
-    """Accumulates observations into per-MAC devices; `build()` returns the inventory."""
+    """Folds observations into per-MAC accumulators; `build()` returns the inventory (and can be called again)."""
 
-    def __init__(self, site: SitePolicy | None, vendors: tuple[Any, ...]) -> None:
+    def __init__(self, site: SitePolicy | None, vendors: tuple[Any, ...] = ()) -> None:
         self.site = site
         self.vendors = vendors
         self.acc: dict[str, _Acc] = {}
         self.ip_names: dict[str, dict[str, tuple[int, float]]] = defaultdict(dict)
-        self.bindings: dict[str, tuple[float, str]] = {}
+        self.bindings: dict[str, tuple[tuple[float, int, Key], str]] = {}
+        self.lldp_own: dict[str, dict[int | None, Key]] = {}  # device MAC -> VLAN -> first own announcement
+        self.lldp_switch: dict[int | None, list[tuple[float, int, Key, str]]] = defaultdict(list)
 
     def _get(self, mac: str | None) -> _Acc | None:
-        if not _valid_mac(mac):
-            return None
-        assert mac is not None
-        if mac not in self.acc:
-            self.acc[mac] = _Acc(mac)
-        return self.acc[mac]
+        a = self.acc.get(mac)  # type: ignore[arg-type]
+        if a is None:
+            if not _valid_mac(mac):
+                return None
+            assert mac is not None
+            a = self.acc[mac] = _Acc(mac)
+        return a
 
-    def _bind(self, mac: str, ip: str, ts: float) -> None:
+    def _bind(self, mac: str, ip: str, rank: int, key: Key) -> None:
+        # the latest binding wins; at equal time DHCP (rank 1) after ARP, then analysis order
+        cand = (key[0], rank, key)
         prev = self.bindings.get(ip)
-        if prev is None or ts >= prev[0]:
-            self.bindings[ip] = (ts, mac)
+        if prev is None or cand > prev[0]:
+            self.bindings[ip] = (cand, mac)
 
     # ------------------------------------------------------------------ feeding
 
     def feed(self, obs: dict[str, list[Observation]]) -> None:
-        for o in obs.get("host", []):
-            a = self._get(o.mac)  # type: ignore[attr-defined]
-            if a is None:
-                continue
-            a.seen(o, o.first_ts, o.last_ts)  # type: ignore[attr-defined]
-            a.vlans.add(o.vlan or 0)
-            a.wifi_frames |= bool(o.wifi)  # type: ignore[attr-defined]
-            ip = o.ip  # type: ignore[attr-defined]
-            if _usable_ip(ip):
-                a.src_ips[ip] += max(1, o.frames)  # type: ignore[attr-defined]
-                a.ip_vlan.setdefault(ip, o.vlan)
-        for o in obs.get("conversation", []):
-            for mac, ip in ((o.client_mac, o.client_ip), (o.server_mac, o.server_ip)):  # type: ignore[attr-defined]
-                a = self._get(mac)
-                if a is not None:
-                    a.seen(o, o.first_ts, o.last_ts)  # type: ignore[attr-defined]
-                    a.vlans.add(o.vlan or 0)
-                    if _usable_ip(ip):
-                        a.src_ips[ip] += 0
-                        a.ip_vlan.setdefault(ip, o.vlan)
-        for o in obs.get("arp", []):
-            a = self._get(o.sender_mac)  # type: ignore[attr-defined]
-            if a is None or not _usable_ip(o.sender_ip):  # type: ignore[attr-defined]
-                continue
-            a.seen(o)
-            a.vlans.add(o.vlan or 0)
-            a.bound_ips[o.sender_ip] = o.ts  # type: ignore[attr-defined]
-            a.ip_vlan[o.sender_ip] = o.vlan  # type: ignore[attr-defined]
-            self._bind(a.mac, o.sender_ip, o.ts)  # type: ignore[attr-defined]
-            if o.op == "reply" and o.sender_ip.endswith(".1"):  # type: ignore[attr-defined]
-                a.gateway_arp.add(o.sender_ip)  # type: ignore[attr-defined]
-        for o in obs.get("dhcp", []):
-            self._dhcp(o)
-        for o in obs.get("dns", []):
-            if not o.response:  # type: ignore[attr-defined]
-                continue
-            for ans in o.answers:  # type: ignore[attr-defined]
-                if ans.rtype in ("A", "AAAA"):
-                    self._ip_name(ans.value, ans.name, "dns", o.ts)
-                elif ans.rtype == "PTR" and ans.name.endswith((".in-addr.arpa", ".in-addr.arpa.")):
-                    parts = ans.name.rstrip(".").split(".")[:4]
-                    self._ip_name(".".join(reversed(parts)), ans.value, "dns", o.ts)
-        for o in obs.get("netbios", []):
-            if o.group or o.suffix not in (0x00, 0x20):  # type: ignore[attr-defined]
-                continue
-            ip = o.address or (o.src_ip if o.op in ("registration", "refresh") else None)  # type: ignore[attr-defined]
-            if ip:
-                self._ip_name(ip, o.name, "netbios", o.ts)  # type: ignore[attr-defined]
-        for o in obs.get("ssdp", []):
-            a = self._get(o.src_mac)
-            if a is not None and o.server:  # type: ignore[attr-defined]
-                a.fact("ssdp_server", o.server, "ssdp.server", o.ts)  # type: ignore[attr-defined]
-        for o in obs.get("http", []):
-            if o.server:  # type: ignore[attr-defined]
-                a = self._get(o.src_mac)
-                if a is not None:
-                    a.fact("http_server", o.server, "http.server", o.ts)  # type: ignore[attr-defined]
+        """Fold observations bucketed by kind (compatibility helper; analyzer.digest feeds one at a time)."""
+        from analyzer.digest import Digest
 
-    def _dhcp(self, o: Any) -> None:
+        digest = Digest(site=self.site, inventory=self)
+        for items in obs.values():
+            digest.add_many(items)
+
+    def add_host(self, o: Any, key: Key) -> None:
+        a = self._get(o.mac)
+        if a is None:
+            return
+        ts = key[0]
+        first, last = o.first_ts, o.last_ts
+        a.seen(first if first is not None else ts, last if last is not None else ts, o.sensor)
+        a.vlans.add(o.vlan or 0)
+        if o.wifi:
+            a.wifi_frames = True
+            a.tunnels.add(o.tunnel or "802.11")
+        ip = o.ip
+        if _usable_ip(ip):
+            a.src_ips[ip] = a.src_ips.get(ip, 0) + max(1, o.frames)
+            cur = a.host_vlan.get(ip)
+            if cur is None or key < cur[0]:
+                a.host_vlan[ip] = (key, o.vlan)
+
+    def add_conversation(self, o: Any, key: Key) -> None:
+        for mac, ip in ((o.client_mac, o.client_ip), (o.server_mac, o.server_ip)):
+            a = self._get(mac)
+            if a is not None:
+                a.seen(o.first_ts, o.last_ts, o.sensor)
+                a.vlans.add(o.vlan or 0)
+                if _usable_ip(ip):
+                    if ip not in a.src_ips:
+                        a.src_ips[ip] = 0
+                    cur = a.conv_vlan.get(ip)
+                    if cur is None or key < cur[0]:
+                        a.conv_vlan[ip] = (key, o.vlan)
+
+    def add_arp(self, o: Any, key: Key) -> None:
+        ip = o.sender_ip
+        a = self._get(o.sender_mac)
+        if a is None or not _usable_ip(ip):
+            return
+        a.seen(key[0], key[0], o.sensor)
+        a.vlans.add(o.vlan or 0)
+        a.bound(ip, 0, key)
+        cur = a.arp_vlan.get(ip)
+        if cur is None or key > cur[0]:
+            a.arp_vlan[ip] = (key, o.vlan)
+        self._bind(a.mac, ip, 0, key)
+        if o.op == "reply" and ip.endswith(".1"):
+            a.gateway_arp.add(ip)
+
+    def add_dhcp(self, o: Any, key: Key) -> None:
         a = self._get(o.client_mac)
         if a is None:
             return
-        a.seen(o)
+        ts = key[0]
+        a.seen(ts, ts, o.sensor)
         if o.message_type in ("discover", "request", "inform") and o.src_mac == o.client_mac:  # not a relayed copy
             a.vlans.add(o.vlan or 0)
         a.name(o.hostname, "dhcp")
         a.name(o.fqdn, "dhcp")
-        a.fact("hostname", o.hostname, "dhcp.opt12", o.ts)
-        a.fact("fqdn", o.fqdn, "dhcp.opt81", o.ts)
-        a.fact("vendor_class", o.vendor_class, "dhcp.opt60", o.ts)
-        a.fact("dhcp_fingerprint", o.fingerprint, "dhcp.opt55", o.ts)
+        a.fact("hostname", o.hostname, "dhcp.opt12", ts)
+        a.fact("fqdn", o.fqdn, "dhcp.opt81", ts)
+        a.fact("vendor_class", o.vendor_class, "dhcp.opt60", ts)
+        a.fact("dhcp_fingerprint", o.fingerprint, "dhcp.opt55", ts)
         if o.message_type == "ack" and _usable_ip(o.assigned_ip):
-            a.bound_ips[o.assigned_ip] = o.ts
-            self._bind(a.mac, o.assigned_ip, o.ts)
+            a.bound(o.assigned_ip, 1, key)
+            self._bind(a.mac, o.assigned_ip, 1, key)
         if o.message_type in ("offer", "ack") and o.server_id:
             srv = self._get(o.src_mac)
             if srv is not None:
-                srv.fact("dhcp_server", o.server_id, "dhcp.opt54", o.ts)
+                srv.fact("dhcp_server", o.server_id, "dhcp.opt54", ts)
+
+    def add_dns(self, o: Any, key: Key | None = None) -> None:
+        if not o.response:
+            return
+        for ans in o.answers:
+            if ans.rtype in ("A", "AAAA"):
+                self._ip_name(ans.value, ans.name, "dns", o.ts)
+            elif ans.rtype == "PTR" and ans.name.endswith((".in-addr.arpa", ".in-addr.arpa.")):
+                parts = ans.name.rstrip(".").split(".")[:4]
+                self._ip_name(".".join(reversed(parts)), ans.value, "dns", o.ts)
+
+    def add_netbios(self, o: Any, key: Key | None = None) -> None:
+        if o.group or o.suffix not in (0x00, 0x20):
+            return
+        ip = o.address or (o.src_ip if o.op in ("registration", "refresh") else None)
+        if ip:
+            self._ip_name(ip, o.name, "netbios", o.ts)
+
+    def add_ssdp(self, o: Any, key: Key | None = None) -> None:
+        a = self._get(o.src_mac)
+        if a is not None and o.server:
+            a.fact("ssdp_server", o.server, "ssdp.server", o.ts)
+
+    def add_http(self, o: Any, key: Key | None = None) -> None:
+        if o.server:
+            a = self._get(o.src_mac)
+            if a is not None:
+                a.fact("http_server", o.server, "http.server", o.ts)
+
+    def add_lldp(self, o: Any, key: Key) -> None:
+        chassis = _as_mac(o.chassis_id)
+        own = o.med_device_class is not None or (chassis == o.src_mac and "bridge" not in o.capabilities)
+        a = self._get(chassis if own and chassis else o.src_mac)
+        if a is None:
+            return
+        ts = key[0]
+        a.seen(ts, ts, o.sensor)
+        a.vlans.add(o.vlan or 0)
+        a.name(o.system_name, "lldp")
+        a.fact("lldp_capabilities", ",".join(o.capabilities), "lldp", ts)
+        a.fact("lldp_system_description", o.system_description, "lldp", ts)
+        if own:
+            a.fact("lldp_med_class", o.med_device_class, "lldp-med", ts)
+            a.fact("manufacturer", o.med_manufacturer, "lldp-med", ts)
+            a.fact("model", o.med_model, "lldp-med", ts)
+            a.fact("software", o.med_software, "lldp-med", ts)
+            firsts = self.lldp_own.setdefault(a.mac, {})
+            cur = firsts.get(o.vlan)
+            if cur is None or key < cur:
+                firsts[o.vlan] = key
+        else:
+            self.lldp_switch[o.vlan].append((ts, o.frame_no, key, f"{o.system_name or o.chassis_id} {o.port_id}"))
+
+    def add_cdp(self, o: Any, key: Key | None = None) -> None:
+        a = self._get(o.src_mac)
+        if a is None:
+            return
+        a.seen(o.ts, o.ts, o.sensor)
+        a.vlans.add(o.vlan or 0)
+        a.name(o.device_id, "cdp")
+        a.fact("cdp_capabilities", ",".join(o.capabilities), "cdp", o.ts)
+        a.fact("platform", o.platform, "cdp", o.ts)
 
     def _ip_name(self, ip: str, name: str, source: str, ts: float) -> None:
         if not _usable_ip(ip) or not name:
             return
         name = name.strip().rstrip(".")
         prio = NAME_PRIORITY[source]
-        prev = self.ip_names[ip].get(name)
-        self.ip_names[ip][name] = (min(prio, prev[0]), min(ts, prev[1])) if prev else (prio, ts)
+        names = self.ip_names[ip]
+        prev = names.get(name)
+        names[name] = (min(prio, prev[0]), min(ts, prev[1])) if prev else (prio, ts)
 
     # ------------------------------------------------------------------ building
 
@@ -225,15 +325,18 @@ class InventoryBuilder:
             why.append(f"answers ARP for gateways {', '.join(sorted(a.gateway_arp))}")
         if self.site is not None:
             for ip in sorted(ips):
-                zone = self.site.zone_of(None, a.ip_vlan.get(ip))
+                vlan = a.ip_vlan(ip)
+                zone = self.site.zone_of(None, vlan)
                 if zone is not None and zone.cidrs and not zone.contains(ip):
-                    why.append(f"sources {ip} outside VLAN {a.ip_vlan.get(ip)} zone {zone.name}")
+                    why.append(f"sources {ip} outside VLAN {vlan} zone {zone.name}")
                     break
         return bool(why), why
 
-    def build(self, obs: dict[str, list[Observation]]) -> tuple[dict[str, Device], dict[str, str], dict[str, int | None]]:
-        """Return (devices by MAC, IP -> MAC, IP -> home VLAN)."""
-        self.feed(obs)
+    def build(self, obs: dict[str, list[Observation]] | None = None,
+              ) -> tuple[dict[str, Device], dict[str, str], dict[str, int | None]]:
+        """Return (devices by MAC, IP -> MAC, IP -> home VLAN); `obs` (by kind) is folded in first."""
+        if obs is not None:
+            self.feed(obs)
         routers: dict[str, list[str]] = {}
         for mac, a in self.acc.items():
             router, why = self._is_router(a)
@@ -249,87 +352,88 @@ class InventoryBuilder:
                     best[ip] = (n, mac)
         for ip, (_, mac) in best.items():
             ip_to_mac[ip] = mac
-        home_vlan = {ip: self.acc[mac].ip_vlan.get(ip) for ip, mac in ip_to_mac.items()}
+        home_vlan = {ip: self.acc[mac].ip_vlan(ip) for ip, mac in ip_to_mac.items()}
+        # names learnt per IP (DNS, NetBIOS) go to the IP's device; merged into copies, so build() can run again
+        extra_names: dict[str, dict[str, int]] = {}
+        extra_facts: dict[str, dict[tuple[str, str, str], list[float]]] = {}
         for ip, names in self.ip_names.items():
             mac = ip_to_mac.get(ip)
             if mac:
+                a = self.acc[mac]
+                if mac not in extra_names:
+                    extra_names[mac] = dict(a.names)
+                    extra_facts[mac] = {k: list(v) for k, v in a.facts.items()}
                 for name, (prio, ts) in sorted(names.items()):
                     src = "dns" if prio == 1 else "netbios"
-                    self.acc[mac].name(name, src)
-                    self.acc[mac].fact("hostname", name, src, ts)
-        switch_ports = self._lldp(obs)
-        self._cdp(obs)
-        devices = {mac: self._device(a, routers.get(mac), ip_to_mac, switch_ports.get(mac))
+                    _add_name(extra_names[mac], name, src)
+                    _add_fact(extra_facts[mac], "hostname", name, src, ts)
+        switch_ports = self._switch_ports()
+        devices = {mac: self._device(a, routers.get(mac), ip_to_mac, switch_ports.get(mac),
+                                     extra_names.get(mac, a.names), extra_facts.get(mac, a.facts))
                    for mac, a in sorted(self.acc.items())}
         return devices, ip_to_mac, home_vlan
 
-    def _lldp(self, obs: dict[str, list[Observation]]) -> dict[str, str]:
-        switch_frames: list[Any] = []
-        endpoint_frames: list[Any] = []
-        for o in obs.get("lldp", []):
-            chassis = _as_mac(o.chassis_id)  # type: ignore[attr-defined]
-            own = o.med_device_class is not None or (  # type: ignore[attr-defined]
-                chassis == o.src_mac and "bridge" not in o.capabilities)  # type: ignore[attr-defined]
-            a = self._get(chassis if own and chassis else o.src_mac)
-            if a is None:
-                continue
-            a.seen(o)
-            a.vlans.add(o.vlan or 0)
-            a.name(o.system_name, "lldp")  # type: ignore[attr-defined]
-            a.fact("lldp_capabilities", ",".join(o.capabilities), "lldp", o.ts)  # type: ignore[attr-defined]
-            a.fact("lldp_system_description", o.system_description, "lldp", o.ts)  # type: ignore[attr-defined]
-            if own:
-                a.fact("lldp_med_class", o.med_device_class, "lldp-med", o.ts)  # type: ignore[attr-defined]
-                a.fact("manufacturer", o.med_manufacturer, "lldp-med", o.ts)  # type: ignore[attr-defined]
-                a.fact("model", o.med_model, "lldp-med", o.ts)  # type: ignore[attr-defined]
-                a.fact("software", o.med_software, "lldp-med", o.ts)  # type: ignore[attr-defined]
-                endpoint_frames.append((o, a.mac))
-            else:
-                switch_frames.append(o)
+    def _switch_ports(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for o, mac in endpoint_frames:
-            same = [s for s in switch_frames if s.vlan == o.vlan]
-            if not same:
+        for mac, firsts in self.lldp_own.items():
+            candidates = [(key, vlan) for vlan, key in firsts.items() if vlan in self.lldp_switch]
+            if not candidates:
                 continue
+            key, vlan = min(candidates)
+            t = key[0]
             # nearest in time, preferring the switch frame that precedes the device frame
-            s = min(same, key=lambda s: (abs(s.ts - o.ts), s.ts > o.ts, s.frame_no))
-            out.setdefault(mac, f"{s.system_name or s.chassis_id} {s.port_id}")
+            s = min(self.lldp_switch[vlan], key=lambda s: (abs(s[0] - t), s[0] > t, s[1], s[2]))
+            out[mac] = s[3]
         return out
 
-    def _cdp(self, obs: dict[str, list[Observation]]) -> None:
-        for o in obs.get("cdp", []):
-            a = self._get(o.src_mac)
-            if a is None:
-                continue
-            a.seen(o)
-            a.vlans.add(o.vlan or 0)
-            a.name(o.device_id, "cdp")  # type: ignore[attr-defined]
-            a.fact("cdp_capabilities", ",".join(o.capabilities), "cdp", o.ts)  # type: ignore[attr-defined]
-            a.fact("platform", o.platform, "cdp", o.ts)  # type: ignore[attr-defined]
-
-    def _device(self, a: _Acc, router_why: list[str] | None, ip_to_mac: dict[str, str],
-                switch_port: str | None) -> Device:
+    def _device(self, a: _Acc, router_why: list[str] | None, ip_to_mac: dict[str, str], switch_port: str | None,
+                names_by: dict[str, int], facts_by: dict[tuple[str, str, str], list[float]]) -> Device:
         if router_why is not None:
-            ips = sorted(a.bound_ips, key=_ip_key)
+            ips = sorted(sorted(a.bound_ips, key=a.bound_ips.__getitem__), key=_ip_key)
         else:
             ips = sorted({ip for ip in list(a.src_ips) + list(a.bound_ips) if ip_to_mac.get(ip) == a.mac}, key=_ip_key)
         v = vendor_of(a.mac, self.vendors)
-        names = sorted(a.names, key=lambda n: (a.names[n], n))
+        names = sorted(names_by, key=lambda n: (names_by[n], n))
         facts = [Fact(attribute=k[0], value=k[1], source=k[2], count=int(c[0]), first_seen=c[1], last_seen=c[2])
-                 for k, c in sorted(self.acc[a.mac].facts.items())]
+                 for k, c in sorted(facts_by.items())]
         if v.vendor:
             facts.append(Fact(attribute="vendor", value=v.vendor, source="oui", first_seen=a.first or 0.0,
                               last_seen=a.last or 0.0))
         return Device(
             mac=a.mac, ips=ips, vlans=sorted(a.vlans), vendor=v.vendor, oui_vendor=v.oui_vendor,
             radio_module=v.radio_module, random_mac=is_locally_administered(a.mac),
-            hostname=names[0] if names else None, names=sorted(a.names), first_seen=a.first, last_seen=a.last,
+            hostname=names[0] if names else None, names=sorted(names_by), first_seen=a.first, last_seen=a.last,
             sensors=sorted(a.sensors), facts=facts, switch_port=switch_port, is_router=router_why is not None,
             role="router" if router_why is not None else "unknown",
             role_confidence=0.9 if router_why is not None else 0.0, role_evidence=list(router_why or []),
         )
 
 
+def _add_fact(facts: dict[tuple[str, str, str], list[float]], attribute: str, value: Any, source: str,
+              ts: float) -> None:
+    """Upsert (attribute, value, source) -> [count, first seen, last seen]."""
+    if value in (None, "", ()):
+        return
+    key = (attribute, str(value), source)
+    cur = facts.get(key)
+    if cur is None:
+        facts[key] = [1, ts, ts]
+    else:
+        cur[0] += 1
+        cur[1], cur[2] = min(cur[1], ts), max(cur[2], ts)
+
+
+def _add_name(names: dict[str, int], value: str | None, source: str) -> None:
+    """Keep the best (lowest) priority of each name."""
+    if not value:
+        return
+    value = value.strip().rstrip(".")
+    if value:
+        prio = NAME_PRIORITY[source]
+        names[value] = min(prio, names.get(value, prio))
+
+
+@lru_cache(maxsize=1 << 16)
 def _ip_key(ip: str) -> tuple[int, int]:
     try:
         a = ipaddress.ip_address(ip)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from analyzer.digest import ConvGroup
 from analyzer.models import Device, Evidence
 from analyzer.sheets import Sheet
 
@@ -176,10 +177,25 @@ def _row(check: str, sheet: Sheet | None, device: Device | None, how: str | None
     return row
 
 
-def _conv_evidence(conv: Any) -> Evidence:
-    return Evidence(source=conv.source or None, frame_no=conv.frame_no or None, ts=conv.ts,
+def _conv_evidence(conv: ConvGroup, pointer: tuple[str, int, float, int]) -> Evidence:
+    source, frame_no, ts, _ = pointer
+    return Evidence(source=source or None, frame_no=frame_no or None, ts=ts,
                     text=f"{conv.client_ip} -> {conv.server_ip}:{conv.server_port} ({conv.transport or '?'}"
                          f"{', ' + conv.app if conv.app else ''})")
+
+
+def _groups(conversations: Iterable[Any]) -> list[ConvGroup]:
+    """Conversation groups as given (analyzer.digest), or one group per raw record, in the order given."""
+    out = []
+    for i, c in enumerate(conversations):
+        if not isinstance(c, ConvGroup):
+            key = (float(i), "", 0, i)
+            g = ConvGroup(c, key)
+            g.records, g.packets = 1, c.packets_c2s + c.packets_s2c
+            g.top.put(key, (c.source, c.frame_no, c.ts, g.packets))
+            c = g
+        out.append(c)
+    return out
 
 
 def check_rows(
@@ -191,12 +207,16 @@ def check_rows(
     remote: Iterable[Any] = (),
     now: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per discrepancy between the sheets and what was observed (fields: FIELDS)."""
+    """One row per discrepancy between the sheets and what was observed (fields: FIELDS).
+
+    `conversations` are analyzer.digest conversation groups or raw Conversation records; `remote`
+    remote-access records (or analyzer.digest.RemoteRef), each in the order evidence is listed.
+    """
     today = (now or dt.datetime.now(dt.timezone.utc)).date()
     rows: list[dict[str, Any]] = []
     matched_macs = {mac for mac, _ in matches.values()}
     devices_by_ip = {ip: d for d in devices.values() for ip in d.ips}
-    convs = list(conversations)
+    convs = _groups(conversations)
     remotes = list(remote)
     resolver = _Resolver(devices)
     for device in sorted(devices.values(), key=lambda d: d.mac):
@@ -221,7 +241,7 @@ def check_rows(
     return rows
 
 
-def _compare(sheet: Sheet, device: Device, how: str, convs: list[Any], remotes: list[Any], resolver: _Resolver,
+def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], remotes: list[Any], resolver: _Resolver,
              devices_by_ip: dict[str, Device]) -> list[dict[str, Any]]:
     rows = []
     if "unknown" not in (sheet.connection, device.connection) and sheet.connection != device.connection:
@@ -243,7 +263,7 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[Any], remotes: 
     for name in declared_names:
         declared_ips |= resolver.ips(name)
     gateway_ips = resolver.ips(sheet.remote_maintenance.gateway) if sheet.remote_maintenance.gateway else set()
-    seen_peers: dict[str, list[Any]] = {}
+    seen_peers: dict[str, list[ConvGroup]] = {}
     for conv in mine:
         peer = conv.server_ip if conv.client_ip in own or conv.client_mac == device.mac else conv.client_ip
         seen_peers.setdefault(peer, []).append(conv)
@@ -256,7 +276,8 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[Any], remotes: 
         first = min(useful, key=lambda c: c.first_ts)
         rows.append(_row("undeclared-peer", sheet, device, how, peer=peer, observed=peer,
                          detail=f"{device.hostname or device.mac} talks to {peer}, not in the sheet's interfaces or servers",
-                         _evidence=[_conv_evidence(c) for c in useful[:5]], _first_seen=first.first_ts,
+                         _evidence=[_conv_evidence(c, pointer) for _, pointer, c in _first_pointers(useful, 5)],
+                         _first_seen=first.first_ts,
                          _last_seen=max(c.last_ts for c in useful), _ips=sorted({*device.ips[:1], peer})))
     for name in sorted(set(declared_names)):
         ips = resolver.ips(name)
@@ -265,6 +286,11 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[Any], remotes: 
                              detail=f"declared peer {name} " + ("never seen on the network" if not ips else "not contacted in the capture")))
     rows.extend(_remote_rows(sheet, device, how, remotes, own, gateway_ips))
     return rows
+
+
+def _first_pointers(groups: list[ConvGroup], n: int) -> list[tuple[Any, Any, ConvGroup]]:
+    """The first `n` evidence pointers of several groups, in analysis order."""
+    return sorted(((key, pointer, g) for g in groups for key, pointer in g.top.items), key=lambda t: t[0])[:n]
 
 
 def _remote_rows(sheet: Sheet, device: Device, how: str, remotes: list[Any], own: set[str], gateway_ips: set[str]) -> list[dict[str, Any]]:

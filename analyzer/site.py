@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,10 +46,21 @@ _SPECIAL = [ipaddress.ip_network(n) for n in ("100.64.0.0/10", "0.0.0.0/8", "240
 _DOC = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
 
 
+@lru_cache(maxsize=1 << 16)
+def _ip_value(ip: str) -> tuple[int, int] | None:
+    """(version, integer value) of an address, None when it is not one (parsed once per address)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    return addr.version, int(addr)
+
+
 class SiteError(ValueError):
     """The site policy file is invalid; the message lists `file:line: reason` lines."""
 
 
+@lru_cache(maxsize=1 << 16)
 def is_public(ip: str | None) -> bool:
     """Public Internet address (documentation ranges count as public so tests can use them)."""
     if not ip:
@@ -65,6 +77,7 @@ def is_public(ip: str | None) -> bool:
                 or addr.is_unspecified or addr.is_reserved)
 
 
+@lru_cache(maxsize=1024)
 def parse_service(text: str) -> list[PortRange]:
     """'tcp/104' -> [('tcp',104,104)]; 'udp/67-68'; app names (dicom, hl7, dns, ...)."""
     value = str(text).strip().lower()
@@ -121,12 +134,11 @@ class Zone(SiteModel):
         self._ranges = [(c.version, c.first, c.last) for c in self._set.iter_cidrs()]
 
     def contains(self, ip: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
+        parsed = _ip_value(ip)
+        if parsed is None:
             return False
-        value = int(addr)
-        return any(v == addr.version and lo <= value <= hi for v, lo, hi in self._ranges)
+        version, value = parsed
+        return any(v == version and lo <= value <= hi for v, lo, hi in self._ranges)
 
 
 class Conduit(SiteModel):

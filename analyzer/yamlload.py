@@ -1,7 +1,9 @@
 """YAML loading that remembers where every mapping key and list item came from (line numbers).
 
 Shared by the site policy and rule loaders so that a validation error can be reported as
-`file:line: path: reason`.  Uses PyYAML's SafeLoader (YAML 1.1 core types, no object tags).
+`file:line: path: reason`.  Uses PyYAML's SafeLoader (YAML 1.1 core types, no object tags),
+parsed by libyaml when PyYAML has it (ten times faster, same nodes and lines); a document libyaml
+refuses is parsed again by the pure-Python parser, so errors read as they always did.
 """
 
 from __future__ import annotations
@@ -18,9 +20,30 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader that records the start line of every node in `self.lines` keyed by path."""
 
 
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+
+
+def safe_load(text: str) -> Any:
+    """yaml.safe_load, parsed by libyaml when available (errors from the pure-Python parser)."""
+    if _FAST_LOADER is not None:
+        try:
+            return yaml.load(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
+
+
 def load_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
     """Parse YAML text; return (data, {path tuple: 1-based line}).  Raises yaml.YAMLError."""
-    loader = _LineLoader(text)
+    if _FAST_LOADER is not None:
+        try:
+            return _load_with_lines(_FAST_LOADER(text), text)
+        except yaml.YAMLError:
+            pass
+    return _load_with_lines(_LineLoader(text), text)
+
+
+def _load_with_lines(loader: Any, text: str) -> tuple[Any, dict[Loc, int]]:
     try:
         node = loader.get_single_node()
         if node is None:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
@@ -23,17 +23,26 @@ from analyzer.models import Report
 from analyzer.sheet_io import SheetError, dump_sheets, read_sheets
 from analyzer.sheets import Sheet
 from api import audit
-from api.errors import ConflictError, InvalidError, NotFoundError
 from api.models import FindingRow, SheetRow, utcnow
 from api.schemas import FindingOut, ReconciliationOut, SheetOut
 from api.store import (  # noqa: F401  (re-exported: the service API)
-    counts, finish_run, finding_out, get_device, get_finding, ingest_batch, like_pattern, list_devices, list_findings,
-    list_runs,
-    load_observations, save_devices, save_findings, start_run, store_observations, stored_report,
+    count_observations, counts, finish_run, finding_out, get_device, get_finding, ingest_batch, iter_observations,
+    like_pattern, list_devices, list_findings, list_runs, load_observations, observation_watermark, save_devices,
+    save_findings, start_run, store_observations, stored_report,
 )
+
+if TYPE_CHECKING:
+    from analyzer.digest import Digest
 
 Notify = Callable[[dict[str, Any]], None] | None
 STATUSES = ("open", "acknowledged", "risk-accepted", "resolved", "false-positive")
+
+
+def _errors() -> Any:
+    """api.errors on first use: it imports FastAPI (0.1 s), which a command-line replay never needs."""
+    from api import errors
+
+    return errors
 
 
 def init_db(engine: Engine) -> None:
@@ -56,18 +65,18 @@ def set_finding_status(session: Session, finding_id: str, *, status: str, justif
                        today: dt.date | None = None) -> FindingOut:
     """Review a finding; risk-accepted needs a justification and a future expiry, false-positive a justification."""
     if status not in STATUSES:
-        raise InvalidError(f"unknown status {status!r}", "status")
+        raise _errors().InvalidError(f"unknown status {status!r}", "status")
     row = session.get(FindingRow, finding_id)
     if row is None:
-        raise NotFoundError(f"no finding {finding_id!r}", "finding_id")
+        raise _errors().NotFoundError(f"no finding {finding_id!r}", "finding_id")
     justification = (justification or "").strip() or None
     if status in ("risk-accepted", "false-positive") and not justification:
-        raise InvalidError(f"{status} needs a justification", "justification")
+        raise _errors().InvalidError(f"{status} needs a justification", "justification")
     if status == "risk-accepted":
         if expires is None:
-            raise InvalidError("risk-accepted needs an expiry date", "expires")
+            raise _errors().InvalidError("risk-accepted needs an expiry date", "expires")
         if expires <= (today or dt.date.today()):
-            raise InvalidError("the expiry date must be in the future", "expires")
+            raise _errors().InvalidError("the expiry date must be in the future", "expires")
     elif expires is not None and status != "risk-accepted":
         expires = None
     old = {"status": row.status, "justification": row.justification, "expires": row.expires.isoformat() if row.expires else None}
@@ -120,7 +129,7 @@ def _sheet_dict(sheet: Sheet) -> dict[str, Any]:
 
 def create_sheet(session: Session, sheet: Sheet, *, actor: str, notify: Notify = None) -> SheetOut:
     if session.get(SheetRow, sheet.id) is not None:
-        raise ConflictError(f"sheet {sheet.id!r} already exists", "id")
+        raise _errors().ConflictError(f"sheet {sheet.id!r} already exists", "id")
     row = SheetRow(id=sheet.id, software_name=sheet.software_name, version=1, updated_by=actor, data=sheet.model_dump_json())
     session.add(row)
     audit.record(session, who=actor, action="create", entity="sheet", entity_id=sheet.id, new=_sheet_dict(sheet))
@@ -134,12 +143,12 @@ def update_sheet(session: Session, sheet_id: str, sheet: Sheet, *, version: int 
                  notify: Notify = None) -> SheetOut:
     """Replace a sheet; `version` must be the one read (409 when someone changed it since)."""
     if sheet.id != sheet_id:
-        raise InvalidError(f"sheet id {sheet.id!r} does not match the URL ({sheet_id!r})", "id")
+        raise _errors().InvalidError(f"sheet id {sheet.id!r} does not match the URL ({sheet_id!r})", "id")
     row = session.get(SheetRow, sheet_id)
     if row is None:
-        raise NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
+        raise _errors().NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
     if version is None:
-        raise InvalidError("send the version you read (If-Match header or `version`)", "version")
+        raise _errors().InvalidError("send the version you read (If-Match header or `version`)", "version")
     old = Sheet.model_validate_json(row.data)
     result = session.execute(
         update(SheetRow).where(col(SheetRow.id) == sheet_id, col(SheetRow.version) == version)
@@ -147,7 +156,7 @@ def update_sheet(session: Session, sheet_id: str, sheet: Sheet, *, version: int 
                 updated_by=actor, updated_at=utcnow()))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
-        raise ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
+        raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
     changed = audit.record_diff(session, who=actor, action="update", entity="sheet", entity_id=sheet_id,
                                 old=_sheet_dict(old), new=_sheet_dict(sheet))
     session.commit()
@@ -162,9 +171,9 @@ def update_sheet(session: Session, sheet_id: str, sheet: Sheet, *, version: int 
 def delete_sheet(session: Session, sheet_id: str, *, version: int | None = None, actor: str, notify: Notify = None) -> None:
     row = session.get(SheetRow, sheet_id)
     if row is None:
-        raise NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
+        raise _errors().NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
     if version is not None and version != row.version:
-        raise ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
+        raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
     audit.record(session, who=actor, action="delete", entity="sheet", entity_id=sheet_id, old=json.loads(row.data))
     session.delete(row)
     session.commit()
@@ -220,26 +229,59 @@ def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: s
 
 def export_sheets(session: Session, *, fmt: str) -> bytes:
     if fmt not in ("csv", "json", "yaml"):
-        raise InvalidError(f"unknown format {fmt!r} (csv, json or yaml)", "format")
+        raise _errors().InvalidError(f"unknown format {fmt!r} (csv, json or yaml)", "format")
     return dump_sheets(all_sheets(session), fmt=fmt)
 
 
 # --------------------------------------------------------------------------- analysis
 
 
-def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = None, baseline: Any = None,
-              now: dt.datetime | None = None, sources: Sequence[str] = ()) -> Report:
-    """Analyze every stored observation with the stored sheets; store devices and findings (statuses kept)."""
-    from analyzer.engine import analyze
+def stored_digest(session: Session, *, site: Any = None) -> Digest:
+    """A digest (analyzer.digest) of every stored observation, read page by page: memory follows entities, not rows."""
+    from analyzer.digest import Digest
 
-    run = start_run(session, sources=sources)
-    report = analyze(load_observations(session), site=site, sheets=all_sheets(session), rules_dir=rules_dir,
-                     baseline=baseline, now=now)
-    save_devices(session, report.devices)
-    today = (now or dt.datetime.now(dt.timezone.utc)).date()
-    findings = save_findings(session, report.findings, today=today)
-    finish_run(session, run, report.stats)
-    session.commit()
+    digest = Digest(site=site, raw=lambda: iter_observations(session))
+    digest.add_many(iter_observations(session))
+    return digest
+
+
+def start_digest(session: Session, *, site: Any = None) -> Digest:
+    """A digest of what is stored now, to be fed each batch stored next (`Digest.add_many`) by a replay or capture.
+
+    `reanalyze(..., digest=)` then analyzes without reading the database again, provided the
+    database holds exactly the observations the digest was fed (else it reads them all again).
+    """
+    from analyzer.digest import Digest
+
+    digest = Digest(site=site, raw=lambda: iter_observations(session))
+    upto = observation_watermark(session)
+    if upto:
+        digest.add_many(iter_observations(session, upto=upto))
+    return digest
+
+
+def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = None, baseline: Any = None,
+              now: dt.datetime | None = None, sources: Sequence[str] = (), digest: Digest | None = None) -> Report:
+    """Analyze every stored observation with the stored sheets; store devices and findings (statuses kept).
+
+    `digest` (from `start_digest`, fed every batch stored since) is used when the database holds as
+    many observations as it was fed (no other writer stored any meanwhile, no batch was refused);
+    otherwise, and without one, every stored observation is read again.
+    """
+    from analyzer.engine import analyze
+    from collector.pipeline import relaxed_gc
+
+    with relaxed_gc():
+        if digest is None or digest.site is not site or digest.count != count_observations(session):
+            digest = stored_digest(session, site=site)
+        run = start_run(session, sources=sources)
+        report = analyze(digest, site=site, sheets=all_sheets(session), rules_dir=rules_dir,
+                         baseline=baseline, now=now)
+        save_devices(session, report.devices)
+        today = (now or dt.datetime.now(dt.timezone.utc)).date()
+        findings = save_findings(session, report.findings, today=today)
+        finish_run(session, run, report.stats)
+        session.commit()
     return report.model_copy(update={"findings": findings})
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, or_
@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from analyzer.models import SEVERITY_ORDER, Device, Finding, Report, Stats
-from api.errors import InvalidError
 from api.models import DeviceRow, FindingRow, IngestBatch, ObservationRow, RunRow, utcnow
 from api.schemas import FindingOut
 from collector.schema import Observation, parse_observation
@@ -30,21 +29,41 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _obs_rows(observations: Sequence[Observation], sensor: str, batch_seq: int | None = None) -> list[dict[str, Any]]:
-    """Insert rows; `kind` is written explicitly (exclude_defaults would drop the discriminator)."""
-    return [{"sensor": o.sensor or sensor, "batch_seq": batch_seq, "kind": o.kind, "ts": o.ts,
-             "json": json.dumps({"kind": o.kind, **o.model_dump(mode="json", exclude_defaults=True)}, separators=(",", ":"))}
-            for o in observations]
+def observation_json(o: Observation) -> str:
+    """The stored JSON of an observation: fields that differ from their default, `kind` first.
+
+    Serialised by pydantic's Rust serializer; `kind` is spliced in because exclude_defaults drops the
+    discriminator (a Literal with a default).  Same text as json.dumps of model_dump(mode="json").
+    """
+    body = o.__pydantic_serializer__.to_json(o, exclude_defaults=True).decode()  # model_dump_json, less overhead
+    return f'{{"kind":"{o.kind}",{body[1:]}' if len(body) > 2 else f'{{"kind":"{o.kind}"}}'
 
 
-def _insert_observations(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(ObservationRow.__table__), rows)  # type: ignore[attr-defined]
+_INSERT_SQLITE = "INSERT INTO observation (sensor, batch_seq, kind, ts, json) VALUES (?, ?, ?, ?, ?)"
+
+
+def _insert_observations(session: Session, observations: Sequence[Observation], sensor: str,
+                         batch_seq: int | None = None) -> None:
+    """One bulk insert in the session's transaction (SQLite: straight to the driver, no per-row SQLAlchemy work)."""
+    if not observations:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(_INSERT_SQLITE, [(o.sensor or sensor, batch_seq, o.kind, o.ts, observation_json(o))
+                                                for o in observations])
+        finally:
+            cursor.close()
+        return
+    rows = [{"sensor": o.sensor or sensor, "batch_seq": batch_seq, "kind": o.kind, "ts": o.ts,
+             "json": observation_json(o)} for o in observations]
+    session.execute(insert(ObservationRow.__table__), rows)  # type: ignore[attr-defined]
 
 
 def store_observations(session: Session, observations: Sequence[Observation], *, sensor: str = "") -> int:
     """Append observations (one bulk insert, one transaction); returns how many were stored."""
-    _insert_observations(session, _obs_rows(observations, sensor))
+    _insert_observations(session, observations, sensor)
     session.commit()
     return len(observations)
 
@@ -52,6 +71,8 @@ def store_observations(session: Session, observations: Sequence[Observation], *,
 def validate_batch(observations: list[dict[str, Any]]) -> list[Observation]:
     """Each item validated with collector.schema.parse_observation; the first bad one names index and field."""
     from pydantic import ValidationError
+
+    from api.errors import InvalidError
 
     parsed = []
     for index, item in enumerate(observations):
@@ -77,7 +98,7 @@ def store_batch_once(session: Session, *, sensor: str, seq: int, observations: S
         return False, existing.count
     session.add(IngestBatch(sensor=sensor, seq=seq, count=len(observations)))
     session.flush()
-    _insert_observations(session, _obs_rows(observations, sensor, seq))
+    _insert_observations(session, observations, sensor, seq)
     try:
         session.commit()
     except IntegrityError:
@@ -97,18 +118,37 @@ def ingest_batch(session: Session, *, sensor: str, seq: int, observations: list[
 
 def load_observations(session: Session, *, kinds: Sequence[str] | None = None, batch: int = 5000) -> list[Observation]:
     """Every stored observation (optionally of some kinds), in storage order."""
-    out: list[Observation] = []
-    last = 0
+    return list(iter_observations(session, kinds=kinds, batch=batch))
+
+
+def iter_observations(session: Session, *, kinds: Sequence[str] | None = None, after: int = 0, upto: int | None = None,
+                      batch: int = 5000) -> Iterator[Observation]:
+    """Stored observations with after < id <= upto (optionally of some kinds), in storage order, by pages.
+
+    Only one page is held at a time: a re-analysis streams them into analyzer.digest.
+    """
+    last = after
     while True:
         query = select(ObservationRow.id, ObservationRow.json_text).where(col(ObservationRow.id) > last)
+        if upto is not None:
+            query = query.where(col(ObservationRow.id) <= upto)
         if kinds:
             query = query.where(col(ObservationRow.kind).in_(list(kinds)))
         rows = session.exec(query.order_by(col(ObservationRow.id)).limit(batch)).all()
         if not rows:
-            return out
-        for row_id, text in rows:
-            out.append(parse_observation(text))
-            last = row_id
+            return
+        last = rows[-1][0]
+        for _, text in rows:
+            yield parse_observation(text)
+
+
+def observation_watermark(session: Session) -> int:
+    """The highest observation row id (0 when none): rows stored later have higher ids."""
+    return int(session.exec(select(func.max(ObservationRow.id))).one() or 0)
+
+
+def count_observations(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(ObservationRow)).one())
 
 
 def save_devices(session: Session, devices: Sequence[Device]) -> None:
@@ -134,11 +174,18 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
     produced = {f.id for f in findings}
     existing = {r.id: r for r in session.exec(select(FindingRow)).all()}
     out = []
+    new_rows: list[dict[str, Any]] = []
     for f in findings:
         row = existing.get(f.id)
         if row is None:
-            row = FindingRow(id=f.id, rule=f.rule, severity=f.severity, status=f.status, data="{}")
-        elif row.status == "risk-accepted" and row.expires is not None and row.expires < today:
+            # first seen: inserted in bulk below (no ORM object per finding), stored as produced
+            new_rows.append({"id": f.id, "rule": f.rule, "severity": f.severity, "severity_rank": SEVERITY_ORDER[f.severity],
+                             "status": f.status, "justification": None, "expires": None, "updated_by": None,
+                             "updated_at": None, "active": True, "zone": f.zone, "service": f.service,
+                             "first_seen": f.first_seen, "last_seen": f.last_seen, "data": f.model_dump_json()})
+            out.append(f)
+            continue
+        if row.status == "risk-accepted" and row.expires is not None and row.expires < today:
             record(session, who="system", action="expire", entity="finding", entity_id=f.id, field="status",
                    old=row.status, new="open")
             row.status, row.updated_by, row.updated_at = "open", "system", utcnow()
@@ -152,6 +199,8 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
         if fid not in produced and row.active:
             row.active = False
             session.add(row)
+    if new_rows:
+        session.execute(insert(FindingRow.__table__), new_rows)  # type: ignore[attr-defined]
     return out
 
 

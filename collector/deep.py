@@ -3,11 +3,29 @@
 Only identity-bearing bytes reach a detector (collector/protocols/base.py explains the layers):
 ether detectors by ethertype or destination MAC, ip detectors by protocol number, udp
 detectors by port (any-port detectors probe only the first `UDP_PROBE_DATAGRAMS` datagrams of
-each conversation), tcp detectors on the first payload bytes of each direction of each new
-conversation (`STREAM_PREFIX` bytes over at most `STREAM_SEGMENTS` segments, decided when the
+each conversation), tcp detectors on the first payload bytes of each direction of each followed
+TCP connection (`STREAM_PREFIX` bytes over at most `STREAM_SEGMENTS` segments, decided when the
 prefix is full, the direction ends (FIN/RST) or at the next flush), tcp_syn detectors on the
-first SYN (and SYN/ACK) of a new conversation.  After its prefix a conversation only counts
+first SYN (and SYN/ACK) of a new conversation.  After its prefix a connection only counts
 bytes, so the bulk of a DICOM transfer costs a header walk.
+
+TCP connections of one conversation (same client, server, server port, VLAN) are followed each
+on its own, keyed by client port, so parallel connections opened before the first one spoke
+(browsers, DICOM modalities with several associations, HL7 engines with several links) all have
+their hellos parsed.  A connection is followed from its client's SYN or, when the SYN was not
+captured (a capture that began mid-connection, or kept only some packets), from its client's
+first payload segment (the client speaks first; a server-first banner was sent before the
+capture anyway); the conversation's first frame, whatever it is, starts its first connection.
+Bounds: `MAX_PARALLEL_STREAMS` followed at once per conversation and
+`MAX_STREAMS_PER_CONVERSATION` in all (collector/flows.py).  A connection stops being followed
+when both its prefixes are decided, or when one is and the other side has shown nothing (no
+SYN, no payload: that direction is not in the capture, as when the two directions cross the
+SPAN port on different VLANs).  At the bound, a stale connection (no SYN seen, its client
+prefix decided, or followed since before the previous flush) gives its slot to a new one; a
+SYN that finds every slot taken by a fresh connection is counted in
+`CaptureStats.tcp_streams_refused` (one beyond the budget is not).  The client ports of
+finished connections are kept (C_DONE) while the conversation has budget left, so their later
+segments never start them again as connections seen mid-way.
 
 Identity repeats: within one flush period, an ether/ip/udp-layer frame whose identity key
 (detector name, VLAN, outer VLAN, tunnel, source and destination MAC, source and destination
@@ -20,7 +38,7 @@ frames decode normally) are forgotten at every flush, so the analyzer sees such 
 flush period rather than once per frame.  Only a decode that produced records without side
 effects (no weird counted, no inner frame re-injected) is remembered, so a tunnel's inner frames
 and a malformed frame's weirds are never skipped; TCP stream detectors are not concerned (one
-prefix per direction of a new conversation already).
+prefix per direction of a connection already).
 
 Any exception a decoder raises on malformed bytes (struct.error, IndexError, ValueError,
 UnicodeDecodeError, KeyError, OverflowError) becomes the weird `<detector>_malformed`; the
@@ -33,7 +51,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from collector.flows import C_APP, C_LAST, C_STREAM, C_STREAMS_LEFT, MAX_STREAMS_PER_CONVERSATION, TRANSPORTS
+from collector.flows import C_APP, C_DONE, C_LAST, C_STREAM, C_STREAMS_LEFT, MAX_PARALLEL_STREAMS, TRANSPORTS
 from collector.protocols.base import STREAM_PREFIX, Detector, Packet, never
 from collector.schema import Observation, WifiObs
 
@@ -46,6 +64,9 @@ MALFORMED = (struct.error, IndexError, ValueError, UnicodeDecodeError, KeyError,
 
 # A direction of a TCP stream prefix: [buffer, segments, first frame info, next seq, syn handled, done]
 D_BUF, D_SEGS, D_FIRST, D_SEQ, D_SYN, D_DONE = range(6)
+# A followed TCP connection: [client port, client->server direction, server->client direction,
+# first connection of its conversation (tcp_syn detectors), flush count when it was started]
+S_PORT, S_C2S, S_S2C, S_FIRST, S_EPOCH = range(5)
 
 
 def new_direction() -> list[Any]:
@@ -160,6 +181,8 @@ class DeepPath:
     flush_interval: float
     repeats: dict[int, str]  # identity key hash -> app name, cleared at every flush
     deep_repeats: int
+    streams_refused: int  # SYNs of connections not followed: MAX_PARALLEL_STREAMS fresh ones were followed
+    flushes: int  # flushes so far (a followed connection's age)
     side_effects: int  # weirds counted + inner frames injected (a decode with side effects is not skipped)
 
     def weird(self, name: str, detail: str = "") -> None:
@@ -167,11 +190,6 @@ class DeepPath:
 
     def _add(self, records: list[Observation]) -> None:
         raise NotImplementedError
-
-    def _start_stream(self, c: list[Any], client_port: int | None) -> None:
-        c[C_STREAMS_LEFT] -= 1
-        c[C_STREAM] = [client_port, new_direction(), new_direction()]
-        self.streams[id(c)] = c
 
     def _packet(self, h: tuple[Any, ...], payload: bytes, ts: float, frame_no: int, source: str,
                 tunnel: str | None, is_wifi: bool, frame: bytes | None = None, **extra: Any) -> Packet:
@@ -248,22 +266,59 @@ class DeepPath:
                 payload = data[h[15]:h[16]]
             self._deep(dets, h, payload, c, ts, frame_no, source, tunnel, is_wifi)
 
+    def _start_stream(self, c: list[Any], client_port: int | None, first: bool = False) -> list[Any]:
+        """Follow a connection of conversation `c` (the caller checked the budget and the bound)."""
+        left = c[C_STREAMS_LEFT] - 1
+        c[C_STREAMS_LEFT] = left
+        done = c[C_DONE]
+        if left <= 0:
+            c[C_DONE] = ()  # nothing can start again: finished ports need no keeping
+        elif client_port in done:  # the port reused by a new connection (a new SYN)
+            c[C_DONE] = tuple(p for p in done if p != client_port)
+        st = [client_port, new_direction(), new_direction(), first, self.flushes]
+        streams = c[C_STREAM]
+        if streams is None:
+            streams = c[C_STREAM] = {}
+            self.streams[id(c)] = c
+        streams[client_port] = st
+        return st
+
+    def _open_stream(self, c: list[Any], client_port: int, syn: bool) -> list[Any] | None:
+        """Follow a new connection of a known conversation if the budget and the parallel bound allow.
+
+        At the bound, the oldest stale connection gives its slot; if none is stale, the
+        connection is not followed and, when it announced itself with a SYN, counted (the bound,
+        not the budget, refused it).
+        """
+        streams = c[C_STREAM]
+        if streams is not None and len(streams) >= MAX_PARALLEL_STREAMS:
+            victim = next((st for st in streams.values() if self._stale(st)), None)
+            if victim is None:
+                if syn:
+                    self.streams_refused += 1
+                return None
+            if c[C_STREAMS_LEFT] <= 0:
+                return None
+            self._supersede(c, victim)
+        if c[C_STREAMS_LEFT] <= 0:
+            return None
+        return self._start_stream(c, client_port)
+
     def _tcp(self, c: list[Any], st: list[Any], fwd: bool, h: tuple[Any, ...], data: bytes, ts: float,
              frame_no: int, source: str, tunnel: str | None, is_wifi: bool) -> None:
-        if (h[11] if fwd else h[12]) != st[0]:
-            return  # another connection of the conversation: only the one being parsed feeds the prefix
-        d = st[1] if fwd else st[2]
+        """One segment of a followed connection (`st`, looked up by client port)."""
+        d = st[S_C2S] if fwd else st[S_S2C]
         if d[D_DONE]:
             return
         flags = h[13]
         if flags & 0x02 and not d[D_SYN]:
             d[D_SYN] = True
-            if self.index.tcp_syn and c[C_STREAMS_LEFT] == MAX_STREAMS_PER_CONVERSATION - 1:
+            if self.index.tcp_syn and st[S_FIRST]:
                 self._deep(self.index.tcp_syn, h, b"", c, ts, frame_no, source, tunnel, is_wifi, data,
                            from_client=fwd, **self._roles(c))
         if not self.index.tcp:
-            if flags & 0x02 and st[1][D_SYN] and st[2][D_SYN]:
-                self._end_stream(c)
+            if flags & 0x02 and st[S_C2S][D_SYN] and st[S_S2C][D_SYN]:
+                self._end_stream(c, st)
             return
         poff, pend = h[15], h[16]
         if pend > poff:
@@ -274,8 +329,12 @@ class DeepPath:
             self._decide(c, st, fwd)
         elif flags & 0x05:
             d[D_DONE] = True
-        if st[1][D_DONE] and st[2][D_DONE]:
-            self._end_stream(c)
+        if d[D_DONE]:
+            other = st[S_S2C] if fwd else st[S_C2S]
+            if not other[D_DONE] and not other[D_SYN] and other[D_FIRST] is None:
+                other[D_DONE] = True  # not a sign from the other side yet: it is not in the capture
+            if other[D_DONE]:
+                self._end_stream(c, st)
 
     def _roles(self, c: list[Any]) -> dict[str, Any]:
         vlan, proto, cip, sip, sport = c[13]
@@ -284,7 +343,7 @@ class DeepPath:
 
     def _decide(self, c: list[Any], st: list[Any], fwd: bool) -> None:
         """Probe then decode one direction's prefix; that direction is then done."""
-        d = st[1] if fwd else st[2]
+        d = st[S_C2S] if fwd else st[S_S2C]
         d[D_DONE] = True
         if d[D_FIRST] is None:
             return
@@ -296,40 +355,50 @@ class DeepPath:
             self._deep(dets, h, prefix, c, ts, frame_no, source, tunnel, is_wifi, head, from_client=fwd,
                        **self._roles(c))
 
-    @staticmethod
-    def _stale(st: list[Any]) -> bool:
-        """The followed connection began without a SYN seen, or its client direction is finished.
-
-        Parallel connections still pending keep the first one (one prefix per conversation at a time).
-        """
-        return not st[1][D_SYN] or bool(st[1][D_DONE])
+    def _stale(self, st: list[Any]) -> bool:
+        """A followed connection that may give its slot to a new one: it began without a SYN seen, its
+        client direction is decided, or it has been followed since before the previous flush."""
+        c2s = st[S_C2S]
+        return not c2s[D_SYN] or bool(c2s[D_DONE]) or st[S_EPOCH] < self.flushes - 1
 
     def _supersede(self, c: list[Any], st: list[Any]) -> None:
-        """Decide the directions of the followed connection that hold bytes, then stop following it."""
+        """Decide the directions of a followed connection that hold bytes, then stop following it."""
         for fwd in (True, False):
-            d = st[1] if fwd else st[2]
+            d = st[S_C2S] if fwd else st[S_S2C]
             if not d[D_DONE] and d[D_FIRST] is not None:
                 self._decide(c, st, fwd)
-        self._end_stream(c)
+        self._end_stream(c, st)
 
-    def _end_stream(self, c: list[Any]) -> None:
-        c[C_STREAM] = None
-        self.streams.pop(id(c), None)
+    def _end_stream(self, c: list[Any], st: list[Any]) -> None:
+        """Stop following a connection; the conversation leaves `streams` with its last one."""
+        streams = c[C_STREAM]
+        port = st[S_PORT]
+        if streams is None or streams.get(port) is not st:
+            return
+        del streams[port]
+        if c[C_STREAMS_LEFT] > 0:
+            c[C_DONE] += (port,)  # its later segments must not start it again as seen mid-way
+        if not streams:
+            c[C_STREAM] = None
+            self.streams.pop(id(c), None)
 
     def _settle_streams(self, final: bool) -> None:
-        """At a flush: decide every direction holding bytes; forget streams idle for a whole period."""
+        """At a flush: decide every direction holding bytes; forget connections idle for a whole period."""
+        self.flushes += 1
         horizon = (self.last_ts or 0.0) - self.flush_interval
         for c in list(self.streams.values()):
-            st = c[C_STREAM]
-            if not st:
+            streams = c[C_STREAM]
+            if not streams:
                 self.streams.pop(id(c), None)
                 continue
-            for fwd in (True, False):
-                d = st[1] if fwd else st[2]
-                if not d[D_DONE] and (d[D_SEGS] or final or c[C_LAST] < horizon):
-                    self._decide(c, st, fwd)
-            if st[1][D_DONE] and st[2][D_DONE]:
-                self._end_stream(c)
+            idle = final or c[C_LAST] < horizon
+            for st in list(streams.values()):
+                for fwd in (True, False):
+                    d = st[S_C2S] if fwd else st[S_S2C]
+                    if not d[D_DONE] and (d[D_SEGS] or idle):
+                        self._decide(c, st, fwd)
+                if st[S_C2S][D_DONE] and st[S_S2C][D_DONE]:
+                    self._end_stream(c, st)
 
     def _wifi(self, view: Any, h: tuple[Any, ...], ts: float, frame_no: int, source: str,
               tunnel: str | None) -> None:

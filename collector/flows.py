@@ -34,11 +34,15 @@ TRANSPORTS = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", 132: "sctp"}
 
 # Host entry
 H_FIRST, H_LAST, H_FRAMES, H_BYTES, H_TTL, H_WIFI, H_FRAME_NO, H_SOURCE, H_OUTER, H_TUNNEL, H_KEY = range(11)
-# Conversation entry
+# Conversation entry.  TCP (collector/deep.py): C_STREAM None or {client port: followed connection},
+# C_STREAMS_LEFT connections it may still follow, C_DONE client ports of connections it followed and
+# finished (a tuple, kept while C_STREAMS_LEFT > 0).  UDP: C_STREAM [datagrams left to probe each way].
 (C_PK_C2S, C_PK_S2C, C_BY_C2S, C_BY_S2C, C_FIRST, C_LAST, C_FRAME_NO, C_APP, C_SYN, C_CLIENT_MAC,
- C_SERVER_MAC, C_CLIENT_PORT, C_STREAM, C_KEY, C_ENV, C_ICMP, C_STREAMS_LEFT) = range(17)
+ C_SERVER_MAC, C_CLIENT_PORT, C_STREAM, C_KEY, C_ENV, C_ICMP, C_STREAMS_LEFT, C_DONE) = range(18)
 MAX_STREAMS_PER_CONVERSATION = 8
-"""TCP connections of one conversation whose prefix is deep-parsed (each new SYN, one at a time)."""
+"""TCP connections of one conversation whose prefix is deep-parsed, in all (collector/deep.py)."""
+MAX_PARALLEL_STREAMS = 8
+"""TCP connections of one conversation whose prefixes are followed at the same time (collector/deep.py)."""
 
 
 def service_port(port: int) -> bool:
@@ -158,7 +162,7 @@ class Tables:
             self._refuse("conversations")
             return None
         entry = [0, 0, 0, 0, 0.0, 0.0, 0, None, syn, client_mac, server_mac, client_port, None, key, None, icmp,
-                 MAX_STREAMS_PER_CONVERSATION]
+                 MAX_STREAMS_PER_CONVERSATION, ()]
         self.convs[key] = entry
         return entry
 

@@ -22,7 +22,15 @@ from typing import Any
 from collector import linktypes
 from collector.decode import Decoder
 from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex
-from collector.flows import C_STREAM, DEFAULT_MAX_CONVERSATIONS, DEFAULT_MAX_HOSTS, Tables, sender_is_client
+from collector.flows import (
+    C_STREAM,
+    C_STREAMS_LEFT,
+    DEFAULT_MAX_CONVERSATIONS,
+    DEFAULT_MAX_HOSTS,
+    MAX_STREAMS_PER_CONVERSATION,
+    Tables,
+    sender_is_client,
+)
 from collector.pcapfile import ReadStats
 from collector.protocols.base import Detector, pseudonymise
 from collector.schema import CaptureStats, Observation, Weird
@@ -81,6 +89,8 @@ class Pipeline(DeepPath):
         self.packet_time_flush = packet_time_flush
         self.read_stats = read_stats if read_stats is not None else ReadStats()
         self.index = DetectorIndex(detectors)
+        # TCP connections a conversation may follow: tcp_syn detectors only want its first one
+        self.stream_budget = MAX_STREAMS_PER_CONVERSATION if self.index.tcp else 1 if self.index.tcp_syn else 0
         self.decoder = Decoder()
         self.overflow: dict[str, int] = {}
         self.tables = Tables(sensor=sensor, max_conversations=max_conversations, max_hosts=max_hosts,
@@ -96,7 +106,9 @@ class Pipeline(DeepPath):
         self.next_flush: float | None = None if packet_time_flush else float("inf")
         self.kernel_drops: int | None = None
         self.queue_drops = 0
-        self.streams: dict[int, list[Any]] = {}  # id(conversation) -> conversation with a pending prefix
+        self.streams: dict[int, list[Any]] = {}  # id(conversation) -> conversation with a followed connection
+        self.streams_refused = 0
+        self.flushes = 0
         self.wifi_stations: set[bytes] = set()
         self.repeats: dict[int, str] = {}
         self.deep_repeats = 0
@@ -132,7 +144,8 @@ class Pipeline(DeepPath):
 
         The fast lane takes untagged or 802.1Q Ethernet / IPv4 (no options, not a fragment) /
         TCP or UDP unicast frames of a known host and a known conversation that need no deep-path
-        work (not a SYN, no pending stream prefix wanting this segment or its FIN/RST, no
+        work (not a SYN, no pending stream prefix of its connection wanting this segment or its
+        FIN/RST, not the first payload of a connection its conversation could still follow, no
         port-matched or probing UDP detector): it only updates counters.  Any other frame goes
         through `feed`, which does the whole job.
         """
@@ -184,10 +197,17 @@ class Pipeline(DeepPath):
                             if h is not None and c is not None:
                                 st = c[12]
                                 if proto == 6:
-                                    # a pending prefix wants its direction's payload segments and FIN/RST
-                                    ok = not st or (st[1] if fwd else st[2])[5] or (
-                                        not data[l4 + 13] & 0x05 and ((data[off + 2] << 8) | data[off + 3]) - 20
-                                        - ((data[l4 + 12] >> 4) << 2) <= 0)
+                                    if st is not None and (s := st.get(sport if fwd else dport)) is not None:
+                                        # a followed connection wants its direction's payload and FIN/RST
+                                        ok = (s[1] if fwd else s[2])[5] or (
+                                            not data[l4 + 13] & 0x05 and ((data[off + 2] << 8) | data[off + 3])
+                                            - 20 - ((data[l4 + 12] >> 4) << 2) <= 0)
+                                    else:
+                                        # one not followed: its client's first payload while the conversation
+                                        # has budget, unless it is a connection already followed (c[17])
+                                        ok = not fwd or c[16] <= 0 or sport in c[17] or (
+                                            ((data[off + 2] << 8) | data[off + 3]) - 20
+                                            - ((data[l4 + 12] >> 4) << 2) <= 0)
                                 else:
                                     ok = not (sport in udp_ports or dport in udp_ports or (udp_any and st
                                                                                             and st[0 if fwd else 1]))
@@ -337,21 +357,19 @@ class Pipeline(DeepPath):
             c[1] += 1
             c[3] += wirelen
         if proto == 6:
-            if fwd and flags & 0x12 == 0x02:
+            syn = fwd and flags & 0x12 == 0x02
+            if syn:
                 c[8] = True
-            st = c[12]
-            if st and fwd and flags & 0x12 == 0x02 and sport != st[0] and c[16] > 0 and self._stale(st):
-                # A new connection of the conversation while the followed one can no longer give its
-                # client's first bytes (it began before the capture, or its client side is over):
-                # decide what the old one holds and follow the new one.
-                self._supersede(c, st)
-                self._start_stream(c, sport)
-                st = c[12]
-            if st:
+            streams = c[12]
+            port = sport if fwd else dport
+            st = streams.get(port) if streams is not None else None
+            if st is None and fwd and (syn and (streams is not None or c[16] > 0) or (
+                    pend > poff and c[16] > 0 and port not in c[17])):
+                # a new connection of a known conversation: its client's SYN, or the client's first payload
+                # when the SYN was not seen (never a connection already followed and finished, c[17])
+                st = self._open_stream(c, port, syn)
+            if st is not None:
                 self._tcp(c, st, fwd, h, data, ts, frame_no, source, tunnel, is_wifi)
-            elif fwd and flags & 0x12 == 0x02 and c[16] > 0 and (index.tcp or index.tcp_syn):
-                self._start_stream(c, sport)  # a new connection of a known conversation
-                self._tcp(c, c[12], fwd, h, data, ts, frame_no, source, tunnel, is_wifi)
         elif proto == 17 and (index.udp_by_port or index.udp_any):
             self._udp(c, h, data, ts, frame_no, source, tunnel, is_wifi, fwd)
 
@@ -368,8 +386,10 @@ class Pipeline(DeepPath):
         syn = bool(proto == 6 and flags & 0x02)
         c = self.tables.new_conv(key, client_mac, server_mac, client_port, syn, icmp)
         if c is not None:
-            if proto == 6 and (self.index.tcp or self.index.tcp_syn):
-                self._start_stream(c, client_port)
+            if proto == 6:
+                c[C_STREAMS_LEFT] = self.stream_budget
+                if self.stream_budget:
+                    self._start_stream(c, client_port, first=True)
             elif proto == 17 and self.index.udp_any:
                 c[C_STREAM] = [UDP_PROBE_DATAGRAMS, UDP_PROBE_DATAGRAMS]
         return c
@@ -408,7 +428,7 @@ class Pipeline(DeepPath):
             malformed=sum(weirds.values()), weirds=weirds, first_ts=self.first_ts, last_ts=self.last_ts,
             kernel_drops=self.kernel_drops, queue_drops=self.queue_drops, truncated=self.read_stats.truncated,
             files=list(self.read_stats.files), linktypes=names, table_overflow=dict(self.overflow),
-            deep_repeats=self.deep_repeats,
+            deep_repeats=self.deep_repeats, tcp_streams_refused=self.streams_refused,
         )
 
     def close(self) -> CaptureStats:
@@ -424,14 +444,16 @@ class Pipeline(DeepPath):
 
 @contextmanager
 def relaxed_gc(threshold0: int = GC_THRESHOLD0) -> Iterator[None]:
-    """Fewer cyclic-GC passes while a replay runs, the previous thresholds restored after.
+    """Fewer cyclic-GC passes while a replay (or an analysis) runs, the previous thresholds restored after.
 
     Every frame allocates short-lived tuples that reference counting frees at once, yet each
     700 of them start a young-generation pass, and the passes over the older generations walk
     the whole host and conversation tables: on the 1M-frame bench mix, 474 collections and
     0.35 s of the replay with the default thresholds, one collection and 0.02 s with these.
     The pipeline creates no reference cycles per frame, so collecting them less often costs no
-    memory growth with the number of frames.
+    memory growth with the number of frames.  api.runner and api.service hold it over the whole
+    replay job and over each re-analysis (the analysis allocates devices, facts and rows while
+    the tables stay alive); nesting is harmless.
     """
     old = gc.get_threshold()
     gc.set_threshold(max(old[0], threshold0), *old[1:])
@@ -463,23 +485,20 @@ def _replay_frames(pipe: Pipeline, source: FrameSource, progress: Callable[[int,
     if progress is None:
         pipe.run(source)
     else:
+        from itertools import chain
+
         clock = time.monotonic
         frames = iter(source)
+        deadline = clock() + 0.1
         while True:
-            before = pipe.packets
-            deadline = clock() + 0.1
-            # run in slices of 4096 frames, reporting at most ~10 times a second
-            while clock() < deadline:
-                chunk = list(islice(frames, 4096))
-                if not chunk:
-                    break
-                pipe.run(chunk)
-            else:
+            first = next(frames, None)
+            if first is None:
+                break
+            # slices of 4096 frames streamed from the source, not copied into a list (a list holds
+            # 4096 frame buffers at once, out of the CPU caches: 0.2-0.3 s on the 1M-frame mix);
+            # progress at most ~10 times a second
+            pipe.run(chain((first,), islice(frames, 4095)))
+            if clock() >= deadline:
                 progress(pipe.packets, source.bytes_read(), source.total_bytes)
-                continue
-            if pipe.packets == before and not chunk:
-                break
-            progress(pipe.packets, source.bytes_read(), source.total_bytes)
-            if not chunk:
-                break
+                deadline = clock() + 0.1
         progress(pipe.packets, source.total_bytes, source.total_bytes)

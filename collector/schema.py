@@ -118,6 +118,13 @@ class CaptureStats(Observation):
         "IPs and payload) was already decoded in the same flush period (collector/deep.py); such a fact "
         "is then reported once per flush period, not once per frame.",
     )
+    tcp_streams_refused: int = Field(
+        default=0,
+        description="TCP connections (client SYNs) whose first payload bytes no detector saw because their "
+        "conversation (same client, server, server port and VLAN) was already following its maximum of "
+        "parallel connections (collector/flows.py MAX_PARALLEL_STREAMS), none of them stale; connections "
+        "beyond a conversation's total budget (MAX_STREAMS_PER_CONVERSATION) are not counted here.",
+    )
 
 
 class Weird(Observation):

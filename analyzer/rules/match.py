@@ -88,20 +88,21 @@ def _leaf(field: str, op: str, expected: Any, loc: tuple[str | int, ...]) -> Pre
     if op == "exists":
         return lambda row: (get(row) not in (_MISSING, None, "", [], ())) is expected
     if op in ("eq", "ne"):
-        def eq(row: Row) -> bool:
-            v = get(row)
-            if v is _MISSING:
-                v = None
-            if isinstance(v, (list, tuple)) and not isinstance(expected, (list, tuple)):
-                return any(_eq(x, expected) for x in v)
-            return _eq(v, expected) if not isinstance(expected, list) else list(_items(v)) == expected
+        eq = _eq_predicate(field, expected)
         return eq if op == "eq" else (lambda row: not eq(row))
     if op in ("in", "not_in"):
         allowed = list(expected)
-
-        def isin(row: Row) -> bool:
-            v = get(row)
-            return any(any(_eq(x, a) for a in allowed) for x in _items(None if v is _MISSING else v))
+        if all(isinstance(a, str) for a in allowed):
+            # _eq(x, a) is x == a when a is a string: plain membership
+            def isin(row: Row) -> bool:
+                v = row.get(field)
+                if isinstance(v, (list, tuple, set, frozenset)):
+                    return any(x in allowed for x in v)
+                return v in allowed
+        else:
+            def isin(row: Row) -> bool:
+                v = get(row)
+                return any(any(_eq(x, a) for a in allowed) for x in _items(None if v is _MISSING else v))
         return isin if op == "in" else (lambda row: not isin(row))
     if op in ("gt", "gte", "lt", "lte"):
         ref = float(expected)
@@ -122,6 +123,56 @@ def _leaf(field: str, op: str, expected: Any, loc: tuple[str | int, ...]) -> Pre
     return lambda row: any(test(x) for x in _items(get(row)) if x is not None and x is not _MISSING)
 
 
+def _eq_predicate(field: str, expected: Any) -> Predicate:
+    """`field` equals `expected` (any element of a list field), with _eq's rules, specialised per expected type."""
+    if isinstance(expected, list):
+        return lambda row: list(_items(row.get(field))) == expected
+    if isinstance(expected, bool):
+        # _eq(x, True/False) holds only for the bool itself
+        def eq_bool(row: Row) -> bool:
+            v = row.get(field)
+            if isinstance(v, (list, tuple)):
+                return any(x is expected for x in v)
+            return v is expected
+        return eq_bool
+    if isinstance(expected, str) or expected is None:
+        # _eq(x, a string or None) is x == it
+        def eq_plain(row: Row) -> bool:
+            v = row.get(field)
+            if isinstance(v, (list, tuple)):
+                return any(x == expected for x in v)
+            return bool(v == expected)
+        return eq_plain
+
+    def eq(row: Row) -> bool:
+        v = row.get(field)
+        if isinstance(v, (list, tuple)) and not isinstance(expected, tuple):
+            return any(_eq(x, expected) for x in v)
+        return _eq(v, expected)
+    return eq
+
+
+def _conjunction(preds: list[Predicate]) -> Predicate:
+    if len(preds) == 1:
+        return preds[0]
+
+    def every(row: Row) -> bool:
+        for p in preds:
+            if not p(row):
+                return False
+        return True
+    return every
+
+
+def _disjunction(preds: list[Predicate]) -> Predicate:
+    def some(row: Row) -> bool:
+        for p in preds:
+            if p(row):
+                return True
+        return False
+    return some
+
+
 def compile_where(where: Any, fields: Mapping[str, str] | None = None,
                   loc: tuple[str | int, ...] = ()) -> Predicate:
     """Compile a `where` mapping; refuse unknown fields (when `fields` is given) and modifiers."""
@@ -136,8 +187,7 @@ def compile_where(where: Any, fields: Mapping[str, str] | None = None,
             if not isinstance(expected, list) or not expected:
                 raise WhereError(f"{key} needs a non-empty list of condition mappings", sub)
             parts = [compile_where(item, fields, sub + (i,)) for i, item in enumerate(expected)]
-            preds.append((lambda ps: lambda row: any(p(row) for p in ps))(parts) if key == "any_of"
-                         else (lambda ps: lambda row: all(p(row) for p in ps))(parts))
+            preds.append(_disjunction(parts) if key == "any_of" else _conjunction(parts))
             continue
         if key == "not":
             inner = compile_where(expected, fields, sub)
@@ -150,7 +200,7 @@ def compile_where(where: Any, fields: Mapping[str, str] | None = None,
         if fields is not None and field not in fields:
             raise WhereError(f"unknown field {field!r} for this subject (known: {', '.join(sorted(fields))})", sub)
         preds.append(_leaf(field, op, expected, sub))
-    return lambda row: all(p(row) for p in preds)
+    return _conjunction(preds) if preds else (lambda row: True)
 
 
 def fill(template: str, row: Row) -> str:

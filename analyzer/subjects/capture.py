@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from analyzer.context import AnalysisContext
+from analyzer.digest import digest_of
 from analyzer.models import Evidence
 
 SUBJECT = "capture"
@@ -17,7 +18,7 @@ FIELDS: dict[str, str] = {
 
 
 def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
-    stats = ctx.of_kind("stats")
+    stats = digest_of(ctx).stats_records()
     if not stats:
         return
     overflow: dict[str, int] = {}

@@ -6,13 +6,13 @@ the application observations of the same conversation); rules carry the policy.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
 from analyzer.context import AnalysisContext, ConvView
+from analyzer.digest import digest_of
 from analyzer.models import Evidence
-from analyzer.subjects._common import conv_for, evidence_of, zone_kind, zone_name
+from analyzer.subjects._common import conv_for, zone_kind, zone_name
 
 SUBJECT = "conversation"
 FIELDS: dict[str, str] = {
@@ -34,38 +34,50 @@ FIELDS: dict[str, str] = {
     "server_vlan": "server home VLAN",
 }
 ADMIN_APPS = {"telnet": "telnet", "ftp": "ftp"}
+NO_ADMIN: tuple[set[str], list[Evidence]] = (set(), [])
 
 
-def _admin_evidence(ctx: AnalysisContext) -> dict[int, list[tuple[str, Any]]]:
-    out: dict[int, list[tuple[str, Any]]] = defaultdict(list)
-    for o in ctx.of_kind("http"):
-        if o.basic_auth:  # type: ignore[attr-defined]
-            c = conv_for(ctx, o)
-            if c is not None:
-                out[id(c)].append(("http-basic", o))
-    for o in ctx.of_kind("snmp"):
-        if o.version in ("v1", "v2c"):  # type: ignore[attr-defined]
-            c = conv_for(ctx, o)
-            if c is not None:
-                out[id(c)].append((f"snmp-{o.version}", o))  # type: ignore[attr-defined]
-    for o in ctx.of_kind("remote_access"):
-        if o.method in ADMIN_APPS:  # type: ignore[attr-defined]
-            c = conv_for(ctx, o)
-            if c is not None:
-                out[id(c)].append((o.method, o))  # type: ignore[attr-defined]
+def _admin_evidence(ctx: AnalysisContext) -> dict[int, tuple[set[str], list[Evidence]]]:
+    """Per conversation: cleartext administration names and the evidence of the first three records
+    (HTTP basic auth records first, then SNMP v1/v2c, then telnet/FTP, each in analysis order)."""
+    found: dict[int, tuple[set[str], list[tuple[Any, ...]]]] = {}
+    for (src_ip, dst_ip, dst_port, src_port, name, rank), top in digest_of(ctx).admin.items():
+        c = conv_for(ctx, _Addr(src_ip, dst_ip, src_port, dst_port))
+        if c is None:
+            continue
+        names, items = found.setdefault(id(c), (set(), []))
+        names.add(name)
+        items.extend(((rank, key), name, src_ip, dst_ip, dst_port, ptr) for key, ptr in top.items)
+    out: dict[int, tuple[set[str], list[Evidence]]] = {}
+    for cid, (names, items) in found.items():
+        items.sort(key=lambda item: item[0])
+        out[cid] = (names, [Evidence(source=source or None, frame_no=frame_no or None, ts=ts,
+                                     text=f"{name}: {src_ip} -> {dst_ip}:{dst_port}")
+                            for _, name, src_ip, dst_ip, dst_port, (source, frame_no, ts) in items[:3]])
     return out
 
 
-def _remote(ctx: AnalysisContext) -> dict[int, Any]:
-    out: dict[int, Any] = {}
-    for o in ctx.of_kind("remote_access"):
-        c = conv_for(ctx, o)
-        if c is not None and (id(c) not in out or o.confidence > out[id(c)].confidence):  # type: ignore[attr-defined]
-            out[id(c)] = o
-    return out
+class _Addr:
+    __slots__ = ("dst_ip", "dst_port", "src_ip", "src_port")
+
+    def __init__(self, src_ip: Any, dst_ip: Any, src_port: Any, dst_port: Any) -> None:
+        self.src_ip, self.dst_ip, self.src_port, self.dst_port = src_ip, dst_ip, src_port, dst_port
 
 
-def row(ctx: AnalysisContext, c: ConvView, admin: list[tuple[str, Any]], remote: Any) -> dict[str, Any]:
+def _remote(ctx: AnalysisContext) -> dict[int, str]:
+    """Per conversation: the method of its first remote-access record with the highest confidence."""
+    best: dict[int, tuple[float, Any, str]] = {}
+    for (src_ip, dst_ip, dst_port, src_port), (confidence, key, method) in digest_of(ctx).remote_best.items():
+        c = conv_for(ctx, _Addr(src_ip, dst_ip, src_port, dst_port))
+        if c is None:
+            continue
+        cur = best.get(id(c))
+        if cur is None or confidence > cur[0] or (confidence == cur[0] and key < cur[1]):
+            best[id(c)] = (confidence, key, method)
+    return {cid: method for cid, (_, _, method) in best.items()}
+
+
+def row(ctx: AnalysisContext, c: ConvView, admin: tuple[set[str], list[Evidence]], remote: str | None) -> dict[str, Any]:
     site = ctx.site
     cz, sz = c.client_zone, c.server_zone
     cvlan, svlan = ctx.home_vlan.get(c.client_ip), ctx.home_vlan.get(c.server_ip)
@@ -85,9 +97,8 @@ def row(ctx: AnalysisContext, c: ConvView, admin: list[tuple[str, Any]], remote:
     gw = site.gateway_for(c.client_ip) or site.gateway_for(c.server_ip) if site else None
     apps = sorted(c.apps)
     cleartext_medical = any(a in ("dicom", "hl7") for a in apps) and not c.tls
-    names = sorted({name for name, _ in admin} | ({c.app} if c.app in ADMIN_APPS else set()))
-    evidence = [Evidence(source=e.source, frame_no=e.frame_no, ts=e.ts, text=e.text) for e in c.evidence[:3]]
-    evidence += [evidence_of(o, f"{name}: {o.src_ip} -> {o.dst_ip}:{o.dst_port}") for name, o in admin[:3]]
+    names = sorted(admin[0] | ({c.app} if c.app in ADMIN_APPS else set()))
+    evidence = c.evidence[:3] + admin[1]  # Evidence records are immutable in practice: shared, not copied
     devices = sorted({d.mac for d in (c.client, c.server) if d is not None and not d.is_router})
     baseline = ctx.baseline
     return {
@@ -99,7 +110,7 @@ def row(ctx: AnalysisContext, c: ConvView, admin: list[tuple[str, Any]], remote:
         "has_site": site is not None, "any_dm": cdm or sdm, "client_is_dm": cdm, "server_is_dm": sdm,
         "client_is_public": c.client_is_public, "server_is_public": c.server_is_public,
         "dm_ip": dm_ip, "other_ip": other_ip, "other_zone_kind": other_kind, "cleartext_admin": names,
-        "cleartext_medical": cleartext_medical, "remote_method": remote.method if remote is not None else None,
+        "cleartext_medical": cleartext_medical, "remote_method": remote,
         "via_approved_gateway": gw is not None,
         "in_window": gw is not None and gw.in_window(c.first_ts),
         "in_baseline": baseline is not None and baseline.knows_pair(c.client_ip, c.server_ip),
@@ -115,4 +126,4 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
     admin = _admin_evidence(ctx)
     remote = _remote(ctx)
     for c in ctx.conversations:
-        yield row(ctx, c, admin.get(id(c), []), remote.get(id(c)))
+        yield row(ctx, c, admin.get(id(c), NO_ADMIN), remote.get(id(c)))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from analyzer.context import AnalysisContext
+from analyzer.digest import Top, digest_of
 from analyzer.models import Device, Evidence
 
 SUBJECT = "device"
@@ -25,6 +27,7 @@ FIELDS: dict[str, str] = {
 INFRA_ROLES = ("router", "switch", "access-point")
 
 
+@lru_cache(maxsize=1 << 16)
 def _subnet(ip: str) -> str | None:
     try:
         return str(ipaddress.ip_network(f"{ip}/24", strict=False)) if ipaddress.ip_address(ip).version == 4 else None
@@ -39,32 +42,42 @@ def _segments(d: Device) -> set[str]:
     return segs
 
 
-def smb1_macs(ctx: AnalysisContext) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    for o in ctx.of_kind("smb"):
-        if o.smb1:  # type: ignore[attr-defined]
-            d = ctx.device_by_ip(o.src_ip)
-            if d is not None:
-                out.setdefault(d.mac, []).append(o)
+def smb1_macs(ctx: AnalysisContext) -> dict[str, list[Evidence]]:
+    """MAC -> evidence of its first three SMBv1 negotiations."""
+    tops: dict[str, list[tuple[tuple[Any, ...], Top]]] = {}
+    for (src_ip, dst_ip, offered, chosen), top in digest_of(ctx).smb1.items():
+        d = ctx.device_by_ip(src_ip)
+        if d is not None:
+            tops.setdefault(d.mac, []).append(((src_ip, dst_ip, offered, chosen), top))
+    out: dict[str, list[Evidence]] = {}
+    for mac, groups in tops.items():
+        items = sorted((item, g) for g, top in groups for item in top.items)[:3]
+        out[mac] = [Evidence(source=source or None, frame_no=frame_no or None, ts=ts,
+                             text=f"SMB negotiate {src_ip} -> {dst_ip} dialects {', '.join(offered) or chosen}")
+                    for (_, (source, frame_no, ts)), (src_ip, dst_ip, offered, chosen) in items]
     return out
 
 
 def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
-    by_segment: dict[str, list[Device]] = {}
-    for d in ctx.devices.values():
-        if not d.is_router and d.role not in INFRA_ROLES:
-            for s in _segments(d):
-                by_segment.setdefault(s, []).append(d)
+    segments = {mac: frozenset(_segments(d)) for mac, d in ctx.devices.items()}
+    office: dict[str, set[str]] = {}  # segment -> MACs of its non-DM endpoints outside a dm zone
+    for mac, d in ctx.devices.items():
+        if not d.is_router and d.role not in INFRA_ROLES and not d.is_dm and d.zone_kind != "dm":
+            for s in segments[mac]:
+                office.setdefault(s, set()).add(mac)
+    around: dict[frozenset[str], tuple[set[str], list[str]]] = {}
     smb1 = smb1_macs(ctx)
     baseline = ctx.baseline
     for mac, d in sorted(ctx.devices.items()):
-        neighbours = sorted({n.mac for s in _segments(d) for n in by_segment.get(s, [])
-                             if n.mac != mac and not n.is_dm and n.zone_kind != "dm"})
+        segs = segments[mac]
+        if segs not in around:
+            union = set().union(*(office.get(s, ()) for s in segs))
+            around[segs] = (union, sorted(union))
+        union, ordered = around[segs]
+        neighbours = [m for m in ordered if m != mac] if mac in union else list(ordered)
         in_baseline = baseline is not None and baseline.knows_device(d)
         evidence = [Evidence(text=f"device {mac} ({d.hostname or '-'}), {d.vendor or 'unknown vendor'}, role {d.role}")]
-        evidence += [Evidence(source=o.source or None, frame_no=o.frame_no or None, ts=o.ts,
-                              text=f"SMB negotiate {o.src_ip} -> {o.dst_ip} dialects {', '.join(o.dialects_offered) or o.dialect_chosen}")  # type: ignore[attr-defined]
-                     for o in smb1.get(mac, [])[:3]]
+        evidence += smb1.get(mac, [])
         yield {
             "mac": mac, "ips": d.ips, "vlans": d.vlans, "vlan_count": len([v for v in d.vlans if v]), "vendor": d.vendor,
             "hostname": d.hostname, "role": d.role, "role_confidence": d.role_confidence, "is_dm": d.is_dm,

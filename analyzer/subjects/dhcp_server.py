@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from analyzer.context import AnalysisContext
-from analyzer.subjects._common import evidence_of
+from analyzer.digest import digest_of
+from analyzer.models import Evidence
 
 SUBJECT = "dhcp_server"
 FIELDS: dict[str, str] = {
@@ -21,24 +22,15 @@ FIELDS: dict[str, str] = {
 
 
 def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
-    servers: dict[str, list[Any]] = {}
-    for o in ctx.of_kind("dhcp"):
-        if o.message_type not in ("offer", "ack", "nak"):  # type: ignore[attr-defined]
-            continue
-        ip = o.server_id or o.src_ip  # type: ignore[attr-defined]
-        if ip:
-            servers.setdefault(ip, []).append(o)
     declared = set(ctx.site.dhcp_servers) if ctx.site else set()
-    for ip, obs in sorted(servers.items()):
+    for ip, s in sorted(digest_of(ctx).dhcp_servers.items()):
         dev = ctx.device_by_ip(ip)
-        macs = {o.src_mac for o in obs if o.src_ip == ip and o.src_mac}
-        mac = dev.mac if dev else (sorted(macs)[0] if macs else None)
+        mac = dev.mac if dev else (sorted(s.macs)[0] if s.macs else None)
         yield {
             "server_ip": ip, "server_mac": mac, "declared": ip in declared, "has_site": ctx.site is not None,
-            "answers": len(obs), "clients": len({o.client_mac for o in obs}), "vlans": sorted({o.vlan or 0 for o in obs}),
-            "relayed": any(o.relay_ip not in (None, "0.0.0.0") for o in obs),
+            "answers": s.answers, "clients": len(s.clients), "vlans": sorted(s.vlans), "relayed": s.relayed,
             "_key": ip, "_devices": [mac] if mac else [], "_ips": [ip],
-            "_evidence": [evidence_of(o, f"DHCP {o.message_type} from {o.src_ip} (server id {o.server_id}) "
-                                         f"to {o.client_mac} assigning {o.assigned_ip}") for o in obs[:3]],
-            "_zone": dev.zone if dev else None, "_first_seen": min(o.ts for o in obs), "_last_seen": max(o.ts for o in obs),
+            "_evidence": [Evidence(source=source or None, frame_no=frame_no or None, ts=ts, text=text)
+                          for _, (source, frame_no, ts, text) in s.top.items],
+            "_zone": dev.zone if dev else None, "_first_seen": s.first_ts, "_last_seen": s.last_ts,
         }

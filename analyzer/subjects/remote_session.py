@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from analyzer.context import AnalysisContext
-from analyzer.subjects._common import evidence_of, zone_kind, zone_name
+from analyzer.digest import digest_of
+from analyzer.models import Evidence
+from analyzer.subjects._common import zone_kind, zone_name
 
 SUBJECT = "remote_session"
 FIELDS: dict[str, str] = {
@@ -27,20 +29,18 @@ FIELDS: dict[str, str] = {
 
 
 def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
-    sessions: dict[str, list[Any]] = {}
-    for o in ctx.of_kind("remote_access"):
-        client = o.client_ip or o.src_ip  # type: ignore[attr-defined]
-        server = o.server_ip or o.dst_ip  # type: ignore[attr-defined]
-        port = o.server_port if o.server_port is not None else o.dst_port  # type: ignore[attr-defined]
-        sessions.setdefault(f"{client}->{server}:{port}/{o.method}", []).append((client, server, port, o))  # type: ignore[attr-defined]
+    digest = digest_of(ctx)
+    sessions = {f"{client}->{server}:{port}/{method}": s for (client, server, port, method), s in digest.sessions.items()}
     site = ctx.site
+    if site is not digest.site:
+        raise ValueError("the observations were digested for another site policy")
     from analyzer.site import is_public
 
-    for key, items in sorted(sessions.items()):
-        client, server, port, _ = items[0]
-        best = max((i[3] for i in items), key=lambda o: o.confidence)
-        first = min(i[3].ts for i in items)
-        last = max(i[3].ts for i in items)
+    for key, s in sorted(sessions.items()):
+        client, server, port = s.client, s.server, s.port
+        assert s.best is not None
+        confidence, method, signature, evidence = s.best
+        first, last = s.first_ts, s.last_ts
         cdev, sdev = ctx.device_by_ip(client), ctx.device_by_ip(server)
         cz, sz = ctx.zone_of_ip(client), ctx.zone_of_ip(server)
         if cdev is not None and cdev.zone is not None and site is not None:
@@ -48,22 +48,22 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
         if sdev is not None and sdev.zone is not None and site is not None:
             sz = site.zone(sdev.zone)
         gw = (site.gateway_for(client) or site.gateway_for(server)) if site else None
-        method_ok = gw is not None and best.method in gw.methods
-        window = gw is not None and all(gw.in_window(i[3].ts) for i in items)
+        method_ok = gw is not None and method in gw.methods
+        window = gw is not None and s.in_window
         cdm, sdm = bool(cdev and cdev.is_dm), bool(sdev and sdev.is_dm)
         devices = sorted({d.mac for d in (cdev, sdev) if d is not None and not d.is_router})
         yield {
-            "method": best.method, "signature": best.signature, "evidence": best.evidence,
-            "confidence": best.confidence, "client_ip": client, "server_ip": server, "server_port": port,
+            "method": method, "signature": signature, "evidence": evidence,
+            "confidence": confidence, "client_ip": client, "server_ip": server, "server_port": port,
             "client_zone": zone_name(cz), "client_zone_kind": zone_kind(cz), "server_zone": zone_name(sz),
             "server_zone_kind": zone_kind(sz), "client_is_dm": cdm, "server_is_dm": sdm, "any_dm": cdm or sdm,
             "via_gateway": gw is not None, "gateway": gw.name if gw else None, "method_allowed": method_ok,
             "in_window": window, "approved": gw is not None and method_ok and window, "has_site": site is not None,
-            "user_present": any(i[3].user_present for i in items),
+            "user_present": s.user_present,
             "client_is_public": is_public(client), "server_is_public": is_public(server),
             "_key": key, "_devices": devices, "_ips": sorted({x for x in (client, server) if x}),
-            "_evidence": [evidence_of(i[3], f"{i[3].method} ({i[3].evidence}, {i[3].signature}) {client} -> {server}:{port}"
-                                      + (f" {i[3].detail}" if i[3].detail else "")) for i in items[:3]],
+            "_evidence": [Evidence(source=source or None, frame_no=frame_no or None, ts=ts, text=text)
+                          for _, (source, frame_no, ts, text) in s.top.items],
             "_zone": (sdev.zone if sdm and sdev else cdev.zone if cdev else None),
             "_first_seen": first, "_last_seen": last,
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from analyzer.digest import digest_of
 from analyzer.reconcile import FIELDS, check_rows, match_sheets
 
 SUBJECT = "sheet"
@@ -21,9 +22,8 @@ def rows(ctx: Any) -> Iterable[dict[str, Any]]:
     matches = getattr(ctx, "matches", None)
     if matches is None or (sheets and not matches):
         matches = match_sheets(ctx.devices, sheets)
-    observations = getattr(ctx, "observations", None) or {}
+    digest = digest_of(ctx)
     return check_rows(
         devices=ctx.devices, sheets=sheets, matches=matches,
-        conversations=observations.get("conversation", []), remote=observations.get("remote_access", []),
-        now=getattr(ctx, "now", None),
+        conversations=digest.conversation_groups(), remote=digest.remote_records(), now=getattr(ctx, "now", None),
     )

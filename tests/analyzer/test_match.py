@@ -51,3 +51,33 @@ def test_fill_template() -> None:
 def test_fill_template_empty_values_read_unknown() -> None:
     assert fill("Sheet for {hostname} ({mac})", {"hostname": None, "mac": "00:09:fb:20:01:07"}) == \
         "Sheet for unknown (00:09:fb:20:01:07)"
+
+
+def _reference_eq(value: object, expected: object) -> bool:
+    """The eq semantics as first written (one generic path), which the compiled predicates specialise."""
+    from analyzer.rules.match import _eq, _items
+
+    if isinstance(value, (list, tuple)) and not isinstance(expected, (list, tuple)):
+        return any(_eq(x, expected) for x in value)
+    return _eq(value, expected) if not isinstance(expected, list) else list(_items(value)) == expected
+
+
+VALUES: list[object] = [None, True, False, 0, 1, 5, 5.0, 2.5, "5", "dicom", "", [], ["dicom", 5], [True], (1, "x"),
+                        [None], ["5"]]
+
+
+@pytest.mark.parametrize("expected", [None, True, False, 0, 1, 5, 5.0, "5", "dicom", "", [], ["dicom", 5], [5],
+                                      ["dicom", "5"], [""]],
+                         ids=repr)
+def test_eq_in_specialisations_keep_the_generic_semantics(expected: object) -> None:
+    from analyzer.rules.match import _eq, _items
+
+    for value in [*VALUES, "missing"]:
+        row = {} if value == "missing" else {"f": value}
+        ref_value = None if value == "missing" else value
+        assert compile_where({"f": expected})(row) is _reference_eq(ref_value, expected), (value, expected)
+        assert compile_where({"f|ne": expected})(row) is (not _reference_eq(ref_value, expected))
+        if isinstance(expected, list):
+            want = any(any(_eq(x, a) for a in expected) for x in _items(ref_value))
+            assert compile_where({"f|in": expected})(row) is want, (value, expected)
+            assert compile_where({"f|not_in": expected})(row) is (not want)

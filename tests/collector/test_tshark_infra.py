@@ -172,17 +172,7 @@ def test_cdp_matches_wireshark(name: str, tmp_path: Path) -> None:
 TLS_CAPTURES = ["pcpp-tls2.pcap", "zeek-tls13-ech.pcap", "ndpi-tls_esni_sni_both.pcap", "tls-hello"]
 
 
-PARALLEL_CONNECTIONS = (
-    "known limitation: a conversation (client, server, port) follows one connection's first bytes at a "
-    "time; parallel connections to the same server port opened before the first one sent its hello "
-    "(browsers do this) are counted but not deep-parsed: 5 of the ClientHellos tshark sees in pcpp-tls2"
-)
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=PARALLEL_CONNECTIONS)) if n == "pcpp-tls2.pcap" else n
-    for n in TLS_CAPTURES
-])
+@pytest.mark.parametrize("name", TLS_CAPTURES)
 def test_tls_sni_ja3_ja3s_match_wireshark(name: str, tmp_path: Path) -> None:
     path = _capture(name, tmp_path)
     clients = tshark(
