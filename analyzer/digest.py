@@ -281,12 +281,7 @@ class Digest:
             self._admin(o, key, f"snmp-{o.version}", 1)
 
     def _admin(self, o: Any, key: Key, name: str, rank: int) -> None:
-        akey = (o.src_ip, o.dst_ip, o.dst_port, o.src_port, name, rank)
-        top = self.admin.get(akey)
-        if top is None:
-            top = self.admin[akey] = Top(3)
-        if top.wants(key):
-            top.put(key, (o.source, o.frame_no, key[0]))
+        _keep_evidence(self.admin, (o.src_ip, o.dst_ip, o.dst_port, o.src_port, name, rank), o, key)
 
     def _remote(self, o: Any, key: Key) -> None:
         ts = key[0]
@@ -348,12 +343,7 @@ class Digest:
     def _smb(self, o: Any, key: Key) -> None:
         if not o.smb1:
             return
-        skey = (o.src_ip, o.dst_ip, tuple(o.dialects_offered), o.dialect_chosen)
-        top = self.smb1.get(skey)
-        if top is None:
-            top = self.smb1[skey] = Top(3)
-        if top.wants(key):
-            top.put(key, (o.source, o.frame_no, key[0]))
+        _keep_evidence(self.smb1, (o.src_ip, o.dst_ip, tuple(o.dialects_offered), o.dialect_chosen), o, key)
 
     def _sdc(self, o: Any, key: Key) -> None:
         if o.action in ("hello", "probe-match", "resolve-match"):
@@ -436,3 +426,12 @@ def digest_of(ctx: Any) -> Digest:
         except AttributeError:  # pragma: no cover - frozen namespace
             pass
     return digest
+
+
+def _keep_evidence(table: dict[Any, Top], group: Any, o: Any, key: Key) -> None:
+    """Keep the first three evidence pointers (source, frame, time) of one group of records."""
+    top = table.get(group)
+    if top is None:
+        top = table[group] = Top(3)
+    if top.wants(key):
+        top.put(key, (o.source, o.frame_no, key[0]))
