@@ -168,6 +168,8 @@ class Digest:
         self.raw = raw
         self.inventory = inventory if inventory is not None else InventoryBuilder(site)
         self.count = 0
+        self.generation = 0
+        """Store generation this digest reflects (set by the store that feeds it; 0 for none)."""
         self.max_ts: float | None = None
         self.stats: list[tuple[Key, Observation]] = []
         self.conversations: dict[tuple[Any, ...], ConvGroup] = {}
@@ -258,14 +260,14 @@ class Digest:
         s = self.dhcp_servers.get(ip)
         if s is None:
             s = self.dhcp_servers[ip] = DhcpServer(ts)
-        s.answers += 1
+        s.answers += o.count
         s.clients.add(o.client_mac)
         s.vlans.add(o.vlan or 0)
         if o.relay_ip not in (None, "0.0.0.0"):
             s.relayed = True
         if o.src_ip == ip and o.src_mac:
             s.macs.add(o.src_mac)
-        s.first_ts, s.last_ts = min(s.first_ts, ts), max(s.last_ts, ts)
+        s.first_ts, s.last_ts = min(s.first_ts, ts), max(s.last_ts, o.last_ts or ts)
         if s.top.wants(key):
             text = (f"DHCP {o.message_type} from {o.src_ip} (server id {o.server_id}) "
                     f"to {o.client_mac} assigning {o.assigned_ip}")
@@ -306,7 +308,7 @@ class Digest:
         best = s.best
         if best is None or o.confidence > best[0] or (o.confidence == best[0] and key < s.best_key):  # type: ignore[operator]
             s.best, s.best_key = (o.confidence, o.method, o.signature, o.evidence), key
-        s.first_ts, s.last_ts = min(s.first_ts, ts), max(s.last_ts, ts)
+        s.first_ts, s.last_ts = min(s.first_ts, ts), max(s.last_ts, o.last_ts or ts)
         if s.gateway is not None and s.in_window:
             s.in_window = s.gateway.in_window(ts)
         if o.user_present:

@@ -89,8 +89,9 @@ class _Acc:
         if sensor:
             self.sensors.add(sensor)
 
-    def fact(self, attribute: str, value: Any, source: str, ts: float) -> None:
-        _add_fact(self.facts, attribute, value, source, ts)
+    def fact(self, attribute: str, value: Any, source: str, o: Any) -> None:
+        """Upsert one fact of this MAC from observation `o` (its count and first/last time)."""
+        _add_fact(self.facts, attribute, value, source, o.ts, o.count, o.last_ts)
 
     def name(self, value: str | None, source: str) -> None:
         _add_name(self.names, value, source)
@@ -208,13 +209,15 @@ class InventoryBuilder:
         a = self._get(o.sender_mac)
         if a is None or not _usable_ip(ip):
             return
-        a.seen(key[0], key[0], o.sensor)
+        # a merged record (collector.facts) stands for ARP packets up to its last time: "latest" compares that
+        latest = _latest(o, key)
+        a.seen(key[0], latest[0], o.sensor)
         a.vlans.add(o.vlan or 0)
         a.bound(ip, 0, key)
         cur = a.arp_vlan.get(ip)
-        if cur is None or key > cur[0]:
-            a.arp_vlan[ip] = (key, o.vlan)
-        self._bind(a.mac, ip, 0, key)
+        if cur is None or latest > cur[0]:
+            a.arp_vlan[ip] = (latest, o.vlan)
+        self._bind(a.mac, ip, 0, latest)
         if o.op == "reply" and ip.endswith(".1"):
             a.gateway_arp.add(ip)
 
@@ -223,22 +226,22 @@ class InventoryBuilder:
         if a is None:
             return
         ts = key[0]
-        a.seen(ts, ts, o.sensor)
+        a.seen(ts, o.last_ts if o.last_ts is not None else ts, o.sensor)
         if o.message_type in ("discover", "request", "inform") and o.src_mac == o.client_mac:  # not a relayed copy
             a.vlans.add(o.vlan or 0)
         a.name(o.hostname, "dhcp")
         a.name(o.fqdn, "dhcp")
-        a.fact("hostname", o.hostname, "dhcp.opt12", ts)
-        a.fact("fqdn", o.fqdn, "dhcp.opt81", ts)
-        a.fact("vendor_class", o.vendor_class, "dhcp.opt60", ts)
-        a.fact("dhcp_fingerprint", o.fingerprint, "dhcp.opt55", ts)
+        a.fact("hostname", o.hostname, "dhcp.opt12", o)
+        a.fact("fqdn", o.fqdn, "dhcp.opt81", o)
+        a.fact("vendor_class", o.vendor_class, "dhcp.opt60", o)
+        a.fact("dhcp_fingerprint", o.fingerprint, "dhcp.opt55", o)
         if o.message_type == "ack" and _usable_ip(o.assigned_ip):
             a.bound(o.assigned_ip, 1, key)
-            self._bind(a.mac, o.assigned_ip, 1, key)
+            self._bind(a.mac, o.assigned_ip, 1, _latest(o, key))
         if o.message_type in ("offer", "ack") and o.server_id:
             srv = self._get(o.src_mac)
             if srv is not None:
-                srv.fact("dhcp_server", o.server_id, "dhcp.opt54", ts)
+                srv.fact("dhcp_server", o.server_id, "dhcp.opt54", o)
 
     def add_dns(self, o: Any, key: Key | None = None) -> None:
         if not o.response:
@@ -260,13 +263,13 @@ class InventoryBuilder:
     def add_ssdp(self, o: Any, key: Key | None = None) -> None:
         a = self._get(o.src_mac)
         if a is not None and o.server:
-            a.fact("ssdp_server", o.server, "ssdp.server", o.ts)
+            a.fact("ssdp_server", o.server, "ssdp.server", o)
 
     def add_http(self, o: Any, key: Key | None = None) -> None:
         if o.server:
             a = self._get(o.src_mac)
             if a is not None:
-                a.fact("http_server", o.server, "http.server", o.ts)
+                a.fact("http_server", o.server, "http.server", o)
 
     def add_lldp(self, o: Any, key: Key) -> None:
         chassis = _as_mac(o.chassis_id)
@@ -275,16 +278,16 @@ class InventoryBuilder:
         if a is None:
             return
         ts = key[0]
-        a.seen(ts, ts, o.sensor)
+        a.seen(ts, o.last_ts if o.last_ts is not None else ts, o.sensor)
         a.vlans.add(o.vlan or 0)
         a.name(o.system_name, "lldp")
-        a.fact("lldp_capabilities", ",".join(o.capabilities), "lldp", ts)
-        a.fact("lldp_system_description", o.system_description, "lldp", ts)
+        a.fact("lldp_capabilities", ",".join(o.capabilities), "lldp", o)
+        a.fact("lldp_system_description", o.system_description, "lldp", o)
         if own:
-            a.fact("lldp_med_class", o.med_device_class, "lldp-med", ts)
-            a.fact("manufacturer", o.med_manufacturer, "lldp-med", ts)
-            a.fact("model", o.med_model, "lldp-med", ts)
-            a.fact("software", o.med_software, "lldp-med", ts)
+            a.fact("lldp_med_class", o.med_device_class, "lldp-med", o)
+            a.fact("manufacturer", o.med_manufacturer, "lldp-med", o)
+            a.fact("model", o.med_model, "lldp-med", o)
+            a.fact("software", o.med_software, "lldp-med", o)
             firsts = self.lldp_own.setdefault(a.mac, {})
             cur = firsts.get(o.vlan)
             if cur is None or key < cur:
@@ -296,11 +299,11 @@ class InventoryBuilder:
         a = self._get(o.src_mac)
         if a is None:
             return
-        a.seen(o.ts, o.ts, o.sensor)
+        a.seen(o.ts, o.last_ts if o.last_ts is not None else o.ts, o.sensor)
         a.vlans.add(o.vlan or 0)
         a.name(o.device_id, "cdp")
-        a.fact("cdp_capabilities", ",".join(o.capabilities), "cdp", o.ts)
-        a.fact("platform", o.platform, "cdp", o.ts)
+        a.fact("cdp_capabilities", ",".join(o.capabilities), "cdp", o)
+        a.fact("platform", o.platform, "cdp", o)
 
     def _ip_name(self, ip: str, name: str, source: str, ts: float) -> None:
         if not _usable_ip(ip) or not name:
@@ -410,17 +413,24 @@ class InventoryBuilder:
 
 
 def _add_fact(facts: dict[tuple[str, str, str], list[float]], attribute: str, value: Any, source: str,
-              ts: float) -> None:
+              ts: float, count: int = 1, last: float | None = None) -> None:
     """Upsert (attribute, value, source) -> [count, first seen, last seen]."""
     if value in (None, "", ()):
         return
     key = (attribute, str(value), source)
+    last = ts if last is None else last
     cur = facts.get(key)
     if cur is None:
-        facts[key] = [1, ts, ts]
+        facts[key] = [count, ts, last]
     else:
-        cur[0] += 1
-        cur[1], cur[2] = min(cur[1], ts), max(cur[2], ts)
+        cur[0] += count
+        cur[1], cur[2] = min(cur[1], ts), max(cur[2], last)
+
+
+def _latest(o: Any, key: Key) -> Key:
+    """The order key of the last observation a (possibly merged) record stands for."""
+    last = o.last_ts
+    return key if last is None or last <= key[0] else (last, key[1], key[2], key[3])
 
 
 def _add_name(names: dict[str, int], value: str | None, source: str) -> None:

@@ -3,7 +3,9 @@
 Nothing happens at import time: the engine, the schema migration and the
 webhook notifier are created by the factory and closed at shutdown.  A small
 ASGI guard refuses bodies larger than `max_body_bytes` (413) and NUL characters
-in URLs and JSON bodies (422: PostgreSQL text cannot store them).
+in URLs and JSON bodies (422: PostgreSQL text cannot store them), except on ingest, where a
+NUL in a name from the wire is replaced in that record (api.store.validate_batch) so that
+one record never loses the batch.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from api.settings import Settings
 
 log = logging.getLogger("medtap.api")
 API_PREFIX = "/api/v1"
+NUL_CLEANED_PATHS = frozenset({f"{API_PREFIX}/ingest"})
+"""Routes that clean NULs record by record (names from the wire) instead of refusing the whole body."""
 
 
 class BodyGuard:
@@ -67,7 +71,8 @@ class BodyGuard:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if b"json" in headers.get(b"content-type", b"") and (b"\\u0000" in body or b"\x00" in body):
+        if (b"json" in headers.get(b"content-type", b"") and scope.get("path") not in NUL_CLEANED_PATHS
+                and (b"\\u0000" in body or b"\x00" in body)):
             await self._reply(send, 422, "NUL characters are not accepted", "body")
             return
         sent = False

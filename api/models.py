@@ -1,4 +1,4 @@
-"""Database tables (SQLModel): observations, ingest batches, devices, findings, sheets, audit, tokens, runs.
+"""Database tables (SQLModel): facts, raw observations (optional), ingest batches, sensors, devices, findings, sheets, audit, tokens, runs.
 
 Report records (Device, Finding, Sheet) are kept whole as JSON text in `data`,
 with the fields the API filters on copied into indexed columns.  The same code
@@ -26,6 +26,46 @@ class ObservationRow(SQLModel, table=True):
     kind: str = Field(index=True, max_length=32)
     ts: float = Field(default=0.0)
     json_text: str = Field(sa_column=Column("json", Text, nullable=False))
+
+
+class FactRow(SQLModel, table=True):
+    """One fact (collector.facts): an observation merged with every identical one, upserted with a count.
+
+    `json` holds the merged record (first evidence pointer, summed counters, first and last time);
+    `generation` is the store generation of its last change, so a reader can take what changed since.
+    """
+
+    __tablename__ = "fact"
+    id: int | None = Field(default=None, primary_key=True)
+    fkey: str = Field(max_length=32, sa_column_kwargs={"unique": True})
+    sensor: str = Field(default="", index=True, max_length=128)
+    kind: str = Field(index=True, max_length=32)
+    count: int = 1
+    first_ts: float = 0.0
+    last_ts: float = Field(default=0.0, index=True)
+    generation: int = Field(default=0, index=True)
+    json_text: str = Field(sa_column=Column("json", Text, nullable=False))
+
+
+class StoreState(SQLModel, table=True):
+    """Counters of the store: `generation` (bumped by every write of facts, sheets or policy), `analyzed` ..."""
+
+    __tablename__ = "store_state"
+    key: str = Field(primary_key=True, max_length=64)
+    value: int = 0
+    at: dt.datetime | None = None
+
+
+class SensorStatus(SQLModel, table=True):
+    """Per sensor: its last batch (received when, sequence, packet time), so a silent sensor is noticed."""
+
+    __tablename__ = "sensor_status"
+    sensor: str = Field(primary_key=True, max_length=128)
+    last_batch_at: dt.datetime = Field(default_factory=utcnow)
+    last_seq: int = 0
+    batches: int = 0
+    facts: int = 0
+    last_packet_ts: float | None = None
 
 
 class IngestBatch(SQLModel, table=True):
@@ -70,6 +110,7 @@ class FindingRow(SQLModel, table=True):
     service: str = Field(default="it", index=True, max_length=16)
     first_seen: float | None = None
     last_seen: float | None = None
+    occurrences: int = 1
     data: str = Field(sa_column=Column("data", Text, nullable=False))
 
 

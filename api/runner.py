@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,38 +96,48 @@ def _sqlite_normal_sync(dbapi_conn: Any, _record: Any) -> None:
 
 
 class _DbSink:
-    """Sink that stores each batch in the database as it arrives (memory stays flat).
+    """Sink that upserts each batch into the facts store as it arrives (memory and store stay flat).
 
     With `once_key` (a replay), batch n is stored once per key: the same captures replayed again,
-    or a replay re-run after it was killed, acknowledge the batches already there.
+    or a replay re-run after it was killed, acknowledge the batches already there.  What is stored
+    is also folded into `digest`, which follows the store generation as long as no other writer
+    interleaves (then the next analysis reads the facts again).  `on_flush` runs after each flush
+    period of the collector: a live capture analyzes there, so findings appear while it runs.
     """
 
-    def __init__(self, session: Session, sensor: str, once_key: str | None = None, digest: Digest | None = None) -> None:
+    def __init__(self, session: Session, sensor: str, once_key: str | None = None, digest: Digest | None = None,
+                 on_flush: Callable[[], None] | None = None) -> None:
         self.session = session
         self.sensor = sensor
         self.once_key = once_key
         self.digest = digest
+        self.on_flush = on_flush
         self.count = 0
         self.already = 0
         self.seq = 0
 
     def emit(self, batch: list[Observation]) -> None:
-        from api.service import store_observations
-        from api.store import store_batch_once
+        from api.facts_store import store_batch
 
         if self.once_key is None:
-            self.count += store_observations(self.session, batch, sensor=self.sensor)
-            if self.digest is not None:
-                self.digest.add_many(batch)
-            return
-        self.seq += 1
-        stored, count = store_batch_once(self.session, sensor=self.once_key, seq=self.seq, observations=batch)
-        if stored:
-            self.count += count
-            if self.digest is not None:  # what is stored is analyzed as it goes: no reading it back
-                self.digest.add_many(batch)
+            result = store_batch(self.session, batch, sensor=self.sensor)
         else:
-            self.already += count
+            self.seq += 1
+            result = store_batch(self.session, batch, sensor=self.sensor, seq=self.seq, batch_key=self.once_key)
+        if not result.stored:
+            self.already += result.records
+            return
+        self.count += result.records
+        digest = self.digest
+        if digest is not None:  # what is stored is analyzed as it goes: no reading it back
+            digest.add_many(o if o.sensor or not self.sensor else o.model_copy(update={"sensor": self.sensor})
+                            for o in batch)
+            if digest.generation == result.previous_generation:
+                digest.generation = result.generation
+
+    def flushed(self) -> None:
+        if self.on_flush is not None:
+            self.on_flush()
 
     def close(self) -> None:
         return None
@@ -142,6 +152,12 @@ class _Tee:
     def emit(self, batch: list[Observation]) -> None:
         for sink in self.sinks:
             sink.emit(batch)
+
+    def flushed(self) -> None:
+        for sink in self.sinks:
+            flushed = getattr(sink, "flushed", None)
+            if flushed is not None:
+                flushed()
 
     def close(self) -> None:
         for sink in self.sinks:

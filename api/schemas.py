@@ -112,6 +112,8 @@ class IngestIn(BaseModel):
 class IngestOut(BaseModel):
     stored: bool = Field(description="False when this (sensor, seq) was already stored (acknowledged again).")
     count: int
+    refused: int = Field(default=0, description="Records of the batch that were invalid: each stored as an "
+                         "`ingest_invalid_record` weird naming its index, field and reason; the rest is stored.")
 
 
 class RunOut(BaseModel):

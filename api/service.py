@@ -23,11 +23,12 @@ from analyzer.models import Report
 from analyzer.sheet_io import SheetError, dump_sheets, read_sheets
 from analyzer.sheets import Sheet
 from api import audit
+from api.facts_store import generation
 from api.models import FindingRow, SheetRow, utcnow
 from api.schemas import FindingOut, ReconciliationOut, SheetOut
 from api.store import (  # noqa: F401  (re-exported: the service API)
-    count_observations, counts, finish_run, finding_out, get_device, get_finding, ingest_batch, iter_observations,
-    like_pattern, list_devices, list_findings, list_runs, load_observations, observation_watermark, save_devices,
+    counts, finish_run, finding_out, get_device, get_finding, ingest_batch, iter_observations,
+    like_pattern, list_devices, list_findings, list_runs, load_observations, save_devices,
     save_findings, start_run, store_observations, stored_report,
 )
 
@@ -237,10 +238,15 @@ def export_sheets(session: Session, *, fmt: str) -> bytes:
 
 
 def stored_digest(session: Session, *, site: Any = None) -> Digest:
-    """A digest (analyzer.digest) of every stored observation, read page by page: memory follows entities, not rows."""
+    """A digest (analyzer.digest) of every stored fact, read page by page: its cost follows facts, not frames."""
+    return _digest_of_store(session, site)
+
+
+def _digest_of_store(session: Session, site: Any) -> Digest:
     from analyzer.digest import Digest
 
     digest = Digest(site=site, raw=lambda: iter_observations(session))
+    digest.generation = generation(session)
     digest.add_many(iter_observations(session))
     return digest
 
@@ -248,31 +254,24 @@ def stored_digest(session: Session, *, site: Any = None) -> Digest:
 def start_digest(session: Session, *, site: Any = None) -> Digest:
     """A digest of what is stored now, to be fed each batch stored next (`Digest.add_many`) by a replay or capture.
 
-    `reanalyze(..., digest=)` then analyzes without reading the database again, provided the
-    database holds exactly the observations the digest was fed (else it reads them all again).
+    `reanalyze(..., digest=)` then analyzes without reading the database again, as long as the
+    store's generation is the one the digest was last brought to (no other writer meanwhile).
     """
-    from analyzer.digest import Digest
-
-    digest = Digest(site=site, raw=lambda: iter_observations(session))
-    upto = observation_watermark(session)
-    if upto:
-        digest.add_many(iter_observations(session, upto=upto))
-    return digest
+    return _digest_of_store(session, site)
 
 
 def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = None, baseline: Any = None,
               now: dt.datetime | None = None, sources: Sequence[str] = (), digest: Digest | None = None) -> Report:
     """Analyze every stored observation with the stored sheets; store devices and findings (statuses kept).
 
-    `digest` (from `start_digest`, fed every batch stored since) is used when the database holds as
-    many observations as it was fed (no other writer stored any meanwhile, no batch was refused);
-    otherwise, and without one, every stored observation is read again.
+    `digest` (from `start_digest`, fed every batch stored since) is used when it was brought to the
+    store's current generation (no other writer meanwhile); otherwise every stored fact is read again.
     """
     from analyzer.engine import analyze
     from collector.pipeline import relaxed_gc
 
     with relaxed_gc():
-        if digest is None or digest.site is not site or digest.count != count_observations(session):
+        if digest is None or digest.site is not site or digest.generation != generation(session):
             digest = stored_digest(session, site=site)
         run = start_run(session, sources=sources)
         report = analyze(digest, site=site, sheets=all_sheets(session), rules_dir=rules_dir,

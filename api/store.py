@@ -14,13 +14,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, or_
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from analyzer.models import SEVERITY_ORDER, Device, Finding, Report, Stats
-from api.models import DeviceRow, FindingRow, IngestBatch, ObservationRow, RunRow, utcnow
+from api.facts_store import count_facts, iter_facts, store_batch
+from api.models import DeviceRow, FindingRow, RunRow, utcnow
 from api.schemas import FindingOut
-from collector.schema import Observation, parse_observation
+from collector.schema import Observation, Weird, parse_observation
 
 
 def like_pattern(text: str) -> str:
@@ -29,62 +29,49 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def observation_json(o: Observation) -> str:
-    """The stored JSON of an observation: fields that differ from their default, `kind` first.
-
-    Serialised by pydantic's Rust serializer; `kind` is spliced in because exclude_defaults drops the
-    discriminator (a Literal with a default).  Same text as json.dumps of model_dump(mode="json").
-    """
-    body = o.__pydantic_serializer__.to_json(o, exclude_defaults=True).decode()  # model_dump_json, less overhead
-    return f'{{"kind":"{o.kind}",{body[1:]}' if len(body) > 2 else f'{{"kind":"{o.kind}"}}'
-
-
-_INSERT_SQLITE = "INSERT INTO observation (sensor, batch_seq, kind, ts, json) VALUES (?, ?, ?, ?, ?)"
-
-
-def _insert_observations(session: Session, observations: Sequence[Observation], sensor: str,
-                         batch_seq: int | None = None) -> None:
-    """One bulk insert in the session's transaction (SQLite: straight to the driver, no per-row SQLAlchemy work)."""
-    if not observations:
-        return
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(_INSERT_SQLITE, [(o.sensor or sensor, batch_seq, o.kind, o.ts, observation_json(o))
-                                                for o in observations])
-        finally:
-            cursor.close()
-        return
-    rows = [{"sensor": o.sensor or sensor, "batch_seq": batch_seq, "kind": o.kind, "ts": o.ts,
-             "json": observation_json(o)} for o in observations]
-    session.execute(insert(ObservationRow.__table__), rows)  # type: ignore[attr-defined]
-
-
 def store_observations(session: Session, observations: Sequence[Observation], *, sensor: str = "") -> int:
-    """Append observations (one bulk insert, one transaction); returns how many were stored."""
-    _insert_observations(session, observations, sensor)
-    session.commit()
-    return len(observations)
+    """Upsert a batch as facts (api.facts_store) and commit; returns how many records it held."""
+    return store_batch(session, observations, sensor=sensor).records
 
 
-def validate_batch(observations: list[dict[str, Any]]) -> list[Observation]:
-    """Each item validated with collector.schema.parse_observation; the first bad one names index and field."""
+def validate_batch(observations: list[dict[str, Any]]) -> tuple[list[Observation], list[Weird]]:
+    """Each item validated with collector.schema.parse_observation; a bad one is dropped, not the batch.
+
+    Returns the valid records and one `Weird` per refused record (`ingest_invalid_record`, naming
+    its index, field and reason), so a sensor's one malformed record never loses the rest.
+    """
     from pydantic import ValidationError
 
-    from api.errors import InvalidError
-
-    parsed = []
+    parsed: list[Observation] = []
+    refused: list[Weird] = []
     for index, item in enumerate(observations):
         try:
-            parsed.append(parse_observation(item))
+            parsed.append(parse_observation(_without_nul(item)))
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"][1:] if p is not None) if len(err["loc"]) > 1 else ".".join(str(p) for p in err["loc"])
-            raise InvalidError(f"observations[{index}]: {loc or 'kind'}: {err['msg']}", f"observations[{index}].{loc or 'kind'}") from None
+            refused.append(_refused(item, f"observations[{index}]: {loc or 'kind'}: {err['msg']}"))
         except (TypeError, ValueError) as exc:
-            raise InvalidError(f"observations[{index}]: {exc}", f"observations[{index}]") from None
-    return parsed
+            refused.append(_refused(item, f"observations[{index}]: {exc}"))
+    return parsed, refused
+
+
+def _without_nul(value: Any) -> Any:
+    """NUL characters replaced by U+FFFD in every string (PostgreSQL text cannot hold them; names come from the wire)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _refused(item: Any, detail: str) -> Weird:
+    ts = item.get("ts") if isinstance(item, dict) else None
+    sensor = item.get("sensor") if isinstance(item, dict) else None
+    return Weird(ts=float(ts) if isinstance(ts, (int, float)) else 0.0, sensor=sensor if isinstance(sensor, str) else "",
+                 name="ingest_invalid_record", detail=_without_nul(detail)[:200])
 
 
 def store_batch_once(session: Session, *, sensor: str, seq: int, observations: Sequence[Observation]) -> tuple[bool, int]:
@@ -93,62 +80,28 @@ def store_batch_once(session: Session, *, sensor: str, seq: int, observations: S
     Remote sensors use their id; a local replay uses "replay:<digest of its input files>", so replaying
     the same captures again, or re-running a replay that was killed, never stores a batch twice.
     """
-    existing = session.exec(select(IngestBatch).where(IngestBatch.sensor == sensor, IngestBatch.seq == seq)).first()
-    if existing is not None:
-        return False, existing.count
-    session.add(IngestBatch(sensor=sensor, seq=seq, count=len(observations)))
-    session.flush()
-    _insert_observations(session, observations, sensor, seq)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        again = session.exec(select(IngestBatch).where(IngestBatch.sensor == sensor, IngestBatch.seq == seq)).one()
-        return False, again.count
-    return True, len(observations)
+    result = store_batch(session, observations, seq=seq, batch_key=sensor)
+    return result.stored, result.records
 
 
-def ingest_batch(session: Session, *, sensor: str, seq: int, observations: list[dict[str, Any]]) -> tuple[bool, int]:
-    """Validate then store one remote sensor batch once (see store_batch_once)."""
-    existing = session.exec(select(IngestBatch).where(IngestBatch.sensor == sensor, IngestBatch.seq == seq)).first()
-    if existing is not None:
-        return False, existing.count
-    return store_batch_once(session, sensor=sensor, seq=seq, observations=validate_batch(observations))
+def ingest_batch(session: Session, *, sensor: str, seq: int, observations: list[dict[str, Any]]) -> tuple[bool, int, int]:
+    """Validate then store one remote sensor batch once (see store_batch_once): (stored, count, refused).
+
+    An invalid record is dropped and stored as an `ingest_invalid_record` weird; the rest of the batch is kept.
+    """
+    parsed, refused = validate_batch(observations)
+    result = store_batch(session, [*parsed, *refused], sensor=sensor, seq=seq)
+    return result.stored, len(parsed) if result.stored else result.records, len(refused)
+
+
+def iter_observations(session: Session, *, kinds: Sequence[str] | None = None, batch: int = 5000) -> Iterator[Observation]:
+    """Every stored fact (optionally of some kinds), page by page: what the analysis reads."""
+    return iter_facts(session, kinds=kinds, batch=batch)
 
 
 def load_observations(session: Session, *, kinds: Sequence[str] | None = None, batch: int = 5000) -> list[Observation]:
-    """Every stored observation (optionally of some kinds), in storage order."""
-    return list(iter_observations(session, kinds=kinds, batch=batch))
-
-
-def iter_observations(session: Session, *, kinds: Sequence[str] | None = None, after: int = 0, upto: int | None = None,
-                      batch: int = 5000) -> Iterator[Observation]:
-    """Stored observations with after < id <= upto (optionally of some kinds), in storage order, by pages.
-
-    Only one page is held at a time: a re-analysis streams them into analyzer.digest.
-    """
-    last = after
-    while True:
-        query = select(ObservationRow.id, ObservationRow.json_text).where(col(ObservationRow.id) > last)
-        if upto is not None:
-            query = query.where(col(ObservationRow.id) <= upto)
-        if kinds:
-            query = query.where(col(ObservationRow.kind).in_(list(kinds)))
-        rows = session.exec(query.order_by(col(ObservationRow.id)).limit(batch)).all()
-        if not rows:
-            return
-        last = rows[-1][0]
-        for _, text in rows:
-            yield parse_observation(text)
-
-
-def observation_watermark(session: Session) -> int:
-    """The highest observation row id (0 when none): rows stored later have higher ids."""
-    return int(session.exec(select(func.max(ObservationRow.id))).one() or 0)
-
-
-def count_observations(session: Session) -> int:
-    return int(session.exec(select(func.count()).select_from(ObservationRow)).one())
+    """Every stored fact (optionally of some kinds)."""
+    return list(iter_facts(session, kinds=kinds, batch=batch))
 
 
 def save_devices(session: Session, devices: Sequence[Device]) -> None:
@@ -294,7 +247,7 @@ def counts(session: Session) -> dict[str, Any]:
                                .group_by(FindingRow.severity)).all())
     by_status = dict(session.exec(select(FindingRow.status, func.count()).where(FindingRow.active == True)  # noqa: E712
                                   .group_by(FindingRow.status)).all())
-    by_kind = dict(session.exec(select(ObservationRow.kind, func.count()).group_by(ObservationRow.kind)).all())
+    by_kind = {kind: total for kind, (_, total) in count_facts(session).items()}
     devices = int(session.exec(select(func.count()).select_from(DeviceRow)).one())
     dms = int(session.exec(select(func.count()).select_from(DeviceRow).where(DeviceRow.is_dm == True)).one())  # noqa: E712
     return {"devices": devices, "medical_devices": dms, "findings": {k: int(v) for k, v in by_sev.items()},

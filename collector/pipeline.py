@@ -21,6 +21,7 @@ from typing import Any
 
 from collector import linktypes
 from collector.decode import Decoder
+from collector.facts import fact_key, merge
 from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex
 from collector.flows import (
     C_STREAM,
@@ -77,12 +78,16 @@ class Pipeline(DeepPath):
         detectors: Iterable[Detector] | None = None,
         packet_time_flush: bool = True,
         read_stats: ReadStats | None = None,
+        merge_facts: bool = True,
     ) -> None:
         if detectors is None:
             from collector.registry import all_detectors
 
             detectors = all_detectors()
         self.sensor = sensor
+        self.merge_facts = merge_facts
+        """Merge detector records stating the same fact within a flush (collector.facts); False keeps one
+        record per decoded frame (cross-checks that compare frame by frame with Wireshark)."""
         self.key = key or DEFAULT_KEY
         self.sink = sink
         self.flush_interval = flush_interval
@@ -96,7 +101,7 @@ class Pipeline(DeepPath):
         self.tables = Tables(sensor=sensor, max_conversations=max_conversations, max_hosts=max_hosts,
                              overflow=self.overflow)
         self.ctx = _Context(self)
-        self.records: list[Observation] = []
+        self.records: dict[str, Observation] = {}  # fact key -> detector records merged (collector.facts)
         self.weirds: dict[str, int] = {}
         self.linktypes: dict[int, int] = {}
         self.packets = 0
@@ -397,10 +402,15 @@ class Pipeline(DeepPath):
     # ------------------------------------------------------------------ output
 
     def _add(self, records: list[Observation]) -> None:
-        self.records.extend(records)
-        if len(self.records) >= BATCH_MAX:
-            self._emit(self.records)
-            self.records = []
+        """Buffer detector records as facts: a record stating a fact already buffered is merged into it."""
+        facts = self.records
+        for o in records:
+            key = fact_key(o) if self.merge_facts else str(len(facts))
+            cur = facts.get(key)
+            facts[key] = o if cur is None else merge(cur, o)
+        if len(facts) >= BATCH_MAX:
+            self._emit(list(facts.values()))
+            facts.clear()
 
     def _emit(self, batch: list[Observation]) -> None:
         if batch and self.sink is not None:
@@ -410,9 +420,12 @@ class Pipeline(DeepPath):
         """Emit buffered detector records and the host/conversation records of the period."""
         self._settle_streams(final)
         self.repeats.clear()
-        batch = self.records + self.tables.flush()
-        self.records = []
+        batch = [*self.records.values(), *self.tables.flush()]
+        self.records.clear()
         self._emit(batch)
+        flushed = getattr(self.sink, "flushed", None)
+        if flushed is not None:  # the flush period is complete: a store may now analyze what changed
+            flushed()
 
     def stats(self) -> CaptureStats:
         """The run's counters so far."""

@@ -50,6 +50,14 @@ class Observation(Record):
     tunnel: str | None = Field(
         default=None, description="Encapsulation the frame was found in (capwap, lwapp, aruba-gre, vxlan, dot11)."
     )
+    count: int = Field(
+        default=1, ge=1,
+        description="Observations this record stands for: identical records (same fact, collector/facts.py) are "
+        "merged into one whose envelope is the first one's (the evidence pointer) and whose count is their sum.",
+    )
+    last_ts: float | None = Field(
+        default=None, description="Packet time of the last merged observation; None for a single one (then `ts`)."
+    )
 
 
 # --------------------------------------------------------------------------- aggregates

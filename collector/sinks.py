@@ -16,7 +16,11 @@ from collector.schema import SCHEMA_VERSION, Observation, parse_observation
 
 
 class Sink(Protocol):
-    """Receives observations in batches; `close()` once at the end (idempotent)."""
+    """Receives observations in batches; `close()` once at the end (idempotent).
+
+    A sink may also define `flushed()`: the pipeline calls it after the last batch of each flush
+    period, the moment a store can analyze what the period changed (api.runner's database sink).
+    """
 
     def emit(self, batch: list[Observation]) -> None: ...
 

@@ -22,6 +22,7 @@ def ingest(body: IngestIn, response: Response, session: Session = Depends(get_se
            _p: Principal = Depends(require("ingest"))) -> IngestOut:
     if body.schema_version > SCHEMA_VERSION:
         raise InvalidError(f"schema_version {body.schema_version} is newer than this server's ({SCHEMA_VERSION})", "schema_version")
-    stored, count = service.ingest_batch(session, sensor=body.sensor, seq=body.seq, observations=body.observations)
+    stored, count, refused = service.ingest_batch(session, sensor=body.sensor, seq=body.seq,
+                                                  observations=body.observations)
     response.status_code = 201 if stored else 200
-    return IngestOut(stored=stored, count=count)
+    return IngestOut(stored=stored, count=count, refused=refused)

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from analyzer.models import Device, Finding
 from analyzer.sheets import Sheet
-from api.models import ObservationRow, RunRow, TokenRow
+from api.models import FactRow, RunRow, TokenRow
 from api.web.mapsvg import Edge
 
 Notify = Callable[[dict[str, Any]], None] | None
@@ -113,9 +113,9 @@ def get_device(db: Session, mac: str) -> Device | None:
 
 
 def conversations(db: Session) -> list[Edge]:
-    """Distinct conversations (client, server, port, transport) from the stored observations."""
+    """Distinct conversations (client, server, port, transport) from the stored facts."""
     seen: dict[tuple[Any, ...], Edge] = {}
-    query = select(ObservationRow.json_text).where(ObservationRow.kind == "conversation").limit(MAX_ROWS * 5)
+    query = select(FactRow.json_text).where(FactRow.kind == "conversation").limit(MAX_ROWS * 5)
     for text in db.exec(query):
         try:
             obs = json.loads(text)
@@ -252,9 +252,9 @@ def capture_summary(db: Session) -> dict[str, Any]:
     stats = _stats(latest) if latest is not None else {}
     first, last = stats.get("first_ts"), stats.get("last_ts")
     if first is None or last is None:
-        low, high = db.exec(select(func.min(ObservationRow.ts), func.max(ObservationRow.ts))).one()
+        low, high = db.exec(select(func.min(FactRow.first_ts), func.max(FactRow.last_ts))).one()
         first, last = (first if first is not None else low), (last if last is not None else high)
     sensors = {s for s in db.exec(select(RunRow.sensor).distinct().limit(100)) if s}
-    sensors |= {s for s in db.exec(select(ObservationRow.sensor).distinct().limit(100)) if s}
+    sensors |= {s for s in db.exec(select(FactRow.sensor).distinct().limit(100)) if s}
     return {"first_ts": float(first) if first is not None else None, "last_ts": float(last) if last is not None else None,
             "packets": int(stats.get("packets") or 0), "sensors": sorted(sensors)}

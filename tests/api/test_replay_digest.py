@@ -19,7 +19,7 @@ from api.db import make_engine
 from api.models import FindingRow
 from api.runner import run_replay
 from api.service import init_db, reanalyze, start_digest, store_observations
-from api.store import observation_json
+from api.facts_store import fact_json as observation_json
 from collector.schema import HostSighting, parse_observation
 
 REPO = Path(__file__).resolve().parents[2]

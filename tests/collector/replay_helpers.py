@@ -87,7 +87,8 @@ def run(
     """
     sink = ListSink()
     read_stats = ReadStats()
-    pipe = _RecordingPipeline(sink=sink, key=key, read_stats=read_stats,
+    # one record per decoded frame (no fact merging): the cross-checks compare frame by frame with Wireshark
+    pipe = _RecordingPipeline(sink=sink, key=key, read_stats=read_stats, merge_facts=False,
                               detectors=None if detectors is None else list(detectors))
     if isinstance(capture, (str, Path)):
         frames: Iterable[Sequence[Any]] = FrameSource([capture], read_stats)

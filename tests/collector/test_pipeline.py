@@ -221,8 +221,10 @@ def test_short_frames_after_established_traffic_are_weirds_not_crashes() -> None
 
 
 def test_records_are_emitted_early_when_the_batch_is_full() -> None:
-    calls = Calls()
-    det = calls.detector("each", "udp", ports=frozenset({7}))
+    def decode(pkt: Packet, ctx: Any) -> list[Observation]:  # one distinct fact per frame
+        return [Weird(**pkt.envelope(), name="each", detail=pkt.payload.hex())]
+
+    det = Detector(name="each", layer="udp", decode=decode, ports=frozenset({7}))  # type: ignore[arg-type]
     pkt = bytes(Ether(src=CT[0], dst=PACS[0]) / IP(src=CT[1], dst=PACS[1]) / UDP(sport=7, dport=7) / Raw(bytes(4)))
     frames = [pkt[:-4] + struct.pack("!I", i) for i in range(BATCH_MAX + 10)]  # distinct: no identity repeat
     sink = ListSink()
@@ -317,3 +319,17 @@ def test_a_decode_with_side_effects_is_never_skipped() -> None:
     pkt = Ether(src=CT[0], dst=PACS[0]) / IP(src=CT[1], dst=PACS[1]) / UDP(sport=9, dport=9) / Raw(b"x")
     _, stats = run(raw([pkt, pkt, pkt]), [bad])
     assert stats.weirds == {"fragile_malformed": 3} and stats.deep_repeats == 0
+
+
+def test_records_stating_the_same_fact_are_merged_within_a_flush() -> None:
+    calls = Calls()
+    det = calls.detector("same", "udp", ports=frozenset({7}))
+    pkt = bytes(Ether(src=CT[0], dst=PACS[0]) / IP(src=CT[1], dst=PACS[1]) / UDP(sport=7, dport=7) / Raw(bytes(4)))
+    frames = [pkt[:-4] + struct.pack("!I", i) for i in range(50)]  # distinct payloads, one fact (same detail)
+    sink = ListSink()
+    pipe = Pipeline(sink=sink, detectors=[det], flush_interval=10.0)
+    pipe.run([RawFrame(T0 + i * 0.1, 1, f, len(f), i + 1, "t", 0) for i, f in enumerate(frames)])
+    pipe.close()
+    saw = [o for o in sink.observations if o.kind == "weird" and o.name == "saw_same"]
+    assert len(saw) == 1 and saw[0].count == 50
+    assert saw[0].frame_no == 1 and saw[0].ts == T0 and saw[0].last_ts == pytest.approx(T0 + 4.9)

@@ -1,7 +1,7 @@
 """Golden tests in the spirit of suricata-verify: a fixture capture in, expected observations out.
 
 Each `tests/golden/detectors/<name>.yaml` names a capture and checks: `count` observations
-matching `match` (partial, field equality; a list compares with the record's tuple), and
+(a record merged from several, collector.facts, counts for its `count`) matching `match` (partial, field equality; a list compares with the record's tuple), and
 `absent_strings` that must appear nowhere in the JSON of the observations (patient data).
 Every observation is also validated against the documented schema.  The detector fixture
 generators (pcaps/fixtures/gen_{infra,medical,remote,wifi}.py) each give every capture a golden
@@ -66,7 +66,8 @@ def test_detector_golden(case: Path) -> None:
     for record in records:
         parse_observation(record)  # every output conforms to the documented schema
     for check in spec.get("checks", []):
-        found = [r for r in records if _matches(r, check["match"])]
+        # a record merged from identical observations (collector.facts) counts for as many
+        found = [r for r in records if _matches(r, check["match"]) for _ in range(r.get("count", 1))]
         if "count" in check:
             assert len(found) == check["count"], f"{case.name}: {check['match']} -> {len(found)} records, want {check['count']}"
         if "min_count" in check:

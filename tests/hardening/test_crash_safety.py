@@ -34,7 +34,7 @@ def _count(db: Path) -> int:
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
         try:
-            return int(conn.execute("SELECT count(*) FROM observation").fetchone()[0])
+            return int(conn.execute("SELECT coalesce(sum(count), 0) FROM fact").fetchone()[0])
         finally:
             conn.close()
     except sqlite3.OperationalError:  # schema not created yet, or busy
@@ -68,18 +68,21 @@ def test_sigkill_mid_replay_keeps_committed_batches_and_a_rerun_completes(tmp_pa
 
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    rows = [r[0] for r in conn.execute("SELECT json FROM observation ORDER BY id")]
+    rows = [r[0] for r in conn.execute("SELECT json FROM fact ORDER BY id")]
     conn.close()
-    kept = len(rows)
+    facts = [parse_observation(text) for text in rows]
+    kept = sum(o.count for o in facts)
     assert kept >= seen > 0
     assert kept < FRAMES  # it was killed mid-way, not after the end
+    periods: dict[str, set[int]] = {}
     kinds: dict[str, int] = {}
-    for text in rows:
-        obs = parse_observation(text)
-        kinds[obs.kind] = kinds.get(obs.kind, 0) + 1
-    # whole batches only: every flush period stores all its hosts and all its conversations, or none
-    assert kinds.get("host", 0) % DISTINCT == 0 and kinds.get("host", 0) > 0, kinds
-    assert kinds.get("conversation", 0) == kinds["host"], kinds
+    for o in facts:
+        kinds[o.kind] = kinds.get(o.kind, 0) + 1
+        periods.setdefault(o.kind, set()).add(o.count)
+    # whole batches only: every flush period stores all its hosts and all its conversations, or none, so
+    # each host and conversation fact stands for the same number of periods
+    assert kinds.get("host", 0) == DISTINCT and len(periods["host"]) == 1, (kinds, periods)
+    assert kinds.get("conversation", 0) == DISTINCT and periods["conversation"] == periods["host"], (kinds, periods)
     assert "stats" not in kinds  # the run's stats come at the end, which never happened
 
     again = _replay(pcap, db, report)
@@ -92,7 +95,7 @@ def test_sigkill_mid_replay_keeps_committed_batches_and_a_rerun_completes(tmp_pa
     assert len({m for m in macs if m.startswith("02:")}) == DISTINCT
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    total = conn.execute("SELECT count(*) FROM observation").fetchone()[0]
+    total = conn.execute("SELECT sum(count) FROM fact").fetchone()[0]
     conn.close()
     assert total > kept
     # Nothing stored twice: the re-run acknowledged the batches the killed run had committed, so the
@@ -102,4 +105,4 @@ def test_sigkill_mid_replay_keeps_committed_batches_and_a_rerun_completes(tmp_pa
     clean.communicate(timeout=180)
     assert clean.returncode == 0
     with sqlite3.connect(clean_db) as c2:
-        assert c2.execute("SELECT count(*) FROM observation").fetchone()[0] == total
+        assert c2.execute("SELECT sum(count) FROM fact").fetchone()[0] == total

@@ -1,0 +1,246 @@
+"""The facts store: batches of observations upserted as facts, a generation counter, raw rows kept only if asked.
+
+Every writer (a replay, a live capture, a central's ingest) goes through `store_batch`: the
+batch's records are merged per fact (collector.facts) and upserted into the `fact` table with
+their count and first/last time, so the store grows with what is new on the network, not with
+frames.  Each write bumps the store `generation` first, in the same transaction: it takes the
+write lock at once (SQLite: a RESERVED lock, waited for with the busy timeout; PostgreSQL: the
+row lock of `store_state`), so concurrent writers queue instead of losing a merge or failing,
+and readers (the analysis) know whether anything changed since they last looked.
+
+Raw observation rows are kept only when a retention is set (`raw_retention_days`), and
+`purge_raw` drops those older than it; the JSON-lines export keeps every record for whoever
+wants them all.  A (sensor, seq) batch is stored once: a retry is acknowledged, not stored again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlmodel import Session, col
+
+from api.models import FactRow, IngestBatch, ObservationRow, SensorStatus, StoreState, utcnow
+from collector.facts import first_seen, keyed, last_seen, merge
+from collector.schema import Observation, parse_observation
+
+GENERATION = "generation"
+IN_CHUNK = 500
+"""Fact keys looked up per SELECT ... IN (...) (SQLite allows 999 parameters by default)."""
+RAW_RETENTION_ENV = "MEDTAP_RAW_RETENTION_DAYS"
+
+
+def raw_retention_days() -> float:
+    """Days of raw observation rows to keep (MEDTAP_RAW_RETENTION_DAYS; 0, the default, keeps none)."""
+    text = os.environ.get(RAW_RETENTION_ENV, "").strip()
+    if not text:
+        return 0.0
+    try:
+        days = float(text)
+    except ValueError:
+        raise ValueError(f"{RAW_RETENTION_ENV}={text!r}: not a number of days") from None
+    if days < 0:
+        raise ValueError(f"{RAW_RETENTION_ENV}={text!r}: must be 0 or more")
+    return days
+
+
+@dataclass
+class StoreResult:
+    """What one batch did to the store."""
+
+    stored: bool
+    """False when this (sensor, seq) was stored before (a retry): nothing was written."""
+    records: int = 0
+    new_facts: int = 0
+    updated_facts: int = 0
+    generation: int = 0
+    """Store generation after this write (before it, for a retry)."""
+    previous_generation: int = 0
+
+
+def generation(session: Session) -> int:
+    """The store generation: bumped by every write of facts, sheets or policy (0 for an empty store)."""
+    row = session.get(StoreState, GENERATION)
+    return int(row.value) if row is not None else 0
+
+
+def bump_generation(session: Session) -> int:
+    """Bump the generation as the first write of the transaction (the write lock, see the module docstring)."""
+    value = session.execute(update(StoreState).where(col(StoreState.key) == GENERATION)
+                            .values(value=StoreState.value + 1, at=utcnow()).returning(StoreState.value)).scalar()
+    if value is None:  # the migration creates the row; only a hand-made schema lacks it
+        raise RuntimeError("store_state has no generation row: run `medtap db upgrade`")
+    return int(value)
+
+
+def store_batch(session: Session, observations: Sequence[Observation], *, sensor: str = "",
+                seq: int | None = None, batch_key: str | None = None, keep_raw: bool | None = None) -> StoreResult:
+    """Upsert one batch as facts and commit.
+
+    `sensor` is stamped on records that carry none.  With `seq`, the batch (`batch_key`, default the
+    sensor, and seq) is stored only once: a repeat is acknowledged (`stored=False`), not stored again.
+    """
+    before = bump_generation(session) - 1
+    if seq is not None:
+        key = batch_key or sensor
+        existing = session.execute(select(IngestBatch.count).where(
+            col(IngestBatch.sensor) == key, col(IngestBatch.seq) == seq)).scalar()
+        if existing is not None:
+            session.rollback()
+            return StoreResult(stored=False, records=int(existing), generation=before, previous_generation=before)
+        session.add(IngestBatch(sensor=key, seq=seq, count=len(observations)))
+    records = [o if o.sensor or not sensor else o.model_copy(update={"sensor": sensor}) for o in observations]
+    result = _upsert(session, records, before + 1)
+    if keep_raw if keep_raw is not None else raw_retention_days() > 0:
+        _insert_raw(session, records, sensor, seq)
+    _sensor_seen(session, sensor, seq if batch_key is None else None, len(result), records)
+    session.commit()
+    return StoreResult(stored=True, records=len(records), new_facts=result.new, updated_facts=result.updated,
+                       generation=before + 1, previous_generation=before)
+
+
+@dataclass
+class _Upserted:
+    new: int = 0
+    updated: int = 0
+
+    def __len__(self) -> int:
+        return self.new + self.updated
+
+
+def _upsert(session: Session, records: Sequence[Observation], gen: int) -> _Upserted:
+    facts = keyed(records)
+    out = _Upserted()
+    if not facts:
+        return out
+    keys = list(facts)
+    stored: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(keys), IN_CHUNK):
+        chunk = keys[start:start + IN_CHUNK]
+        for fid, fkey, text in session.execute(select(FactRow.id, FactRow.fkey, FactRow.json_text)
+                                               .where(col(FactRow.fkey).in_(chunk))):
+            stored[fkey] = (fid, text)
+    new_rows: list[dict[str, object]] = []
+    changed: list[dict[str, object]] = []
+    for fkey, o in facts.items():
+        hit = stored.get(fkey)
+        if hit is not None:
+            o = merge(parse_observation(hit[1]), o)
+        row = {"fkey": fkey, "sensor": o.sensor, "kind": o.kind, "count": o.count, "first_ts": first_seen(o),
+               "last_ts": last_seen(o), "generation": gen, "json_text": fact_json(o)}
+        if hit is None:
+            new_rows.append(row)
+        else:
+            row["b_id"] = hit[0]
+            changed.append(row)
+    if new_rows:
+        session.execute(insert(FactRow.__table__), [_columns(r) for r in new_rows])  # type: ignore[attr-defined]
+    if changed:
+        table = FactRow.__table__  # type: ignore[attr-defined]
+        session.execute(
+            table.update().where(table.c.id == bindparam("b_id")).values(
+                count=bindparam("count"), first_ts=bindparam("first_ts"), last_ts=bindparam("last_ts"),
+                generation=bindparam("generation"), json=bindparam("json_text")),
+            [{k: v for k, v in r.items() if k not in ("fkey", "sensor", "kind")} for r in changed])
+    out.new, out.updated = len(new_rows), len(changed)
+    return out
+
+
+def _columns(row: dict[str, object]) -> dict[str, object]:
+    out = dict(row)
+    out["json"] = out.pop("json_text")
+    return out
+
+
+def fact_json(o: Observation) -> str:
+    """The stored JSON of a fact: fields that differ from their default, `kind` first (as the raw rows)."""
+    body = o.__pydantic_serializer__.to_json(o, exclude_defaults=True).decode()
+    return f'{{"kind":"{o.kind}",{body[1:]}' if len(body) > 2 else f'{{"kind":"{o.kind}"}}'
+
+
+def _insert_raw(session: Session, records: Sequence[Observation], sensor: str, seq: int | None) -> None:
+    if records:
+        session.execute(insert(ObservationRow.__table__), [  # type: ignore[attr-defined]
+            {"sensor": o.sensor or sensor, "batch_seq": seq, "kind": o.kind, "ts": o.ts, "json": fact_json(o)}
+            for o in records])
+
+
+def _sensor_seen(session: Session, sensor: str, seq: int | None, facts: int, records: Sequence[Observation]) -> None:
+    name = sensor or next((o.sensor for o in records if o.sensor), "")
+    row = session.get(SensorStatus, name)
+    newest = max((last_seen(o) for o in records), default=None)
+    if row is None:
+        row = SensorStatus(sensor=name)
+    row.last_batch_at = utcnow()
+    row.batches += 1
+    row.facts += facts
+    if seq is not None:
+        row.last_seq = max(row.last_seq, seq)
+    if newest is not None:
+        row.last_packet_ts = newest if row.last_packet_ts is None else max(row.last_packet_ts, newest)
+    session.add(row)
+
+
+def iter_facts(session: Session, *, kinds: Sequence[str] | None = None, since: int = 0,
+               batch: int = 5000) -> Iterator[Observation]:
+    """Stored facts (optionally of some kinds, or changed after generation `since`), page by page by id."""
+    last = 0
+    while True:
+        query = select(FactRow.id, FactRow.json_text).where(col(FactRow.id) > last)
+        if kinds:
+            query = query.where(col(FactRow.kind).in_(list(kinds)))
+        if since:
+            query = query.where(col(FactRow.generation) > since)
+        rows = session.execute(query.order_by(col(FactRow.id)).limit(batch)).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        for _, text in rows:
+            yield parse_observation(text)
+
+
+def count_facts(session: Session) -> dict[str, tuple[int, int]]:
+    """Per kind: (facts, observations they stand for)."""
+    rows = session.execute(select(FactRow.kind, func.count(), func.sum(FactRow.count)).group_by(FactRow.kind)).all()
+    return {kind: (int(n), int(total or 0)) for kind, n, total in rows}
+
+
+def newest_packet_ts(session: Session) -> float | None:
+    """Packet time of the newest fact (the store's "now" for retention and silence windows)."""
+    value = session.execute(select(func.max(FactRow.last_ts))).scalar()
+    return float(value) if value is not None else None
+
+
+def purge_raw(session: Session, *, days: float | None = None) -> int:
+    """Drop raw observation rows older than `days` (default: the retention setting) before the newest fact.
+
+    Measured in packet time, so replaying last year's captures keeps their rows as a live capture would.
+    """
+    days = raw_retention_days() if days is None else days
+    newest = newest_packet_ts(session)
+    if newest is None:
+        newest = session.execute(select(func.max(ObservationRow.ts))).scalar()
+    if newest is None:
+        return 0
+    cutoff = float(newest) - days * 86400.0
+    result = session.execute(delete(ObservationRow).where(col(ObservationRow.ts) < cutoff))
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def list_sensors(session: Session) -> list[SensorStatus]:
+    return list(session.execute(select(SensorStatus).order_by(col(SensorStatus.sensor))).scalars())
+
+
+def silent_sensors(session: Session, *, after: dt.timedelta, now: dt.datetime | None = None) -> list[SensorStatus]:
+    """Sensors whose last batch is older than `after` (a dead SPAN port must not look like a quiet network)."""
+    now = now or utcnow()
+    out = []
+    for row in list_sensors(session):
+        last = row.last_batch_at if row.last_batch_at.tzinfo else row.last_batch_at.replace(tzinfo=dt.UTC)
+        if now - last > after:
+            out.append(row)
+    return out
