@@ -7,7 +7,7 @@ only ever added, and `REPORT_SCHEMA` changes when a field changes meaning.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,13 @@ REPORT_SCHEMA = 1
 Connection = Literal["wired", "wifi", "unknown"]
 Service = Literal["biomedical", "it"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
-Status = Literal["open", "acknowledged", "risk-accepted", "resolved", "false-positive"]
+Status = Literal["open", "acknowledged", "risk-accepted", "resolved", "false-positive", "no-longer-observed"]
+STATUSES: tuple[str, ...] = get_args(Status)
+"""Review statuses of a finding, in display order: the one catalogue the API, the UI and the store use."""
+CLOSED_STATUSES = frozenset({"resolved", "false-positive", "no-longer-observed"})
+"""Statuses of a finding nobody needs to act on; a resolved or no-longer-observed one reopens when seen again."""
+REVIEW_STATUSES = tuple(s for s in STATUSES if s != "no-longer-observed")
+"""Statuses a person may set (no-longer-observed is set by the store when traffic stops showing it)."""
 
 SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 

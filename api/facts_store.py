@@ -28,6 +28,7 @@ from collector.facts import first_seen, keyed, last_seen, merge
 from collector.schema import Observation, parse_observation
 
 GENERATION = "generation"
+ANALYZED = "analyzed"
 IN_CHUNK = 500
 """Fact keys looked up per SELECT ... IN (...) (SQLite allows 999 parameters by default)."""
 RAW_RETENTION_ENV = "MEDTAP_RAW_RETENTION_DAYS"
@@ -65,6 +66,23 @@ def generation(session: Session) -> int:
     """The store generation: bumped by every write of facts, sheets or policy (0 for an empty store)."""
     row = session.get(StoreState, GENERATION)
     return int(row.value) if row is not None else 0
+
+
+def mark_analyzed(session: Session, gen: int) -> None:
+    """Record that the inventory and findings now reflect store generation `gen` (and when)."""
+    row = session.get(StoreState, ANALYZED)
+    if row is None:
+        row = StoreState(key=ANALYZED)
+    row.value, row.at = gen, utcnow()
+    session.add(row)
+
+
+def analysis_status(session: Session) -> dict[str, object]:
+    """Generation stored and analyzed, and when the last analysis ended (UTC), for the API and the UI."""
+    stored = session.get(StoreState, GENERATION)
+    done = session.get(StoreState, ANALYZED)
+    return {"generation": int(stored.value) if stored else 0, "analyzed_generation": int(done.value) if done else 0,
+            "last_analysis": done.at if done else None, "last_store": stored.at if stored else None}
 
 
 def bump_generation(session: Session) -> int:

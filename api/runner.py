@@ -279,6 +279,7 @@ def run_replay(
         if stats.packets == 0 and any(w.startswith(("unreadable", "not_a_capture")) for w in stats.weirds):
             raise NoInputError("not a capture file: " + ", ".join(str(f) for f in files))
         report = _analyze_and_store(session, site=site, baseline_path=baseline_path, digest=digest)
+        _purge_if_retained(session)
     damaged = bool(stats.truncated) or any(w.startswith(DAMAGE_WEIRD_PREFIXES) for w in stats.weirds)
     if report_path is not None:
         write_report(report, report_path)
@@ -306,7 +307,16 @@ def run_capture(
     from collector.live import capture
 
     with session_for(db_url) as session:
-        db_sink = _DbSink(session, sensor, digest=start_digest(session, site=site))
+        digest = start_digest(session, site=site)
+
+        def analyze_flush() -> None:
+            # every flush period: the inventory and findings follow the capture while it runs
+            from api.service import reanalyze
+
+            reanalyze(session, site=site, digest=db_sink.digest, record_run=False)
+            _purge_if_retained(session)
+
+        db_sink = _DbSink(session, sensor, digest=digest, on_flush=analyze_flush)
         sink = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
         capture(
             interface, sink, bpf=bpf, duration=duration, snaplen=snaplen, flush_interval=flush_interval,
@@ -315,6 +325,14 @@ def run_capture(
         sink.close()
         report = _analyze_and_store(session, site=site, baseline_path=None, digest=db_sink.digest)
     return RunResult(report=report, observations=db_sink.count)
+
+
+def _purge_if_retained(session: Session) -> None:
+    """Raw observation rows are kept only when a retention is set; then those past it go at each store."""
+    from api.facts_store import purge_raw, raw_retention_days
+
+    if raw_retention_days() > 0:
+        purge_raw(session)
 
 
 def pseudonym_key() -> bytes:

@@ -27,6 +27,7 @@ class FindingOut(Finding):
     expires: dt.date | None = Field(default=None, description="When a risk acceptance expires (the finding reopens).")
     updated_by: str | None = Field(default=None, description="Who set the status.")
     active: bool = Field(default=True, description="False when the last analysis no longer produced it.")
+    occurrences: int = Field(default=1, description="Analyses that saw new evidence of it (1 when first seen).")
 
 
 class StatusChange(BaseModel):

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from analyzer.models import Report
+from analyzer.models import REVIEW_STATUSES, Report
 from analyzer.sheet_io import SheetError, dump_sheets, read_sheets
 from analyzer.sheets import Sheet
 from api import audit
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from analyzer.digest import Digest
 
 Notify = Callable[[dict[str, Any]], None] | None
-STATUSES = ("open", "acknowledged", "risk-accepted", "resolved", "false-positive")
 
 
 def _errors() -> Any:
@@ -65,8 +64,8 @@ def set_finding_status(session: Session, finding_id: str, *, status: str, justif
                        expires: dt.date | None = None, actor: str, notify: Notify = None,
                        today: dt.date | None = None) -> FindingOut:
     """Review a finding; risk-accepted needs a justification and a future expiry, false-positive a justification."""
-    if status not in STATUSES:
-        raise _errors().InvalidError(f"unknown status {status!r}", "status")
+    if status not in REVIEW_STATUSES:
+        raise _errors().InvalidError(f"unknown status {status!r} (one of {', '.join(REVIEW_STATUSES)})", "status")
     row = session.get(FindingRow, finding_id)
     if row is None:
         raise _errors().NotFoundError(f"no finding {finding_id!r}", "finding_id")
@@ -261,26 +260,41 @@ def start_digest(session: Session, *, site: Any = None) -> Digest:
 
 
 def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = None, baseline: Any = None,
-              now: dt.datetime | None = None, sources: Sequence[str] = (), digest: Digest | None = None) -> Report:
-    """Analyze every stored observation with the stored sheets; store devices and findings (statuses kept).
+              now: dt.datetime | None = None, sources: Sequence[str] = (), digest: Digest | None = None,
+              record_run: bool = True, notify: Notify = None) -> Report:
+    """Analyze the stored facts with the stored sheets; store devices and findings (statuses kept).
 
     `digest` (from `start_digest`, fed every batch stored since) is used when it was brought to the
-    store's current generation (no other writer meanwhile); otherwise every stored fact is read again.
+    store's current generation (no other writer meanwhile); otherwise every stored fact is read again,
+    a cost that follows the facts (devices, conversations, identity values), never the frames seen.
+    Devices and findings are written only where they changed, so an analysis per flush period touches
+    what moved.  `record_run` adds a run to the history (a replay, a manual analyze); the analyses of a
+    running capture or of a central only mark the store as analyzed (`analysis_status`).  Findings
+    that reopen are notified through `notify`.
     """
     from analyzer.engine import analyze
+    from api.facts_store import mark_analyzed
+    from api.store import Lifecycle
     from collector.pipeline import relaxed_gc
 
     with relaxed_gc():
-        if digest is None or digest.site is not site or digest.generation != generation(session):
+        gen = generation(session)
+        if digest is None or digest.site is not site or digest.generation != gen:
             digest = stored_digest(session, site=site)
-        run = start_run(session, sources=sources)
+        run = start_run(session, sources=sources) if record_run else None
         report = analyze(digest, site=site, sheets=all_sheets(session), rules_dir=rules_dir,
                          baseline=baseline, now=now)
         save_devices(session, report.devices)
-        today = (now or dt.datetime.now(dt.timezone.utc)).date()
-        findings = save_findings(session, report.findings, today=today)
-        finish_run(session, run, report.stats)
+        today = (now or dt.datetime.now(dt.UTC)).date()
+        life = Lifecycle()
+        findings = save_findings(session, report.findings, today=today, now_ts=digest.max_ts, lifecycle=life)
+        if run is not None:
+            finish_run(session, run, report.stats)
+        mark_analyzed(session, digest.generation)
         session.commit()
+    for f in life.reopened:
+        _emit(notify, "finding.reopened", f.id, "system", rule=f.rule, severity=f.severity, service=f.service,
+              subject=f.subject)
     return report.model_copy(update={"findings": findings})
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, insert, or_
@@ -105,11 +107,19 @@ def load_observations(session: Session, *, kinds: Sequence[str] | None = None, b
 
 
 def save_devices(session: Session, devices: Sequence[Device]) -> None:
-    """Replace the inventory with `devices` (the analysis always covers every observation)."""
-    session.exec(delete(DeviceRow))  # type: ignore[call-overload]
-    rows = [{"mac": d.mac, "hostname": d.hostname, "ips": " ".join(d.ips)[:4000], "zone": d.zone, "role": d.role,
-             "connection": d.connection, "vendor": d.vendor, "is_dm": d.is_dm, "service": d.service,
-             "sheet_id": d.sheet_id, "sensors": json.dumps(d.sensors), "data": d.model_dump_json()} for d in devices]
+    """Make the stored inventory `devices`: only changed devices are written, vanished ones deleted."""
+    stored = dict(session.execute(select(DeviceRow.mac, DeviceRow.data)).all())  # type: ignore[call-overload]
+    rows = []
+    for d in devices:
+        data = d.model_dump_json()
+        if stored.pop(d.mac, None) == data:
+            continue
+        rows.append({"mac": d.mac, "hostname": d.hostname, "ips": " ".join(d.ips)[:4000], "zone": d.zone, "role": d.role,
+                     "connection": d.connection, "vendor": d.vendor, "is_dm": d.is_dm, "service": d.service,
+                     "sheet_id": d.sheet_id, "sensors": json.dumps(d.sensors), "data": data})
+    gone = list(stored) + [r["mac"] for r in rows]
+    for start in range(0, len(gone), 500):
+        session.exec(delete(DeviceRow).where(col(DeviceRow.mac).in_(gone[start:start + 500])))  # type: ignore[call-overload]
     if rows:
         session.execute(insert(DeviceRow.__table__), rows)  # type: ignore[attr-defined]
 
@@ -117,13 +127,48 @@ def save_devices(session: Session, devices: Sequence[Device]) -> None:
 def finding_out(row: FindingRow) -> FindingOut:
     data = json.loads(row.data)
     data["status"] = row.status
-    return FindingOut(**data, justification=row.justification, expires=row.expires, updated_by=row.updated_by, active=row.active)
+    return FindingOut(**data, justification=row.justification, expires=row.expires, updated_by=row.updated_by,
+                      active=row.active, occurrences=row.occurrences)
 
 
-def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.date) -> list[Finding]:
-    """Upsert findings keeping their review status; absent ones become inactive; expired acceptances reopen."""
+CLOSE_UNOBSERVED_ENV = "MEDTAP_CLOSE_UNOBSERVED_DAYS"
+DEFAULT_CLOSE_UNOBSERVED_DAYS = 30.0
+
+
+def close_unobserved_days() -> float:
+    """Days without new evidence after which an open finding closes as no-longer-observed (0: never)."""
+    text = os.environ.get(CLOSE_UNOBSERVED_ENV, "").strip()
+    try:
+        return float(text) if text else DEFAULT_CLOSE_UNOBSERVED_DAYS
+    except ValueError:
+        raise ValueError(f"{CLOSE_UNOBSERVED_ENV}={text!r}: not a number of days") from None
+
+
+@dataclass
+class Lifecycle:
+    """What an analysis did to the findings' review states (for audit, notifications and tests)."""
+
+    new: list[str] = field(default_factory=list)
+    reopened: list[Finding] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+
+
+def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.date, now_ts: float | None = None,
+                  lifecycle: Lifecycle | None = None) -> list[Finding]:
+    """Upsert findings keeping their review status, over months of traffic.
+
+    - first seen, last seen (packet times) and `occurrences`: how many analyses saw new evidence of it;
+    - a resolved or no-longer-observed finding whose evidence is newer than when it was closed reopens
+      (audit entry by "system"; `lifecycle.reopened` lets the caller notify the responsible service);
+    - an open or acknowledged finding with no new evidence for `close_unobserved_days()` before the
+      newest packet time `now_ts` closes as no-longer-observed (audit entry);
+    - an expired risk acceptance reopens; a finding the analysis no longer produces becomes inactive.
+    Statuses, justifications and expiries survive all of it.
+    """
     from api.audit import record
 
+    life = lifecycle if lifecycle is not None else Lifecycle()
+    close_after = close_unobserved_days() * 86400.0
     produced = {f.id for f in findings}
     existing = {r.id: r for r in session.exec(select(FindingRow)).all()}
     out = []
@@ -135,16 +180,30 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
             new_rows.append({"id": f.id, "rule": f.rule, "severity": f.severity, "severity_rank": SEVERITY_ORDER[f.severity],
                              "status": f.status, "justification": None, "expires": None, "updated_by": None,
                              "updated_at": None, "active": True, "zone": f.zone, "service": f.service,
-                             "first_seen": f.first_seen, "last_seen": f.last_seen, "data": f.model_dump_json()})
+                             "first_seen": f.first_seen, "last_seen": f.last_seen, "occurrences": 1,
+                             "data": f.model_dump_json()})
+            life.new.append(f.id)
             out.append(f)
             continue
-        if row.status == "risk-accepted" and row.expires is not None and row.expires < today:
-            record(session, who="system", action="expire", entity="finding", entity_id=f.id, field="status",
-                   old=row.status, new="open")
-            row.status, row.updated_by, row.updated_at = "open", "system", utcnow()
+        seen_again = f.last_seen is not None and (row.last_seen is None or f.last_seen > row.last_seen)
+        if seen_again:
+            row.occurrences = (row.occurrences or 0) + 1
+        status = row.status
+        if status == "risk-accepted" and row.expires is not None and row.expires < today:
+            status = _set_status(session, row, "open", "expire", record)
+        elif status in ("resolved", "no-longer-observed") and seen_again:
+            status = _set_status(session, row, "open", "reopen", record)
+            life.reopened.append(f)
+        elif (status in ("open", "acknowledged") and close_after > 0 and now_ts is not None and f.last_seen is not None
+              and now_ts - f.last_seen > close_after):
+            status = _set_status(session, row, "no-longer-observed", "close", record)
+            life.closed.append(f.id)
+        if not seen_again and row.active and row.data and status == row.status and _same(row, f):
+            out.append(f.model_copy(update={"status": status}))
+            continue  # nothing changed: no write (an analysis per flush touches only what moved)
         row.rule, row.severity, row.severity_rank = f.rule, f.severity, SEVERITY_ORDER[f.severity]
         row.zone, row.service, row.first_seen, row.last_seen, row.active = f.zone, f.service, f.first_seen, f.last_seen, True
-        stored = f.model_copy(update={"status": row.status})
+        stored = f.model_copy(update={"status": status})
         row.data = stored.model_dump_json()
         session.add(row)
         out.append(stored)
@@ -155,6 +214,20 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
     if new_rows:
         session.execute(insert(FindingRow.__table__), new_rows)  # type: ignore[attr-defined]
     return out
+
+
+def _same(row: FindingRow, f: Finding) -> bool:
+    """The stored finding says what `f` says (its review status aside)."""
+    return bool(row.data == f.model_copy(update={"status": row.status}).model_dump_json())
+
+
+def _set_status(session: Session, row: FindingRow, status: str, action: str, record: Any) -> str:
+    record(session, who="system", action=action, entity="finding", entity_id=row.id, field="status",
+           old=row.status, new=status)
+    row.status, row.updated_by, row.updated_at = status, "system", utcnow()
+    if status != "risk-accepted":
+        row.expires = None
+    return status
 
 
 def list_devices(session: Session, *, zone: str | None = None, role: str | None = None, connection: str | None = None,

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
-from analyzer.models import SEVERITY_ORDER, Device, Finding
+from analyzer.models import CLOSED_STATUSES, REVIEW_STATUSES, SEVERITY_ORDER, STATUSES, Device, Finding
 from api.web import data
 from api.web.forms import parse_acceptance
 from api.web.i18n import LANG_COOKIE, LANGS, Bound, Translator, negotiate
@@ -36,7 +36,6 @@ WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 LOGIN_COOKIE = "medtap_login"
-STATUSES = ("open", "acknowledged", "risk-accepted", "resolved", "false-positive")
 SERVICES = ("biomedical", "it")
 CONNECTIONS = ("wired", "wifi", "unknown")
 PAGE = 50
@@ -294,8 +293,8 @@ async def finding_status(finding_id: str, request: Request, ctx: Ctx = Depends(p
                          db: Session = Depends(data.db_session)) -> Response:
     form = await posted(request, ctx)
     status = str(form.get("status") or "")
-    if status not in STATUSES or data.get_finding(db, finding_id) is None:
-        return ctx.render("error.html", 404 if status in STATUSES else 422, message=ctx.t("error.not_found"))
+    if status not in REVIEW_STATUSES or data.get_finding(db, finding_id) is None:
+        return ctx.render("error.html", 404 if status in REVIEW_STATUSES else 422, message=ctx.t("error.not_found"))
     expires: dt.date | None = None
     justification = str(form.get("justification") or "").strip()[:2000]
     if status == "risk-accepted":
@@ -366,7 +365,7 @@ def device_page(mac: str, ctx: Ctx = Depends(page), db: Session = Depends(data.d
 @router.get("/map", response_class=HTMLResponse)
 def map_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
     devices = data.all_devices(db)
-    findings: list[Finding] = [f for f in data.all_findings(db) if f.status not in ("resolved", "false-positive")]
+    findings: list[Finding] = [f for f in data.all_findings(db) if f.status not in CLOSED_STATUSES]
     if ctx.lang == "fr":  # the red edges' titles in the page language
         findings = [f.model_copy(update={"title": f.title_fr}) if f.title_fr else f for f in findings]
     edges: list[Edge] = data.conversations(db)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
-from analyzer.models import SEVERITY_ORDER
+from analyzer.models import CLOSED_STATUSES, SEVERITY_ORDER
 from api.web import data
 from api.web.i18n import Bound
 from api.web.ui import CONNECTIONS, SERVICES, Ctx, page
@@ -36,7 +36,7 @@ def _progress(db: Session, t: Bound) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
-    findings = [f for f in data.all_findings(db) if f.status not in ("resolved", "false-positive")]
+    findings = [f for f in data.all_findings(db) if f.status not in CLOSED_STATUSES]
     devices = data.all_devices(db)
     sheets = data.all_sheets(db)
     dms = [d for d in devices if d.is_dm]
