@@ -85,7 +85,7 @@ class BodyGuard:
 def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI:
     """The API app for `settings`: engine, migrated schema, notifier, routes, error handlers, web UI."""
     from api.db import make_engine
-    from api.routes import audit, devices, exports, findings, health, ingest, reconciliation, runs, sheets
+    from api.routes import audit, devices, exports, findings, health, ingest, reconciliation, runs, sheets, tokens
     from api.service import init_db
 
     settings = settings or Settings()
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     app.state.engine = engine
     app.state.notifier = notifier
     app.state.secret = (settings.secret_key or secrets.token_hex(32)).encode()
-    for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs):
+    for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs, tokens):
         app.include_router(module.router, prefix=API_PREFIX)
     install_error_handlers(app)
     app.add_middleware(BodyGuard, limit=settings.max_body_bytes)
