@@ -25,5 +25,7 @@ class Settings(BaseSettings):
     webhook_backoff: float = Field(default=1.0, description="First retry delay in seconds, doubled each time.")
     max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body accepted (413 above).")
     secret_key: str = Field(default="", description="Key for UI sessions and pseudonymisation; random per process when empty.")
+    session_idle_timeout: int = Field(default=30 * 60, ge=1, description="Seconds without a request that end a UI session.")
+    session_max_age: int = Field(default=12 * 3600, ge=1, description="Seconds after sign-in that end a UI session.")
     rules_dir: Path | None = Field(default=None, description="Rules folder (default: analyzer.paths.RULES_DIR).")
     site_file: Path | None = Field(default=None, description="Site policy YAML used by re-analysis.")
