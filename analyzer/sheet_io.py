@@ -284,7 +284,7 @@ def _validate(record: dict[str, Any], line: int) -> Sheet:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "sheet"
-        raise SheetError(line, loc, err["msg"]) from None
+        raise SheetError(line, loc, err["msg"].removeprefix("Value error, ")) from None
     except (TypeError, ValueError) as exc:
         raise SheetError(line, "sheet", str(exc)) from None
     if "\\u0000" in sheet.model_dump_json():
