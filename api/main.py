@@ -2,8 +2,10 @@
 
 Nothing happens at import time: the engine, the schema migration and the
 webhook notifier are created by the factory and closed at shutdown.  A small
-ASGI guard refuses bodies larger than `max_body_bytes` (413) and NUL characters
-in URLs and JSON bodies (422: PostgreSQL text cannot store them).
+ASGI guard, in front of the API and the web UI alike, refuses bodies larger than
+`max_body_bytes` (413), NUL characters in URLs and JSON bodies (422: PostgreSQL
+text cannot store them) and JSON nested deeper than MAX_JSON_DEPTH (422: the
+parser would exhaust its recursion).
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from analyzer.sheet_io import nesting_exceeds
 from api.errors import install_error_handlers
 from api.settings import Settings
 
 log = logging.getLogger("medtap.api")
 API_PREFIX = "/api/v1"
+MAX_JSON_DEPTH = 32  # the deepest body (a sheet in a PUT) nests 4 levels
 
 
 class BodyGuard:
-    """ASGI middleware: 413 above `limit` bytes, 422 on NUL characters (raw, %00 or \\u0000 in JSON)."""
+    """ASGI middleware: 413 above `limit` bytes, 422 on NUL characters (raw, %00 or \\u0000 in JSON) or deep JSON."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
@@ -67,9 +71,13 @@ class BodyGuard:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if b"json" in headers.get(b"content-type", b"") and (b"\\u0000" in body or b"\x00" in body):
-            await self._reply(send, 422, "NUL characters are not accepted", "body")
-            return
+        if b"json" in headers.get(b"content-type", b""):
+            if b"\\u0000" in body or b"\x00" in body:
+                await self._reply(send, 422, "NUL characters are not accepted", "body")
+                return
+            if nesting_exceeds(body, MAX_JSON_DEPTH):
+                await self._reply(send, 422, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "body")
+                return
         sent = False
 
         async def replay() -> Any:

@@ -20,7 +20,7 @@ from api.web.ui import PAGE, Ctx, as_offset, needs, posted, qs as _qs, redirect
 
 router = APIRouter(include_in_schema=False)
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "yaml": "application/yaml"}
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_IMPORT_BYTES = 5 * 1024 * 1024  # a sheets file; content limits (rows, cell, nesting) are in analyzer.sheet_io
 
 
 def _form_page(ctx: Ctx, *, editing: bool, form: dict[str, Any], version: int, errors: dict[str, str] | None = None,
@@ -76,7 +76,10 @@ async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write"
         content = await upload.read(MAX_IMPORT_BYTES + 1)
         name = str(upload.filename).lower()
         fmt = "json" if name.endswith(".json") else "yaml" if name.endswith((".yaml", ".yml")) else "csv"
-        if not content or len(content) > MAX_IMPORT_BYTES:
+        if len(content) > MAX_IMPORT_BYTES:
+            return _list_with_errors(ctx, db, [ctx.t("sheets.import_too_large", n=MAX_IMPORT_BYTES // (1024 * 1024))],
+                                     None, status_code=413)
+        if not content:
             errors = [ctx.t("sheets.import_empty")]
         else:
             assert ctx.user is not None
@@ -88,11 +91,12 @@ async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write"
     return _list_with_errors(ctx, db, errors, None)
 
 
-def _list_with_errors(ctx: Ctx, db: Session, errors: list[str], imported: int | None) -> Response:
+def _list_with_errors(ctx: Ctx, db: Session, errors: list[str], imported: int | None,
+                      status_code: int = 422) -> Response:
     sheets = sorted((s for s, _ in data.all_sheets(db)), key=lambda s: s.id)
     matches = {d.sheet_id: d.mac for d in data.all_devices(db) if d.sheet_id}
     lead = ctx.t("sheets.imported", n=imported) if imported is not None else ctx.t("sheets.import_refused")
-    return ctx.render("sheets.html", 422, active="sheets", sheets=sheets[:PAGE], total=len(sheets), offset=0, limit=PAGE,
+    return ctx.render("sheets.html", status_code, active="sheets", sheets=sheets[:PAGE], total=len(sheets), offset=0, limit=PAGE,
                       params={}, matches=matches, import_errors=[lead, *errors[:50]])
 
 
