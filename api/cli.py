@@ -251,6 +251,10 @@ def serve(
     from api.settings import Settings
 
     settings = Settings(db_url=db, host=host, port=port)
+    if not settings.secret_key:
+        err.print("[yellow]warning:[/] MEDTAP_SECRET_KEY is not set: a random key is made at each start, so every "
+                  "restart signs everyone out of the web UI; set a fixed one, e.g. "
+                  "export MEDTAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')", soft_wrap=True)
     if host not in ("127.0.0.1", "::1", "localhost"):
         err.print(f"[yellow]warning:[/] listening on {host}: put TLS in front and keep tokens secret")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -103,7 +103,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     if settings.webhook_url:
         from api.notify import Notifier
 
-        notifier = Notifier(settings.webhook_url, retries=settings.webhook_retries, backoff=settings.webhook_backoff,
+        notifier = Notifier(settings.webhook_url, spool_dir=settings.webhook_spool, secret=settings.webhook_secret,
+                            retries=settings.webhook_retries, backoff=settings.webhook_backoff,
                             timeout=settings.webhook_timeout)
 
     @contextlib.asynccontextmanager
