@@ -93,7 +93,18 @@ class BodyGuard:
 def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI:
     """The API app for `settings`: engine, migrated schema, notifier, routes, error handlers, web UI."""
     from api.db import make_engine
-    from api.routes import audit, devices, exports, findings, health, ingest, reconciliation, runs, sheets, tokens
+    from api.routes import (
+        audit,
+        devices,
+        exports,
+        findings,
+        health,
+        ingest,
+        reconciliation,
+        runs,
+        sheets,
+        tokens,
+    )
     from api.service import init_db
 
     settings = settings or Settings()

@@ -33,7 +33,14 @@ from api.web.forms import parse_acceptance
 from api.web.i18n import LANG_COOKIE, LANGS, Bound, Translator, negotiate
 from api.web.mapsvg import Edge, policy_edges, render_map
 from api.web.session import (
-    CSRF_FIELD, SESSION_COOKIE, WebSession, cookie_kwargs, csrf_ok, dump_session, load_session, new_session,
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    WebSession,
+    cookie_kwargs,
+    csrf_ok,
+    dump_session,
+    load_session,
+    new_session,
 )
 
 WEB_DIR = Path(__file__).resolve().parent

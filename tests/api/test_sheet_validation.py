@@ -60,7 +60,7 @@ def test_csv_import_names_line_field_and_reason(client: tuple[TestClient, str]) 
     assert resp.status_code == 200 and resp.json()["imported"] == 0
     errors = resp.json()["errors"]
     assert [(e["line"], e["field"]) for e in errors] == [(n + 2, f) for n, (f, _, _) in enumerate(BAD)]
-    for error, (_, value, reason) in zip(errors, BAD):
+    for error, (_, _, reason) in zip(errors, BAD, strict=True):
         assert reason in error["reason"] and not error["reason"].startswith("Value error"), error
     assert "999.1.1.1" in errors[0]["reason"]
 
