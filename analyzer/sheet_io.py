@@ -20,6 +20,10 @@ cell syntax for the structured columns:
 - A cell starting with = + - @ is written with a leading `'` (spreadsheet formula
   injection); that one quote is removed on import.
 
+Limits (a hostile file is refused with a reason, never a crash): MAX_ROWS sheets
+per file, MAX_CELL_CHARS characters per CSV cell, MAX_NESTING levels of JSON or
+YAML nesting.
+
 MDS2 (Manufacturer Disclosure Statement for Medical Device Security, HIMSS/NEMA
 HN 1-2019) mapping of the sheet fields:
 
@@ -92,6 +96,31 @@ _ALIASES: dict[str, list[str]] = {
     "ce_marking": ["marquage ce", "classe dm", "ce", "ce marking"],
 }
 _FORMULA = ("=", "+", "-", "@")
+MAX_ROWS = 10_000  # sheets per file: a hospital has hundreds; more is a mistake or an attack
+MAX_CELL_CHARS = 64 * 1024  # characters per CSV cell (the csv module itself stops at 128 KiB with an exception)
+MAX_NESTING = 32  # JSON/YAML nesting: a sheet needs 3 levels; deep nesting exhausts the parser's recursion
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nesting_exceeds(data: str | bytes, limit: int = MAX_NESTING) -> bool:
+    """True when JSON text nests arrays/objects deeper than `limit` (brackets inside strings do not count).
+
+    Checked before parsing: json.loads recurses once per level (RecursionError near 1000).  Strings are
+    dropped, then each pass removes the innermost `[]`/`{}` pairs (C speed, no loop per character).  After
+    `k` passes, a run of `m` opening brackets means a nesting of at least m + k; a text still reducible after
+    `limit` passes nests deeper.  A malformed text is left to the parser to word.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")  # escaped backslashes first, then quotes
+    brackets = b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)  # outside strings only
+    for passes in range(limit + 1):
+        if re.search(rb"[\[{]{%d}" % (limit + 1 - passes), brackets):
+            return True
+        reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if reduced == brackets:
+            return False
+        brackets = reduced
+    return True
 
 
 def _norm(text: str) -> str:
@@ -284,7 +313,7 @@ def _validate(record: dict[str, Any], line: int) -> Sheet:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "sheet"
-        raise SheetError(line, loc, err["msg"]) from None
+        raise SheetError(line, loc, err["msg"].removeprefix("Value error, ")) from None
     except (TypeError, ValueError) as exc:
         raise SheetError(line, "sheet", str(exc)) from None
     if "\\u0000" in sheet.model_dump_json():
@@ -323,20 +352,35 @@ def _read_csv(text: str, result: ParseResult) -> list[tuple[int, Sheet]]:
             result.errors.append(SheetError(1, name.strip(), f"duplicate column for {canon}"))
             canon = None
         columns.append(canon)
-    out = []
-    for row in reader:
-        line = reader.line_num
-        if not any(c.strip() for c in row):
-            continue
-        if len(row) > len(columns):
-            result.errors.append(SheetError(line, "row", f"{len(row)} cells for {len(columns)} columns"))
-            continue
-        cells = {c: v for c, v in zip(columns, row) if c is not None}
-        try:
-            out.append((line, _sheet_from_cells(cells, line)))
-        except SheetError as exc:
-            result.errors.append(exc)
+    out: list[tuple[int, Sheet]] = []
+    try:
+        for row in reader:
+            _read_row(row, reader.line_num, columns, out, result)
+            if len(out) + len(result.errors) > MAX_ROWS:
+                result.errors.append(SheetError(reader.line_num, "file", f"more than {MAX_ROWS} rows"))
+                break
+    except csv.Error as exc:  # a cell beyond the csv module's own limit, or a NUL byte
+        reason = f"a cell is larger than {MAX_CELL_CHARS} characters" if "field larger" in str(exc) else f"unreadable CSV: {exc}"
+        result.errors.append(SheetError(reader.line_num, "file", reason))
     return out
+
+
+def _read_row(row: list[str], line: int, columns: list[str | None], out: list[tuple[int, Sheet]],
+              result: ParseResult) -> None:
+    if not any(c.strip() for c in row):
+        return
+    if len(row) > len(columns):
+        result.errors.append(SheetError(line, "row", f"{len(row)} cells for {len(columns)} columns"))
+        return
+    cells = {c: v for c, v in zip(columns, row) if c is not None}
+    big = next((c for c, v in cells.items() if len(v) > MAX_CELL_CHARS), None)
+    if big is not None:
+        result.errors.append(SheetError(line, big, f"cell of {len(cells[big])} characters (at most {MAX_CELL_CHARS})"))
+        return
+    try:
+        out.append((line, _sheet_from_cells(cells, line)))
+    except SheetError as exc:
+        result.errors.append(exc)
 
 
 def _read_structured(items: Any, result: ParseResult) -> list[tuple[int, Sheet]]:
@@ -346,6 +390,9 @@ def _read_structured(items: Any, result: ParseResult) -> list[tuple[int, Sheet]]
         return []
     if not isinstance(items, list):
         result.errors.append(SheetError(1, "sheets", "expected a list of sheets or {\"sheets\": [...]}"))
+        return []
+    if len(items) > MAX_ROWS:
+        result.errors.append(SheetError(MAX_ROWS + 1, "sheets", f"more than {MAX_ROWS} sheets"))
         return []
     out = []
     for index, item in enumerate(items, start=1):
@@ -372,8 +419,14 @@ def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
     if fmt == "csv":
         rows = _read_csv(text, result)
     elif fmt in ("json", "yaml"):
+        if fmt == "json" and nesting_exceeds(text):
+            result.errors.append(SheetError(1, "file", f"JSON nested deeper than {MAX_NESTING} levels"))
+            return result
         try:
             parsed = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+        except RecursionError:  # YAML nesting (block or flow) beyond what the parser can recurse into
+            result.errors.append(SheetError(1, "file", f"{fmt.upper()} nested too deeply for the parser"))
+            return result
         except (ValueError, yaml.YAMLError) as exc:
             line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", 0) + 1
             result.errors.append(SheetError(int(line), "file", f"not valid {fmt}: {str(exc).splitlines()[0]}"))

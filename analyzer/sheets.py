@@ -9,6 +9,7 @@ as the biomedical service writes it.  This module defines the declared model
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -55,10 +56,10 @@ class Sheet(SheetModel):
     supplier: str | None = Field(default=None, description="Fournisseur (MDS2 DOC manufacturer).")
     workstation: str | None = Field(default=None, description="Poste informatique: hostname.")
     workstation_owner: Owner = Field(default="establishment", description="Poste: établissement ou fournisseur.")
-    mac: str | None = Field(default=None, description="MAC address where known.")
-    ip: str | None = Field(default=None, description="IP address where known.")
+    mac: str | None = Field(default=None, description="MAC address where known (stored as aa:bb:cc:dd:ee:ff).")
+    ip: str | None = Field(default=None, description="IPv4 or IPv6 address where known (stored normalised).")
     connection: ConnectionType = Field(default="unknown", description="Type de connexion réseau.")
-    vlan: int | None = Field(default=None, description="Declared VLAN id.", ge=0, le=4094)
+    vlan: int | None = Field(default=None, description="Declared VLAN id (802.1Q: 1..4094).", ge=1, le=4094)
     interfaces: list[Interface] = Field(default_factory=list, description="Interfaces (peer, protocol).")
     servers: list[Server] = Field(default_factory=list, description="Servers, backup servers included.")
     os_name: str | None = Field(default=None, description="Operating system (MDS2 SAHD).")
@@ -80,3 +81,14 @@ class Sheet(SheetModel):
         if value in (None, ""):
             return None
         return normalise_mac(value)
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        """A real address (999.1.1.1 or a hostname would never match a device): refused with the reason."""
+        if value in (None, ""):
+            return None
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError(f"not an IPv4 or IPv6 address: {value!r}") from None

@@ -251,6 +251,10 @@ def serve(
     from api.settings import Settings
 
     settings = Settings(db_url=db, host=host, port=port)
+    if not settings.secret_key:
+        err.print("[yellow]warning:[/] MEDTAP_SECRET_KEY is not set: a random key is made at each start, so every "
+                  "restart signs everyone out of the web UI; set a fixed one, e.g. "
+                  "export MEDTAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')", soft_wrap=True)
     if host not in ("127.0.0.1", "::1", "localhost"):
         err.print(f"[yellow]warning:[/] listening on {host}: put TLS in front and keep tokens secret")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
@@ -304,16 +308,56 @@ def sheets_export(
 def token_create(
     role: Annotated[str, typer.Option(help="viewer, biomedical, it, admin or sensor.")],
     name: Annotated[str, typer.Option(help="Who or what holds it.")] = "cli",
+    expires_in: Annotated[Optional[str], typer.Option(help="Lifetime: a number and h, d or w (e.g. 90d).")] = None,
+    expires: Annotated[Optional[str], typer.Option(help="Expiry date YYYY-MM-DD (00:00 UTC).")] = None,
+    sensor: Annotated[Optional[str], typer.Option(help="Sensor token: the only sensor id it may ingest as (default: --name).")] = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
-    """Create an API token; it is printed once and stored hashed."""
+    """Create an API token; it is printed once and stored hashed (the creation is audited)."""
+    from api.errors import ServiceError
     from api.runner import create_token
 
     try:
-        clear = create_token(db, role=role, name=name)
+        clear = create_token(db, role=role, name=name, expires_in=expires_in, expires=expires, sensor=sensor)
+    except ServiceError as exc:
+        _fail(exc.detail)
     except ValueError as exc:
         _fail(str(exc))
     out.print(clear)
+
+
+@token_app.command("list")
+def token_list(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
+    """Every token: id, name, role, sensor, created, expires, last used, revoked (never the token itself)."""
+    from rich.table import Table
+
+    from api.runner import list_tokens
+
+    rows = list_tokens(db)
+    if as_json:
+        out.print_json(json.dumps(rows, default=str))
+        return
+    columns = ("id", "name", "role", "sensor", "created", "expires", "last_used", "revoked")
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    id_or_name: Annotated[str, typer.Argument(help="Token id (see `medtap token list`) or its name.")],
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Revoke a token: refused at once by the API, and its web UI sessions end (audited)."""
+    from api.errors import ServiceError
+    from api.runner import revoke_token
+
+    try:
+        row = revoke_token(db, id_or_name)
+    except ServiceError as exc:
+        _fail(exc.detail)
+    out.print(f"token {row['id']} ({row['name']}, {row['role']}) revoked")
 
 
 # ----------------------------------------------------------------------------- policy, baseline, db, rules

@@ -2,10 +2,11 @@
 
 Nothing happens at import time: the engine, the schema migration and the
 webhook notifier are created by the factory and closed at shutdown.  A small
-ASGI guard refuses bodies larger than `max_body_bytes` (413) and NUL characters
-in URLs and JSON bodies (422: PostgreSQL text cannot store them), except on ingest, where a
-NUL in a name from the wire is replaced in that record (api.store.validate_batch) so that
-one record never loses the batch.
+ASGI guard, in front of the API and the web UI alike, refuses bodies larger than
+`max_body_bytes` (413), NUL characters in URLs and JSON bodies (422: PostgreSQL
+text cannot store them; on ingest a NUL in a name from the wire is replaced in that
+record instead, api.store.validate_batch, so one record never loses the batch) and
+JSON nested deeper than MAX_JSON_DEPTH (422: the parser would exhaust its recursion).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from analyzer.sheet_io import nesting_exceeds
 from api.errors import install_error_handlers
 from api.settings import Settings
 
@@ -26,10 +28,11 @@ log = logging.getLogger("medtap.api")
 API_PREFIX = "/api/v1"
 NUL_CLEANED_PATHS = frozenset({f"{API_PREFIX}/ingest"})
 """Routes that clean NULs record by record (names from the wire) instead of refusing the whole body."""
+MAX_JSON_DEPTH = 32  # the deepest body (a sheet in a PUT) nests 4 levels
 
 
 class BodyGuard:
-    """ASGI middleware: 413 above `limit` bytes, 422 on NUL characters (raw, %00 or \\u0000 in JSON)."""
+    """ASGI middleware: 413 above `limit` bytes, 422 on NUL characters (raw, %00 or \\u0000 in JSON) or deep JSON."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
@@ -71,10 +74,13 @@ class BodyGuard:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if (b"json" in headers.get(b"content-type", b"") and scope.get("path") not in NUL_CLEANED_PATHS
-                and (b"\\u0000" in body or b"\x00" in body)):
-            await self._reply(send, 422, "NUL characters are not accepted", "body")
-            return
+        if b"json" in headers.get(b"content-type", b""):
+            if scope.get("path") not in NUL_CLEANED_PATHS and (b"\\u0000" in body or b"\x00" in body):
+                await self._reply(send, 422, "NUL characters are not accepted", "body")
+                return
+            if nesting_exceeds(body, MAX_JSON_DEPTH):
+                await self._reply(send, 422, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "body")
+                return
         sent = False
 
         async def replay() -> Any:
@@ -90,7 +96,18 @@ class BodyGuard:
 def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI:
     """The API app for `settings`: engine, migrated schema, notifier, routes, error handlers, web UI."""
     from api.db import make_engine
-    from api.routes import audit, devices, exports, findings, health, ingest, reconciliation, runs, sheets
+    from api.routes import (
+        audit,
+        devices,
+        exports,
+        findings,
+        health,
+        ingest,
+        reconciliation,
+        runs,
+        sheets,
+        tokens,
+    )
     from api.service import init_db
 
     settings = settings or Settings()
@@ -100,7 +117,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     if settings.webhook_url:
         from api.notify import Notifier
 
-        notifier = Notifier(settings.webhook_url, retries=settings.webhook_retries, backoff=settings.webhook_backoff,
+        notifier = Notifier(settings.webhook_url, spool_dir=settings.webhook_spool, secret=settings.webhook_secret,
+                            retries=settings.webhook_retries, backoff=settings.webhook_backoff,
                             timeout=settings.webhook_timeout)
 
     @contextlib.asynccontextmanager
@@ -122,7 +140,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     app.state.engine = engine
     app.state.notifier = notifier
     app.state.secret = (settings.secret_key or secrets.token_hex(32)).encode()
-    for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs):
+    for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs, tokens):
         app.include_router(module.router, prefix=API_PREFIX)
     install_error_handlers(app)
     app.add_middleware(BodyGuard, limit=settings.max_body_bytes)

@@ -473,16 +473,40 @@ def export_sheets_file(db_url: str, path: Path) -> int:
     return len(load_sheets_bytes(data, fmt=fmt))
 
 
-def create_token(db_url: str, *, role: str, name: str) -> str:
+def create_token(db_url: str, *, role: str, name: str, expires_in: str | None = None, expires: str | None = None,
+                 sensor: str | None = None) -> str:
+    """A new token (printed once by the CLI); the expiry is `--expires-in 90d` or `--expires YYYY-MM-DD`."""
     from api.auth import create_token as _create
+    from api.auth import parse_expiry
 
     with session_for(db_url) as session:
-        return _create(session, role=role, name=name)
+        when = parse_expiry(expires_in=expires_in, expires=expires)
+        return _create(session, role=role, name=name, expires=when, sensor=sensor, actor="cli")
+
+
+def list_tokens(db_url: str) -> list[dict[str, Any]]:
+    """Every token without its hash: id, name, role, sensor, created, expires, last_used, revoked."""
+    from api.auth import list_tokens as _list
+
+    with session_for(db_url) as session:
+        return [row.model_dump(exclude={"hash"}) for row in _list(session)]
+
+
+def revoke_token(db_url: str, id_or_name: str) -> dict[str, Any]:
+    """Revoke one token (by id, or by name when one active token has it); its web sessions end too."""
+    from api.auth import find_token
+    from api.auth import revoke_token as _revoke
+
+    with session_for(db_url) as session:
+        row = find_token(session, id_or_name)
+        _revoke(session, token_id=int(row.id or 0), actor="cli")
+        return {"id": row.id, "name": row.name, "role": row.role}
 
 
 def save_baseline(db_url: str, path: Path) -> int:
     """Known devices (from the inventory) and every conversation pair stored, as the baseline."""
-    from analyzer.baseline import baseline_from_report, pair, save_baseline as _save
+    from analyzer.baseline import baseline_from_report, pair
+    from analyzer.baseline import save_baseline as _save
     from api.store import iter_observations
 
     with session_for(db_url) as session:

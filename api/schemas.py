@@ -96,6 +96,19 @@ class AuditOut(BaseModel):
     new: str | None = None
 
 
+class TokenOut(BaseModel):
+    """An API token as an administrator sees it: never the token nor its hash."""
+
+    id: int
+    name: str
+    role: str
+    sensor: str | None = Field(default=None, description="Sensor id a sensor token may ingest as.")
+    created: dt.datetime
+    expires: dt.datetime | None = None
+    last_used: dt.datetime | None = Field(default=None, description="Updated at most once a minute.")
+    revoked: bool
+
+
 class IngestIn(BaseModel):
     """A batch from a remote sensor; (sensor, seq) makes a retried batch idempotent."""
 

@@ -23,7 +23,12 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(default=5.0, description="Seconds per webhook attempt.")
     webhook_retries: int = Field(default=4, description="Attempts before a notification is dropped (and logged).")
     webhook_backoff: float = Field(default=1.0, description="First retry delay in seconds, doubled each time.")
+    webhook_secret: str = Field(default="", description="Standard Webhooks signing secret (whsec_<base64> or any text).")
+    webhook_spool: Path = Field(default=Path(".medtap-webhook-spool"),
+                                description="Folder where undelivered webhook events wait (survives restarts).")
     max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body accepted (413 above).")
     secret_key: str = Field(default="", description="Key for UI sessions and pseudonymisation; random per process when empty.")
+    session_idle_timeout: int = Field(default=30 * 60, ge=1, description="Seconds without a request that end a UI session.")
+    session_max_age: int = Field(default=12 * 3600, ge=1, description="Seconds after sign-in that end a UI session.")
     rules_dir: Path | None = Field(default=None, description="Rules folder (default: analyzer.paths.RULES_DIR).")
     site_file: Path | None = Field(default=None, description="Site policy YAML used by re-analysis.")

@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from api import service
 from api.auth import Principal, require
-from api.errors import InvalidError, errors_responses
+from api.errors import ForbiddenError, InvalidError, errors_responses
 from api.routes.deps import get_session
 from api.schemas import IngestIn, IngestOut
 from collector.schema import SCHEMA_VERSION
@@ -16,10 +16,13 @@ router = APIRouter(tags=["ingest"], responses=errors_responses(401, 403, 413, 42
 
 
 @router.post("/ingest", response_model=IngestOut, summary="Store a batch of observations",
-             description="201 when stored, 200 when this (sensor, seq) was already stored (a retry).",
+             description="201 when stored, 200 when this (sensor, seq) was already stored (a retry). "
+                         "403 when `sensor` is not the sensor id the token was created for.",
              responses={201: {"model": IngestOut, "description": "Stored."}})
 def ingest(body: IngestIn, response: Response, session: Session = Depends(get_session),
-           _p: Principal = Depends(require("ingest"))) -> IngestOut:
+           principal: Principal = Depends(require("ingest"))) -> IngestOut:
+    if body.sensor != principal.sensor:
+        raise ForbiddenError(f"this token may ingest only as sensor {principal.sensor!r}, not {body.sensor!r}", "sensor")
     if body.schema_version > SCHEMA_VERSION:
         raise InvalidError(f"schema_version {body.schema_version} is newer than this server's ({SCHEMA_VERSION})", "schema_version")
     stored, count, refused = service.ingest_batch(session, sensor=body.sensor, seq=body.seq,

@@ -21,8 +21,9 @@ from sqlmodel import Session, select
 
 from analyzer.models import Device, Finding
 from analyzer.sheets import Sheet
-from api.models import FactRow, RunRow, TokenRow
+from api.models import FactRow, RunRow, TokenRow, WebSessionRow, utcnow
 from api.web.mapsvg import Edge
+from api.web.session import WebSession
 
 Notify = Callable[[dict[str, Any]], None] | None
 MAX_ROWS = 100_000  # the UI lists, sorts and counts in memory: plenty for one hospital's inventory
@@ -58,10 +59,59 @@ def verify_token(db: Session, token: str) -> tuple[str, str] | None:
     return (principal.role, principal.name) if principal is not None else None
 
 
-def token_active(db: Session, token_sha256: str) -> bool:
-    """The token behind a session still exists and is not revoked (revoking a token ends its web sessions)."""
-    row = db.exec(select(TokenRow).where(TokenRow.hash == token_sha256)).first()
-    return row is not None and not row.revoked
+def open_session(db: Session, user: WebSession) -> None:
+    """Record a new web session on the server (sign-in)."""
+    db.add(WebSessionRow(id=user.record_id, token_hash=user.sub))
+    db.commit()
+
+
+def end_session(db: Session, user: WebSession) -> None:
+    """Revoke a web session (sign-out): its cookie is refused from now on, even if kept."""
+    row = db.get(WebSessionRow, user.record_id)
+    if row is not None:
+        row.revoked = True
+        db.add(row)
+        db.commit()
+
+
+def session_alive(db: Session, user: WebSession, *, idle_timeout: int, max_age: int) -> bool:
+    """The session's record exists, is not revoked, idle and absolute limits hold, and its token is still usable.
+
+    A live session's `last_seen` is written at most every min(60 s, idle/4), not at every request.
+    """
+    from api.auth import token_usable
+
+    row = db.get(WebSessionRow, user.record_id)
+    now = utcnow()
+    if row is None or row.revoked or row.token_hash != user.sub:
+        return False
+    if now - row.last_seen > dt.timedelta(seconds=idle_timeout) or now - row.created > dt.timedelta(seconds=max_age):
+        return False
+    if not token_usable(db.exec(select(TokenRow).where(TokenRow.hash == user.sub)).first(), now):
+        return False
+    if now - row.last_seen >= dt.timedelta(seconds=min(60.0, idle_timeout / 4)):
+        row.last_seen = now
+        db.add(row)
+        db.commit()
+    return True
+
+
+def token_entries(db: Session) -> list[dict[str, Any]]:
+    """Every API token for the admin page (never the hash), with its state: active, expired or revoked."""
+    from api.auth import list_tokens, token_usable
+
+    out = []
+    for row in list_tokens(db):
+        state = "revoked" if row.revoked else "active" if token_usable(row) else "expired"
+        out.append({**row.model_dump(exclude={"hash"}), "state": state})
+    return out
+
+
+def revoke_token(db: Session, token_id: int, *, actor: str) -> bool:
+    """Revoke a token (audited; its web sessions end); False when there is no such token."""
+    from api.auth import revoke_token as _revoke
+
+    return _revoke(db, token_id=token_id, actor=actor)
 
 
 # ----------------------------------------------------------------------------- findings and devices

@@ -1,9 +1,15 @@
 """Web UI sessions: sign in with an API token, then a signed cookie and a CSRF token.
 
 The token typed on the sign-in page is checked by `api.auth` (the same hashed
-tokens as the API); the browser then holds only a session cookie carrying the
-token's SHA-256 (never the token), its role and name, a per-session CSRF token
-and an expiry, signed with HMAC-SHA256 under the settings secret (RFC 2104).
+tokens as the API); the browser then holds only a session cookie carrying a
+random session id, the token's SHA-256 (never the token), its role and name, a
+per-session CSRF token and an expiry, signed with HMAC-SHA256 under the settings
+secret (RFC 2104).  The signature alone cannot end a session, so every session
+also has a server-side record (api.models.WebSessionRow, keyed by the SHA-256 of
+the session id, api.web.data): sign-out revokes it, it ends after
+`session_idle_timeout` seconds without a request and `session_max_age` seconds
+after sign-in (OWASP session management), and revoking or expiring the API
+token used to sign in ends it too.
 The cookie is HttpOnly, SameSite=Strict, and Secure when the request came over
 https.  Every POST carries the CSRF token in a hidden field, compared in constant
 time (OWASP synchroniser-token pattern); SameSite=Strict is the second layer.
@@ -23,9 +29,8 @@ from typing import Any
 
 SESSION_COOKIE = "medtap_session"
 CSRF_FIELD = "csrf_token"
-SESSION_MAX_AGE = 12 * 3600
-EDIT_ROLES = frozenset({"biomedical", "it", "admin"})
-UI_ROLES = frozenset({"viewer", "biomedical", "it", "admin"})
+SESSION_MAX_AGE = 12 * 3600  # default absolute lifetime (settings.session_max_age)
+SESSION_IDLE_TIMEOUT = 30 * 60  # default idle timeout (settings.session_idle_timeout)
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,12 @@ class WebSession:
     name: str
     csrf: str
     exp: int
+    sid: str  # random session id; the server keeps only its SHA-256
 
     @property
-    def can_edit(self) -> bool:
-        return self.role in EDIT_ROLES
+    def record_id(self) -> str:
+        """Key of the server-side record (api.models.WebSessionRow)."""
+        return hashlib.sha256(self.sid.encode("ascii", "replace")).hexdigest()
 
     @property
     def actor(self) -> str:
@@ -63,10 +70,12 @@ def _mac(secret: bytes, payload: str) -> str:
     return _b64(hmac.new(secret, b"medtap-web-session\x00" + payload.encode("ascii"), hashlib.sha256).digest())
 
 
-def new_session(*, token: str, role: str, name: str, now: float | None = None) -> WebSession:
-    """A fresh session (new CSRF token) for a verified API token."""
+def new_session(*, token: str, role: str, name: str, now: float | None = None,
+                max_age: int = SESSION_MAX_AGE) -> WebSession:
+    """A fresh session (new id, new CSRF token) for a verified API token."""
     issued = int(time.time() if now is None else now)
-    return WebSession(sub=token_hash(token), role=role, name=name, csrf=secrets.token_urlsafe(32), exp=issued + SESSION_MAX_AGE)
+    return WebSession(sub=token_hash(token), role=role, name=name, csrf=secrets.token_urlsafe(32), exp=issued + max_age,
+                      sid=secrets.token_urlsafe(32))
 
 
 def dump_session(session: WebSession, secret: bytes) -> str:
@@ -89,7 +98,8 @@ def load_session(value: str | None, secret: bytes, *, now: float | None = None) 
     try:
         data: Any = json.loads(_unb64(payload))
         session = WebSession(
-            sub=str(data["sub"]), role=str(data["role"]), name=str(data["name"]), csrf=str(data["csrf"]), exp=int(data["exp"])
+            sub=str(data["sub"]), role=str(data["role"]), name=str(data["name"]), csrf=str(data["csrf"]), exp=int(data["exp"]),
+            sid=str(data["sid"]),
         )
     except (binascii.Error, ValueError, KeyError, TypeError):
         return None

@@ -1,8 +1,11 @@
 """HTML pages of the web UI: sign-in, dashboard, findings, inventory, map, audit (sheets in ui_sheets).
 
 Server-rendered with Jinja2 (autoescape on).  Every page needs a signed session
-(api.web.session); every POST checks the CSRF token, then the role (viewers get
-403 and never see the forms).  Data comes from the service layer through
+backed by a server-side record (api.web.session); every page and every POST
+declares the permission it needs with `needs(...)`, checked against the same
+table as the API (api.auth.PERMISSIONS, through `allowed`): one source of truth,
+so a role never reaches in the UI what the API refuses it.  Every POST checks
+the CSRF token; links and forms a role may not use are not shown (`can`).  Data comes from the service layer through
 api.web.data, so the UI and the API read and write the same way and every change
 lands in the audit log.
 """
@@ -14,7 +17,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 import jinja2
@@ -24,12 +27,20 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from analyzer.models import CLOSED_STATUSES, REVIEW_STATUSES, SEVERITY_ORDER, STATUSES, Device, Finding
+from api.auth import PERMISSIONS, allowed
 from api.web import data
 from api.web.forms import parse_acceptance
 from api.web.i18n import LANG_COOKIE, LANGS, Bound, Translator, negotiate
 from api.web.mapsvg import Edge, policy_edges, render_map
 from api.web.session import (
-    CSRF_FIELD, SESSION_COOKIE, UI_ROLES, WebSession, cookie_kwargs, csrf_ok, dump_session, load_session, new_session,
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    WebSession,
+    cookie_kwargs,
+    csrf_ok,
+    dump_session,
+    load_session,
+    new_session,
 )
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -40,7 +51,8 @@ SERVICES = ("biomedical", "it")
 CONNECTIONS = ("wired", "wifi", "unknown")
 PAGE = 50
 # Flash messages travel as a catalogue key in the redirect URL; only these keys are shown.
-FLASH_KEYS = frozenset({"finding.status_changed", "sheets.saved", "sheets.deleted", "sheets.imported", "login.signed_out"})
+FLASH_KEYS = frozenset({"finding.status_changed", "sheets.saved", "sheets.deleted", "sheets.imported", "login.signed_out",
+                        "tokens.revoked"})
 
 # Pages are never cached (shared ward workstations: Back after sign-out shows nothing), never framed, and
 # run only the scripts and styles shipped in /static (no inline code, so a strict CSP costs nothing).
@@ -113,10 +125,14 @@ class Ctx:
         msg = self.request.query_params.get("msg")
         flash = self.t(msg, **{k: v for k, v in self.request.query_params.items() if k in ("id", "n", "status")}) if msg in FLASH_KEYS else None
         base = {"lang": self.lang, "t": self.t, "user": self.user, "csrf": self.user.csrf if self.user else "",
-                "here": here, "active": None, "flash": flash, "flash_kind": "ok"}
+                "here": here, "active": None, "flash": flash, "flash_kind": "ok", "can": self.can}
         resp = state.templates.TemplateResponse(self.request, name, {**base, **context}, status_code=status_code)
         resp.headers.update(PAGE_HEADERS)
         return resp
+
+    def can(self, permission: str) -> bool:
+        """The signed-in role has `permission` in api.auth.PERMISSIONS (templates hide what it may not use)."""
+        return self.user is not None and allowed(self.user.role, permission)
 
 
 def _state(request: Request) -> WebState:
@@ -127,27 +143,40 @@ def context(request: Request, db: Session | None = None) -> Ctx:
     state = _state(request)
     lang = negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
     user = load_session(request.cookies.get(SESSION_COOKIE), state.secret)
-    if user is not None and db is not None and not data.token_active(db, user.sub):
+    if user is not None and db is not None and not data.session_alive(
+            db, user, idle_timeout=state.settings.session_idle_timeout, max_age=state.settings.session_max_age):
         user = None
     return Ctx(request, lang, state.translator.for_lang(lang), user)
 
 
 def page(request: Request, db: Session = Depends(data.db_session)) -> Ctx:
-    """Dependency of every page: a signed-in person or a redirect to the sign-in page."""
+    """Dependency of every page: a live session or a redirect to the sign-in page (see `needs`)."""
     ctx = context(request, db)
     if ctx.user is None:
         raise LoginRequired()
     return ctx
 
 
-async def posted(request: Request, ctx: Ctx, *, edit: bool = True) -> dict[str, Any]:
-    """The form of a POST, after the CSRF check and (for changes) the role check."""
+def needs(permission: str) -> Callable[..., Ctx]:
+    """Dependency: a live session whose role has `permission` (api.auth.PERMISSIONS), else a 403 page."""
+    if permission not in PERMISSIONS:
+        raise ValueError(permission)
+
+    def dependency(ctx: Ctx = Depends(page)) -> Ctx:
+        if not ctx.can(permission):
+            raise Forbidden("error.forbidden")
+        return ctx
+
+    dependency.__name__ = f"needs_{permission.replace('.', '_')}"
+    return dependency
+
+
+async def posted(request: Request, ctx: Ctx) -> dict[str, Any]:
+    """The form of a POST, after the CSRF check (the route's `needs` already checked the role)."""
     form = await request.form()
     values: dict[str, Any] = {k: v for k, v in form.multi_items()}
     if not csrf_ok(ctx.user, str(values.get(CSRF_FIELD) or "")):
         raise Forbidden("error.csrf")
-    if edit and not (ctx.user and ctx.user.can_edit):
-        raise Forbidden("error.forbidden")
     return values
 
 
@@ -204,19 +233,23 @@ async def login(request: Request, db: Session = Depends(data.db_session)) -> Res
         return ctx.render("login.html", 403, csrf=nonce, next=target, error=ctx.t("error.csrf"))
     token = str(form.get("token") or "").strip()
     found = data.verify_token(db, token) if token and len(token) < 512 else None
-    if found is None or found[0] not in UI_ROLES:
+    if found is None or not allowed(found[0], "read"):
         key = "login.invalid" if token else "login.required"
         return ctx.render("login.html", 401, csrf=nonce, next=target, error=ctx.t(key))
-    session = new_session(token=token, role=found[0], name=found[1])
+    session = new_session(token=token, role=found[0], name=found[1], max_age=_state(request).settings.session_max_age)
+    data.open_session(db, session)
     resp = redirect(target)
-    resp.set_cookie(SESSION_COOKIE, dump_session(session, _state(request).secret), **cookie_kwargs(secure=request.url.scheme == "https"))
+    resp.set_cookie(SESSION_COOKIE, dump_session(session, _state(request).secret),
+                    **cookie_kwargs(secure=request.url.scheme == "https", max_age=_state(request).settings.session_max_age))
     resp.delete_cookie(LOGIN_COOKIE, path="/", httponly=True, samesite="strict")
     return resp
 
 
 @router.post("/logout")
-async def logout(request: Request, ctx: Ctx = Depends(page)) -> Response:
-    await posted(request, ctx, edit=False)
+async def logout(request: Request, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+    await posted(request, ctx)
+    assert ctx.user is not None
+    data.end_session(db, ctx.user)
     resp = redirect("/login?msg=login.signed_out")
     resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return resp
@@ -249,7 +282,7 @@ def _clean(value: str | None, allowed: tuple[str, ...] | None = None) -> str:
 
 @router.get("/findings", response_class=HTMLResponse)
 def findings_page(
-    ctx: Ctx = Depends(page), db: Session = Depends(data.db_session),
+    ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
     rule: str = "", severity: str = "", status: str = "", zone: str = "", service: str = "",
     sort: str = "", desc: str = "", offset: str = "0",
 ) -> Response:
@@ -284,12 +317,12 @@ def _finding_page(ctx: Ctx, db: Session, finding_id: str, *, status_code: int = 
 
 
 @router.get("/findings/{finding_id}", response_class=HTMLResponse)
-def finding_page(finding_id: str, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+def finding_page(finding_id: str, ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
     return _finding_page(ctx, db, finding_id)
 
 
 @router.post("/findings/{finding_id}/status", response_class=HTMLResponse)
-async def finding_status(finding_id: str, request: Request, ctx: Ctx = Depends(page),
+async def finding_status(finding_id: str, request: Request, ctx: Ctx = Depends(needs("finding.status")),
                          db: Session = Depends(data.db_session)) -> Response:
     form = await posted(request, ctx)
     status = str(form.get("status") or "")
@@ -329,7 +362,7 @@ def _matches_q(device: Device, q: str) -> bool:
 
 @router.get("/devices", response_class=HTMLResponse)
 def devices_page(
-    ctx: Ctx = Depends(page), db: Session = Depends(data.db_session),
+    ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
     zone: str = "", role: str = "", connection: str = "", q: str = "", sort: str = "", desc: str = "", offset: str = "0",
 ) -> Response:
     params = {"zone": _clean(zone), "role": _clean(role), "connection": _clean(connection, CONNECTIONS), "q": _clean(q),
@@ -346,7 +379,7 @@ def devices_page(
 
 
 @router.get("/devices/{mac}", response_class=HTMLResponse)
-def device_page(mac: str, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+def device_page(mac: str, ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
     from api.web.compare import compare_rows
 
     device = data.get_device(db, mac)
@@ -363,7 +396,7 @@ def device_page(mac: str, ctx: Ctx = Depends(page), db: Session = Depends(data.d
 
 
 @router.get("/map", response_class=HTMLResponse)
-def map_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+def map_page(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
     devices = data.all_devices(db)
     findings: list[Finding] = [f for f in data.all_findings(db) if f.status not in CLOSED_STATUSES]
     if ctx.lang == "fr":  # the red edges' titles in the page language
@@ -375,7 +408,25 @@ def map_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session), offset: str = "0") -> Response:
+def audit_page(ctx: Ctx = Depends(needs("audit.read")), db: Session = Depends(data.db_session), offset: str = "0") -> Response:
     start = as_offset(offset)
     entries, total = data.audit_entries(db, offset=start, limit=PAGE)
     return ctx.render("audit.html", active="audit", entries=entries, total=total, offset=start, limit=PAGE, params={})
+
+
+# ----------------------------------------------------------------------------- API tokens (admin)
+
+
+@router.get("/tokens", response_class=HTMLResponse)
+def tokens_page(ctx: Ctx = Depends(needs("token.manage")), db: Session = Depends(data.db_session)) -> Response:
+    return ctx.render("tokens.html", active="tokens", tokens=data.token_entries(db))
+
+
+@router.post("/tokens/{token_id}/revoke")
+async def revoke_token(token_id: str, request: Request, ctx: Ctx = Depends(needs("token.manage")),
+                       db: Session = Depends(data.db_session)) -> Response:
+    await posted(request, ctx)
+    assert ctx.user is not None
+    if not token_id.isdigit() or len(token_id) > 9 or not data.revoke_token(db, int(token_id), actor=ctx.user.actor):
+        return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
+    return redirect("/tokens?" + qs(msg="tokens.revoked", id=token_id))

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from analyzer.models import CLOSED_STATUSES, SEVERITY_ORDER
 from api.web import data
 from api.web.i18n import Bound
-from api.web.ui import CONNECTIONS, SERVICES, Ctx, page
+from api.web.ui import CONNECTIONS, SERVICES, Ctx, needs
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,7 +35,7 @@ def _progress(db: Session, t: Bound) -> dict[str, Any]:
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+def dashboard(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
     findings = [f for f in data.all_findings(db) if f.status not in CLOSED_STATUSES]
     devices = data.all_devices(db)
     sheets = data.all_sheets(db)
@@ -69,7 +69,7 @@ def dashboard(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) 
 
 
 @router.get("/progress.json")
-def progress(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> JSONResponse:
+def progress(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> JSONResponse:
     return JSONResponse(_progress(db, ctx.t), headers={"Cache-Control": "no-store"})
 
 

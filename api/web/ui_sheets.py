@@ -16,11 +16,11 @@ from sqlmodel import Session
 
 from api.web import data
 from api.web.forms import SHEET_GROUPS, parse_sheet_form, sheet_to_form
-from api.web.ui import PAGE, Ctx, as_offset, page, posted, qs as _qs, redirect
+from api.web.ui import PAGE, Ctx, as_offset, needs, posted, qs as _qs, redirect
 
 router = APIRouter(include_in_schema=False)
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "yaml": "application/yaml"}
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_IMPORT_BYTES = 5 * 1024 * 1024  # a sheets file; content limits (rows, cell, nesting) are in analyzer.sheet_io
 
 
 def _form_page(ctx: Ctx, *, editing: bool, form: dict[str, Any], version: int, errors: dict[str, str] | None = None,
@@ -31,7 +31,7 @@ def _form_page(ctx: Ctx, *, editing: bool, form: dict[str, Any], version: int, e
 
 
 @router.get("/sheets", response_class=HTMLResponse)
-def sheets_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session), offset: str = "0") -> Response:
+def sheets_page(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session), offset: str = "0") -> Response:
     sheets = sorted((s for s, _ in data.all_sheets(db)), key=lambda s: s.id)
     matches = {d.sheet_id: d.mac for d in data.all_devices(db) if d.sheet_id}
     start = min(as_offset(offset), len(sheets))
@@ -40,12 +40,12 @@ def sheets_page(ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)
 
 
 @router.get("/sheets/new", response_class=HTMLResponse)
-def new_sheet(ctx: Ctx = Depends(page), mac: str = "") -> Response:
+def new_sheet(ctx: Ctx = Depends(needs("read")), mac: str = "") -> Response:
     return _form_page(ctx, editing=False, form={"mac": mac[:64]}, version=0)
 
 
 @router.post("/sheets/new", response_class=HTMLResponse)
-async def create_sheet(request: Request, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+async def create_sheet(request: Request, ctx: Ctx = Depends(needs("sheet.write")), db: Session = Depends(data.db_session)) -> Response:
     form = await posted(request, ctx)
     sheet, errors, values = parse_sheet_form(form, ctx.t)
     if sheet is None:
@@ -57,7 +57,7 @@ async def create_sheet(request: Request, ctx: Ctx = Depends(page), db: Session =
 
 
 @router.get("/sheets/export.{fmt}")
-def export_sheets(fmt: str, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+def export_sheets(fmt: str, ctx: Ctx = Depends(needs("export")), db: Session = Depends(data.db_session)) -> Response:
     if fmt not in EXPORT_TYPES:
         return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
     return Response(data.export_sheets(db, fmt=fmt), media_type=EXPORT_TYPES[fmt],
@@ -65,7 +65,7 @@ def export_sheets(fmt: str, ctx: Ctx = Depends(page), db: Session = Depends(data
 
 
 @router.post("/sheets/import", response_class=HTMLResponse)
-async def import_sheets(request: Request, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write")), db: Session = Depends(data.db_session)) -> Response:
     form = await posted(request, ctx)
     upload = form.get("file")
     errors: list[str] = []
@@ -76,7 +76,10 @@ async def import_sheets(request: Request, ctx: Ctx = Depends(page), db: Session 
         content = await upload.read(MAX_IMPORT_BYTES + 1)
         name = str(upload.filename).lower()
         fmt = "json" if name.endswith(".json") else "yaml" if name.endswith((".yaml", ".yml")) else "csv"
-        if not content or len(content) > MAX_IMPORT_BYTES:
+        if len(content) > MAX_IMPORT_BYTES:
+            return _list_with_errors(ctx, db, [ctx.t("sheets.import_too_large", n=MAX_IMPORT_BYTES // (1024 * 1024))],
+                                     None, status_code=413)
+        if not content:
             errors = [ctx.t("sheets.import_empty")]
         else:
             assert ctx.user is not None
@@ -88,16 +91,17 @@ async def import_sheets(request: Request, ctx: Ctx = Depends(page), db: Session 
     return _list_with_errors(ctx, db, errors, None)
 
 
-def _list_with_errors(ctx: Ctx, db: Session, errors: list[str], imported: int | None) -> Response:
+def _list_with_errors(ctx: Ctx, db: Session, errors: list[str], imported: int | None,
+                      status_code: int = 422) -> Response:
     sheets = sorted((s for s, _ in data.all_sheets(db)), key=lambda s: s.id)
     matches = {d.sheet_id: d.mac for d in data.all_devices(db) if d.sheet_id}
     lead = ctx.t("sheets.imported", n=imported) if imported is not None else ctx.t("sheets.import_refused")
-    return ctx.render("sheets.html", 422, active="sheets", sheets=sheets[:PAGE], total=len(sheets), offset=0, limit=PAGE,
+    return ctx.render("sheets.html", status_code, active="sheets", sheets=sheets[:PAGE], total=len(sheets), offset=0, limit=PAGE,
                       params={}, matches=matches, import_errors=[lead, *errors[:50]])
 
 
 @router.get("/sheets/{sheet_id}/edit", response_class=HTMLResponse)
-def edit_sheet(sheet_id: str, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+def edit_sheet(sheet_id: str, ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
     found = data.get_sheet(db, sheet_id)
     if found is None:
         return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
@@ -106,7 +110,7 @@ def edit_sheet(sheet_id: str, ctx: Ctx = Depends(page), db: Session = Depends(da
 
 
 @router.post("/sheets/{sheet_id}/edit", response_class=HTMLResponse)
-async def update_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+async def update_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs("sheet.write")), db: Session = Depends(data.db_session)) -> Response:
     form = await posted(request, ctx)
     current = data.get_sheet(db, sheet_id)
     if current is None:
@@ -128,7 +132,7 @@ async def update_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(page)
 
 
 @router.post("/sheets/{sheet_id}/delete")
-async def delete_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+async def delete_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs("sheet.write")), db: Session = Depends(data.db_session)) -> Response:
     await posted(request, ctx)
     assert ctx.user is not None
     if not data.delete_sheet(db, sheet_id, actor=ctx.user.actor, notify=data.notifier(request)):

@@ -71,7 +71,7 @@ def _rich_sheets() -> list[Sheet]:
               interfaces=[{"peer": "fd00::5", "protocol": "hl7", "port": 2575}, {"peer": "PACS", "protocol": ""},
                           {"peer": "lab", "protocol": "", "port": 80}],
               servers=[{"name": "backup01.example", "role": "backup"}, {"name": "lic"}],
-              remote_maintenance={"method": "vpn", "supplier": "GE"}, vlan=0, last_review="2025-01-02",
+              remote_maintenance={"method": "vpn", "supplier": "GE"}, vlan=1, last_review="2025-01-02",
               workstation_owner="supplier", responsibility="it", connection="wifi", mac="00:11:22:33:44:55"),
         Sheet(id="SH-2", software_name="Pompe à perfusion ; serveur", backups="Quotidienne\nhebdo",
               remote_maintenance={"method": "rdp", "gateway": "10.60.0.10"}),

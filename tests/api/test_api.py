@@ -27,7 +27,8 @@ PROBES = {
     "sheet.write": ("post", "/sheets", {"id": "SH-R", "software_name": "x"}),
     "audit.read": ("get", "/audit", None),
     "analyze": ("post", "/analyze-probe", None),
-    "ingest": ("post", "/ingest", {"sensor": "s1", "seq": 1, "observations": []}),
+    "ingest": ("post", "/ingest", {"sensor": "test-sensor", "seq": 1, "observations": []}),
+    "token.manage": ("get", "/tokens", None),
 }
 
 
@@ -173,7 +174,7 @@ def test_import_refuses_bad_file_unless_partial(api: Api) -> None:
 def test_ingest_is_idempotent_and_sensor_only(api: Api) -> None:
     obs = [{"kind": "host", "ts": 1.0, "mac": CT, "ip": "10.10.110.5", "first_ts": 1.0, "last_ts": 2.0},
            {"kind": "weird", "ts": 1.5, "name": "x"}]
-    batch = {"sensor": "sensor-a", "seq": 7, "schema_version": 1, "observations": obs}
+    batch = {"sensor": "test-sensor", "seq": 7, "schema_version": 1, "observations": obs}
     first = api.post(f"{V1}/ingest", "sensor", json=batch)
     assert first.status_code == 201 and first.json() == {"stored": True, "count": 2, "refused": 0}
     again = api.post(f"{V1}/ingest", "sensor", json=batch)
@@ -193,7 +194,7 @@ def test_ingest_keeps_a_batch_whose_one_record_carries_a_nul(api: Api) -> None:
     """Issue 18 #5: a NUL byte in a name from the wire used to make the central refuse the whole batch (422)."""
     obs = [{"kind": "host", "ts": 1.0, "mac": CT, "ip": "10.10.110.5", "first_ts": 1.0, "last_ts": 2.0},
            {"kind": "dhcp", "ts": 1.2, "message_type": "request", "client_mac": CT, "hostname": "PUMP\u000007"}]
-    batch = {"sensor": "sensor-a", "seq": 1, "schema_version": 1, "observations": obs}
+    batch = {"sensor": "test-sensor", "seq": 1, "schema_version": 1, "observations": obs}
     reply = api.post(f"{V1}/ingest", "sensor", json=batch)
     assert reply.status_code == 201 and reply.json() == {"stored": True, "count": 2, "refused": 0}
     assert api.get(f"{V1}/stats").json()["observations"] == {"host": 1, "dhcp": 1}
@@ -240,7 +241,9 @@ def test_reconciliation_endpoint(api: Api) -> None:
 def test_programmatic_alembic_upgrade(db_url: str) -> None:
     import sqlalchemy
 
-    from api.db import make_engine, upgrade
+    from alembic.script import ScriptDirectory
+
+    from api.db import alembic_config, make_engine, upgrade
 
     upgrade(db_url)
     upgrade(db_url)  # idempotent
@@ -251,7 +254,7 @@ def test_programmatic_alembic_upgrade(db_url: str) -> None:
             version = conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
     finally:
         engine.dispose()
-    assert {"observation", "ingest_batch", "device", "finding", "sheet", "audit", "token", "run"} <= names
+    assert {"observation", "ingest_batch", "device", "finding", "sheet", "audit", "token", "run", "web_session"} <= names
     from alembic.script import ScriptDirectory
 
     from api.db import alembic_config

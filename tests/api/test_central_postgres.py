@@ -96,7 +96,8 @@ class _Central:
 @pytest.mark.postgres
 def test_four_sensors_through_two_outages_store_everything_once(central_db: str, tmp_path: Path) -> None:
     _medtap("db", "upgrade", "--db", central_db)
-    token = _medtap("token", "create", "--role", "sensor", "--name", "sensors", "--db", central_db).splitlines()[-1]
+    tokens = [_medtap("token", "create", "--role", "sensor", "--name", f"sensor-{i}", "--db", central_db).splitlines()[-1]
+              for i in range(SENSORS)]  # each sensor token may ingest only as its own sensor id
     port = _free_port()
     central = _Central(central_db, port, tmp_path / "central.log")
     central.start()
@@ -107,7 +108,7 @@ def test_four_sensors_through_two_outages_store_everything_once(central_db: str,
     def sensor(index: int) -> None:
         try:
             sink = ForwardSink(
-                f"http://127.0.0.1:{port}", token=token, sensor=f"sensor-{index}",
+                f"http://127.0.0.1:{port}", token=tokens[index], sensor=f"sensor-{index}",
                 spool_dir=tmp_path / f"spool-{index}", timeout=2.0,
             )
             for b in range(BATCHES):

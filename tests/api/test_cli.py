@@ -15,7 +15,7 @@ from tests.conftest import REPO
 DEMO = REPO / "pcaps" / "demo"
 COMMANDS = [
     ["replay"], ["capture"], ["inventory"], ["findings"], ["serve"], ["sheets", "import"], ["sheets", "export"],
-    ["token", "create"], ["policy", "check"], ["policy", "suggest"], ["baseline", "save"], ["baseline", "reset"],
+    ["token", "create"], ["token", "list"], ["token", "revoke"], ["policy", "check"], ["policy", "suggest"], ["baseline", "save"], ["baseline", "reset"],
     ["db", "upgrade"], ["rules", "check"],
 ]
 runner = CliRunner()

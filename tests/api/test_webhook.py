@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 from api.store import save_findings
@@ -35,7 +36,7 @@ class _Receiver(BaseHTTPRequestHandler):
         return None
 
 
-def test_webhook_retries_and_never_blocks_the_change(sqlite_url: str) -> None:
+def test_webhook_retries_and_never_blocks_the_change(sqlite_url: str, tmp_path: Path) -> None:
     handler = type("Receiver", (_Receiver,), {"received": [], "attempts": [], "patched": threading.Event(),
                                               "waited_for_patch": []})
     server = HTTPServer(("127.0.0.1", 0), handler)
@@ -43,7 +44,7 @@ def test_webhook_retries_and_never_blocks_the_change(sqlite_url: str) -> None:
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     try:
-        for api in make_api(sqlite_url, webhook_url=url, webhook_backoff=0.5, webhook_retries=3):
+        for api in make_api(sqlite_url, webhook_url=url, webhook_backoff=0.5, webhook_retries=3, webhook_spool=tmp_path):
             with api.session() as session:
                 save_findings(session, findings(), today=__import__("datetime").date(2026, 1, 1))
                 session.commit()
@@ -67,10 +68,10 @@ def test_webhook_retries_and_never_blocks_the_change(sqlite_url: str) -> None:
         server.server_close()
 
 
-def test_unreachable_receiver_is_logged_not_raised(sqlite_url: str, caplog: Any) -> None:
+def test_unreachable_receiver_is_logged_not_raised(sqlite_url: str, caplog: Any, tmp_path: Path) -> None:
     from api.notify import Notifier
 
-    notifier = Notifier("http://127.0.0.1:9/nothing", retries=2, backoff=0.05, timeout=0.5)
+    notifier = Notifier("http://127.0.0.1:9/nothing", spool_dir=tmp_path, retries=2, backoff=0.05, timeout=0.5)
     notifier.send({"type": "test", "id": "x"})
     notifier.close()
     assert notifier.failed == 1 and notifier.delivered == 0

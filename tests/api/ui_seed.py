@@ -140,14 +140,17 @@ def _seed_demo(session: Session) -> None:
     service.reanalyze(session, site=load_site(DEMO / "site.yaml"), sources=[p.name for p in sorted(DEMO.glob("*.pcap"))])
 
 
-def build_app(db_path: Path, *, secret: str = "ui-test-secret-" + "x" * 24, demo: bool = False) -> Seeded:
-    """create_app on a fresh SQLite file, seeded (hand-built, or the demo replay), with one token per role."""
+def build_app(db_path: Path, *, secret: str = "ui-test-secret-" + "x" * 24, demo: bool = False, **settings_kw: Any) -> Seeded:
+    """create_app on a fresh SQLite file, seeded (hand-built, or the demo replay), with one token per role.
+
+    `settings_kw`: more api.settings.Settings values (e.g. short session timeouts).
+    """
     from api.auth import create_token
     from api.db import make_engine
     from api.service import init_db
     from api.settings import Settings
 
-    settings = Settings(db_url=f"sqlite:///{db_path}", secret_key=secret)
+    settings = Settings(db_url=f"sqlite:///{db_path}", secret_key=secret, **settings_kw)
     engine = make_engine(settings.db_url)
     init_db(engine)
     with Session(engine) as session:

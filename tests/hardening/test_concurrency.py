@@ -95,9 +95,9 @@ class Server:
         self.server.should_exit = True
         self.thread.join(10)
 
-    def token(self, role: str) -> str:
+    def token(self, role: str, sensor: str | None = None) -> str:
         with Session(self.app.state.engine) as session:
-            return create_token(session, role=role, name=f"c-{role}-{uuid.uuid4().hex[:4]}")
+            return create_token(session, role=role, name=f"c-{role}-{uuid.uuid4().hex[:4]}", sensor=sensor)
 
 
 def _observations(sensor: int, batch: int) -> list[dict[str, Any]]:
@@ -118,7 +118,7 @@ def run_storm(db_url: str) -> None:
     bases: list[int] = []  # the version each successful edit was based on: two successes on one base = a lost update
     with Server(db_url) as srv:
         editor = {"Authorization": f"Bearer {srv.token('biomedical')}"}
-        sensor_tokens = [{"Authorization": f"Bearer {srv.token('sensor')}"} for _ in range(SENSORS)]
+        sensor_tokens = [{"Authorization": f"Bearer {srv.token('sensor', f'sensor-{i}')}"} for i in range(SENSORS)]
         with httpx.Client(base_url=srv.base, timeout=60) as c:
             created = c.post("/sheets", json=json.loads(make_sheet("SH-CONC").model_dump_json()), headers=editor)
             assert created.status_code == 201, created.text
