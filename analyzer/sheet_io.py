@@ -56,8 +56,11 @@ import yaml
 from pydantic import ValidationError
 
 from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet
+from analyzer.yamlload import Limits, safe_load
 
 FORMATS = ("csv", "json", "yaml")
+# A YAML sheet file may be as large as an API request body (api.settings max_body_bytes).
+SHEET_LIMITS = Limits(max_bytes=32 * 1024 * 1024)
 CSV_COLUMNS = [
     "id", "software_name", "software_version", "supplier", "workstation", "workstation_owner", "mac", "ip",
     "connection", "vlan", "interfaces", "servers", "os_name", "os_version", "backups", "protection",
@@ -373,7 +376,7 @@ def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
         rows = _read_csv(text, result)
     elif fmt in ("json", "yaml"):
         try:
-            parsed = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+            parsed = json.loads(text) if fmt == "json" else safe_load(text, SHEET_LIMITS)
         except (ValueError, yaml.YAMLError) as exc:
             line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", 0) + 1
             result.errors.append(SheetError(int(line), "file", f"not valid {fmt}: {str(exc).splitlines()[0]}"))
