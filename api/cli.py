@@ -2,7 +2,8 @@
 
 Exit status (documented in the README):
   0  success
-  1  invalid configuration or input file (site policy, sheets, rules): the message names file, line, field
+  1  invalid configuration or input file (site policy, sheets, rules): the message names file, line, field;
+     or a database that cannot be opened (one line)
   2  usage error (unknown option, missing argument)
   3  a capture was damaged (truncated, corrupt block): everything before the damage was kept and stored
   4  no capture could be read at all (missing file, not a capture)
