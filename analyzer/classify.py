@@ -16,7 +16,7 @@ from typing import Any
 
 from analyzer.models import Device
 from analyzer.rules.match import Predicate, compile_where, fill
-from analyzer.yamlload import safe_load
+from analyzer.yamlload import load_file
 
 DICOM_SERVICES = {"echo", "worklist", "storage-commitment", "mpps", "query-retrieve", "print"}
 MEDICAL_ROLES = {"imaging-modality", "patient-monitor", "monitoring-gateway", "infusion-pump", "lab-analyzer",
@@ -48,7 +48,7 @@ class RoleRule:
 def load_roles(path: Path) -> tuple[RoleRule, ...]:
     if not path.is_file():
         return ()
-    data = safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_file(path) or {}
     return tuple(
         RoleRule(str(r["role"]), float(r["confidence"]), str(r.get("evidence", "")),
                  compile_where(r.get("where"), FEATURES, ("roles", i)))

@@ -17,7 +17,7 @@ from pathlib import Path
 import netaddr
 
 from analyzer.macs import is_locally_administered
-from analyzer.yamlload import safe_load
+from analyzer.yamlload import load_file
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def load_aliases(path: Path) -> tuple[VendorAlias, ...]:
     """Read rules/vendors.yaml (cached per path; the table is immutable)."""
     if not path.is_file():
         return ()
-    data = safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_file(path) or {}
     return tuple(
         VendorAlias(re.compile(str(v["match"]), re.IGNORECASE), str(v["name"]), bool(v.get("medical", False)),
                     bool(v.get("radio_module", False)))

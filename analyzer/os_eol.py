@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from analyzer.yamlload import safe_load
+from analyzer.yamlload import load_file
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class DhcpFingerprint:
 def load_eol(path: Path) -> tuple[EolEntry, ...]:
     if not path.is_file():
         return ()
-    data = safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_file(path) or {}
     return tuple(
         EolEntry(str(e["family"]), str(e["version"]), e["eol"] if isinstance(e["eol"], dt.date)
                  else dt.date.fromisoformat(str(e["eol"])), str(e.get("reference", "")))
@@ -47,7 +47,7 @@ def load_eol(path: Path) -> tuple[EolEntry, ...]:
 def load_fingerprints(path: Path) -> tuple[DhcpFingerprint, ...]:
     if not path.is_file():
         return ()
-    data = safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_file(path) or {}
     return tuple(
         DhcpFingerprint(str(e["fingerprint"]), str(e["family"]), None if e.get("version") is None
                         else str(e["version"]), float(e.get("confidence", 0.4)))

@@ -60,8 +60,11 @@ import yaml
 from pydantic import ValidationError
 
 from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet
+from analyzer.yamlload import Limits, safe_load
 
 FORMATS = ("csv", "json", "yaml")
+# A YAML sheet file may be as large as an API request body (api.settings max_body_bytes).
+SHEET_LIMITS = Limits(max_bytes=32 * 1024 * 1024)
 CSV_COLUMNS = [
     "id", "software_name", "software_version", "supplier", "workstation", "workstation_owner", "mac", "ip",
     "connection", "vlan", "interfaces", "servers", "os_name", "os_version", "backups", "protection",
@@ -423,7 +426,7 @@ def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
             result.errors.append(SheetError(1, "file", f"JSON nested deeper than {MAX_NESTING} levels"))
             return result
         try:
-            parsed = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+            parsed = json.loads(text) if fmt == "json" else safe_load(text, SHEET_LIMITS)
         except RecursionError:  # YAML nesting (block or flow) beyond what the parser can recurse into
             result.errors.append(SheetError(1, "file", f"{fmt.upper()} nested too deeply for the parser"))
             return result

@@ -19,7 +19,7 @@ import yaml
 from netaddr import AddrFormatError, IPNetwork, IPSet
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from analyzer.yamlload import load_with_lines, pydantic_errors, read_text
+from analyzer.yamlload import describe, load_with_lines, pydantic_errors, read_text
 
 ZoneKind = Literal["dm", "office", "wifi", "servers", "maintenance", "internet"]
 PortRange = tuple[str, int, int]  # (transport or "any", lo, hi)
@@ -342,4 +342,8 @@ def parse_site(text: str, name: str = "site.yaml") -> SitePolicy:
 
 def load_site(path: Path | str) -> SitePolicy:
     """Load and validate a site policy file (raises SiteError with `path:line: reason`)."""
-    return parse_site(read_text(Path(path)), str(path))
+    try:
+        text = read_text(Path(path))
+    except yaml.YAMLError as exc:
+        raise SiteError(describe(exc, str(path))) from None
+    return parse_site(text, str(path))

@@ -1,58 +1,51 @@
 """YAML loading that remembers where every mapping key and list item came from (line numbers).
 
 Shared by the site policy and rule loaders so that a validation error can be reported as
-`file:line: path: reason`.  Uses PyYAML's SafeLoader (YAML 1.1 core types, no object tags),
-parsed by libyaml when PyYAML has it (ten times faster, same nodes and lines); a document libyaml
-refuses is parsed again by the pure-Python parser, so errors read as they always did.
+`file:line: path: reason`.  Parsing is collector.yamlsafe's strict loader, the one YAML loader
+of the project (duplicate keys refused, `19:00` a string, size/depth/alias limits); this module
+adds the line table.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from collector.yamlsafe import (
+    DEFAULT_LIMITS,
+    Limits,
+    YamlRefused,
+    describe,
+    load_file,
+    load_node,
+    read_text,
+    safe_load,
+)
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "YamlRefused",
+    "describe",
+    "format_loc",
+    "line_of",
+    "load_file",
+    "load_with_lines",
+    "pydantic_errors",
+    "read_text",
+    "safe_load",
+]
+
 Loc = tuple[str | int, ...]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the start line of every node in `self.lines` keyed by path."""
-
-
-_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
-
-
-def safe_load(text: str) -> Any:
-    """yaml.safe_load, parsed by libyaml when available (errors from the pure-Python parser)."""
-    if _FAST_LOADER is not None:
-        try:
-            return yaml.load(text, Loader=_FAST_LOADER)
-        except yaml.YAMLError:
-            pass
-    return yaml.safe_load(text)
-
-
-def load_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
+def load_with_lines(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, dict[Loc, int]]:
     """Parse YAML text; return (data, {path tuple: 1-based line}).  Raises yaml.YAMLError."""
-    if _FAST_LOADER is not None:
-        try:
-            return _load_with_lines(_FAST_LOADER(text), text)
-        except yaml.YAMLError:
-            pass
-    return _load_with_lines(_LineLoader(text), text)
-
-
-def _load_with_lines(loader: Any, text: str) -> tuple[Any, dict[Loc, int]]:
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        data = loader.construct_document(node)
-    finally:
-        loader.dispose()
+    data, node = load_node(text, limits)
     lines: dict[Loc, int] = {}
-    _walk(node, (), lines)
+    if node is not None:
+        _walk(node, (), lines)
     return data, lines
 
 
@@ -101,7 +94,3 @@ def pydantic_errors(name: str, exc: Any, lines: dict[Loc, int]) -> list[str]:
         where = format_loc(loc)
         out.append(f"{name}:{line_of(lines, loc)}: {where + ': ' if where else ''}{msg}")
     return out
-
-
-def read_text(path: Path) -> str:
-    return Path(path).read_text(encoding="utf-8")

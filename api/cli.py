@@ -2,7 +2,8 @@
 
 Exit status (documented in the README):
   0  success
-  1  invalid configuration or input file (site policy, sheets, rules): the message names file, line, field
+  1  invalid configuration or input file (site policy, sheets, rules): the message names file, line, field;
+     or a database that cannot be opened (one line)
   2  usage error (unknown option, missing argument)
   3  a capture was damaged (truncated, corrupt block): everything before the damage was kept and stored
   4  no capture could be read at all (missing file, not a capture)
@@ -10,14 +11,18 @@ Exit status (documented in the README):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
+
+from api.render import safe_text
 
 EXIT_CONFIG = 1
 EXIT_DAMAGED = 3
@@ -64,9 +69,41 @@ out = _console()
 err = _console(stderr=True)
 
 
-def _fail(message: str, code: int = EXIT_CONFIG) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+def _fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
+    """Print one error line (its text printed literally, whatever it quotes) and exit with `code`."""
+    shown = "\n".join(safe_text(line) for line in message.splitlines())  # one problem a line, as worded
+    err.print(f"[bold red]error:[/] {shown}")
     raise typer.Exit(code)
+
+
+def _opens_db(command: Callable[..., None]) -> Callable[..., None]:
+    """Decorate a command that opens `--db`: an unreachable or invalid database is one error line, exit 1.
+
+    No traceback: the URL (password hidden) and the driver's first line of explanation.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+
+        try:
+            command(*args, **kwargs)
+        except (OperationalError, InterfaceError, ArgumentError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["unknown error"]
+            _fail(f"cannot open the database {_shown_url(kwargs.get('db', ''))}: {reason[0]}")
+
+    return run
+
+
+def _shown_url(url: str) -> str:
+    """The database URL with its password hidden."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def _load_site(site: Path | None):  # type: ignore[no-untyped-def]
@@ -86,6 +123,7 @@ def _load_site(site: Path | None):  # type: ignore[no-untyped-def]
 
 
 @app.command()
+@_opens_db
 def replay(
     pcaps: Annotated[list[Path], typer.Argument(help="Capture files (pcap, pcapng, .gz) or folders of rotated files.")],
     site: SiteOpt = None,
@@ -133,22 +171,23 @@ def replay(
     from api.render import print_weirds, stats_line
 
     stats = result.report.stats
-    err.print(f"[bold]replayed[/] {len(pcaps)} input(s): {stats_line(stats)}")
+    err.print(f"[bold]replayed[/] {len(pcaps)} input(s): {safe_text(stats_line(stats))}")
     print_weirds(err, stats)
     if result.already_stored:
         err.print(
-            f"[yellow]note:[/] {result.already_stored} observations of these captures were already in {db}: "
+            f"[yellow]note:[/] {result.already_stored} observations of these captures were already in {safe_text(db)}: "
             "acknowledged, not stored twice"
         )
     err.print(
-        f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {db}"
-        + (f"; report written to {report}" if report else "")
+        f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {safe_text(db)}"
+        + (f"; report written to {safe_text(report)}" if report else "")
     )
     if stats.truncated or result.damaged:
         raise typer.Exit(EXIT_DAMAGED)
 
 
 @app.command()
+@_opens_db
 def capture(
     interface: Annotated[str, typer.Option("--interface", "-i", help="SPAN interface to sniff (promiscuous).")],
     bpf: Annotated[Optional[str], typer.Option(help="BPF filter expression.")] = None,
@@ -189,21 +228,24 @@ def capture(
         _fail(f"cannot capture on {interface}: {exc}")
     from api.render import stats_line
 
-    err.print(f"[bold]captured[/] on {interface}: {stats_line(result.report.stats)}")
-    err.print(f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {db}")
+    err.print(f"[bold]captured[/] on {safe_text(interface)}: {safe_text(stats_line(result.report.stats))}")
+    err.print(f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {safe_text(db)}")
 
 
 # ----------------------------------------------------------------------------- reading results
 
 
 @app.command()
+@_opens_db
 def inventory(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
     """The device inventory stored in the database."""
     from api.runner import load_report
 
     report = load_report(db)
     if as_json:
-        out.print_json(json.dumps([d.model_dump(mode="json", exclude={"facts"}) for d in report.devices]))
+        # ensure_ascii: C1 and bidi controls from the wire leave as \\u escapes, never raw
+        out.print_json(json.dumps([d.model_dump(mode="json", exclude={"facts"}) for d in report.devices]),
+                       ensure_ascii=True)
         return
     from api.render import devices_table
 
@@ -211,6 +253,7 @@ def inventory(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+@_opens_db
 def findings(
     db: DbOpt = DEFAULT_DB,
     as_json: JsonOpt = False,
@@ -226,7 +269,7 @@ def findings(
         if (severity is None or f.severity == severity) and (rule is None or f.rule == rule)
     ]
     if as_json:
-        out.print_json(json.dumps([f.model_dump(mode="json") for f in items]))
+        out.print_json(json.dumps([f.model_dump(mode="json") for f in items]), ensure_ascii=True)
         return
     from api.render import findings_table
 
@@ -239,6 +282,7 @@ def findings(
 
 
 @app.command()
+@_opens_db
 def serve(
     host: Annotated[str, typer.Option(help="Bind address (127.0.0.1 unless you mean it).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
@@ -251,19 +295,21 @@ def serve(
     from api.settings import Settings
 
     settings = Settings(db_url=db, host=host, port=port)
+    app = create_app(settings)  # opens the database first: an unreachable one is the only line printed
     if not settings.secret_key:
         err.print("[yellow]warning:[/] MEDTAP_SECRET_KEY is not set: a random key is made at each start, so every "
                   "restart signs everyone out of the web UI; set a fixed one, e.g. "
                   "export MEDTAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')", soft_wrap=True)
     if host not in ("127.0.0.1", "::1", "localhost"):
-        err.print(f"[yellow]warning:[/] listening on {host}: put TLS in front and keep tokens secret")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        err.print(f"[yellow]warning:[/] listening on {safe_text(host)}: put TLS in front and keep tokens secret")
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 # ----------------------------------------------------------------------------- sheets
 
 
 @sheets_app.command("import")
+@_opens_db
 def sheets_import(
     file: Annotated[Path, typer.Argument(help="CSV (; or , , UTF-8 with or without BOM), JSON or YAML.")],
     db: DbOpt = DEFAULT_DB,
@@ -280,13 +326,14 @@ def sheets_import(
     except ValueError as exc:
         _fail(str(exc))
     for line in result.errors:
-        err.print(f"[red]{file}:{line}[/]")
-    out.print(f"imported {result.imported} sheet(s) from {file}" + (f", refused {len(result.errors)} row(s)" if result.errors else ""))
+        err.print(f"[red]{safe_text(f'{file}:{line}')}[/]")
+    out.print(f"imported {result.imported} sheet(s) from {safe_text(file)}" + (f", refused {len(result.errors)} row(s)" if result.errors else ""))
     if result.errors and not partial:
         raise typer.Exit(EXIT_CONFIG)
 
 
 @sheets_app.command("export")
+@_opens_db
 def sheets_export(
     file: Annotated[Path, typer.Argument(help="Output file; format from the extension (.csv, .json, .yaml).")],
     db: DbOpt = DEFAULT_DB,
@@ -298,13 +345,14 @@ def sheets_export(
         count = export_sheets_file(db, file)
     except ValueError as exc:
         _fail(str(exc))
-    out.print(f"exported {count} sheet(s) to {file}")
+    out.print(f"exported {count} sheet(s) to {safe_text(file)}")
 
 
 # ----------------------------------------------------------------------------- tokens
 
 
 @token_app.command("create")
+@_opens_db
 def token_create(
     role: Annotated[str, typer.Option(help="viewer, biomedical, it, admin or sensor.")],
     name: Annotated[str, typer.Option(help="Who or what holds it.")] = "cli",
@@ -323,7 +371,7 @@ def token_create(
         _fail(exc.detail)
     except ValueError as exc:
         _fail(str(exc))
-    out.print(clear)
+    out.print(clear, markup=False, highlight=False)
 
 
 @token_app.command("list")
@@ -368,10 +416,11 @@ def policy_check(site: Annotated[Path, typer.Argument(help="Site policy YAML.")]
     """Validate a site policy; errors name the line and the reason."""
     policy = _load_site(site)
     zones = getattr(policy, "zones", [])
-    out.print(f"{site}: valid ({len(zones)} zones)")
+    out.print(f"{safe_text(site)}: valid ({len(zones)} zones)")
 
 
 @policy_app.command("suggest")
+@_opens_db
 def policy_suggest(db: DbOpt = DEFAULT_DB) -> None:
     """Propose zones (YAML) from the VLANs, subnets and roles seen."""
     from analyzer.suggest import suggest_zones
@@ -382,6 +431,7 @@ def policy_suggest(db: DbOpt = DEFAULT_DB) -> None:
 
 
 @baseline_app.command("save")
+@_opens_db
 def baseline_save(
     file: Annotated[Path, typer.Argument(help="Baseline JSON to write.")] = Path("medtap-baseline.json"),
     db: DbOpt = DEFAULT_DB,
@@ -390,23 +440,24 @@ def baseline_save(
     from api.runner import save_baseline
 
     count = save_baseline(db, file)
-    out.print(f"baseline saved to {file} ({count} entries)")
+    out.print(f"baseline saved to {safe_text(file)} ({count} entries)")
 
 
 @baseline_app.command("reset")
 def baseline_reset(file: Annotated[Path, typer.Argument(help="Baseline JSON to remove.")] = Path("medtap-baseline.json")) -> None:
     """Forget the baseline: nothing is 'new' until one is saved again."""
     file.unlink(missing_ok=True)
-    out.print(f"baseline {file} removed")
+    out.print(f"baseline {safe_text(file)} removed")
 
 
 @db_app.command("upgrade")
+@_opens_db
 def db_upgrade(db: DbOpt = DEFAULT_DB) -> None:
     """Apply the schema migrations (alembic) to the database."""
     from api.db import upgrade
 
     upgrade(db)
-    out.print(f"database {db} is up to date")
+    out.print(f"database {safe_text(_shown_url(db))} is up to date")
 
 
 @rules_app.command("check")

@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from analyzer.models import Device, Finding, Stats
 
+# C0 and C1 controls, DEL, and the Unicode bidi/format characters that reorder what a terminal shows.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def safe_text(value: object) -> str:
+    """Any text that may come from the wire (or a file), ready to print through rich.
+
+    Names seen on the network (DHCP hostname, SNI, AE title, vendor...) are attacker-chosen:
+    `[/]` would crash rich's markup parser, `[link=...]` would render as a link, and an ESC, BEL
+    or C1 byte would reach the terminal as a control sequence.  Controls become visible
+    escapes (`\\x1b`, `\\u202e`) and markup is escaped, so the name prints literally.
+    """
+    return escape(visible(value))
+
+
+def cell(value: object) -> Text:
+    """A table cell that is never parsed as markup, controls made visible (see safe_text)."""
+    return Text(visible(value))
+
+
+def visible(value: object) -> str:
+    """`value` as text with every control or bidi character replaced by a visible escape."""
+    return _UNSAFE.sub(_visible, str(value))
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _ts(value: float | None) -> str:
@@ -25,7 +57,7 @@ def devices_table(devices: Sequence[Device], title: str = "Inventory") -> Table:
     for col in ("MAC", "IP", "VLAN", "Vendor", "Name", "Role", "Zone", "Conn.", "OS", "Switch port", "Sheet"):
         table.add_column(col, overflow="fold")
     for d in devices:
-        table.add_row(
+        cells = (
             d.mac,
             ", ".join(d.ips[:3]) + (" …" if len(d.ips) > 3 else ""),
             ",".join(str(v) for v in d.vlans) or "-",
@@ -38,6 +70,7 @@ def devices_table(devices: Sequence[Device], title: str = "Inventory") -> Table:
             d.switch_port or "-",
             d.sheet_id or "-",
         )
+        table.add_row(*map(cell, cells))
     return table
 
 
@@ -51,15 +84,9 @@ def findings_table(findings: Sequence[Finding], title: str = "Findings") -> Tabl
             who = f.subject
         else:
             who = ", ".join((f.ips or f.devices)[:3]) + (" …" if len(f.ips or f.devices) > 3 else "")
-        table.add_row(
-            f"[{_SEVERITY_STYLE.get(f.severity, '')}]{f.severity}[/]",
-            f.rule,
-            f.title,
-            who or f.subject,
-            f.service,
-            f.status,
-            f.id,
-        )
+        style = _SEVERITY_STYLE.get(f.severity, "")
+        severity = f"[{style}]{safe_text(f.severity)}[/]" if style else safe_text(f.severity)
+        table.add_row(severity, *map(cell, (f.rule, f.title, who or f.subject, f.service, f.status, f.id)))
     return table
 
 
@@ -87,5 +114,5 @@ def print_weirds(console: Console, stats: Stats) -> None:
     table.add_column("Name")
     table.add_column("Count", justify="right")
     for name, count in sorted(stats.weirds.items(), key=lambda kv: (-kv[1], kv[0])):
-        table.add_row(name, str(count))
+        table.add_row(cell(name), str(count))
     console.print(table)

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from collector.pipeline import DEFAULT_KEY, Pipeline
+from collector.pipeline import Pipeline, require_key
 from collector.schema import CaptureStats
 from collector.sinks import Sink
 
@@ -155,17 +155,18 @@ def capture(
     snaplen: int = 65535,
     flush_interval: float = 10.0,
     sensor: str = "",
-    key: bytes = b"",
+    key: bytes,
     stop_event: threading.Event | None = None,
     **options: Any,
 ) -> CaptureStats:
     """Capture on `interface` until `duration`, `stop_event` or SIGINT/SIGTERM; returns the run's stats."""
+    key = require_key(key)
     stop = stop_event or threading.Event()
     sock, _filter = open_socket(interface, bpf, snaplen)
     frames: queue.Queue[tuple[float, bytes, int]] = queue.Queue(QUEUE_FRAMES)
     reader_stop = threading.Event()
     reader = _Reader(sock, frames, snaplen, reader_stop)
-    pipe = Pipeline(sensor=sensor, key=key or DEFAULT_KEY, sink=sink, flush_interval=flush_interval,
+    pipe = Pipeline(sensor=sensor, key=key, sink=sink, flush_interval=flush_interval,
                     packet_time_flush=False, **options)
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():

@@ -39,7 +39,6 @@ from collector.sinks import Sink
 from collector.sources import FrameSource
 
 BATCH_MAX = 5000
-DEFAULT_KEY = b"medtap-default-key"
 WIFI_TUNNELS = frozenset({"capwap", "lwapp", "aruba-gre", "dot11"})
 MAX_TUNNEL_DEPTH = 3
 GC_THRESHOLD0 = 100_000
@@ -70,7 +69,8 @@ class Pipeline(DeepPath):
     def __init__(
         self,
         sensor: str = "",
-        key: bytes = DEFAULT_KEY,
+        *,
+        key: bytes,
         sink: Sink | None = None,
         flush_interval: float = 10.0,
         max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
@@ -88,7 +88,7 @@ class Pipeline(DeepPath):
         self.merge_facts = merge_facts
         """Merge detector records stating the same fact within a flush (collector.facts); False keeps one
         record per decoded frame (cross-checks that compare frame by frame with Wireshark)."""
-        self.key = key or DEFAULT_KEY
+        self.key = require_key(key)
         self.sink = sink
         self.flush_interval = flush_interval
         self.packet_time_flush = packet_time_flush
@@ -476,12 +476,24 @@ def relaxed_gc(threshold0: int = GC_THRESHOLD0) -> Iterator[None]:
         gc.set_threshold(*old)
 
 
+def require_key(key: bytes) -> bytes:
+    """The caller's pseudonymisation key, refused when empty.
+
+    There is deliberately no default: a key shipped in the source would let anyone who reads it
+    reverse pseudonyms by hashing candidate names.  Deployments use the key of
+    api.runner.pseudonym_key() (MEDTAP_PSEUDONYM_KEY or a random key file).
+    """
+    if not isinstance(key, bytes) or not key:
+        raise ValueError("a pseudonymisation key (non-empty bytes) is required: no default key exists")
+    return key
+
+
 def replay(
     paths: Sequence[Path | str],
     sink: Sink,
     *,
     sensor: str = "",
-    key: bytes = b"",
+    key: bytes,
     progress: Callable[[int, int, int], None] | None = None,
     **options: Any,
 ) -> CaptureStats:

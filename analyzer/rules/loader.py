@@ -13,7 +13,7 @@ from analyzer.rules import validators
 from analyzer.rules.match import WhereError, compile_where
 from analyzer.rules.schema import Rule
 from analyzer.subjects import subject_fields
-from analyzer.yamlload import format_loc, line_of, load_with_lines, pydantic_errors
+from analyzer.yamlload import format_loc, line_of, load_with_lines, pydantic_errors, read_text
 
 
 class RuleError(ValueError):
@@ -35,7 +35,7 @@ def load_rule_file(path: Path, fields: dict[str, dict[str, str] | None] | None =
     """Parse and compile one rule file (raises RuleError)."""
     name = str(path)
     try:
-        data, lines = load_with_lines(path.read_text(encoding="utf-8"))
+        data, lines = load_with_lines(read_text(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{name}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from collector.yamlsafe import load_file
 
 LANGS = ("fr", "en")
 DEFAULT_LANG = "en"
@@ -24,7 +24,7 @@ LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 
 def load_catalogue(lang: str, folder: Path = LOCALES_DIR) -> dict[str, str]:
     """The flat key -> text table of one language (refuses anything but a mapping of strings)."""
-    data = yaml.safe_load((folder / f"{lang}.yaml").read_text(encoding="utf-8")) or {}
+    data = load_file(folder / f"{lang}.yaml") or {}
     if not isinstance(data, Mapping):
         raise ValueError(f"{folder / lang}.yaml: expected a mapping of keys to strings")
     out: dict[str, str] = {}

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-import yaml
+from collector import yamlsafe
 
 SOP_FILE = "dicom_sop_classes.yaml"
 
@@ -25,7 +25,7 @@ def rules_dir() -> Path:
 
 def load_sop_table(path: Path) -> Mapping[str, str]:
     """Read and validate one SOP class table; raises ValueError with the file name on a bad file."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yamlsafe.load_file(path)
     if not isinstance(data, dict) or not isinstance(data.get("classes"), dict):
         raise ValueError(f"{path}: expected a mapping with a 'classes' mapping")
     table: dict[str, str] = {}

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from collector import yamlsafe
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import Observation, RemoteAccessObs
 
@@ -169,9 +169,9 @@ def load_signatures(folder: Path | None = None) -> tuple[Signature, ...]:
 
 def _load_file(path: Path) -> list[Signature]:
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SignatureFileError(f"{path}: not valid YAML: {exc}") from exc
+        data: Any = yamlsafe.load_file(path)
+    except ValueError as exc:
+        raise SignatureFileError(str(exc)) from None
     if not isinstance(data, dict) or set(data) != {"signatures"} or not isinstance(data["signatures"], list):
         raise SignatureFileError(f"{path}: expected a mapping with one key `signatures:` holding a list")
     out: list[Signature] = []

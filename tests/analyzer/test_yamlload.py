@@ -8,12 +8,17 @@ import pytest
 import yaml
 
 from analyzer import yamlload
+from collector import yamlsafe
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _pure(text: str) -> tuple[object, dict[yamlload.Loc, int]]:
-    return yamlload._load_with_lines(yamlload._LineLoader(text), text)
+    data, node = yamlsafe._load(yamlsafe.StrictLoader(text), yamlsafe.DEFAULT_LIMITS)
+    lines: dict[yamlload.Loc, int] = {}
+    if node is not None:
+        yamlload._walk(node, (), lines)
+    return data, lines
 
 
 def test_same_data_and_lines_as_the_pure_parser() -> None:

@@ -21,6 +21,7 @@ from api.runner import run_replay
 from api.service import init_db, reanalyze, start_digest, store_observations
 from api.facts_store import fact_json as observation_json
 from collector.schema import HostSighting, parse_observation
+from tests.keys import TEST_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "pcaps" / "demo"
@@ -83,7 +84,7 @@ def test_stored_json_is_the_model_dump_text() -> None:
     from collector.sinks import ListSink
 
     sink = ListSink()
-    replay(sorted(DEMO.glob("*.pcap")), sink)
+    replay(sorted(DEMO.glob("*.pcap")), sink, key=TEST_KEY)
     assert sink.observations
     for o in sink.observations:
         text = observation_json(o)

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from analyzer.models import Device, Evidence, Finding, Stats
 from analyzer.sheets import Sheet
 from collector.schema import Conversation
+from tests.keys import TEST_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = 1_767_000_000.0
@@ -136,7 +137,7 @@ def _seed_demo(session: Session) -> None:
     from collector.pipeline import replay
 
     service.import_sheets(session, DEMO / "sheets.csv", fmt="csv", actor="seed")
-    replay(sorted(DEMO.glob("*.pcap")), _StoreSink(session), sensor="demo-sensor")
+    replay(sorted(DEMO.glob("*.pcap")), _StoreSink(session), sensor="demo-sensor", key=TEST_KEY)
     service.reanalyze(session, site=load_site(DEMO / "site.yaml"), sources=[p.name for p in sorted(DEMO.glob("*.pcap"))])
 
 

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.keys import TEST_KEY
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PCAP = Path("/tmp/medtap-bench/mix.pcap")
 RESULTS = Path("/tmp/medtap-bench/results.json")
@@ -46,7 +48,7 @@ def run_medtap(pcap: Path, repeat: int = 1, fast_only: bool = False) -> dict[str
     detectors = [] if fast_only else list(all_detectors())  # imported before the clock starts
     sink = CountingSink()
     t = time.perf_counter()
-    stats = replay([pcap] * repeat, sink, detectors=detectors)
+    stats = replay([pcap] * repeat, sink, key=TEST_KEY, detectors=detectors)
     elapsed = time.perf_counter() - t
     return {"frames": stats.packets, "bytes": stats.bytes, "seconds": elapsed, "records": sink.counts,
             "weirds": stats.weirds, "conversations_seen": sink.counts.get("conversation", 0)}

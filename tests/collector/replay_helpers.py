@@ -23,6 +23,7 @@ from collector.protocols.base import Detector
 from collector.schema import CaptureStats, Observation
 from collector.sinks import ListSink
 from collector.sources import FrameSource, RawFrame
+from tests.keys import TEST_KEY
 
 __all__ = ["AGGREGATE_KINDS", "MALFORMED", "Replayed", "detectors_of", "frames_of", "l2_payload", "observations",
            "run"]
@@ -79,7 +80,7 @@ def run(
     detectors: Iterable[Detector] | None = None,
     *,
     limit: int | None = None,
-    key: bytes = b"",
+    key: bytes = TEST_KEY,
 ) -> Replayed:
     """Replay a capture file (its first `limit` frames) or a list of scapy packets through the pipeline.
 

@@ -13,6 +13,7 @@ from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_wifi import AP, PUMP, capwap_header, cisco_swapped, dot11_to_ds, ether_from_station
 from tests.collector.replay_helpers import run
 from tests.conftest import real_pcap
+from tests.keys import TEST_KEY
 
 
 def _pkt(payload: bytes, dport: int = 5247) -> Packet:
@@ -101,7 +102,7 @@ def test_real_capwap_through_the_pipeline() -> None:
     from collector.sinks import ListSink
 
     sink = ListSink()
-    replay([real_pcap("ndpi-capwap.pcap")], sink)
+    replay([real_pcap("ndpi-capwap.pcap")], sink, key=TEST_KEY)
     hosts = [o for o in sink.observations if o.kind == "host" and o.mac == "1c:ab:a7:f2:13:9d"]
     assert hosts and all(h.tunnel == "capwap" and h.wifi for h in hosts)
     dhcp = [o for o in sink.observations if o.kind == "dhcp" and o.tunnel == "capwap"]

@@ -6,6 +6,7 @@ from collector.protocols import http
 from collector.protocols.base import Packet, SimpleContext
 from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
+from tests.keys import TEST_KEY
 
 
 def _pkt(payload: bytes, from_client: bool = True) -> Packet:
@@ -75,7 +76,7 @@ def test_real_bare_lf_request_through_the_pipeline() -> None:
     from collector.sinks import ListSink
 
     sink = ListSink()
-    pipeline_replay([real_pcap("arkime-http-empty-useragent.pcap")], sink)
+    pipeline_replay([real_pcap("arkime-http-empty-useragent.pcap")], sink, key=TEST_KEY)
     found = [o for o in sink.observations if o.kind == "http"]
     assert any(o.method == "GET" and o.path == "/" and o.user_agent is None for o in found)
     assert any(o.status == 200 for o in found)

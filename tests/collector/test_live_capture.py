@@ -26,6 +26,7 @@ from scapy.utils import wrpcap
 from collector.pipeline import replay
 from collector.schema import Observation
 from collector.sinks import ListSink
+from tests.keys import TEST_KEY
 
 VOLATILE = {"ts", "first_ts", "last_ts", "source", "frame_no", "sensor"}
 
@@ -100,12 +101,12 @@ def test_live_capture_equals_replay(veth: tuple[str, str, str], tmp_path: Path) 
     pcap = tmp_path / "demo.pcap"
     wrpcap(str(pcap), _demo_frames())
     expected = ListSink()
-    replay([pcap], expected)
+    replay([pcap], expected, key=TEST_KEY)
 
     live = ListSink()
     stop = threading.Event()
     result: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: result.update(stats=capture(host_end, live, stop_event=stop, flush_interval=60.0)))
+    thread = threading.Thread(target=lambda: result.update(stats=capture(host_end, live, key=TEST_KEY, stop_event=stop, flush_interval=60.0)))
     thread.start()
     try:
         time.sleep(0.7)  # socket bound and promiscuous

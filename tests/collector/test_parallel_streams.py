@@ -30,6 +30,7 @@ from collector.sources import RawFrame
 from pcaps.fixtures._streams import tcp_stream
 from pcaps.fixtures.gen_infra import client_hello, server_hello
 from pcaps.fixtures.gen_medical import hl7_ack, hl7_message, mllp
+from tests.keys import TEST_KEY
 
 CLIENT = ("02:00:5e:00:02:15", "192.0.2.21")  # RFC 5737 documentation addresses
 SERVER = ("02:00:5e:00:64:14", "198.51.100.20")
@@ -67,7 +68,7 @@ def replay(pkts: list[Packet], detectors: list[Detector], lane: str) -> tuple[li
     data = [bytes(p) for p in pkts]
     frames = [RawFrame(T0 + i * 0.001, 1, b, len(b), i + 1, "t.pcap", 0) for i, b in enumerate(data)]
     sink = ListSink()
-    pipe = Pipeline(sensor="s1", sink=sink, detectors=detectors)
+    pipe = Pipeline(sensor="s1", key=TEST_KEY, sink=sink, detectors=detectors)
     if lane == "run":
         pipe.run(frames)
     else:
@@ -221,7 +222,7 @@ def test_the_budget_bounds_connections_in_all_and_is_not_a_refusal(lane: str) ->
 
 def test_memory_is_bounded_by_the_parallel_bound() -> None:
     """A flood of connections from one client to one service: at most the bound are followed."""
-    pipe = Pipeline(sink=ListSink(), detectors=[tls.DETECTOR])
+    pipe = Pipeline(key=TEST_KEY, sink=ListSink(), detectors=[tls.DETECTOR])
     base = Ether(src=CLIENT[0], dst=SERVER[0]) / IP(src=CLIENT[1], dst=SERVER[1])
     for i in range(200):
         data = bytes(base / TCP(sport=20000 + i, dport=443, flags="S", seq=i))

@@ -17,6 +17,7 @@ from collector.protocols.base import STREAM_PREFIX, Detector, Packet
 from collector.schema import Observation, Weird, parse_observation
 from collector.sinks import JsonlSink, ListSink, read_jsonl
 from collector.sources import RawFrame
+from tests.keys import TEST_KEY
 
 CT, PACS = ("02:00:00:00:01:15", "10.10.110.21"), ("02:00:00:00:50:14", "10.50.0.20")
 T0 = 1767258000.0
@@ -69,7 +70,7 @@ def raw(pkts: list[Any], t0: float = T0, step: float = 0.01) -> list[RawFrame]:
 
 def run(frames: list[RawFrame], detectors: list[Detector], **kw: Any) -> tuple[ListSink, Any]:
     sink = ListSink()
-    pipe = Pipeline(sensor="s1", sink=sink, detectors=detectors, **kw)
+    pipe = Pipeline(sensor="s1", key=TEST_KEY, sink=sink, detectors=detectors, **kw)
     pipe.run(frames)
     stats = pipe.close()
     for o in sink.observations:
@@ -198,7 +199,7 @@ def test_every_period_counts_frames_that_took_the_fast_lane() -> None:
     b = Ether(src=PACS[0], dst=CT[0]) / IP(src=PACS[1], dst=CT[1]) / UDP(sport=7000, dport=40000) / Raw(b"b" * 30)
     frames = raw([a, b, a, b], step=1.0) + raw([a, b, b], t0=T0 + 20.0, step=1.0)
     sink = ListSink()
-    pipe = Pipeline(sink=sink, detectors=[], flush_interval=10.0)
+    pipe = Pipeline(key=TEST_KEY, sink=sink, detectors=[], flush_interval=10.0)
     slow: list[Any] = []
     feed = pipe.feed
     pipe.feed = lambda frame: (slow.append(frame[4]), feed(frame))  # type: ignore[method-assign]
@@ -228,7 +229,7 @@ def test_records_are_emitted_early_when_the_batch_is_full() -> None:
     pkt = bytes(Ether(src=CT[0], dst=PACS[0]) / IP(src=CT[1], dst=PACS[1]) / UDP(sport=7, dport=7) / Raw(bytes(4)))
     frames = [pkt[:-4] + struct.pack("!I", i) for i in range(BATCH_MAX + 10)]  # distinct: no identity repeat
     sink = ListSink()
-    pipe = Pipeline(sink=sink, detectors=[det], flush_interval=1e9)
+    pipe = Pipeline(key=TEST_KEY, sink=sink, detectors=[det], flush_interval=1e9)
     pipe.run([RawFrame(T0, 1, f, len(f), i + 1, "t", 0) for i, f in enumerate(frames)])
     assert sink.batches == 1 and len(sink.observations) == BATCH_MAX  # before any flush
     pipe.close()
@@ -250,7 +251,7 @@ def test_replay_jsonl_progress_and_stats(tmp_path: Path) -> None:
     seen: list[tuple[int, int, int]] = []
     out = tmp_path / "obs.jsonl"
     sink = JsonlSink(out, sensor="s9")
-    stats = replay([pcap], sink, sensor="s9", progress=lambda *a: seen.append(a))
+    stats = replay([pcap], sink, sensor="s9", key=TEST_KEY, progress=lambda *a: seen.append(a))
     sink.close()
     assert seen and seen[-1] == (len(pkts), pcap.stat().st_size, pcap.stat().st_size)
     header = out.read_text().splitlines()[0]
@@ -267,7 +268,7 @@ def test_default_detectors_find_dicom_on_the_fixture(repo: Path) -> None:
     if not fixture.is_file():
         pytest.skip("fixture captures not generated")
     sink = ListSink()
-    replay([fixture], sink)
+    replay([fixture], sink, key=TEST_KEY)
     convs = [o for o in sink.observations if o.kind == "conversation" and o.server_port == 104]
     assert convs and all(c.app == "dicom" for c in convs)
     assert {o.pdu for o in sink.observations if o.kind == "dicom"} >= {"associate-rq", "associate-ac"}
@@ -281,7 +282,7 @@ def test_evidence_pointer_follows_the_file_of_each_period(tmp_path: Path) -> Non
             p.time = t0 + i
         wrpcap(str(tmp_path / name), pkts)
     sink = ListSink()
-    replay([tmp_path], sink, detectors=[])
+    replay([tmp_path], sink, key=TEST_KEY, detectors=[])
     hosts = [(o.source, o.frame_no, o.frames) for o in sink.observations if o.kind == "host"]
     convs = [(o.source, o.frame_no, o.packets_c2s) for o in sink.observations if o.kind == "conversation"]
     assert hosts == [("a-first.pcap", 1, 3), ("b-second.pcap", 1, 3)]
@@ -327,9 +328,29 @@ def test_records_stating_the_same_fact_are_merged_within_a_flush() -> None:
     pkt = bytes(Ether(src=CT[0], dst=PACS[0]) / IP(src=CT[1], dst=PACS[1]) / UDP(sport=7, dport=7) / Raw(bytes(4)))
     frames = [pkt[:-4] + struct.pack("!I", i) for i in range(50)]  # distinct payloads, one fact (same detail)
     sink = ListSink()
-    pipe = Pipeline(sink=sink, detectors=[det], flush_interval=10.0)
+    pipe = Pipeline(sink=sink, detectors=[det], flush_interval=10.0, key=TEST_KEY)
     pipe.run([RawFrame(T0 + i * 0.1, 1, f, len(f), i + 1, "t", 0) for i, f in enumerate(frames)])
     pipe.close()
     saw = [o for o in sink.observations if o.kind == "weird" and o.name == "saw_same"]
     assert len(saw) == 1 and saw[0].count == 50
     assert saw[0].frame_no == 1 and saw[0].ts == T0 and saw[0].last_ts == pytest.approx(T0 + 4.9)
+
+
+def test_no_default_pseudonymisation_key(tmp_path: Path) -> None:
+    """Issue 18 item 12: a key in the source would make every pseudonym reversible; callers must give one."""
+    import collector.pipeline as pipeline
+    from collector.live import capture
+
+    assert not hasattr(pipeline, "DEFAULT_KEY")
+    with pytest.raises(TypeError, match="key"):
+        Pipeline(sink=ListSink())  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="key"):
+        replay([tmp_path], ListSink())  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="key"):
+        capture("lo", ListSink())  # type: ignore[call-arg]
+    for empty in (b"", None):
+        with pytest.raises(ValueError, match="pseudonymisation key"):
+            Pipeline(sink=ListSink(), key=empty)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="pseudonymisation key"):
+            capture("no-such-interface", ListSink(), key=empty)  # type: ignore[arg-type]
+    assert Pipeline(key=b"k1", detectors=[]).key == b"k1"

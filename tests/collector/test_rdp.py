@@ -13,6 +13,7 @@ from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_remote import x224_cc, x224_cr
 from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
+from tests.keys import TEST_KEY
 
 
 def _pkt(payload: bytes, from_client: bool = True) -> Packet:
@@ -103,7 +104,7 @@ def test_rdp_udp_syn_signature(name: str, frames: list[int]) -> None:
     from collector.sinks import ListSink
 
     sink = ListSink()
-    replay([real_pcap(name)], sink)
+    replay([real_pcap(name)], sink, key=TEST_KEY)
     records = [r for r in sink.observations if r.kind == "remote_access"]
     assert [(r.frame_no, r.signature, r.server_port) for r in records] == [(f, "rdp-udp-syn", 3389) for f in frames]
     assert all(r.client_ip == r.src_ip and r.method == "rdp" for r in records)

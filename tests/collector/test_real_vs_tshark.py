@@ -20,6 +20,7 @@ import pytest
 from collector.pipeline import replay
 from collector.sinks import ListSink
 from tests.conftest import real_pcap
+from tests.keys import TEST_KEY
 
 pytestmark = [pytest.mark.tshark, pytest.mark.shared]
 
@@ -93,7 +94,7 @@ def test_capture_matches_tshark(tshark: str, name: str, has_mac: bool) -> None:
     path = real_pcap(name)
     frames = tshark_frames(tshark, path)
     sink = ListSink()
-    stats = replay([path], sink)
+    stats = replay([path], sink, key=TEST_KEY)
     assert stats.packets == len(frames), f"{name}: {stats.packets} frames, tshark {len(frames)}"
 
     ours: dict[tuple[str, str, str, int | None], int] = {}

@@ -21,6 +21,7 @@ from collector.schema import Conversation, Observation
 from collector.sinks import ListSink
 from collector.tshark_backend import available, enrich_with_tshark, frame_candidates
 from tests.conftest import real_pcap
+from tests.keys import TEST_KEY
 
 pytestmark = [pytest.mark.tshark, pytest.mark.shared]
 
@@ -39,7 +40,7 @@ def tshark() -> str:
 
 def observe(path: Path) -> list[Observation]:
     sink = ListSink()
-    replay([path], sink)
+    replay([path], sink, key=TEST_KEY)
     return sink.observations
 
 

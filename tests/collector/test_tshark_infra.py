@@ -23,10 +23,11 @@ from collector.schema import Observation
 from pcaps.fixtures.gen_infra import CAPTURES
 from tests.collector.replay_helpers import observations, run
 from tests.conftest import real_pcap
+from tests.keys import TEST_KEY
 
 pytestmark = pytest.mark.tshark
 FRAMES = 3000
-FLUSH = Pipeline().flush_interval
+FLUSH = Pipeline(key=TEST_KEY).flush_interval
 DHCP_TYPES = {str(k): v for k, v in dhcp.MSG_TYPES.items()}
 
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, SCORES
+from tests.keys import TEST_KEY
 
 DEMO = REPO / "pcaps" / "demo"
 GOLDEN = REPO / "tests" / "golden" / "demo" / "report.json"
@@ -62,7 +63,7 @@ def overflow() -> dict[str, Any]:
     from collector.sinks import ListSink
 
     sink = ListSink()
-    stats = replay([DEMO / "demo-core.pcap"], sink, max_conversations=5)
+    stats = replay([DEMO / "demo-core.pcap"], sink, key=TEST_KEY, max_conversations=5)
     report = analyze([*sink.observations, stats], site=load_site(DEMO / "site.yaml"))
     return json.loads(report.model_dump_json(by_alias=True))
 

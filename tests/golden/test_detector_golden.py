@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from collector.schema import parse_observation
+from tests.keys import TEST_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "detectors"
@@ -51,7 +52,7 @@ def replay_observations(pcap: Path) -> list[dict[str, Any]]:
     from collector.sinks import ListSink
 
     sink = ListSink()
-    stats = replay([pcap], sink)
+    stats = replay([pcap], sink, key=TEST_KEY)
     records = [o.model_dump(mode="json") for o in sink.observations]
     records.append(stats.model_dump(mode="json"))
     return records

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from tests.keys import TEST_KEY
+
 LINKTYPES = (1, 1, 1, 1, 0, 9, 12, 14, 101, 105, 108, 113, 127, 228, 229, 276)
 """Link types the fuzzer picks from (first byte of the input); Ethernet is weighted up."""
 
@@ -54,7 +56,7 @@ class Target:
             frames.append(rest[2:2 + size])
             rest = rest[2 + size:]
         self.Decoder().decode(frames[0] if frames else b"", linktype)  # the bare decoder never raises either
-        pipe = self.Pipeline(sensor="fuzz", sink=self.CountingSink(), detectors=self.detectors, flush_interval=1.0)
+        pipe = self.Pipeline(sensor="fuzz", key=TEST_KEY, sink=self.CountingSink(), detectors=self.detectors, flush_interval=1.0)
         for n, frame in enumerate(frames):
             pipe.feed((1_700_000_000.0 + n * 0.4, linktype, frame, len(frame), n + 1, "fuzz", 0))
         stats = pipe.close()

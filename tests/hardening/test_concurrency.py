@@ -221,3 +221,126 @@ def test_storm_sqlite_wal(sqlite_db: str) -> None:
 
 def test_storm_postgresql(pg_db: str) -> None:
     run_storm(pg_db)
+
+
+WRITERS = 6
+READERS = 6
+INGESTERS = 2
+MIXED_SECONDS = 3.0
+STATUSES = ("acknowledged", "open", "false-positive")
+
+
+def _seed_findings(srv: Server, count: int) -> list[str]:
+    """Findings to review, stored through the analysis storage (not the ingest path)."""
+    import datetime as dt
+
+    from analyzer.models import Finding
+    from api.store import save_findings
+
+    found = [Finding(id=f"MT-conc-{i:03d}", rule="cleartext-medical", severity="high", title="t", subject=f"s{i}",
+                     service="it") for i in range(count)]
+    with Session(srv.app.state.engine) as session:
+        save_findings(session, found, today=dt.date(2026, 3, 2))
+        session.commit()
+    return [f.id for f in found]
+
+
+def run_mixed(db_url: str) -> Counter[int]:
+    """Writers review findings and create sheets while readers list and fetch, for MIXED_SECONDS.
+
+    Issue 18 item 9: on SQLite a deferred transaction that read first and then wrote could get
+    SQLITE_BUSY at once ("database is locked", a 500) instead of waiting its turn.
+    """
+    statuses: Counter[int] = Counter()
+    bad: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    with Server(db_url) as srv:
+        ids = _seed_findings(srv, 40)
+        editor = {"Authorization": f"Bearer {srv.token('biomedical')}"}
+        viewer = {"Authorization": f"Bearer {srv.token('viewer')}"}
+        barrier = threading.Barrier(WRITERS + READERS + INGESTERS)
+        deadline = time.monotonic() + 600  # replaced once every thread is ready
+
+        def note(resp: httpx.Response) -> None:
+            with lock:
+                statuses[resp.status_code] += 1
+                if resp.status_code >= 500 or "locked" in resp.text.lower():
+                    bad.append(f"{resp.request.method} {resp.request.url.path}: {resp.status_code} {resp.text[:200]}")
+
+        def writer(worker: int) -> None:
+            with httpx.Client(base_url=srv.base, timeout=60) as c:
+                barrier.wait()
+                n = 0
+                while time.monotonic() < deadline:
+                    finding = ids[(worker * 7 + n) % len(ids)]
+                    status = STATUSES[n % len(STATUSES)]
+                    body = {"status": status, "justification": "concurrency test" if status != "open" else None}
+                    note(c.patch(f"/findings/{finding}", json=body, headers=editor))
+                    sheet = json.loads(make_sheet(f"SH-MIX-{worker}-{n}").model_dump_json())
+                    note(c.post("/sheets", json=sheet, headers=editor))
+                    n += 1
+
+        sensors = {w: {"Authorization": f"Bearer {srv.token('sensor', f'mixed-{w}')}"} for w in range(INGESTERS)}
+
+        def ingester(worker: int) -> None:
+            with httpx.Client(base_url=srv.base, timeout=60) as c:
+                barrier.wait()
+                batch = 0
+                while time.monotonic() < deadline:
+                    payload = {"sensor": f"mixed-{worker}", "seq": batch, "schema_version": 1,
+                               "observations": _observations(worker, batch % 250)}
+                    note(c.post("/ingest", json=payload, headers=sensors[worker]))
+                    batch += 1
+
+        def reader(worker: int) -> None:
+            with httpx.Client(base_url=srv.base, timeout=60) as c:
+                barrier.wait()
+                n = 0
+                while time.monotonic() < deadline:
+                    note(c.get("/findings", params={"limit": 50}, headers=viewer))
+                    note(c.get(f"/findings/{ids[(worker + n) % len(ids)]}", headers=viewer))
+                    note(c.get("/sheets", params={"limit": 20}, headers=viewer))
+                    note(c.get("/devices", headers=viewer))
+                    n += 1
+
+        def guarded(target: Any, arg: int) -> None:
+            try:
+                target(arg)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=guarded, args=(writer, w)) for w in range(WRITERS)]
+        threads += [threading.Thread(target=guarded, args=(reader, r)) for r in range(READERS)]
+        threads += [threading.Thread(target=guarded, args=(ingester, s)) for s in range(INGESTERS)]
+        deadline = time.monotonic() + MIXED_SECONDS + 5  # thread start-up included
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors[:3]
+        assert not bad, f"{len(bad)} server errors, first: " + "\n".join(bad[:5])
+    assert set(statuses) <= {200, 201}, statuses
+    assert statuses[201] >= WRITERS, statuses  # writes really happened while reading
+    return statuses
+
+
+def test_mixed_reviews_creates_and_reads_sqlite(sqlite_db: str) -> None:
+    statuses = run_mixed(sqlite_db)
+    assert statuses[200] > READERS * 4, statuses
+
+
+def test_every_sqlite_connection_has_wal_and_busy_timeout(sqlite_db: str) -> None:
+    """The app engine and the CLI's session_for (and so the alembic upgrade, which uses make_engine) wait 5 s."""
+    from api.db import make_engine, upgrade
+    from api.runner import session_for
+
+    upgrade(sqlite_db)
+    engine = make_engine(sqlite_db)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    engine.dispose()
+    with session_for(sqlite_db) as session:
+        assert session.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"

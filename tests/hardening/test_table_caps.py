@@ -19,6 +19,7 @@ from pathlib import Path
 from analyzer.engine import analyze
 from collector.pipeline import replay
 from collector.sinks import ListSink
+from tests.keys import TEST_KEY
 
 CAP = 10_000
 ETH_DST = bytes.fromhex("00000c9ff001")
@@ -60,7 +61,7 @@ def test_tables_stop_at_the_cap_and_the_overflow_is_a_finding(tmp_path: Path) ->
     frames, cap = 12_000, 5_000
     pcap = write_flood(tmp_path / "flood.pcap", frames)
     sink = ListSink()
-    stats = replay([pcap], sink, max_hosts=cap, max_conversations=cap)
+    stats = replay([pcap], sink, key=TEST_KEY, max_hosts=cap, max_conversations=cap)
     assert stats.packets == frames
     hosts = {(h.mac, h.ip) for h in sink.of_kind("host")}  # type: ignore[attr-defined]
     convs = {(c.client_ip, c.server_ip, c.server_port) for c in sink.of_kind("conversation")}  # type: ignore[attr-defined]
@@ -79,7 +80,7 @@ def test_tables_stop_at_the_cap_and_the_overflow_is_a_finding(tmp_path: Path) ->
 def test_same_flood_under_the_cap_has_no_overflow(tmp_path: Path) -> None:
     pcap = write_flood(tmp_path / "small.pcap", 2_000)
     sink = ListSink()
-    stats = replay([pcap], sink, max_hosts=CAP, max_conversations=CAP)
+    stats = replay([pcap], sink, key=TEST_KEY, max_hosts=CAP, max_conversations=CAP)
     assert not stats.table_overflow
     assert len({h.mac for h in sink.of_kind("host") if h.mac.startswith("02:")}) == 2_000  # type: ignore[attr-defined]
 
@@ -98,7 +99,7 @@ def rss_kb():
 all_detectors()
 gc.collect()
 before = rss_kb()
-pipe = Pipeline(sink=CountingSink(), max_hosts=int(sys.argv[2]), max_conversations=int(sys.argv[2]), flush_interval=1e9)
+pipe = Pipeline(key=b"table-caps-test-key", sink=CountingSink(), max_hosts=int(sys.argv[2]), max_conversations=int(sys.argv[2]), flush_interval=1e9)
 pipe.run(open_capture(sys.argv[1]))
 gc.collect()
 after = rss_kb()  # the tables are still alive here: what they hold is resident

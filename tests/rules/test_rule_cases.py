@@ -16,6 +16,7 @@ from analyzer.baseline import Baseline, pair
 from analyzer.engine import analyze
 from analyzer.rules import load_rules
 from analyzer.site import load_site
+from tests.keys import TEST_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = [r for r in load_rules(REPO / "rules") if r.match.subject != "sheet"]
@@ -41,7 +42,7 @@ def _findings(rule_id: str, path: Path) -> list[str]:
     from collector.sinks import ListSink
 
     sink = ListSink()
-    replay([_capture(path)], sink, **REPLAY_OPTIONS.get(rule_id, {}))
+    replay([_capture(path)], sink, key=TEST_KEY, **REPLAY_OPTIONS.get(rule_id, {}))
     baseline = BASELINE if rule_id.startswith("new-") else None
     report = analyze(sink.observations, site=load_site(REPO / "pcaps/fixtures/site-rules.yaml"),
                      rules_dir=REPO / "rules", baseline=baseline)
