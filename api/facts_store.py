@@ -19,11 +19,12 @@ import datetime as dt
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session, col
 
-from api.models import FactRow, IngestBatch, ObservationRow, SensorStatus, StoreState, utcnow
+from api.models import FactRow, IngestBatch, ObservationRow, SensorStatus, SitePolicyRow, StoreState, utcnow
 from collector.facts import first_seen, keyed, last_seen, merge
 from collector.schema import Observation, parse_observation
 
@@ -68,13 +69,19 @@ def generation(session: Session) -> int:
     return int(row.value) if row is not None else 0
 
 
+def lock_analysis(session: Session) -> None:
+    """Take the analysis lock (the `analyzed` row) before an analysis writes devices and findings.
+
+    Two analyses (the central's background thread and a manual analyze, or a replay into a
+    database a server also analyzes) then write one after the other, each reading the findings
+    the other stored, instead of both inserting the same new finding.
+    """
+    session.execute(update(StoreState).where(col(StoreState.key) == ANALYZED).values(value=StoreState.value))
+
+
 def mark_analyzed(session: Session, gen: int) -> None:
     """Record that the inventory and findings now reflect store generation `gen` (and when)."""
-    row = session.get(StoreState, ANALYZED)
-    if row is None:
-        row = StoreState(key=ANALYZED)
-    row.value, row.at = gen, utcnow()
-    session.add(row)
+    session.execute(update(StoreState).where(col(StoreState.key) == ANALYZED).values(value=gen, at=utcnow()))
 
 
 def analysis_status(session: Session) -> dict[str, object]:
@@ -262,3 +269,42 @@ def silent_sensors(session: Session, *, after: dt.timedelta, now: dt.datetime | 
         if now - last > after:
             out.append(row)
     return out
+
+
+def save_policy(session: Session, site: Any, *, source: str, actor: str = "cli") -> bool:
+    """Make `site` (an analyzer.site.SitePolicy) the policy of this store; True when it changed.
+
+    A change bumps the generation (the next analysis re-matches everything) and is audited.
+    """
+    from api.audit import record
+
+    text = site.model_dump_json()
+    row = session.get(SitePolicyRow, "current")
+    if row is not None and row.json_text == text:
+        return False
+    bump_generation(session)
+    record(session, who=actor, action="policy", entity="site_policy", entity_id=site.site or "site",
+           field="source", old=row.source if row is not None else None, new=source)
+    if row is None:
+        row = SitePolicyRow(key="current", json_text=text)
+    row.json_text, row.source, row.updated_at = text, source[:1024], utcnow()
+    session.add(row)
+    session.commit()
+    return True
+
+
+def stored_policy(session: Session) -> Any:
+    """The site policy of this store (None when no run was ever given one)."""
+    from analyzer.site import SitePolicy
+
+    row = session.get(SitePolicyRow, "current")
+    return SitePolicy.model_validate_json(row.json_text) if row is not None else None
+
+
+def policy_in_force(session: Session, site: Any, *, source: str) -> Any:
+    """The policy a job analyzes with: the one given (saved in the store for the next runs and a central),
+    else the one the store holds (None when it never had one)."""
+    if site is not None:
+        save_policy(session, site, source=source)
+        return site
+    return stored_policy(session)

@@ -121,9 +121,21 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
                             retries=settings.webhook_retries, backoff=settings.webhook_backoff,
                             timeout=settings.webhook_timeout)
 
+    analyzer = None
+    if settings.auto_analyze:
+        from api.autoanalyze import AutoAnalyzer
+
+        analyzer = AutoAnalyzer(engine, site_file=settings.site_file, rules_dir=settings.rules_dir,
+                                notify=notifier.send if notifier is not None else None,
+                                interval=settings.analyze_interval)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if analyzer is not None:
+            analyzer.start()
         yield
+        if analyzer is not None:
+            analyzer.stop()
         if notifier is not None:
             notifier.close()
         engine.dispose()
@@ -139,6 +151,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     app.state.settings = settings
     app.state.engine = engine
     app.state.notifier = notifier
+    app.state.analyzer = analyzer
     app.state.secret = (settings.secret_key or secrets.token_hex(32)).encode()
     for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs, tokens):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -68,6 +68,17 @@ class SensorStatus(SQLModel, table=True):
     last_packet_ts: float | None = None
 
 
+class SitePolicyRow(SQLModel, table=True):
+    """The site policy the analyses use (validated, as JSON), saved by the last replay, capture or analyze
+    that was given one, so a central or a later run analyzes with the same zones and conduits."""
+
+    __tablename__ = "site_policy"
+    key: str = Field(primary_key=True, max_length=32)
+    source: str = Field(default="", max_length=1024)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+    json_text: str = Field(sa_column=Column("json", Text, nullable=False))
+
+
 class IngestBatch(SQLModel, table=True):
     __tablename__ = "ingest_batch"
     __table_args__ = (UniqueConstraint("sensor", "seq", name="uq_ingest_batch_sensor_seq"),)

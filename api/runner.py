@@ -235,6 +235,7 @@ def run_replay(
 
         if not available():
             raise ValueError("tshark not found: install the Debian package tshark or drop --dissector tshark")
+    from api.facts_store import policy_in_force
     from api.service import start_digest
     from collector.pipeline import relaxed_gc, replay
 
@@ -243,6 +244,7 @@ def run_replay(
     # rows) while the collector tables and the digest keep many objects alive: at the default
     # thresholds, 640 collections (5 full ones) and 0.7 s on the 1M-frame mix; 6 and 0.1 s here
     with relaxed_gc(), session_for(db_url, replayable=True) as session:
+        site = policy_in_force(session, site, source="replay")
         if sheets is not None:
             _import_sheets(session, sheets, actor="cli", partial=False)
         digest = start_digest(session, site=site)
@@ -303,10 +305,12 @@ def run_capture(
     console: Console | None = None,
 ) -> RunResult:
     """Live capture until duration or SIGINT/SIGTERM; observations are stored at every flush."""
+    from api.facts_store import policy_in_force
     from api.service import start_digest
     from collector.live import capture
 
     with session_for(db_url) as session:
+        site = policy_in_force(session, site, source="capture")
         digest = start_digest(session, site=site)
 
         def analyze_flush() -> None:

@@ -23,7 +23,7 @@ from analyzer.models import REVIEW_STATUSES, Report
 from analyzer.sheet_io import SheetError, dump_sheets, read_sheets
 from analyzer.sheets import Sheet
 from api import audit
-from api.facts_store import generation
+from api.facts_store import bump_generation, generation
 from api.models import FindingRow, SheetRow, utcnow
 from api.schemas import FindingOut, ReconciliationOut, SheetOut
 from api.store import (  # noqa: F401  (re-exported: the service API)
@@ -133,6 +133,7 @@ def create_sheet(session: Session, sheet: Sheet, *, actor: str, notify: Notify =
     row = SheetRow(id=sheet.id, software_name=sheet.software_name, version=1, updated_by=actor, data=sheet.model_dump_json())
     session.add(row)
     audit.record(session, who=actor, action="create", entity="sheet", entity_id=sheet.id, new=_sheet_dict(sheet))
+    bump_generation(session)  # the sheets changed: the next analysis re-matches (api.autoanalyze)
     session.commit()
     session.refresh(row)
     _emit(notify, "sheet.created", sheet.id, actor, software_name=sheet.software_name)
@@ -159,6 +160,7 @@ def update_sheet(session: Session, sheet_id: str, sheet: Sheet, *, version: int 
         raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
     changed = audit.record_diff(session, who=actor, action="update", entity="sheet", entity_id=sheet_id,
                                 old=_sheet_dict(old), new=_sheet_dict(sheet))
+    bump_generation(session)
     session.commit()
     session.expire_all()
     fresh = session.get(SheetRow, sheet_id)
@@ -176,6 +178,7 @@ def delete_sheet(session: Session, sheet_id: str, *, version: int | None = None,
         raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
     audit.record(session, who=actor, action="delete", entity="sheet", entity_id=sheet_id, old=json.loads(row.data))
     session.delete(row)
+    bump_generation(session)
     session.commit()
     _emit(notify, "sheet.deleted", sheet_id, actor)
 
@@ -221,6 +224,8 @@ def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: s
         row.updated_by, row.updated_at = actor, utcnow()
         session.add(row)
         result.updated += 1
+    if result.imported:
+        bump_generation(session)
     session.commit()
     if result.imported:
         _emit(notify, "sheets.imported", "-", actor, created=result.created, updated=result.updated)
@@ -266,6 +271,8 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
 
     `digest` (from `start_digest`, fed every batch stored since) is used when it was brought to the
     store's current generation (no other writer meanwhile); otherwise every stored fact is read again,
+    which costs in proportion to the stored facts.  `site`, when given, becomes the store's policy (saved,
+    audited); without one, the store's policy is used.  The digest must have been built with that policy:
     a cost that follows the facts (devices, conversations, identity values), never the frames seen.
     Devices and findings are written only where they changed, so an analysis per flush period touches
     what moved.  `record_run` adds a run to the history (a replay, a manual analyze); the analyses of a
@@ -273,17 +280,21 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
     that reopen are notified through `notify`.
     """
     from analyzer.engine import analyze
-    from api.facts_store import mark_analyzed
+    from api.facts_store import lock_analysis, mark_analyzed, policy_in_force
     from api.store import Lifecycle
     from collector.pipeline import relaxed_gc
 
     with relaxed_gc():
+        site = policy_in_force(session, site, source=", ".join(sources) or "analyze")
         gen = generation(session)
+        if digest is not None and _same_policy(digest.site, site):
+            site = digest.site  # the same policy, with the zone lookups it already cached
         if digest is None or digest.site is not site or digest.generation != gen:
             digest = stored_digest(session, site=site)
         run = start_run(session, sources=sources) if record_run else None
         report = analyze(digest, site=site, sheets=all_sheets(session), rules_dir=rules_dir,
                          baseline=baseline, now=now)
+        lock_analysis(session)  # reads done: from here to the commit, one analysis writes at a time
         save_devices(session, report.devices)
         today = (now or dt.datetime.now(dt.UTC)).date()
         life = Lifecycle()
@@ -296,6 +307,10 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
         _emit(notify, "finding.reopened", f.id, "system", rule=f.rule, severity=f.severity, service=f.service,
               subject=f.subject)
     return report.model_copy(update={"findings": findings})
+
+
+def _same_policy(a: Any, b: Any) -> bool:
+    return a is b or (a is not None and b is not None and a.model_dump_json() == b.model_dump_json())
 
 
 def reconciliation(session: Session, *, now: dt.datetime | None = None) -> list[ReconciliationOut]:

@@ -32,3 +32,9 @@ class Settings(BaseSettings):
     session_max_age: int = Field(default=12 * 3600, ge=1, description="Seconds after sign-in that end a UI session.")
     rules_dir: Path | None = Field(default=None, description="Rules folder (default: analyzer.paths.RULES_DIR).")
     site_file: Path | None = Field(default=None, description="Site policy YAML used by re-analysis.")
+    auto_analyze: bool = Field(default=True, description="Analyze in the background whenever sensors' batches, "
+                               "sheets or the site policy change (no manual analyze needed).")
+    analyze_interval: float = Field(default=1.0, gt=0, description="Seconds between two looks of the background "
+                                    "analysis (a sheet change wakes it at once).")
+    sensor_silent_after: float = Field(default=300.0, gt=0, description="Seconds without a batch after which a "
+                                       "sensor is reported silent (a dead SPAN port must not look like a quiet network).")

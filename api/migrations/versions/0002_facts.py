@@ -1,4 +1,4 @@
-"""facts store: aggregated facts, store state, sensor status, finding occurrences
+"""facts store: aggregated facts, store state, sensor status, the site policy in use, finding occurrences
 
 Revision ID: 0002_facts
 Revises: 0001_initial
@@ -44,7 +44,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key"),
     )
     # the row every writer locks first (api.facts_store.bump_generation): it must exist before any writer
-    op.bulk_insert(state, [{"key": "generation", "value": 0}])
+    # and the one every analysis locks before it writes (api.facts_store.lock_analysis)
+    op.bulk_insert(state, [{"key": "generation", "value": 0}, {"key": "analyzed", "value": 0}])
     op.create_table(
         "sensor_status",
         sa.Column("sensor", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
@@ -55,6 +56,14 @@ def upgrade() -> None:
         sa.Column("last_packet_ts", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("sensor"),
     )
+    op.create_table(
+        "site_policy",
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=1024), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("json", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
     with op.batch_alter_table("finding", schema=None) as batch_op:
         batch_op.add_column(sa.Column("occurrences", sa.Integer(), nullable=False, server_default="1"))
 
@@ -62,6 +71,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("finding", schema=None) as batch_op:
         batch_op.drop_column("occurrences")
+    op.drop_table("site_policy")
     op.drop_table("sensor_status")
     op.drop_table("store_state")
     op.drop_table("fact")
