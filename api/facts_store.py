@@ -260,17 +260,6 @@ def list_sensors(session: Session) -> list[SensorStatus]:
     return list(session.execute(select(SensorStatus).order_by(col(SensorStatus.sensor))).scalars())
 
 
-def silent_sensors(session: Session, *, after: dt.timedelta, now: dt.datetime | None = None) -> list[SensorStatus]:
-    """Sensors whose last batch is older than `after` (a dead SPAN port must not look like a quiet network)."""
-    now = now or utcnow()
-    out = []
-    for row in list_sensors(session):
-        last = row.last_batch_at if row.last_batch_at.tzinfo else row.last_batch_at.replace(tzinfo=dt.UTC)
-        if now - last > after:
-            out.append(row)
-    return out
-
-
 def save_policy(session: Session, site: Any, *, source: str, actor: str = "cli") -> bool:
     """Make `site` (an analyzer.site.SitePolicy) the policy of this store; True when it changed.
 
@@ -308,3 +297,22 @@ def policy_in_force(session: Session, site: Any, *, source: str) -> Any:
         save_policy(session, site, source=source)
         return site
     return stored_policy(session)
+
+
+def live_status(session: Session, *, silent_after: float) -> dict[str, Any]:
+    """What the teams watch to trust the picture: when the store last changed and was analyzed, and per
+    sensor its last batch and whether it has been silent longer than `silent_after` seconds."""
+    now = utcnow()
+    out: dict[str, Any] = dict(analysis_status(session))
+    out["up_to_date"] = out["generation"] == out["analyzed_generation"]
+    sensors = []
+    for row in list_sensors(session):
+        last = row.last_batch_at if row.last_batch_at.tzinfo else row.last_batch_at.replace(tzinfo=dt.UTC)
+        age = (now - last).total_seconds()
+        sensors.append({"sensor": row.sensor, "last_batch_at": last, "last_seq": row.last_seq, "batches": row.batches,
+                        "facts": row.facts, "last_packet_ts": row.last_packet_ts, "seconds_since_last_batch": round(age, 1),
+                        "silent": age > silent_after})
+    out["sensors"] = sensors
+    out["silent_sensors"] = [s["sensor"] for s in sensors if s["silent"]]
+    out["silent_after"] = silent_after
+    return out

@@ -149,6 +149,31 @@ class StatsOut(BaseModel):
     last_run: RunOut | None = None
 
 
+class SensorOut(BaseModel):
+    sensor: str
+    last_batch_at: dt.datetime = Field(description="When its last batch was stored (UTC).")
+    last_seq: int
+    batches: int
+    facts: int = Field(description="Facts its batches created or updated.")
+    last_packet_ts: float | None = Field(description="Packet time of the newest record it sent.")
+    seconds_since_last_batch: float
+    silent: bool = Field(description="No batch for longer than `silent_after`: a dead SPAN port or sensor, "
+                         "not a quiet network.")
+
+
+class StatusOut(BaseModel):
+    """Is the picture current? Store and analysis generations, last analysis, sensors' last batches."""
+
+    generation: int = Field(description="Bumped by every stored batch, sheet change and policy change.")
+    analyzed_generation: int = Field(description="Generation the inventory and findings reflect.")
+    up_to_date: bool
+    last_analysis: dt.datetime | None = Field(description="When the inventory and findings were last updated (UTC).")
+    last_store: dt.datetime | None = Field(description="When the store last changed (UTC).")
+    sensors: list[SensorOut]
+    silent_sensors: list[str]
+    silent_after: float = Field(description="Seconds without a batch after which a sensor is silent (setting).")
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: bool

@@ -13,7 +13,7 @@ from api.auth import Principal, require
 from api.errors import ServiceError, errors_responses
 from api.models import RunRow
 from api.routes.deps import Limit, Offset, get_session
-from api.schemas import Page, RunOut, StatsOut
+from api.schemas import Page, RunOut, StatsOut, StatusOut
 
 router = APIRouter(tags=["runs"], responses=errors_responses(401, 403, 422))
 
@@ -59,3 +59,11 @@ def analyze(request: Request, session: Session = Depends(get_session),
         err.status = 503
         raise err from None
     return AnalyzeOut(devices=len(report.devices), findings=len(report.findings))
+
+
+@router.get("/status", response_model=StatusOut, summary="When the inventory was last updated; sensors' last batches")
+def status(request: Request, session: Session = Depends(get_session),
+           _p: Principal = Depends(require("read"))) -> StatusOut:
+    from api.facts_store import live_status
+
+    return StatusOut(**live_status(session, silent_after=request.app.state.settings.sensor_silent_after))

@@ -64,6 +64,7 @@ def dashboard(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_s
         "period": (summary["first_ts"], summary["last_ts"]),
         "sensors": summary["sensors"],
         "packets": summary["packets"],
+        "live": _live(db, ctx),
     }
     return ctx.render("dashboard.html", active="dashboard", dash=dash, run=_progress(db, ctx.t))
 
@@ -73,3 +74,14 @@ def progress(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_se
     return JSONResponse(_progress(db, ctx.t), headers={"Cache-Control": "no-store"})
 
 
+
+
+def _live(db: Session, ctx: Ctx) -> dict[str, Any]:
+    """Last analysis and each sensor's last batch, epoch seconds for the `ts` macro; silent sensors flagged."""
+    from api.facts_store import live_status
+
+    status = live_status(db, silent_after=ctx.request.app.state.settings.sensor_silent_after)
+    last = status["last_analysis"]
+    return {"last_analysis": last.timestamp() if last is not None else None, "up_to_date": status["up_to_date"],
+            "sensors": [{**s, "last_batch_at": s["last_batch_at"].timestamp()} for s in status["sensors"]],
+            "silent": status["silent_sensors"]}
