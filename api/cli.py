@@ -173,6 +173,8 @@ def replay(
     stats = result.report.stats
     err.print(f"[bold]replayed[/] {len(pcaps)} input(s): {safe_text(stats_line(stats))}")
     print_weirds(err, stats)
+    for conflict in result.sheet_conflicts:
+        err.print(f"[yellow]warning:[/] {safe_text(conflict)}")
     if result.already_stored:
         err.print(
             f"[yellow]note:[/] {result.already_stored} observations of these captures were already in {safe_text(db)}: "
@@ -315,19 +317,28 @@ def sheets_import(
     db: DbOpt = DEFAULT_DB,
     partial: Annotated[bool, typer.Option(help="Keep the good rows when some rows are invalid.")] = False,
     actor: Annotated[str, typer.Option(help="Who imports (recorded in the audit log).")] = "cli",
+    overwrite: Annotated[bool, typer.Option(help="Replace sheets edited in the UI or API since their last import.")] = False,
 ) -> None:
-    """Import identification sheets; a bad row is refused with its line, field and reason."""
+    """Import identification sheets; a bad row is refused with its line, field and reason.
+
+    A sheet edited in the UI or the API since its last import is kept and reported, never overwritten
+    silently (--overwrite replaces it).  The inventory is re-matched with the new sheets at once.
+    """
     from api.runner import import_sheets_file
 
     try:
-        result = import_sheets_file(db, file, actor=actor, partial=partial)
+        result = import_sheets_file(db, file, actor=actor, partial=partial, overwrite=overwrite)
     except FileNotFoundError:
         _fail(f"{file}: no such file")
     except ValueError as exc:
         _fail(str(exc))
     for line in result.errors:
         err.print(f"[red]{safe_text(f'{file}:{line}')}[/]")
-    out.print(f"imported {result.imported} sheet(s) from {safe_text(file)}" + (f", refused {len(result.errors)} row(s)" if result.errors else ""))
+    for conflict in result.conflicts:
+        err.print(f"[yellow]warning:[/] {safe_text(conflict)}")
+    out.print(f"imported {result.imported} sheet(s) from {safe_text(file)}"
+              + (f", refused {len(result.errors)} row(s)" if result.errors else "")
+              + (f", kept {len(result.conflicts)} edited since their last import" if result.conflicts else ""))
     if result.errors and not partial:
         raise typer.Exit(EXIT_CONFIG)
 

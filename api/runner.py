@@ -41,6 +41,8 @@ class RunResult:
     observations: int = 0
     already_stored: int = 0
     """Observations of batches this database already held (the same captures replayed before)."""
+    sheet_conflicts: list[str] = field(default_factory=list)
+    """Sheets of --sheets kept because they were edited since their last import (never overwritten silently)."""
 
 
 def replay_key(files: Sequence[Path], *, sensor: str, dissector: str) -> str:
@@ -62,6 +64,8 @@ def replay_key(files: Sequence[Path], *, sensor: str, dissector: str) -> str:
 class SheetImport:
     imported: int
     errors: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    """Sheets kept because they were edited since their last import (api.service.import_sheets)."""
 
 
 @contextlib.contextmanager
@@ -243,10 +247,11 @@ def run_replay(
     # the whole job under relaxed GC: the analysis allocates as much as the replay (devices, facts,
     # rows) while the collector tables and the digest keep many objects alive: at the default
     # thresholds, 640 collections (5 full ones) and 0.7 s on the 1M-frame mix; 6 and 0.1 s here
+    conflicts: list[str] = []
     with relaxed_gc(), session_for(db_url, replayable=True) as session:
         site = policy_in_force(session, site, source="replay")
         if sheets is not None:
-            _import_sheets(session, sheets, actor="cli", partial=False)
+            conflicts = _import_sheets(session, sheets, actor="cli", partial=False).conflicts
         digest = start_digest(session, site=site)
         db_sink = _DbSink(session, sensor, once_key=replay_key(files, sensor=sensor, dissector=dissector), digest=digest)
         if dissector == "tshark":
@@ -285,7 +290,8 @@ def run_replay(
     damaged = bool(stats.truncated) or any(w.startswith(DAMAGE_WEIRD_PREFIXES) for w in stats.weirds)
     if report_path is not None:
         write_report(report, report_path)
-    return RunResult(report=report, damaged=damaged, observations=db_sink.count, already_stored=db_sink.already)
+    return RunResult(report=report, damaged=damaged, observations=db_sink.count, already_stored=db_sink.already,
+                     sheet_conflicts=conflicts)
 
 
 def run_capture(
@@ -445,22 +451,30 @@ def load_report(db_url: str) -> Report:
         return stored_report(session)
 
 
-def _import_sheets(session: Session, path: Path, *, actor: str, partial: bool) -> SheetImport:
+def _import_sheets(session: Session, path: Path, *, actor: str, partial: bool, overwrite: bool = False) -> SheetImport:
     from api.service import import_sheets
 
     fmt = path.suffix.lower().lstrip(".").replace("yml", "yaml")
-    result = import_sheets(session, path.read_bytes(), fmt=fmt, actor=actor, partial=partial)
-    errors = [str(e) for e in getattr(result, "errors", [])]
+    result = import_sheets(session, path.read_bytes(), fmt=fmt, actor=actor, partial=partial, overwrite=overwrite)
+    errors = [str(e) for e in result.errors]
     if errors and not partial:
         raise ValueError(f"{path}: sheets refused:\n  " + "\n  ".join(errors))
-    return SheetImport(imported=int(getattr(result, "imported", 0)), errors=errors)
+    return SheetImport(imported=result.imported, errors=errors, conflicts=[str(c) for c in result.conflicts])
 
 
-def import_sheets_file(db_url: str, path: Path, *, actor: str, partial: bool) -> SheetImport:
+def import_sheets_file(db_url: str, path: Path, *, actor: str, partial: bool, overwrite: bool = False) -> SheetImport:
+    """Import a sheets file, then re-match: the inventory and findings follow the new sheets at once."""
     if not path.is_file():
         raise FileNotFoundError(path)
     with session_for(db_url) as session:
-        return _import_sheets(session, path, actor=actor, partial=partial)
+        result = _import_sheets(session, path, actor=actor, partial=partial, overwrite=overwrite)
+        if result.imported:
+            from api.facts_store import generation
+            from api.service import reanalyze
+
+            if generation(session) > 0:
+                reanalyze(session, record_run=False)
+        return result
 
 
 def export_sheets_file(db_url: str, path: Path) -> int:

@@ -72,6 +72,9 @@ class ImportOut(BaseModel):
     updated: int = 0
     unchanged: int = 0
     errors: list[dict[str, Any]] = Field(default_factory=list, description="Refused rows: line, field, reason.")
+    conflicts: list[dict[str, Any]] = Field(
+        default_factory=list, description="Sheets kept because someone edited them since their last import: "
+        "sheet_id, fields the file differs on, edited_by, edited_at. Import with overwrite=true to replace them.")
 
 
 class ReconciliationOut(BaseModel):

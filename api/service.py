@@ -184,11 +184,28 @@ def delete_sheet(session: Session, sheet_id: str, *, version: int | None = None,
 
 
 @dataclass
+class SheetConflict:
+    """A sheet of the file that differs from one edited since its last import (in the UI or the API)."""
+
+    sheet_id: str
+    fields: list[str]
+    edited_by: str | None
+    edited_at: dt.datetime | None
+
+    def __str__(self) -> str:
+        when = self.edited_at.isoformat(timespec="minutes") if self.edited_at else "?"
+        return (f"sheet {self.sheet_id} was edited by {self.edited_by or '?'} at {when} since it was imported: kept; "
+                f"the file differs on {', '.join(self.fields)} (import again with overwrite to replace it)")
+
+
+@dataclass
 class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     errors: list[SheetError] = field(default_factory=list)
+    conflicts: list[SheetConflict] = field(default_factory=list)
+    """Sheets kept because someone edited them since their last import (never overwritten silently)."""
 
     @property
     def imported(self) -> int:
@@ -196,8 +213,13 @@ class ImportResult:
 
 
 def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: str | None = None, actor: str,
-                  partial: bool = False, notify: Notify = None) -> ImportResult:
-    """Create or update sheets from a file; with a bad row nothing is stored unless partial (good rows kept)."""
+                  partial: bool = False, notify: Notify = None, overwrite: bool = False) -> ImportResult:
+    """Create or update sheets from a file; with a bad row nothing is stored unless partial (good rows kept).
+
+    One rule for every import (`replay --sheets`, `sheets import`, the API and the UI): a sheet the file
+    changes is updated when its last change was an import; one edited since (in the UI or the API) is
+    kept and reported as a conflict, unless `overwrite`.  Nothing is ever overwritten silently.
+    """
     if isinstance(path_or_bytes, Path):
         fmt = fmt or path_or_bytes.suffix.lstrip(".").lower()
         data: bytes | str = path_or_bytes.read_bytes()
@@ -218,6 +240,11 @@ def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: s
         if old == sheet:
             result.unchanged += 1
             continue
+        if not overwrite and _edited_since_import(session, sheet.id):
+            result.conflicts.append(SheetConflict(
+                sheet.id, sorted(k for k, v in _sheet_dict(sheet).items() if _sheet_dict(old).get(k) != v),
+                row.updated_by, row.updated_at))
+            continue
         audit.record_diff(session, who=actor, action="import", entity="sheet", entity_id=sheet.id,
                           old=_sheet_dict(old), new=_sheet_dict(sheet))
         row.data, row.software_name, row.version = sheet.model_dump_json(), sheet.software_name, row.version + 1
@@ -230,6 +257,15 @@ def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: s
     if result.imported:
         _emit(notify, "sheets.imported", "-", actor, created=result.created, updated=result.updated)
     return result
+
+
+def _edited_since_import(session: Session, sheet_id: str) -> bool:
+    """The sheet's last audited change is a person's edit (create or update), not an import."""
+    from api.models import AuditRow
+
+    last = session.exec(select(AuditRow.action).where(AuditRow.entity == "sheet", AuditRow.entity_id == sheet_id)
+                        .order_by(col(AuditRow.id).desc()).limit(1)).first()
+    return last in ("create", "update")
 
 
 def export_sheets(session: Session, *, fmt: str) -> bytes:

@@ -70,19 +70,24 @@ def export_sheets(format: Literal["csv", "json", "yaml"] = Query("csv"), session
              description="A bad row refuses the whole file (422 listing every error) unless partial=true.")
 async def import_sheets(file: UploadFile = File(..., description="CSV (; or ,), JSON or YAML."),
                         format: Literal["csv", "json", "yaml"] | None = Form(None, description="Default: from the file name."),
-                        partial: bool = Form(False), session: Session = Depends(get_session),
+                        partial: bool = Form(False),
+                        overwrite: bool = Form(False, description="Replace sheets edited since their last import."),
+                        session: Session = Depends(get_session),
                         principal: Principal = Depends(require("sheet.write")), notify: Notify = Depends(get_notify)) -> ImportOut:
     fmt = format or (file.filename or "").rsplit(".", 1)[-1].lower().replace("yml", "yaml")
     if fmt not in ("csv", "json", "yaml"):
         raise InvalidError("give format=csv|json|yaml or a file name ending in .csv, .json or .yaml", "format")
     data = await file.read()
-    result = service.import_sheets(session, data, fmt=fmt, actor=principal.actor, partial=partial, notify=notify)
+    result = service.import_sheets(session, data, fmt=fmt, actor=principal.actor, partial=partial, notify=notify,
+                                   overwrite=overwrite)
     errors = [{"line": e.line, "field": e.field, "reason": e.reason} for e in result.errors]
     if errors and not partial:
         raise InvalidError("file refused: " + "; ".join(str(e) for e in result.errors[:10]),
                            f"line {result.errors[0].line}: {result.errors[0].field}")
     return ImportOut(imported=result.imported, created=result.created, updated=result.updated,
-                     unchanged=result.unchanged, errors=errors)
+                     unchanged=result.unchanged, errors=errors,
+                     conflicts=[{"sheet_id": c.sheet_id, "fields": c.fields, "edited_by": c.edited_by,
+                                 "edited_at": c.edited_at.isoformat() if c.edited_at else None} for c in result.conflicts])
 
 
 @router.get("/sheets/{sheet_id}", response_model=SheetOut, responses=errors_responses(404))

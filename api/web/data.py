@@ -244,7 +244,7 @@ def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor
     except (ServiceError, ValueError, UnicodeDecodeError) as exc:
         db.rollback()
         return 0, [getattr(exc, "detail", None) or str(exc)]
-    return result.imported, [str(e) for e in result.errors]
+    return result.imported, [str(e) for e in result.errors] + [str(c) for c in result.conflicts]
 
 
 def export_sheets(db: Session, *, fmt: str) -> bytes:

@@ -209,3 +209,32 @@ def test_raw_rows_are_kept_only_within_their_retention(tmp_path: Path, sqlite_ur
     assert rows > 0 and high == pytest.approx(newest, abs=1.0)
     assert newest - low <= 2 * DAY  # days 1 and 2 purged
     assert newest - low > DAY  # day 4 kept whole
+
+
+def test_replay_sheets_never_overwrite_a_sheet_edited_in_the_ui(tmp_path: Path, sqlite_url: str) -> None:
+    from api.runner import import_sheets_file
+    from api.service import get_sheet, update_sheet
+
+    sheets = DEMO / "sheets.csv"
+    first = run_replay(paths=day_files(tmp_path, 1), db_url=sqlite_url, sheets=sheets)
+    assert first.sheet_conflicts == []
+    engine = make_engine(sqlite_url)
+    try:
+        with Session(engine) as session:
+            out = get_sheet(session, "SH-0001")
+            assert out is not None
+            edited = out.sheet.model_copy(update={"software_version": "VB99-edited-in-the-ui"})
+            update_sheet(session, "SH-0001", edited, version=out.version, actor="biomed:alice")
+        again = run_replay(paths=day_files(tmp_path, 2), db_url=sqlite_url, sheets=sheets)
+        assert len(again.sheet_conflicts) == 1 and "SH-0001" in again.sheet_conflicts[0]
+        assert "software_version" in again.sheet_conflicts[0] and "biomed:alice" in again.sheet_conflicts[0]
+        with Session(engine) as session:
+            kept = get_sheet(session, "SH-0001")
+            assert kept is not None and kept.sheet.software_version == "VB99-edited-in-the-ui"
+        result = import_sheets_file(sqlite_url, sheets, actor="cli", partial=False, overwrite=True)
+        assert result.imported == 1 and result.conflicts == []
+        with Session(engine) as session:
+            replaced = get_sheet(session, "SH-0001")
+            assert replaced is not None and replaced.sheet.software_version != "VB99-edited-in-the-ui"
+    finally:
+        engine.dispose()
