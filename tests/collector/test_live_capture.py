@@ -187,3 +187,48 @@ def test_medtap_capture_command_stops_cleanly_on_sigterm_and_stores_everything(
     devices = {d["mac"]: d for d in json.loads(inv.stdout)}
     assert 120 in devices["00:09:fb:20:00:50"]["vlans"]  # ARP frame, VLAN restored from auxdata
     assert any("dicom/client" in d["protocols"] for d in devices.values())
+
+
+@pytest.mark.netns
+def test_capture_shows_devices_and_findings_while_it_runs(veth: tuple[str, str, str], tmp_path: Path) -> None:
+    """Issue 14: with --flush 2 the inventory and a finding are in the database within two flush periods,
+    while `medtap capture` keeps running (no stop needed)."""
+    import signal
+
+    from sqlmodel import Session
+
+    from api.db import make_engine
+    from api.store import list_devices, list_findings
+
+    ns, host_end, ns_end = veth
+    demo = Path(__file__).resolve().parents[2] / "pcaps" / "demo"
+    db = f"sqlite:///{tmp_path / 'live.db'}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "capture", "--interface", host_end, "--db", db, "--flush", "2",
+         "--site", str(demo / "site.yaml")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(3.0)  # interpreter start, socket bound and promiscuous
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        _send(ns, ns_end, demo / "demo-remote.pcap")
+        sent = time.monotonic()
+        engine = make_engine(db)
+        try:
+            while True:
+                with Session(engine) as session:
+                    devices, _ = list_devices(session, limit=1000)
+                    findings, _ = list_findings(session, limit=1000)
+                if devices and any(f.rule == "remote-access-unapproved" for f in findings):
+                    break
+                assert time.monotonic() - sent < 2 * 2 + 1.0, (len(devices), [f.rule for f in findings])
+                time.sleep(0.2)
+        finally:
+            engine.dispose()
+        assert proc.poll() is None  # still capturing
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()[-2000:]
