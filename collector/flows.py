@@ -24,6 +24,8 @@ from collector.schema import Conversation, HostSighting, Observation
 
 DEFAULT_MAX_CONVERSATIONS = 500_000
 DEFAULT_MAX_HOSTS = 200_000
+DEFAULT_TABLE_IDLE = 3600.0
+"""Seconds (packet time) after which an idle host or conversation entry leaves the collector's tables."""
 
 WELL_KNOWN = frozenset({
     1433, 1521, 1883, 1900, 2575, 2762, 3268, 3306, 3389, 3702, 4242, 5002, 5060, 5061, 5353, 5355, 5432,
@@ -141,6 +143,20 @@ class Tables:
         self.convs: dict[tuple[Any, ...], list[Any]] = {}
         self.active_hosts: list[list[Any]] = []
         self.active_convs: list[list[Any]] = []
+
+    def age_out(self, before: float, followed: dict[int, list[Any]]) -> dict[str, int]:
+        """Drop entries last seen before `before` (packet time) that are idle this period: memory stays flat
+        on a capture that runs for weeks.  A conversation with a followed connection is kept.  Returns the
+        counts dropped per table; a host or conversation heard again later starts a new entry (its facts
+        are already stored, so nothing is lost but the connection state)."""
+        hosts = [k for k, e in self.hosts.items() if e[H_LAST] < before and not e[H_FRAMES]]
+        for k in hosts:
+            del self.hosts[k]
+        convs = [k for k, c in self.convs.items()
+                 if c[C_LAST] < before and not (c[C_PK_C2S] or c[C_PK_S2C]) and id(c) not in followed]
+        for k in convs:
+            del self.convs[k]
+        return {"hosts": len(hosts), "conversations": len(convs)}
 
     def _refuse(self, table: str) -> None:
         self.overflow[table] = self.overflow.get(table, 0) + 1

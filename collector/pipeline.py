@@ -28,6 +28,7 @@ from collector.flows import (
     C_STREAMS_LEFT,
     DEFAULT_MAX_CONVERSATIONS,
     DEFAULT_MAX_HOSTS,
+    DEFAULT_TABLE_IDLE,
     MAX_STREAMS_PER_CONVERSATION,
     Tables,
     sender_is_client,
@@ -79,12 +80,16 @@ class Pipeline(DeepPath):
         packet_time_flush: bool = True,
         read_stats: ReadStats | None = None,
         merge_facts: bool = True,
+        table_idle: float = DEFAULT_TABLE_IDLE,
     ) -> None:
         if detectors is None:
             from collector.registry import all_detectors
 
             detectors = all_detectors()
         self.sensor = sensor
+        self.table_idle = table_idle
+        """Seconds after which idle table entries are dropped at a flush (0: never); counted in `aged_out`."""
+        self.aged_out: dict[str, int] = {}
         self.merge_facts = merge_facts
         """Merge detector records stating the same fact within a flush (collector.facts); False keeps one
         record per decoded frame (cross-checks that compare frame by frame with Wireshark)."""
@@ -422,6 +427,10 @@ class Pipeline(DeepPath):
         self.repeats.clear()
         batch = [*self.records.values(), *self.tables.flush()]
         self.records.clear()
+        if self.table_idle > 0 and self.last_ts is not None:
+            for table, n in self.tables.age_out(self.last_ts - self.table_idle, self.streams).items():
+                if n:
+                    self.aged_out[table] = self.aged_out.get(table, 0) + n
         self._emit(batch)
         flushed = getattr(self.sink, "flushed", None)
         if flushed is not None:  # the flush period is complete: a store may now analyze what changed
@@ -441,7 +450,7 @@ class Pipeline(DeepPath):
             malformed=sum(weirds.values()), weirds=weirds, first_ts=self.first_ts, last_ts=self.last_ts,
             kernel_drops=self.kernel_drops, queue_drops=self.queue_drops, truncated=self.read_stats.truncated,
             files=list(self.read_stats.files), linktypes=names, table_overflow=dict(self.overflow),
-            deep_repeats=self.deep_repeats, tcp_streams_refused=self.streams_refused,
+            deep_repeats=self.deep_repeats, tcp_streams_refused=self.streams_refused, aged_out=dict(self.aged_out),
         )
 
     def close(self) -> CaptureStats:

@@ -120,6 +120,10 @@ class CaptureStats(Observation):
     table_overflow: dict[str, int] = Field(
         default_factory=dict, description="Table name -> entries refused because the table was at its cap."
     )
+    aged_out: dict[str, int] = Field(
+        default_factory=dict, description="Table name -> idle entries dropped (last seen more than the table idle "
+        "time before the newest frame, collector/flows.py DEFAULT_TABLE_IDLE), so that memory stays flat on a "
+        "capture that runs for weeks; a host or conversation heard again starts a new entry.")
     deep_repeats: int = Field(
         default=0,
         description="Identity frames not decoded again because an identical one (same detector, VLAN, MACs, "

@@ -354,3 +354,20 @@ def test_no_default_pseudonymisation_key(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="pseudonymisation key"):
             capture("no-such-interface", ListSink(), key=empty)  # type: ignore[arg-type]
     assert Pipeline(key=b"k1", detectors=[]).key == b"k1"
+
+
+def test_tables_stay_flat_over_days_as_idle_entries_age_out() -> None:
+    """Issue 14: three days, a new host every ten minutes: the tables hold the last hour, not the three days."""
+    frames = []
+    for i in range(3 * 24 * 6):
+        mac = "02:00:00:%02x:%02x:%02x" % (i >> 16, (i >> 8) & 0xFF, i & 0xFF)
+        pkt = bytes(Ether(src=mac, dst=PACS[0]) / IP(src=f"10.20.{i // 250}.{i % 250 + 1}", dst=PACS[1])
+                    / UDP(sport=40000, dport=7001))
+        frames.append(RawFrame(T0 + i * 600.0, 1, pkt, len(pkt), i + 1, "t", 0))
+    sink = ListSink()
+    pipe = Pipeline(key=TEST_KEY, sink=sink, detectors=[], flush_interval=60.0)
+    pipe.run(frames)
+    assert len(pipe.tables.hosts) <= 7 and len(pipe.tables.convs) <= 7
+    stats = pipe.close()
+    assert stats.aged_out["hosts"] >= len(frames) - 7 and stats.aged_out["conversations"] >= len(frames) - 7
+    assert len({o.mac for o in sink.observations if o.kind == "host"}) == len(frames)  # every host was reported
