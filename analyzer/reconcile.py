@@ -198,6 +198,10 @@ def _groups(conversations: Iterable[Any]) -> list[ConvGroup]:
     return out
 
 
+DEFAULT_MIN_WINDOW = 3600.0
+"""Seconds of observed traffic a silence check needs (site policy `min_observed_hours`, 1 hour by default)."""
+
+
 def check_rows(
     *,
     devices: dict[str, Device],
@@ -206,11 +210,16 @@ def check_rows(
     conversations: Iterable[Any] = (),
     remote: Iterable[Any] = (),
     now: dt.datetime | None = None,
+    min_window: float = DEFAULT_MIN_WINDOW,
 ) -> list[dict[str, Any]]:
     """One row per discrepancy between the sheets and what was observed (fields: FIELDS).
 
     `conversations` are analyzer.digest conversation groups or raw Conversation records; `remote`
     remote-access records (or analyzer.digest.RemoteRef), each in the order evidence is listed.
+    The silence checks (declared-not-seen, declared-server-silent) need `min_window` seconds of
+    traffic observed where the device should be (its declared VLAN, else the whole capture; for a
+    declared server, the VLANs the device was seen on), so a freshly started sensor flags nothing;
+    their detail says on what window they are based.
     """
     today = (now or dt.datetime.now(dt.timezone.utc)).date()
     rows: list[dict[str, Any]] = []
@@ -219,6 +228,7 @@ def check_rows(
     convs = _groups(conversations)
     remotes = list(remote)
     resolver = _Resolver(devices)
+    windows = observed_windows(devices.values())
     for device in sorted(devices.values(), key=lambda d: d.mac):
         if device.is_dm and not device.is_router and device.mac not in matched_macs:
             rows.append(_row("undeclared-device", None, device, None, observed=device.role,
@@ -231,18 +241,51 @@ def check_rows(
                              days_since_review=days, declared=sheet.last_review.isoformat() if sheet.last_review else None,
                              detail=f"sheet {sheet.id} last reviewed {days} days ago" if days is not None else f"sheet {sheet.id} was never reviewed"))
         if sheet.id not in matches:
-            rows.append(_row("declared-not-seen", sheet, None, None,
-                             declared=sheet.mac or sheet.ip or sheet.workstation,
-                             detail=f"{sheet.software_name}: no device seen with its MAC, IP or hostname"))
+            where = f"VLAN {sheet.vlan}" if sheet.vlan is not None and sheet.vlan in windows else "the network"
+            window = windows.get(sheet.vlan) if sheet.vlan is not None else None
+            window = window or windows.get(None)
+            if min_window <= 0 or (window is not None and window[1] - window[0] >= min_window):
+                rows.append(_row("declared-not-seen", sheet, None, None,
+                                 declared=sheet.mac or sheet.ip or sheet.workstation,
+                                 detail=f"{sheet.software_name}: no device seen with its MAC, IP or hostname"
+                                        + (f" ({_window_text(window)} observed on {where})" if window else "")))
             continue
         mac, how = matches[sheet.id]
         device = devices[mac]
-        rows.extend(_compare(sheet, device, how, convs, remotes, resolver, devices_by_ip))
+        # the device's VLAN(s) observed long enough for a daily exchange (PACS, backup) to have shown
+        seen = [windows[v] for v in device.vlans if v in windows] or [w for w in (windows.get(None),) if w]
+        window = max(seen, key=lambda w: w[1] - w[0]) if seen else None
+        silence = None
+        if window is not None and window[1] - window[0] >= min_window:
+            silence = f" ({_window_text(window)} observed on VLAN {', '.join(str(v) for v in device.vlans) or '-'})"
+        elif min_window <= 0:
+            silence = ""
+        rows.extend(_compare(sheet, device, how, convs, remotes, resolver, devices_by_ip, silence))
     return rows
 
 
+def observed_windows(devices: Iterable[Device]) -> dict[int | None, tuple[float, float]]:
+    """Per VLAN (0 for untagged), and for the whole capture (key None), the first and last time a device was seen."""
+    out: dict[int | None, tuple[float, float]] = {}
+    for d in devices:
+        if d.first_seen is None or d.last_seen is None:
+            continue
+        for key in (*d.vlans, None):
+            cur = out.get(key)
+            out[key] = (d.first_seen, d.last_seen) if cur is None else (min(cur[0], d.first_seen), max(cur[1], d.last_seen))
+    return out
+
+
+def _window_text(window: tuple[float, float]) -> str:
+    start = dt.datetime.fromtimestamp(window[0], dt.UTC).strftime("%Y-%m-%d %H:%M")
+    end = dt.datetime.fromtimestamp(window[1], dt.UTC).strftime("%Y-%m-%d %H:%M")
+    return f"{(window[1] - window[0]) / 3600:.1f} h, {start} to {end} UTC"
+
+
 def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], remotes: list[Any], resolver: _Resolver,
-             devices_by_ip: dict[str, Device]) -> list[dict[str, Any]]:
+             devices_by_ip: dict[str, Device], silence: str | None) -> list[dict[str, Any]]:
+    """Discrepancies of one matched sheet; `silence` (the observed window, as text) is None when too little
+    was observed for declared-server-silent."""
     rows = []
     if "unknown" not in (sheet.connection, device.connection) and sheet.connection != device.connection:
         rows.append(_row("connection-mismatch", sheet, device, how, declared=sheet.connection, observed=device.connection,
@@ -279,11 +322,12 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], rem
                          _evidence=[_conv_evidence(c, pointer) for _, pointer, c in _first_pointers(useful, 5)],
                          _first_seen=first.first_ts,
                          _last_seen=max(c.last_ts for c in useful), _ips=sorted({*device.ips[:1], peer})))
-    for name in sorted(set(declared_names)):
+    for name in sorted(set(declared_names)) if silence is not None else ():
         ips = resolver.ips(name)
         if not (ips & set(seen_peers)):
             rows.append(_row("declared-server-silent", sheet, device, how, peer=name, declared=name,
-                             detail=f"declared peer {name} " + ("never seen on the network" if not ips else "not contacted in the capture")))
+                             detail=f"declared peer {name} " + ("never seen on the network" if not ips else
+                                                                "not contacted in the capture") + silence))
     rows.extend(_remote_rows(sheet, device, how, remotes, own, gateway_ips))
     return rows
 

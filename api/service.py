@@ -356,9 +356,13 @@ def reconciliation(session: Session, *, now: dt.datetime | None = None) -> list[
     devices = {d.mac: d for d in list_devices(session, limit=10**9)[0]}
     sheets = all_sheets(session)
     matches = match_sheets(devices, sheets)
+    from analyzer.subjects.sheet import min_window
+    from api.facts_store import stored_policy
+
     rows = check_rows(devices=devices, sheets=sheets, matches=matches,
                       conversations=load_observations(session, kinds=["conversation"]),
-                      remote=load_observations(session, kinds=["remote_access"]), now=now)
+                      remote=load_observations(session, kinds=["remote_access"]), now=now,
+                      min_window=min_window(stored_policy(session)))
     out = {s.id: ReconciliationOut(sheet_id=s.id, software_name=s.software_name, mac=matches.get(s.id, (None, None))[0],
                                    match=matches.get(s.id, (None, None))[1]) for s in sheets}
     for row in rows:

@@ -13,7 +13,7 @@ from analyzer.digest import digest_of
 from analyzer.reconcile import FIELDS, check_rows, match_sheets
 
 SUBJECT = "sheet"
-__all__ = ["FIELDS", "SUBJECT", "rows"]
+__all__ = ["FIELDS", "SUBJECT", "min_window", "rows"]
 
 
 def rows(ctx: Any) -> Iterable[dict[str, Any]]:
@@ -26,4 +26,13 @@ def rows(ctx: Any) -> Iterable[dict[str, Any]]:
     return check_rows(
         devices=ctx.devices, sheets=sheets, matches=matches,
         conversations=digest.conversation_groups(), remote=digest.remote_records(), now=getattr(ctx, "now", None),
+        min_window=min_window(getattr(ctx, "site", None)),
     )
+
+
+def min_window(site: Any) -> float:
+    """Seconds of traffic the silence checks need: the site policy's `min_observed_hours`, else the default."""
+    from analyzer.reconcile import DEFAULT_MIN_WINDOW
+
+    hours = getattr(site, "min_observed_hours", None)
+    return DEFAULT_MIN_WINDOW if hours is None else float(hours) * 3600.0

@@ -49,7 +49,7 @@ def test_clean_sheet_gives_no_discrepancy_for_its_device() -> None:
     convs = [conversation("10.10.110.5", "10.50.0.20", 104, client_mac=CT, app="dicom"),
              conversation("10.10.110.5", "10.50.0.3", 53, client_mac=CT),            # DNS: infrastructure
              conversation("10.10.110.5", "224.0.0.251", 5353, client_mac=CT)]        # multicast
-    result = check_rows(devices=devs, sheets=sheets, matches=match_sheets(devs, sheets), conversations=convs, now=NOW)
+    result = check_rows(devices=devs, sheets=sheets, matches=match_sheets(devs, sheets), conversations=convs, min_window=0, now=NOW)
     assert [r for r in result if r["sheet_id"] == "SH-0001"] == []
     assert {r["mac"] for r in _checks(result)["undeclared-device"]} == {MONITOR}
 
@@ -63,7 +63,7 @@ def test_every_discrepancy() -> None:
               sheet("SH-GONE", mac="02:00:00:00:00:09", ip="10.10.110.99", workstation="gone")]
     convs = [conversation("10.10.110.5", "203.0.113.9", 443, client_mac=CT),
              conversation("10.10.110.5", "10.50.0.20", 104, client_mac=CT)]
-    result = _checks(check_rows(devices=devs, sheets=sheets, matches=match_sheets(devs, sheets), conversations=convs,
+    result = _checks(check_rows(devices=devs, sheets=sheets, matches=match_sheets(devs, sheets), conversations=convs, min_window=0,
                                 remote=[remote("198.51.100.7", "10.10.110.5")], now=NOW))
     assert set(result) == {"undeclared-device", "declared-not-seen", "connection-mismatch", "vlan-mismatch",
                            "undeclared-peer", "declared-server-silent", "remote-maintenance-mismatch", "os-mismatch",
@@ -110,6 +110,7 @@ def test_review_recent_is_not_overdue() -> None:
 def test_provider_on_a_context() -> None:
     devs = _by_id()
     ctx = SimpleNamespace(devices=devs, sheets=[sheet(vlan=120)], matches=None, now=NOW,
+                          site=SimpleNamespace(min_observed_hours=0),  # hand-made devices carry no times
                           observations={"conversation": [], "remote_access": []})
     produced = list(rows(ctx))
     assert SUBJECT == "sheet"

@@ -228,7 +228,12 @@ def test_exports(api: Api) -> None:
 
 
 def test_reconciliation_endpoint(api: Api) -> None:
+    from analyzer.site import SitePolicy
+    from api.facts_store import save_policy
+
     seed(api)
+    with api.session() as session:  # the seeded devices carry no times: no minimum window for silence checks
+        save_policy(session, SitePolicy(min_observed_hours=0), source="test")
     api.post(f"{V1}/sheets", json=sheet(vlan=111).model_dump(mode="json"))
     api.post(f"{V1}/sheets", json=sheet("SH-GONE", mac=None, ip="10.99.0.1", workstation="gone").model_dump(mode="json"))
     outcome = {o["sheet_id"]: o for o in api.get(f"{V1}/reconciliation", "viewer").json()}

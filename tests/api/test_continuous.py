@@ -238,3 +238,20 @@ def test_replay_sheets_never_overwrite_a_sheet_edited_in_the_ui(tmp_path: Path, 
             assert replaced is not None and replaced.sheet.software_version != "VB99-edited-in-the-ui"
     finally:
         engine.dispose()
+
+
+def test_silence_rules_wait_for_enough_observed_traffic(tmp_path: Path) -> None:
+    """A freshly started sensor flags no sheet: declared-not-seen and declared-server-silent need the site's
+    `min_observed_hours` of traffic on the VLAN, and say on what window they are based."""
+    from analyzer.site import load_site
+
+    site = load_site(DEMO / "site.yaml")
+    rules = ("declared-not-seen", "declared-server-silent")
+    fresh = run_replay(paths=sorted(DEMO.glob("*.pcap")), db_url=f"sqlite:///{tmp_path / 'a.db'}",
+                       site=site.model_copy(update={"min_observed_hours": 4.0}), sheets=DEMO / "sheets.csv")
+    assert not [f for f in fresh.report.findings if f.rule in rules]  # 3.5 h observed, 4 h needed
+    enough = run_replay(paths=sorted(DEMO.glob("*.pcap")), db_url=f"sqlite:///{tmp_path / 'b.db'}",
+                        site=site.model_copy(update={"min_observed_hours": 3.0}), sheets=DEMO / "sheets.csv")
+    silent = [f for f in enough.report.findings if f.rule in rules]
+    assert {f.rule for f in silent} == set(rules)
+    assert all("3.5 h" in f.evidence[0].text and "observed on VLAN" in f.evidence[0].text for f in silent)
