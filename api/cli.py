@@ -7,6 +7,7 @@ Exit status (documented in the README):
   2  usage error (unknown option, missing argument)
   3  a capture was damaged (truncated, corrupt block): everything before the damage was kept and stored
   4  no capture could be read at all (missing file, not a capture)
+  5  --forward: the central refused some batches for good (kept in the spool as *.rejected)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from api.render import safe_text
 EXIT_CONFIG = 1
 EXIT_DAMAGED = 3
 EXIT_NO_INPUT = 4
+EXIT_REJECTED = 5
 
 DEFAULT_DB = "sqlite:///medtap.db"
 
@@ -67,6 +69,14 @@ def _console(stderr: bool = False) -> Console:
 
 out = _console()
 err = _console(stderr=True)
+
+
+def _report_rejected(rejected: list[str]) -> None:
+    """Batches the central refused for good are data it does not have: say so, and exit non-zero."""
+    if rejected:
+        err.print(f"[red]error:[/] the central refused {len(rejected)} batch(es) for good; they are kept in the spool "
+                  f"for a person to look at: {safe_text(', '.join(rejected[:5]))}" + (" ..." if len(rejected) > 5 else ""))
+        raise typer.Exit(EXIT_REJECTED)
 
 
 def _fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
@@ -184,6 +194,7 @@ def replay(
         f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {safe_text(db)}"
         + (f"; report written to {safe_text(report)}" if report else "")
     )
+    _report_rejected(result.rejected_batches)
     if stats.truncated or result.damaged:
         raise typer.Exit(EXIT_DAMAGED)
 
@@ -232,6 +243,7 @@ def capture(
 
     err.print(f"[bold]captured[/] on {safe_text(interface)}: {safe_text(stats_line(result.report.stats))}")
     err.print(f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {safe_text(db)}")
+    _report_rejected(result.rejected_batches)
 
 
 # ----------------------------------------------------------------------------- reading results

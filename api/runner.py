@@ -43,6 +43,8 @@ class RunResult:
     """Observations of batches this database already held (the same captures replayed before)."""
     sheet_conflicts: list[str] = field(default_factory=list)
     """Sheets of --sheets kept because they were edited since their last import (never overwritten silently)."""
+    rejected_batches: list[str] = field(default_factory=list)
+    """Spooled batches the central refused for good (--forward): data that did not reach it."""
 
 
 def replay_key(files: Sequence[Path], *, sensor: str, dissector: str) -> str:
@@ -167,6 +169,10 @@ class _Tee:
         for sink in self.sinks:
             sink.close()
 
+    def rejected(self) -> list[str]:
+        """Batches a forwarder's central refused for good (still in its spool as *.rejected)."""
+        return [str(p) for sink in self.sinks for p in getattr(sink, "rejected_batches", lambda: [])()]
+
 
 def expand_inputs(paths: Sequence[Path]) -> list[Path]:
     """Files as given, folders expanded to the capture files they hold; missing ones refused."""
@@ -283,6 +289,7 @@ def run_replay(
             for start in range(0, len(enriched), 5000):
                 out.emit(enriched[start : start + 5000])
             out.close()
+            sink = out
         if stats.packets == 0 and any(w.startswith(("unreadable", "not_a_capture")) for w in stats.weirds):
             raise NoInputError("not a capture file: " + ", ".join(str(f) for f in files))
         report = _analyze_and_store(session, site=site, baseline_path=baseline_path, digest=digest)
@@ -291,7 +298,7 @@ def run_replay(
     if report_path is not None:
         write_report(report, report_path)
     return RunResult(report=report, damaged=damaged, observations=db_sink.count, already_stored=db_sink.already,
-                     sheet_conflicts=conflicts)
+                     sheet_conflicts=conflicts, rejected_batches=sink.rejected())
 
 
 def run_capture(
@@ -321,8 +328,11 @@ def run_capture(
 
         def analyze_flush() -> None:
             # every flush period: the inventory and findings follow the capture while it runs
-            from api.service import reanalyze
+            from api.facts_store import generation
+            from api.service import reanalyze, stored_digest
 
+            if db_sink.digest is not None and db_sink.digest.generation != generation(session):
+                db_sink.digest = stored_digest(session, site=site)  # a sheet or another writer changed the store
             reanalyze(session, site=site, digest=db_sink.digest, record_run=False)
             _purge_if_retained(session)
 
@@ -334,7 +344,7 @@ def run_capture(
         )
         sink.close()
         report = _analyze_and_store(session, site=site, baseline_path=None, digest=db_sink.digest)
-    return RunResult(report=report, observations=db_sink.count)
+    return RunResult(report=report, observations=db_sink.count, rejected_batches=sink.rejected())
 
 
 def _purge_if_retained(session: Session) -> None:
