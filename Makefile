@@ -46,8 +46,9 @@ system-deps:
 	  else echo "warning: missing test tools:$$missing (their tests skip outside CI)"; fi; \
 	fi
 
+# two workers (pytest-xdist): the suite runs on both cores of the build machine, about 2 minutes
 test: $(VENV)/.test-installed system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 samples: $(VENV)/.test-installed
 	$(BIN)/python pcaps/make_samples.py

@@ -75,14 +75,15 @@ def _report_rejected(rejected: list[str]) -> None:
     """Batches the central refused for good are data it does not have: say so, and exit non-zero."""
     if rejected:
         err.print(f"[red]error:[/] the central refused {len(rejected)} batch(es) for good; they are kept in the spool "
-                  f"for a person to look at: {safe_text(', '.join(rejected[:5]))}" + (" ..." if len(rejected) > 5 else ""))
+                  f"for a person to look at: {safe_text(', '.join(rejected[:5]))}" + (" ..." if len(rejected) > 5 else ""),
+                  soft_wrap=True)
         raise typer.Exit(EXIT_REJECTED)
 
 
 def _fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
     """Print one error line (its text printed literally, whatever it quotes) and exit with `code`."""
     shown = "\n".join(safe_text(line) for line in message.splitlines())  # one problem a line, as worded
-    err.print(f"[bold red]error:[/] {shown}")
+    err.print(f"[bold red]error:[/] {shown}", soft_wrap=True)  # never wrapped: one line stays one line
     raise typer.Exit(code)
 
 

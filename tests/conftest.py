@@ -10,6 +10,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # A fixed pseudonymisation key for the suite (never the key file of the person running it).
 os.environ.setdefault("MEDTAP_PSEUDONYM_KEY", "medtap-test-suite-key")
+# The CLI's tables as in a pipe (200 columns), whatever terminal, or none, the test workers have.
+os.environ["COLUMNS"] = "200"
 REAL_PCAPS = (REPO / ".." / "shared" / "pcaps" / "real").resolve()
 
 
@@ -44,10 +46,25 @@ SCORES: list[str] = []
 """Lines of the precision/recall table, filled by tests/golden/test_demo.py, printed at the end of the run."""
 
 
+SCORES_FILE = REPO / "tests" / "artifacts" / "demo-scores.txt"
+"""The same table on disk: with several workers (pytest-xdist) the test runs in a worker, the summary here."""
+
+
+def save_scores() -> None:
+    SCORES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    SCORES_FILE.write_text("\n".join(SCORES) + "\n", encoding="utf-8")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a plain run), before any worker tests
+        SCORES_FILE.unlink(missing_ok=True)
+
+
 def pytest_terminal_summary(terminalreporter: object, exitstatus: int, config: pytest.Config) -> None:
-    if SCORES:
+    lines = SCORES or (SCORES_FILE.read_text(encoding="utf-8").splitlines() if SCORES_FILE.is_file() else [])
+    if lines:
         write = terminalreporter.write_line  # type: ignore[attr-defined]
         write("")
         write("Precision and recall of the rule catalogue on the demo hospital (pcaps/demo/expected.yaml):")
-        for line in SCORES:
+        for line in lines:
             write(line)

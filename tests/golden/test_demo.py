@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, SCORES
+from tests.conftest import REPO, SCORES, save_scores
 from tests.keys import TEST_KEY
 
 DEMO = REPO / "pcaps" / "demo"
@@ -117,6 +117,7 @@ def test_every_rule_of_the_catalogue_fires_where_expected(
             problems.append(f"{rule}: unexpected {sorted({f['subject'] for f in runs[run]['findings'] if f['rule'] == rule} - set(spec['subjects']))}")
     for run, (tp, fp, fn) in sorted(totals.items()):
         SCORES.append(f"  {'ALL':28s} {run:9s} {tp:3d} {fp:3d} {fn:3d} {tp / max(tp + fp, 1):9.3f} {tp / max(tp + fn, 1):7.3f}")
+    save_scores()
     assert not problems, "\n".join(problems)
 
 
