@@ -484,6 +484,65 @@ def db_upgrade(db: DbOpt = DEFAULT_DB) -> None:
     out.print(f"database {safe_text(_shown_url(db))} is up to date")
 
 
+@db_app.command("purge")
+@_opens_db
+def db_purge(
+    db: DbOpt = DEFAULT_DB,
+    days: Annotated[Optional[float], typer.Option(help="Keep raw observation rows of the last DAYS "
+                                                 "(default: MEDTAP_RAW_RETENTION_DAYS, 0 keeps none).")] = None,
+) -> None:
+    """Drop raw observation rows past their retention (facts, devices and findings are kept)."""
+    from api.facts_store import purge_raw
+    from api.runner import session_for
+
+    with session_for(db) as session:
+        dropped = purge_raw(session, days=days)
+    out.print(f"{dropped} raw observation row(s) dropped from {safe_text(_shown_url(db))}")
+
+
+@app.command()
+@_opens_db
+def analyze(site: SiteOpt = None, db: DbOpt = DEFAULT_DB) -> None:
+    """Analyze every stored fact again (after a rule or policy change); the policy given becomes the store's.
+
+    Replays, captures and a central analyze by themselves as data arrives: this full pass is for a
+    changed rule set, policy or sheet.  Its cost follows the stored facts, not the frames ever seen.
+    """
+    from api.runner import session_for
+    from api.service import reanalyze
+
+    site_policy = _load_site(site)
+    with session_for(db) as session:
+        report = reanalyze(session, site=site_policy, sources=["analyze"])
+    err.print(f"{len(report.devices)} devices, {len(report.findings)} findings stored in {safe_text(_shown_url(db))}")
+
+
+@app.command()
+@_opens_db
+def status(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False,
+           silent_after: Annotated[float, typer.Option(help="Seconds without a batch after which a sensor is "
+                                                        "silent.")] = 300.0) -> None:
+    """Is the picture current? Last analysis, and each sensor's last batch (silent ones flagged)."""
+    from api.facts_store import live_status
+    from api.runner import session_for
+
+    with session_for(db) as session:
+        state = live_status(session, silent_after=silent_after)
+    if as_json:
+        out.print_json(json.dumps(state, default=str), ensure_ascii=True)
+        return
+    last = state["last_analysis"]
+    out.print(f"inventory last updated: {last.isoformat(timespec='seconds') if last else 'never'}"
+              + ("" if state["up_to_date"] else " (newer data not analyzed yet)"))
+    for s in state["sensors"]:
+        flag = "[red]SILENT[/] " if s["silent"] else ""
+        out.print(f"{flag}sensor {safe_text(s['sensor'])}: last batch {s['last_batch_at'].isoformat(timespec='seconds')}"
+                  f" ({s['seconds_since_last_batch']:.0f} s ago), {s['batches']} batch(es)")
+    if state["silent_sensors"]:
+        err.print(f"[yellow]warning:[/] silent sensor(s): {safe_text(', '.join(state['silent_sensors']))}: "
+                  "a dead SPAN port or sensor is not a quiet network", soft_wrap=True)
+
+
 @rules_app.command("check")
 def rules_check(
     rules_dir: Annotated[Optional[Path], typer.Argument(help="Rules folder (default: the bundled rules/).")] = None,

@@ -150,3 +150,21 @@ def test_replaying_the_same_captures_twice_stores_them_once(tmp_path: Path) -> N
     twice = json.loads((tmp_path / "r.json").read_text())
     assert twice["stats"]["packets"] == once["stats"]["packets"]
     assert [d["mac"] for d in twice["devices"]] == [d["mac"] for d in once["devices"]]
+
+
+def test_analyze_status_and_purge_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`medtap analyze` re-runs the analysis with the stored policy, `status` tells when, `db purge` drops raw rows."""
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    demo = REPO / "pcaps" / "demo"
+    with monkeypatch.context() as env:
+        env.setenv("MEDTAP_RAW_RETENTION_DAYS", "1")
+        assert runner.invoke(app, ["replay", str(demo / "demo-core.pcap"), "--site", str(demo / "site.yaml"),
+                                   "--db", db, "-q"]).exit_code == 0
+    analyzed = runner.invoke(app, ["analyze", "--db", db])
+    assert analyzed.exit_code == 0 and "devices" in analyzed.output
+    state = runner.invoke(app, ["status", "--db", db, "--json"])
+    data = json.loads(state.stdout)
+    assert data["up_to_date"] is True and data["last_analysis"] and data["sensors"][0]["sensor"] == "local"
+    purged = runner.invoke(app, ["db", "purge", "--db", db, "--days", "0"])
+    assert purged.exit_code == 0 and "raw observation row(s) dropped" in purged.output
+    assert int(purged.output.split()[0]) > 0
