@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.models import Device
+from analyzer.paths import DataFileError
 from analyzer.rules.match import Predicate, compile_where, fill
 from analyzer.yamlload import load_file
 
@@ -47,7 +48,7 @@ class RoleRule:
 @lru_cache(maxsize=8)
 def load_roles(path: Path) -> tuple[RoleRule, ...]:
     if not path.is_file():
-        return ()
+        raise DataFileError(f"{path}: data table missing (a rules folder must have it; see collector.datafiles)")
     data = load_file(path) or {}
     return tuple(
         RoleRule(str(r["role"]), float(r["confidence"]), str(r.get("evidence", "")),

@@ -17,6 +17,7 @@ from pathlib import Path
 import netaddr
 
 from analyzer.macs import is_locally_administered
+from analyzer.paths import DataFileError
 from analyzer.yamlload import load_file
 
 
@@ -40,7 +41,7 @@ class VendorInfo:
 def load_aliases(path: Path) -> tuple[VendorAlias, ...]:
     """Read rules/vendors.yaml (cached per path; the table is immutable)."""
     if not path.is_file():
-        return ()
+        raise DataFileError(f"{path}: data table missing (a rules folder must have it; see collector.datafiles)")
     data = load_file(path) or {}
     return tuple(
         VendorAlias(re.compile(str(v["match"]), re.IGNORECASE), str(v["name"]), bool(v.get("medical", False)),

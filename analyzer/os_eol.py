@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from analyzer.paths import DataFileError
 from analyzer.yamlload import load_file
 
 
@@ -34,7 +35,7 @@ class DhcpFingerprint:
 @lru_cache(maxsize=8)
 def load_eol(path: Path) -> tuple[EolEntry, ...]:
     if not path.is_file():
-        return ()
+        raise DataFileError(f"{path}: data table missing (a rules folder must have it; see collector.datafiles)")
     data = load_file(path) or {}
     return tuple(
         EolEntry(str(e["family"]), str(e["version"]), e["eol"] if isinstance(e["eol"], dt.date)
@@ -46,7 +47,7 @@ def load_eol(path: Path) -> tuple[EolEntry, ...]:
 @lru_cache(maxsize=8)
 def load_fingerprints(path: Path) -> tuple[DhcpFingerprint, ...]:
     if not path.is_file():
-        return ()
+        raise DataFileError(f"{path}: data table missing (a rules folder must have it; see collector.datafiles)")
     data = load_file(path) or {}
     return tuple(
         DhcpFingerprint(str(e["fingerprint"]), str(e["family"]), None if e.get("version") is None

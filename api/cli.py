@@ -80,6 +80,16 @@ def _report_rejected(rejected: list[str]) -> None:
         raise typer.Exit(EXIT_REJECTED)
 
 
+def _require_data() -> None:
+    """Every data table there before any work (a missing or invalid one: one error line naming the file)."""
+    from collector.datafiles import DataFileError, require_data_files
+
+    try:
+        require_data_files()
+    except DataFileError as exc:
+        _fail(str(exc))
+
+
 def _fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
     """Print one error line (its text printed literally, whatever it quotes) and exit with `code`."""
     shown = "\n".join(safe_text(line) for line in message.splitlines())  # one problem a line, as worded
@@ -157,6 +167,7 @@ def replay(
     """Replay capture files: decode, store observations, analyze, print a summary."""
     from api.runner import NoInputError, run_replay
 
+    _require_data()
     site_policy = _load_site(site)
     try:
         result = run_replay(
@@ -217,6 +228,7 @@ def capture(
     spool: Annotated[Path, typer.Option(help="Spool folder for --forward.")] = Path(".medtap-spool"),
 ) -> None:
     """Sniff a live interface (needs NET_RAW and NET_ADMIN), flushing observations periodically."""
+    _require_data()
     from api.runner import run_capture
 
     site_policy = _load_site(site)
@@ -304,6 +316,7 @@ def serve(
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Serve the API (/api/v1) and the web UI."""
+    _require_data()
     import uvicorn
 
     from api.main import create_app
@@ -508,6 +521,7 @@ def analyze(site: SiteOpt = None, db: DbOpt = DEFAULT_DB) -> None:
     Replays, captures and a central analyze by themselves as data arrives: this full pass is for a
     changed rule set, policy or sheet.  Its cost follows the stored facts, not the frames ever seen.
     """
+    _require_data()
     from api.runner import session_for
     from api.service import reanalyze
 

@@ -21,7 +21,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }
 # The analyzer may use only the documented records of the collector.
 # collector.yamlsafe: the one strict YAML loader, which the collector needs for its own tables.
-ANALYZER_ALLOWED_COLLECTOR = ("collector.schema", "collector.yamlsafe")
+ANALYZER_ALLOWED_COLLECTOR = ("collector.schema", "collector.datafiles", "collector.yamlsafe")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:

@@ -2,25 +2,20 @@
 
 The table is data (UIDs from DICOM PS3.4 Annex B.5 / PS3.6 Annex A), so a biomedical engineer can
 add a class without Python.  The collector may not import the analyzer, so the rules folder is
-found the same way as `analyzer.paths`: env MEDTAP_RULES_DIR, else <repo>/rules.
+found in the rules folder (collector.datafiles: MEDTAP_RULES_DIR, else the installed rules).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
 from collector import yamlsafe
+from collector.datafiles import rules_dir
 
 SOP_FILE = "dicom_sop_classes.yaml"
-
-
-def rules_dir() -> Path:
-    """The rules/ data folder (env MEDTAP_RULES_DIR overrides)."""
-    return Path(os.environ.get("MEDTAP_RULES_DIR") or Path(__file__).resolve().parents[2] / "rules")
 
 
 def load_sop_table(path: Path) -> Mapping[str, str]:
@@ -38,10 +33,7 @@ def load_sop_table(path: Path) -> Mapping[str, str]:
 
 @lru_cache(maxsize=4)
 def _table_for(folder: str) -> Mapping[str, str]:
-    path = Path(folder) / SOP_FILE
-    if not path.is_file():
-        return MappingProxyType({})
-    return load_sop_table(path)
+    return load_sop_table(Path(folder) / SOP_FILE)  # a missing table: the CLI's start-up check names it
 
 
 def sop_hints() -> Mapping[str, str]:

@@ -5,7 +5,7 @@ banner or the TLS server name are data, not code, in the spirit of GRASSMARLIN's
 fingerprint files: a biomedical engineer adds a vendor by adding a YAML entry.  Every file
 is validated at import with pydantic (unknown keys refused); a bad file raises
 `SignatureFileError` naming the file and the entry.  The folder is
-`$MEDTAP_RULES_DIR/signatures` or `<repo>/rules/signatures`.
+`signatures/` of the rules folder (collector.datafiles: MEDTAP_RULES_DIR, else the installed rules).
 
 The TLS server name is read by a minimal ClientHello parser (RFC 8446 section 4.1.2,
 RFC 6066 section 3 server_name extension): only the SNI, nothing else.
@@ -14,7 +14,6 @@ RFC 6066 section 3 server_name extension): only the SNI, nothing else.
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 import struct
 from collections.abc import Callable, Iterable, Sequence
@@ -25,10 +24,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from collector import yamlsafe
+from collector.datafiles import rules_dir
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import Observation, RemoteAccessObs
 
-REPO_DIR = Path(__file__).resolve().parents[2]
 REGEX_WINDOW = 2048
 """Regexes see the first bytes of a direction only (identity lives in the first PDU)."""
 
@@ -39,8 +38,8 @@ Method = Literal[
 
 
 def signatures_dir() -> Path:
-    """rules/signatures (env MEDTAP_RULES_DIR overrides the rules folder, like analyzer.paths)."""
-    return Path(os.environ.get("MEDTAP_RULES_DIR") or REPO_DIR / "rules") / "signatures"
+    """rules/signatures of the rules folder (collector.datafiles)."""
+    return rules_dir() / "signatures"
 
 
 class SignatureFileError(ValueError):

@@ -32,10 +32,10 @@ ZONE_TWICE_CIDRS = "site: x\nzones:\n  - name: a\n    kind: dm\n    cidrs: [10.0
 def _load_site_text(tmp_path: Path, text: str) -> str:
     path = tmp_path / "site.yaml"
     path.write_text(text, encoding="utf-8")
-    started = time.monotonic()
+    started = time.process_time()  # the work it costs, whatever else the machine is doing
     with pytest.raises(SiteError) as exc:
         load_site(path)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     return str(exc.value)
 
 

@@ -1,0 +1,51 @@
+"""Where medtap's data files live (rule catalogue, signatures, vendor, OS and DICOM tables): one place.
+
+The `rules` folder is package data: installed with medtap (a plain `pip install .` or the Docker
+image works from any folder), found through the `rules` package; `MEDTAP_RULES_DIR` points at
+another folder (a site's own catalogue).  Every table medtap needs must be there: a missing one
+is an error naming the file, never a silently empty table.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+RULES_ENV = "MEDTAP_RULES_DIR"
+
+
+class DataFileError(ValueError):
+    """A data table is missing or invalid; the message names the file."""
+
+
+def rules_dir() -> Path:
+    """The rules folder: MEDTAP_RULES_DIR, else the installed `rules` package (the repository's rules/)."""
+    override = os.environ.get(RULES_ENV)
+    if override:
+        return Path(override)
+    try:
+        import rules
+    except ImportError:  # not installed: running from a source checkout
+        return Path(__file__).resolve().parents[1] / "rules"
+    return Path(rules.__file__).resolve().parent
+
+
+def data_file(name: str) -> Path:
+    """A required data table of the rules folder (e.g. "vendors.yaml"); DataFileError when it is missing."""
+    path = rules_dir() / name
+    if not path.is_file():
+        raise DataFileError(f"{path}: data table missing (reinstall medtap, or set {RULES_ENV} to a rules folder "
+                            f"that has it)")
+    return path
+
+
+REQUIRED = ("vendors.yaml", "os_eol.yaml", "os_fingerprints.yaml", "classification.yaml", "dicom_sop_classes.yaml",
+            "signatures/remote_access.yaml")
+"""Tables every replay, capture and analysis needs (the rule files themselves are checked by their loader)."""
+
+
+def require_data_files() -> Path:
+    """Check at start that every required table is there; the rules folder, or DataFileError naming the file."""
+    for name in REQUIRED:
+        data_file(name)
+    return rules_dir()
