@@ -18,15 +18,14 @@ COPY analyzer ./analyzer
 COPY api ./api
 COPY rules ./rules
 COPY pcaps ./pcaps
-# Editable install keeps rules/ beside the code (the analyzer reads <repo>/rules).
-RUN pip install --no-cache-dir -e . \
+# A plain install: rules/ and the data tables are package data (collector.datafiles), found from any folder.
+RUN pip install --no-cache-dir . \
  && useradd --system --home /data --create-home medtap \
  && setcap cap_net_raw,cap_net_admin+eip "$(readlink -f /usr/local/bin/python3)"
 # File capabilities let the non-root user open AF_PACKET sockets, but only when the container is
 # started with --cap-add NET_RAW --cap-add NET_ADMIN (Docker drops them from the bounding set otherwise).
 
-ENV MEDTAP_DB_URL=sqlite:////data/medtap.db \
-    MEDTAP_RULES_DIR=/opt/medtap/rules
+ENV MEDTAP_DB_URL=sqlite:////data/medtap.db
 VOLUME /data
 USER medtap
 ENTRYPOINT ["medtap"]
