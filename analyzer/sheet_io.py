@@ -59,45 +59,16 @@ from typing import Any, Iterable
 import yaml
 from pydantic import ValidationError
 
-from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet
+from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet, field_meta
 from analyzer.yamlload import Limits, safe_load
 
 FORMATS = ("csv", "json", "yaml")
 # A YAML sheet file may be as large as an API request body (api.settings max_body_bytes).
 SHEET_LIMITS = Limits(max_bytes=32 * 1024 * 1024)
-CSV_COLUMNS = [
-    "id", "software_name", "software_version", "supplier", "workstation", "workstation_owner", "mac", "ip",
-    "connection", "vlan", "interfaces", "servers", "os_name", "os_version", "backups", "protection",
-    "restoration", "remote_maintenance", "responsibility", "perimeter_criterion", "biomedical_referent",
-    "it_referent", "last_review", "ce_marking",
-]
-
-_ALIASES: dict[str, list[str]] = {
-    "id": ["identifiant", "id fiche", "fiche", "reference", "ref"],
-    "software_name": ["nom du logiciel", "logiciel", "application", "nom de l application", "software", "name"],
-    "software_version": ["version", "version du logiciel", "version logiciel"],
-    "supplier": ["fournisseur", "editeur", "fabricant", "vendor", "manufacturer"],
-    "workstation": ["poste informatique", "poste", "nom du poste", "hostname", "host"],
-    "workstation_owner": ["proprietaire du poste", "proprietaire", "owner"],
-    "mac": ["adresse mac", "mac address"],
-    "ip": ["adresse ip", "ip address"],
-    "connection": ["type de connexion", "connexion", "connection type", "type de connexion reseau"],
-    "vlan": ["vlan id"],
-    "interfaces": ["interface"],
-    "servers": ["serveurs", "serveur", "server"],
-    "os_name": ["systeme d exploitation", "os", "operating system", "systeme"],
-    "os_version": ["version os", "version du systeme", "version systeme d exploitation"],
-    "backups": ["sauvegardes", "sauvegarde", "backup"],
-    "protection": ["antivirus"],
-    "restoration": ["restauration", "restore"],
-    "remote_maintenance": ["telemaintenance", "tele maintenance", "maintenance a distance", "remote access"],
-    "responsibility": ["responsabilite", "service responsable", "service"],
-    "perimeter_criterion": ["critere de perimetre", "perimetre", "perimeter"],
-    "biomedical_referent": ["referent biomedical", "referent biomed"],
-    "it_referent": ["referent informatique", "referent it", "referent dsi"],
-    "last_review": ["date de revue", "derniere revue", "date de la derniere revue", "review date"],
-    "ce_marking": ["marquage ce", "classe dm", "ce", "ce marking"],
-}
+CSV_COLUMNS = list(Sheet.model_fields)
+"""CSV columns: the sheet model's fields, in its order (analyzer.sheets.Sheet is the one definition)."""
+_ALIASES: dict[str, list[str]] = {name: field_meta(name)["headers"] for name in CSV_COLUMNS}
+"""Other header names each column is known by (French and English exports), from the model's `headers`."""
 _FORMULA = ("=", "+", "-", "@")
 MAX_ROWS = 10_000  # sheets per file: a hospital has hundreds; more is a mistake or an attack
 MAX_CELL_CHARS = 64 * 1024  # characters per CSV cell (the csv module itself stops at 128 KiB with an exception)

@@ -13,11 +13,12 @@ import datetime as dt
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 
-from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet
+from analyzer.sheets import SHEET_GROUPS as FORM_GROUPS
+from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet, field_meta
 
 
 @dataclass(frozen=True)
@@ -29,26 +30,36 @@ class FormField:
     help: str | None = None
 
 
-SHEET_GROUPS: tuple[tuple[str, tuple[FormField, ...]], ...] = (
-    ("identity", (
-        FormField("id", required=True), FormField("software_name", required=True), FormField("software_version"),
-        FormField("supplier"), FormField("ce_marking"),
-        FormField("responsibility", "select", ("biomedical", "it")), FormField("perimeter_criterion"),
-    )),
-    ("workstation", (
-        FormField("workstation"), FormField("workstation_owner", "select", ("establishment", "supplier")),
-        FormField("os_name"), FormField("os_version"),
-    )),
-    ("network", (
-        FormField("mac"), FormField("ip"), FormField("connection", "select", ("wired", "wifi", "unknown")),
-        FormField("vlan", "number"),
-        FormField("interfaces", "textarea", help="sheet.interfaces_help"),
-        FormField("servers", "textarea", help="sheet.servers_help"),
-    )),
-    ("security", (FormField("backups", "textarea"), FormField("protection", "textarea"), FormField("restoration", "textarea"))),
-    ("remote", (FormField("rm_method", help="sheet.rm_method_help"), FormField("rm_gateway"), FormField("rm_supplier"))),
-    ("people", (FormField("biomedical_referent"), FormField("it_referent"), FormField("last_review", "date"))),
+REMOTE_FIELDS = (FormField("rm_method", help="sheet.rm_method_help"), FormField("rm_gateway"), FormField("rm_supplier"))
+"""The structured remote-maintenance field, shown as three inputs."""
+
+
+def _form_field(name: str) -> tuple[FormField, ...]:
+    """The form input(s) of one sheet model field: widget from its type, or its `widget` metadata."""
+    if name == "remote_maintenance":
+        return REMOTE_FIELDS
+    info = Sheet.model_fields[name]
+    meta = field_meta(name)
+    annotation = info.annotation
+    options = tuple(str(a) for a in get_args(annotation)) if get_origin(annotation) is Literal else ()
+    if options:
+        kind = "select"
+    elif get_origin(annotation) is list:
+        kind = "textarea"
+    elif dt.date in (annotation, *get_args(annotation)):
+        kind = "date"
+    elif int in (annotation, *get_args(annotation)):
+        kind = "number"
+    else:
+        kind = meta.get("widget", "text")
+    return (FormField(name, kind, options, required=info.is_required(), help=meta.get("help")),)
+
+
+SHEET_GROUPS: tuple[tuple[str, tuple[FormField, ...]], ...] = tuple(
+    (group, tuple(f for name in Sheet.model_fields if field_meta(name)["group"] == group for f in _form_field(name)))
+    for group in FORM_GROUPS
 )
+"""The sheet form, derived from the model: its groups in order, each with its fields in the model's order."""
 FIELD_NAMES = tuple(f.name for _, fields in SHEET_GROUPS for f in fields)
 _REMOTE = {"rm_method": "method", "rm_gateway": "gateway", "rm_supplier": "supplier"}
 MAX_FIELD = 4000
