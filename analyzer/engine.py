@@ -74,7 +74,7 @@ def _default_now(digest: Digest, stats: Stats) -> dt.datetime:
     last = stats.last_ts
     if last is None:
         last = digest.max_ts if digest.max_ts is not None else 0.0
-    return dt.datetime.fromtimestamp(last, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(last, dt.UTC)
 
 
 # --------------------------------------------------------------------------- conversations

@@ -221,7 +221,7 @@ def check_rows(
     declared server, the VLANs the device was seen on), so a freshly started sensor flags nothing;
     their detail says on what window they are based.
     """
-    today = (now or dt.datetime.now(dt.timezone.utc)).date()
+    today = (now or dt.datetime.now(dt.UTC)).date()
     rows: list[dict[str, Any]] = []
     matched_macs = {mac for mac, _ in matches.values()}
     devices_by_ip = {ip: d for d in devices.values() for ip in d.ips}

@@ -52,9 +52,10 @@ import io
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -375,7 +376,7 @@ def _read_row(row: list[str], line: int, columns: list[str | None], out: list[tu
     if len(row) > len(columns):
         result.errors.append(SheetError(line, "row", f"{len(row)} cells for {len(columns)} columns"))
         return
-    cells = {c: v for c, v in zip(columns, row) if c is not None}
+    cells = {c: v for c, v in zip(columns, row, strict=False) if c is not None}
     big = next((c for c, v in cells.items() if len(v) > MAX_CELL_CHARS), None)
     if big is not None:
         result.errors.append(SheetError(line, big, f"cell of {len(cells[big])} characters (at most {MAX_CELL_CHARS})"))

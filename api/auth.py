@@ -30,8 +30,8 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -93,7 +93,7 @@ def parse_expiry(*, expires_in: str | None = None, expires: str | None = None,
             day = dt.date.fromisoformat(expires.strip())
         except ValueError:
             raise InvalidError(f"--expires {expires!r}: expected YYYY-MM-DD", "expires") from None
-        return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+        return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     return None
 
 

@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -56,7 +56,7 @@ DbOpt = Annotated[
     typer.Option("--db", envvar="MEDTAP_DB_URL", help="Database URL (sqlite:///file.db or postgresql+psycopg://...)."),
 ]
 SiteOpt = Annotated[
-    Optional[Path], typer.Option("--site", envvar="MEDTAP_SITE", help="Site policy YAML (zones, conduits, gateways).")
+    Path | None, typer.Option("--site", envvar="MEDTAP_SITE", help="Site policy YAML (zones, conduits, gateways).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON instead of a table.")]
 
@@ -138,14 +138,14 @@ def _load_site(site: Path | None):  # type: ignore[no-untyped-def]
 def replay(
     pcaps: Annotated[list[Path], typer.Argument(help="Capture files (pcap, pcapng, .gz) or folders of rotated files.")],
     site: SiteOpt = None,
-    sheets: Annotated[Optional[Path], typer.Option(help="Identification sheets to import first (CSV/JSON/YAML).")] = None,
+    sheets: Annotated[Path | None, typer.Option(help="Identification sheets to import first (CSV/JSON/YAML).")] = None,
     db: DbOpt = DEFAULT_DB,
-    report: Annotated[Optional[Path], typer.Option(help="Write the report JSON (schema 1) here.")] = None,
-    observations: Annotated[Optional[Path], typer.Option(help="Also write every observation as JSON lines.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the report JSON (schema 1) here.")] = None,
+    observations: Annotated[Path | None, typer.Option(help="Also write every observation as JSON lines.")] = None,
     sensor: Annotated[str, typer.Option(help="Sensor id recorded with every observation.")] = "local",
-    baseline: Annotated[Optional[Path], typer.Option(help="Baseline JSON: new devices/conversations are findings.")] = None,
-    forward: Annotated[Optional[str], typer.Option(help="Send observations to a central medtap at this URL.")] = None,
-    token: Annotated[Optional[str], typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Baseline JSON: new devices/conversations are findings.")] = None,
+    forward: Annotated[str | None, typer.Option(help="Send observations to a central medtap at this URL.")] = None,
+    token: Annotated[str | None, typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
     spool: Annotated[Path, typer.Option(help="Spool folder for --forward when the central is down.")] = Path(
         ".medtap-spool"
     ),
@@ -204,16 +204,16 @@ def replay(
 @_opens_db
 def capture(
     interface: Annotated[str, typer.Option("--interface", "-i", help="SPAN interface to sniff (promiscuous).")],
-    bpf: Annotated[Optional[str], typer.Option(help="BPF filter expression.")] = None,
-    duration: Annotated[Optional[float], typer.Option(help="Stop after S seconds (default: until SIGINT/SIGTERM).")] = None,
+    bpf: Annotated[str | None, typer.Option(help="BPF filter expression.")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after S seconds (default: until SIGINT/SIGTERM).")] = None,
     snaplen: Annotated[int, typer.Option(help="Bytes kept per frame.")] = 65535,
     flush: Annotated[float, typer.Option(help="Seconds between flushes of observations.")] = 10.0,
     site: SiteOpt = None,
     db: DbOpt = DEFAULT_DB,
     sensor: Annotated[str, typer.Option(help="Sensor id.")] = "local",
-    observations: Annotated[Optional[Path], typer.Option(help="Also write observations as JSON lines.")] = None,
-    forward: Annotated[Optional[str], typer.Option(help="Central medtap URL (sensor mode).")] = None,
-    token: Annotated[Optional[str], typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
+    observations: Annotated[Path | None, typer.Option(help="Also write observations as JSON lines.")] = None,
+    forward: Annotated[str | None, typer.Option(help="Central medtap URL (sensor mode).")] = None,
+    token: Annotated[str | None, typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
     spool: Annotated[Path, typer.Option(help="Spool folder for --forward.")] = Path(".medtap-spool"),
 ) -> None:
     """Sniff a live interface (needs NET_RAW and NET_ADMIN), flushing observations periodically."""
@@ -272,8 +272,8 @@ def inventory(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
 def findings(
     db: DbOpt = DEFAULT_DB,
     as_json: JsonOpt = False,
-    severity: Annotated[Optional[str], typer.Option(help="Only this severity.")] = None,
-    rule: Annotated[Optional[str], typer.Option(help="Only this rule id.")] = None,
+    severity: Annotated[str | None, typer.Option(help="Only this severity.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
 ) -> None:
     """The findings stored in the database, most severe first."""
     from api.runner import load_report
@@ -380,9 +380,9 @@ def sheets_export(
 def token_create(
     role: Annotated[str, typer.Option(help="viewer, biomedical, it, admin or sensor.")],
     name: Annotated[str, typer.Option(help="Who or what holds it.")] = "cli",
-    expires_in: Annotated[Optional[str], typer.Option(help="Lifetime: a number and h, d or w (e.g. 90d).")] = None,
-    expires: Annotated[Optional[str], typer.Option(help="Expiry date YYYY-MM-DD (00:00 UTC).")] = None,
-    sensor: Annotated[Optional[str], typer.Option(help="Sensor token: the only sensor id it may ingest as (default: --name).")] = None,
+    expires_in: Annotated[str | None, typer.Option(help="Lifetime: a number and h, d or w (e.g. 90d).")] = None,
+    expires: Annotated[str | None, typer.Option(help="Expiry date YYYY-MM-DD (00:00 UTC).")] = None,
+    sensor: Annotated[str | None, typer.Option(help="Sensor token: the only sensor id it may ingest as (default: --name).")] = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Create an API token; it is printed once and stored hashed (the creation is audited)."""
@@ -448,7 +448,6 @@ def policy_check(site: Annotated[Path, typer.Argument(help="Site policy YAML.")]
 def policy_suggest(db: DbOpt = DEFAULT_DB) -> None:
     """Propose zones (YAML) from the VLANs, subnets and roles seen."""
     from analyzer.suggest import suggest_zones
-
     from api.runner import load_report
 
     out.print(suggest_zones(load_report(db).devices), markup=False, highlight=False)
@@ -486,7 +485,7 @@ def db_upgrade(db: DbOpt = DEFAULT_DB) -> None:
 
 @rules_app.command("check")
 def rules_check(
-    rules_dir: Annotated[Optional[Path], typer.Argument(help="Rules folder (default: the bundled rules/).")] = None,
+    rules_dir: Annotated[Path | None, typer.Argument(help="Rules folder (default: the bundled rules/).")] = None,
 ) -> None:
     """Load and validate every rule; errors name the file and the reason."""
     from analyzer.rules import RuleError, load_rules

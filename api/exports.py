@@ -26,7 +26,7 @@ INVENTORY_COLUMNS = ["mac", "ips", "vlans", "hostname", "vendor", "role", "is_dm
 
 
 def _iso(ts: float | None) -> str:
-    moment = dt.datetime.fromtimestamp(ts, dt.timezone.utc) if ts is not None else dt.datetime.now(dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(ts, dt.UTC) if ts is not None else dt.datetime.now(dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -48,7 +48,7 @@ def _visible(match: re.Match[str]) -> str:
 def _ts(value: float | None) -> str:
     if value is None:
         return "-"
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def devices_table(devices: Sequence[Device], title: str = "Inventory") -> Table:

@@ -504,8 +504,7 @@ def export_sheets_file(db_url: str, path: Path) -> int:
 def create_token(db_url: str, *, role: str, name: str, expires_in: str | None = None, expires: str | None = None,
                  sensor: str | None = None) -> str:
     """A new token (printed once by the CLI); the expiry is `--expires-in 90d` or `--expires YYYY-MM-DD`."""
-    from api.auth import create_token as _create
-    from api.auth import parse_expiry
+    from api.auth import create_token as _create, parse_expiry
 
     with session_for(db_url) as session:
         when = parse_expiry(expires_in=expires_in, expires=expires)
@@ -522,8 +521,7 @@ def list_tokens(db_url: str) -> list[dict[str, Any]]:
 
 def revoke_token(db_url: str, id_or_name: str) -> dict[str, Any]:
     """Revoke one token (by id, or by name when one active token has it); its web sessions end too."""
-    from api.auth import find_token
-    from api.auth import revoke_token as _revoke
+    from api.auth import find_token, revoke_token as _revoke
 
     with session_for(db_url) as session:
         row = find_token(session, id_or_name)
@@ -533,8 +531,7 @@ def revoke_token(db_url: str, id_or_name: str) -> dict[str, Any]:
 
 def save_baseline(db_url: str, path: Path) -> int:
     """Known devices (from the inventory) and every conversation pair stored, as the baseline."""
-    from analyzer.baseline import baseline_from_report, pair
-    from analyzer.baseline import save_baseline as _save
+    from analyzer.baseline import baseline_from_report, pair, save_baseline as _save
     from api.store import iter_observations
 
     with session_for(db_url) as session:

@@ -27,9 +27,23 @@ from api.facts_store import bump_generation, generation
 from api.models import FindingRow, SheetRow, utcnow
 from api.schemas import FindingOut, ReconciliationOut, SheetOut
 from api.store import (  # noqa: F401  (re-exported: the service API)
-    counts, finish_run, finding_out, get_device, get_finding, ingest_batch, iter_observations,
-    like_pattern, list_devices, list_findings, list_runs, load_observations, save_devices,
-    save_findings, start_run, store_observations, stored_report,
+    counts,
+    finding_out,
+    finish_run,
+    get_device,
+    get_finding,
+    ingest_batch,
+    iter_observations,
+    like_pattern,
+    list_devices,
+    list_findings,
+    list_runs,
+    load_observations,
+    save_devices,
+    save_findings,
+    start_run,
+    store_observations,
+    stored_report,
 )
 
 if TYPE_CHECKING:

@@ -123,7 +123,7 @@ class _Reader(threading.Thread):
             while not self.stop.is_set():
                 try:
                     data, ancdata, _, _ = recvmsg(self.snaplen, cmsg)
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     continue
                 except InterruptedError:
                     continue

@@ -21,8 +21,8 @@ from typing import Any
 
 from collector import linktypes
 from collector.decode import Decoder
-from collector.facts import fact_key, merge
 from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex
+from collector.facts import fact_key, merge
 from collector.flows import (
     C_STREAM,
     C_STREAMS_LEFT,

@@ -15,7 +15,7 @@ present/absent flag.  Anything that is not a field below is not stored.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -440,11 +440,9 @@ class WifiObs(Observation):
 
 
 AnyObservation = Annotated[
-    Union[
-        HostSighting, Conversation, CaptureStats, Weird, ArpObs, DhcpObs, LldpObs, CdpObs, DnsObs, NetbiosObs,
-        SsdpObs, HttpObs, TlsObs, SshObs, SmbObs, SnmpObs, OsHint, DicomObs, Hl7Obs, SdcObs, IntellivueObs,
-        PoctObs, AstmObs, RemoteAccessObs, WifiObs,
-    ],
+    HostSighting | Conversation | CaptureStats | Weird | ArpObs | DhcpObs | LldpObs | CdpObs | DnsObs | NetbiosObs
+    | SsdpObs | HttpObs | TlsObs | SshObs | SmbObs | SnmpObs | OsHint | DicomObs | Hl7Obs | SdcObs | IntellivueObs
+    | PoctObs | AstmObs | RemoteAccessObs | WifiObs,
     Field(discriminator="kind"),
 ]
 

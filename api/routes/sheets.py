@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Form, Header, Path, Query, Response, UploadFile
 from sqlmodel import Session

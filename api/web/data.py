@@ -257,7 +257,7 @@ def export_sheets(db: Session, *, fmt: str) -> bytes:
 
 
 def _epoch(value: dt.datetime | None) -> float | None:
-    return value.replace(tzinfo=dt.timezone.utc).timestamp() if value is not None else None
+    return value.replace(tzinfo=dt.UTC).timestamp() if value is not None else None
 
 
 def audit_entries(db: Session, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:

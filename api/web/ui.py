@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -87,7 +88,7 @@ def qs(params: dict[str, Any] | None = None, **changes: Any) -> str:
 def _isotime(value: float | None, short: bool = False) -> str:
     if value is None:
         return ""
-    when = dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+    when = dt.datetime.fromtimestamp(float(value), dt.UTC)
     return when.strftime("%Y-%m-%d %H:%M") if short else when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -101,7 +102,7 @@ class WebState:
     settings: Any
 
     @classmethod
-    def create(cls, settings: Any) -> "WebState":
+    def create(cls, settings: Any) -> WebState:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
         env.filters["qs"] = qs
         env.filters["isotime"] = _isotime
