@@ -29,7 +29,8 @@ from collector.schema import Observation
 
 ADMIN_APPS = ("telnet", "ftp")
 """Remote-access methods that are cleartext administration (after HTTP basic auth and SNMP v1/v2c, ranks 0-2)."""
-DIGEST_SUBJECTS = frozenset({"capture", "conversation", "device", "dhcp_server", "port", "remote_session", "sheet"})
+DIGEST_SUBJECTS = frozenset({"capture", "conversation", "device", "dhcp_server", "port", "remote_session",
+                             "sheet"})
 """Subject providers that read the digest; any other subject reads the raw observations."""
 CONV_EVIDENCE = 5
 """Evidence pointers kept per conversation group (3 for a conversation, 5 for a sheet's undeclared peer)."""
@@ -162,7 +163,8 @@ class Digest:
     `raw`, when given, returns every observation again (any order) for the rare consumers of raw records.
     """
 
-    def __init__(self, *, site: SitePolicy | None = None, raw: Callable[[], Iterable[Observation]] | None = None,
+    def __init__(self, *, site: SitePolicy | None = None,
+                 raw: Callable[[], Iterable[Observation]] | None = None,
                  inventory: InventoryBuilder | None = None) -> None:
         self.site = site
         self.raw = raw
@@ -231,7 +233,8 @@ class Digest:
 
     def _conversation(self, o: Any, key: Key) -> None:
         self.inventory.add_conversation(o, key)
-        gkey = (o.client_ip, o.server_ip, o.transport, o.server_port, o.vlan, o.app, o.client_mac, o.server_mac)
+        gkey = (o.client_ip, o.server_ip, o.transport, o.server_port, o.vlan, o.app, o.client_mac,
+                o.server_mac)
         g = self.conversations.get(gkey)
         if g is None:
             g = self.conversations[gkey] = ConvGroup(o, key)

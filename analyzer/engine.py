@@ -38,7 +38,8 @@ WIFI_TUNNELS = ("capwap", "lwapp", "aruba-gre", "dot11")
 
 def load_tables(rules_dir: Path) -> Tables:
     return Tables(rules_dir=rules_dir, vendors=load_aliases(rules_dir / "vendors.yaml"),
-                  eol=load_eol(rules_dir / "os_eol.yaml"), fingerprints=load_fingerprints(rules_dir / "os_fingerprints.yaml"),
+                  eol=load_eol(rules_dir / "os_eol.yaml"),
+                  fingerprints=load_fingerprints(rules_dir / "os_fingerprints.yaml"),
                   roles=list(load_roles(rules_dir / "classification.yaml")))
 
 
@@ -157,7 +158,8 @@ def _finish_devices(ctx: AnalysisContext) -> None:
     protocols: dict[str, set[str]] = defaultdict(set)
     peers: dict[str, set[str]] = defaultdict(set)
     for c in ctx.conversations:
-        app = c.app or (f"{c.transport}/{c.server_port}" if c.server_port is not None else c.transport or "other")
+        app = c.app or (f"{c.transport}/{c.server_port}" if c.server_port is not None else c.transport
+                        or "other")
         if c.client is not None:
             protocols[c.client.mac].add(f"{app}/client")
             peers[c.client.mac].add(c.server_ip)
@@ -283,7 +285,8 @@ def evaluate(rules: Sequence[Rule], ctx: AnalysisContext) -> list[Finding]:
                 prev.last_seen = _max(prev.last_seen, row.get("_last_seen"))
                 continue
             found[fid] = Finding(
-                id=fid, rule=rule.id, severity=rule.severity, title=rule.title, title_fr=rule.title_fr, subject=key,
+                id=fid, rule=rule.id, severity=rule.severity, title=rule.title, title_fr=rule.title_fr,
+                subject=key,
                 devices=sorted(set(row.get("_devices", []))), ips=sorted(set(row.get("_ips", []))),
                 evidence=list(row.get("_evidence", []))[:10], service=rule.service,
                 recommendation=fill(rule.remediation, row).strip(), zone=row.get("_zone"),
@@ -311,7 +314,8 @@ def apply_exceptions(findings: list[Finding], site: SitePolicy | None, today: dt
 def _needs_raw(rules: Sequence[Rule]) -> bool:
     """A rule whose subject reads raw observations (the `observation` subject, or a provider of a plug-in)."""
     provs = providers()
-    return any(r.status != "deprecated" and r.match.subject in provs and r.match.subject not in DIGEST_SUBJECTS
+    return any(r.status != "deprecated" and r.match.subject in provs
+               and r.match.subject not in DIGEST_SUBJECTS
                for r in rules)
 
 

@@ -75,7 +75,8 @@ CSV_COLUMNS = [
 
 _ALIASES: dict[str, list[str]] = {
     "id": ["identifiant", "id fiche", "fiche", "reference", "ref"],
-    "software_name": ["nom du logiciel", "logiciel", "application", "nom de l application", "software", "name"],
+    "software_name": ["nom du logiciel", "logiciel", "application", "nom de l application", "software",
+                      "name"],
     "software_version": ["version", "version du logiciel", "version logiciel"],
     "supplier": ["fournisseur", "editeur", "fabricant", "vendor", "manufacturer"],
     "workstation": ["poste informatique", "poste", "nom du poste", "hostname", "host"],
@@ -252,7 +253,8 @@ def format_remote(rm: RemoteMaintenance) -> str:
 
 
 _CONNECTION = {"filaire": "wired", "wired": "wired", "ethernet": "wired", "cable": "wired", "wifi": "wifi",
-               "wi fi": "wifi", "sans fil": "wifi", "wireless": "wifi", "unknown": "unknown", "inconnu": "unknown"}
+               "wi fi": "wifi", "sans fil": "wifi", "wireless": "wifi", "unknown": "unknown",
+               "inconnu": "unknown"}
 _OWNER = {"etablissement": "establishment", "establishment": "establishment", "hopital": "establishment",
           "fournisseur": "supplier", "supplier": "supplier"}
 _RESP = {"biomedical": "biomedical", "biomed": "biomedical", "it": "it", "informatique": "it", "dsi": "it"}
@@ -379,7 +381,8 @@ def _read_row(row: list[str], line: int, columns: list[str | None], out: list[tu
     cells = {c: v for c, v in zip(columns, row, strict=False) if c is not None}
     big = next((c for c, v in cells.items() if len(v) > MAX_CELL_CHARS), None)
     if big is not None:
-        result.errors.append(SheetError(line, big, f"cell of {len(cells[big])} characters (at most {MAX_CELL_CHARS})"))
+        result.errors.append(SheetError(line, big,
+                                        f"cell of {len(cells[big])} characters (at most {MAX_CELL_CHARS})"))
         return
     try:
         out.append((line, _sheet_from_cells(cells, line)))
@@ -433,7 +436,8 @@ def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
             return result
         except (ValueError, yaml.YAMLError) as exc:
             line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", 0) + 1
-            result.errors.append(SheetError(int(line), "file", f"not valid {fmt}: {str(exc).splitlines()[0]}"))
+            result.errors.append(SheetError(int(line), "file",
+                                            f"not valid {fmt}: {str(exc).splitlines()[0]}"))
             return result
         rows = _read_structured(parsed, result)
     else:
@@ -467,7 +471,8 @@ def load_sheets(path: Path, *, partial: bool = False) -> list[Sheet]:
 
 
 def _cell(value: str) -> str:
-    return "'" + value if value[:1] in _FORMULA or (value[:1] == "'" and value[1:2] in (*_FORMULA, "'")) else value
+    return "'" + value if value[:1] in _FORMULA or (value[:1] == "'"
+                                                    and value[1:2] in (*_FORMULA, "'")) else value
 
 
 def sheet_cells(sheet: Sheet) -> dict[str, str]:

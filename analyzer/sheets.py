@@ -55,8 +55,10 @@ class Sheet(SheetModel):
     software_version: str | None = Field(default=None, description="Version (MDS2 DOC software version).")
     supplier: str | None = Field(default=None, description="Fournisseur (MDS2 DOC manufacturer).")
     workstation: str | None = Field(default=None, description="Poste informatique: hostname.")
-    workstation_owner: Owner = Field(default="establishment", description="Poste: établissement ou fournisseur.")
-    mac: str | None = Field(default=None, description="MAC address where known (stored as aa:bb:cc:dd:ee:ff).")
+    workstation_owner: Owner = Field(default="establishment",
+                                     description="Poste: établissement ou fournisseur.")
+    mac: str | None = Field(default=None,
+                            description="MAC address where known (stored as aa:bb:cc:dd:ee:ff).")
     ip: str | None = Field(default=None, description="IPv4 or IPv6 address where known (stored normalised).")
     connection: ConnectionType = Field(default="unknown", description="Type de connexion réseau.")
     vlan: int | None = Field(default=None, description="Declared VLAN id (802.1Q: 1..4094).", ge=1, le=4094)
@@ -65,10 +67,12 @@ class Sheet(SheetModel):
     os_name: str | None = Field(default=None, description="Operating system (MDS2 SAHD).")
     os_version: str | None = Field(default=None, description="OS version.")
     backups: str | None = Field(default=None, description="Sauvegardes: what and how (MDS2 DTBK).")
-    protection: str | None = Field(default=None, description="Protection: antivirus, hardening (MDS2 MLDP/SAHD).")
+    protection: str | None = Field(default=None,
+                                   description="Protection: antivirus, hardening (MDS2 MLDP/SAHD).")
     restoration: str | None = Field(default=None, description="Restauration en cas de panne (MDS2 DTBK).")
     remote_maintenance: RemoteMaintenance = Field(default_factory=RemoteMaintenance, description="MDS2 RMOT.")
-    responsibility: Literal["biomedical", "it"] = Field(default="biomedical", description="Service responsable.")
+    responsibility: Literal["biomedical", "it"] = Field(default="biomedical",
+                                                        description="Service responsable.")
     perimeter_criterion: str | None = Field(default=None, description="Why it is in that perimeter.")
     biomedical_referent: str | None = Field(default=None, description="Référent biomédical.")
     it_referent: str | None = Field(default=None, description="Référent informatique.")

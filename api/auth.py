@@ -86,7 +86,8 @@ def parse_expiry(*, expires_in: str | None = None, expires: str | None = None,
     if expires_in:
         found = _DURATION.match(expires_in.strip())
         if found is None:
-            raise InvalidError(f"--expires-in {expires_in!r}: expected a number and h, d or w (e.g. 90d)", "expires_in")
+            raise InvalidError(f"--expires-in {expires_in!r}: expected a number and h, d or w (e.g. 90d)",
+                               "expires_in")
         return now + int(found[1]) * _UNITS[found[2]]
     if expires:
         try:
@@ -171,12 +172,14 @@ def find_token(session: Session, id_or_name: str) -> TokenRow:
         if row is None:
             raise NotFoundError(f"no token with id {id_or_name}", "token")
         return row
-    rows = session.exec(select(TokenRow).where(TokenRow.name == id_or_name, col(TokenRow.revoked).is_(False))).all()
+    rows = session.exec(select(TokenRow).where(TokenRow.name == id_or_name,
+                                               col(TokenRow.revoked).is_(False))).all()
     if not rows:
         raise NotFoundError(f"no active token named {id_or_name!r}", "token")
     if len(rows) > 1:
         ids = ", ".join(str(r.id) for r in rows)
-        raise InvalidError(f"{len(rows)} active tokens are named {id_or_name!r} (ids {ids}): give the id", "token")
+        raise InvalidError(f"{len(rows)} active tokens are named {id_or_name!r} (ids {ids}): give the id",
+                           "token")
     return rows[0]
 
 
@@ -190,7 +193,8 @@ def revoke_token(session: Session, *, token_id: int, actor: str = "cli") -> bool
         session.add(row)
         session.exec(update(WebSessionRow).where(col(WebSessionRow.token_hash) == row.hash)  # type: ignore[call-overload]
                      .values(revoked=True))
-        audit.record(session, who=actor, action="revoke", entity="token", entity_id=str(row.id), field="revoked",
+        audit.record(session, who=actor, action="revoke", entity="token", entity_id=str(row.id),
+                     field="revoked",
                      old=False, new=True)
     session.commit()
     return True

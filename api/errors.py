@@ -22,8 +22,10 @@ log = logging.getLogger("medtap.api")
 class ErrorBody(BaseModel):
     """Every error response."""
 
-    detail: str = Field(description="What went wrong.", examples=["sheet SH-0001 was changed by someone else (version 3)"])
-    field: str | None = Field(default=None, description="The offending field or parameter, when one is to blame.",
+    detail: str = Field(description="What went wrong.",
+                        examples=["sheet SH-0001 was changed by someone else (version 3)"])
+    field: str | None = Field(default=None,
+                              description="The offending field or parameter, when one is to blame.",
                               examples=["version"])
 
 
@@ -60,7 +62,8 @@ class TooLargeError(ServiceError):
     status = 413
 
 
-def error_response(status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, detail: str, field: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail, "field": field}, status_code=status, headers=headers)
 
 

@@ -88,21 +88,24 @@ def analysis_status(session: Session) -> dict[str, object]:
     """Generation stored and analyzed, and when the last analysis ended (UTC), for the API and the UI."""
     stored = session.get(StoreState, GENERATION)
     done = session.get(StoreState, ANALYZED)
-    return {"generation": int(stored.value) if stored else 0, "analyzed_generation": int(done.value) if done else 0,
+    return {"generation": int(stored.value) if stored else 0,
+            "analyzed_generation": int(done.value) if done else 0,
             "last_analysis": done.at if done else None, "last_store": stored.at if stored else None}
 
 
 def bump_generation(session: Session) -> int:
     """Bump the generation as the first write of the transaction (the write lock, see the module docstring)."""
     value = session.execute(update(StoreState).where(col(StoreState.key) == GENERATION)
-                            .values(value=StoreState.value + 1, at=utcnow()).returning(StoreState.value)).scalar()
+                            .values(value=StoreState.value + 1,
+                                    at=utcnow()).returning(StoreState.value)).scalar()
     if value is None:  # the migration creates the row; only a hand-made schema lacks it
         raise RuntimeError("store_state has no generation row: run `medtap db upgrade`")
     return int(value)
 
 
 def store_batch(session: Session, observations: Sequence[Observation], *, sensor: str = "",
-                seq: int | None = None, batch_key: str | None = None, keep_raw: bool | None = None) -> StoreResult:
+                seq: int | None = None, batch_key: str | None = None,
+                keep_raw: bool | None = None) -> StoreResult:
     """Upsert one batch as facts and commit.
 
     `sensor` is stamped on records that carry none.  With `seq`, the batch (`batch_key`, default the
@@ -115,7 +118,8 @@ def store_batch(session: Session, observations: Sequence[Observation], *, sensor
             col(IngestBatch.sensor) == key, col(IngestBatch.seq) == seq)).scalar()
         if existing is not None:
             session.rollback()
-            return StoreResult(stored=False, records=int(existing), generation=before, previous_generation=before)
+            return StoreResult(stored=False, records=int(existing), generation=before,
+                               previous_generation=before)
         session.add(IngestBatch(sensor=key, seq=seq, count=len(observations)))
     records = [o if o.sensor or not sensor else o.model_copy(update={"sensor": sensor}) for o in observations]
     result = _upsert(session, records, before + 1)
@@ -193,7 +197,8 @@ def _insert_raw(session: Session, records: Sequence[Observation], sensor: str, s
             for o in records])
 
 
-def _sensor_seen(session: Session, sensor: str, seq: int | None, facts: int, records: Sequence[Observation]) -> None:
+def _sensor_seen(session: Session, sensor: str, seq: int | None, facts: int,
+                 records: Sequence[Observation]) -> None:
     name = sensor or next((o.sensor for o in records if o.sensor), "")
     row = session.get(SensorStatus, name)
     newest = max((last_seen(o) for o in records), default=None)
@@ -229,7 +234,8 @@ def iter_facts(session: Session, *, kinds: Sequence[str] | None = None, since: i
 
 def count_facts(session: Session) -> dict[str, tuple[int, int]]:
     """Per kind: (facts, observations they stand for)."""
-    rows = session.execute(select(FactRow.kind, func.count(), func.sum(FactRow.count)).group_by(FactRow.kind)).all()
+    rows = session.execute(select(FactRow.kind, func.count(),
+                                  func.sum(FactRow.count)).group_by(FactRow.kind)).all()
     return {kind: (int(n), int(total or 0)) for kind, n, total in rows}
 
 
@@ -309,8 +315,10 @@ def live_status(session: Session, *, silent_after: float) -> dict[str, Any]:
     for row in list_sensors(session):
         last = row.last_batch_at if row.last_batch_at.tzinfo else row.last_batch_at.replace(tzinfo=dt.UTC)
         age = (now - last).total_seconds()
-        sensors.append({"sensor": row.sensor, "last_batch_at": last, "last_seq": row.last_seq, "batches": row.batches,
-                        "facts": row.facts, "last_packet_ts": row.last_packet_ts, "seconds_since_last_batch": round(age, 1),
+        sensors.append({"sensor": row.sensor, "last_batch_at": last, "last_seq": row.last_seq,
+                        "batches": row.batches,
+                        "facts": row.facts, "last_packet_ts": row.last_packet_ts,
+                        "seconds_since_last_batch": round(age, 1),
                         "silent": age > silent_after})
     out["sensors"] = sensors
     out["silent_sensors"] = [s["sensor"] for s in sensors if s["silent"]]

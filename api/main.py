@@ -42,7 +42,8 @@ class BodyGuard:
     async def _reply(send: Any, status: int, detail: str, field: str | None) -> None:
         body = json.dumps({"detail": detail, "field": field}).encode()
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -117,7 +118,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     if settings.webhook_url:
         from api.notify import Notifier
 
-        notifier = Notifier(settings.webhook_url, spool_dir=settings.webhook_spool, secret=settings.webhook_secret,
+        notifier = Notifier(settings.webhook_url, spool_dir=settings.webhook_spool,
+                            secret=settings.webhook_secret,
                             retries=settings.webhook_retries, backoff=settings.webhook_backoff,
                             timeout=settings.webhook_timeout)
 
@@ -146,7 +148,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
                     "identification sheets, reconciliation, audit, sensor ingest and SIEM exports. "
                     "Every route but /api/v1/health needs `Authorization: Bearer <token>` "
                     "(`medtap token create --role viewer|biomedical|it|admin|sensor`).",
-        lifespan=lifespan, openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+        lifespan=lifespan, openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -156,17 +156,22 @@ class TokenRow(SQLModel, table=True):
     name: str = Field(max_length=255)
     created: dt.datetime = Field(default_factory=utcnow)
     revoked: bool = False
-    expires: dt.datetime | None = Field(default=None, description="Refused from then on (None: never expires).")
-    last_used: dt.datetime | None = Field(default=None, description="Last accepted use (updated at most once a minute).")
-    sensor: str | None = Field(default=None, max_length=128, description="Sensor id a sensor token may ingest as.")
+    expires: dt.datetime | None = Field(default=None,
+                                        description="Refused from then on (None: never expires).")
+    last_used: dt.datetime | None = Field(default=None,
+                                          description="Last accepted use (updated at most once a minute).")
+    sensor: str | None = Field(default=None, max_length=128,
+                               description="Sensor id a sensor token may ingest as.")
 
 
 class WebSessionRow(SQLModel, table=True):
     """A web UI session, so that sign-out, idle timeout and token revocation end it on the server side."""
 
     __tablename__ = "web_session"
-    id: str = Field(primary_key=True, max_length=64, description="SHA-256 of the session id the cookie carries.")
-    token_hash: str = Field(index=True, max_length=64, description="SHA-256 of the API token used to sign in.")
+    id: str = Field(primary_key=True, max_length=64,
+                    description="SHA-256 of the session id the cookie carries.")
+    token_hash: str = Field(index=True, max_length=64,
+                            description="SHA-256 of the API token used to sign in.")
     created: dt.datetime = Field(default_factory=utcnow)
     last_seen: dt.datetime = Field(default_factory=utcnow)
     revoked: bool = False

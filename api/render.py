@@ -102,7 +102,8 @@ def stats_line(stats: Stats) -> str:
     if stats.kernel_drops:
         parts.append(f"{stats.kernel_drops} kernel drops")
     if stats.table_overflow:
-        parts.append("table caps reached: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.table_overflow.items())))
+        parts.append("table caps reached: " + ", ".join(f"{k}={v}"
+                                                        for k, v in sorted(stats.table_overflow.items())))
     return " · ".join(parts)
 
 

@@ -20,7 +20,8 @@ import struct
 from collector import dot11, linktypes
 
 # Indices of the header tuple returned by Decoder.decode.
-(SRC, DST, VLAN, OUTER, ETYPE, L2OFF, IPVER, SIP, DIP, PROTO, TTL, SPORT, DPORT, FLAGS, L4OFF, POFF, PEND, SEQ,
+(SRC, DST, VLAN, OUTER, ETYPE, L2OFF, IPVER, SIP, DIP, PROTO, TTL, SPORT, DPORT, FLAGS, L4OFF, POFF, PEND,
+ SEQ,
  WIFI) = range(19)
 
 VLAN_TPIDS = frozenset({0x8100, 0x88A8, 0x9100})
@@ -222,7 +223,8 @@ class Decoder:
                 self.weird("truncated_udp" if proto == 17 else "truncated_sctp")
                 return (ipver, sip, dip, proto, ttl, None, None, 0, None, l4, pend, None)
             sport, dport = _HH(data, l4)
-            return (ipver, sip, dip, proto, ttl, sport, dport, 0, l4, l4 + (8 if proto == 17 else 12), pend, None)
+            return (ipver, sip, dip, proto, ttl, sport, dport, 0, l4, l4 + (8 if proto == 17 else 12), pend,
+                    None)
         if proto == 1 or proto == 58:
             if pend - l4 < 4:
                 self.weird("truncated_icmp")

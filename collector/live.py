@@ -52,7 +52,8 @@ def compile_bpf(expression: str, snaplen: int = 65535) -> bytes:
 
     prog = compile_filter(expression, linktype=1)
     return b"".join(
-        struct.pack("HBBI", ins.code, ins.jt, ins.jf, ins.k) for ins in (prog.bf_insns[i] for i in range(prog.bf_len))
+        struct.pack("HBBI", ins.code, ins.jt, ins.jf,
+                    ins.k) for ins in (prog.bf_insns[i] for i in range(prog.bf_len))
     )
 
 

@@ -108,7 +108,8 @@ class _StrictConstructor(SafeConstructor):
         try:
             return super().construct_yaml_timestamp(node)
         except (ValueError, OverflowError) as exc:
-            raise ConstructorError(None, None, f"invalid date {node.value!r}: {exc}", node.start_mark) from None
+            raise ConstructorError(None, None, f"invalid date {node.value!r}: {exc}",
+                                   node.start_mark) from None
 
 
 _StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp", _StrictConstructor.construct_yaml_timestamp)

@@ -12,7 +12,8 @@ from analyzer.models import Evidence
 SUBJECT = "capture"
 FIELDS: dict[str, str] = {
     "packets": "frames read", "malformed": "malformed frames", "overflow_tables": "tables that hit their cap",
-    "overflow_total": "entries refused at a cap", "kernel_drops": "kernel drops", "queue_drops": "queue drops",
+    "overflow_total": "entries refused at a cap", "kernel_drops": "kernel drops",
+    "queue_drops": "queue drops",
     "truncated": "a capture file was truncated",
 }
 

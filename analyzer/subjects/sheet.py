@@ -25,7 +25,8 @@ def rows(ctx: Any) -> Iterable[dict[str, Any]]:
     digest = digest_of(ctx)
     return check_rows(
         devices=ctx.devices, sheets=sheets, matches=matches,
-        conversations=digest.conversation_groups(), remote=digest.remote_records(), now=getattr(ctx, "now", None),
+        conversations=digest.conversation_groups(), remote=digest.remote_records(),
+        now=getattr(ctx, "now", None),
         min_window=min_window(getattr(ctx, "site", None)),
     )
 

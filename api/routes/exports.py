@@ -21,15 +21,20 @@ def _findings(session: Session, severity: str | None, status: str | None) -> lis
 @router.get("/exports/findings.syslog", summary="Findings as RFC 5424 syslog lines",
             responses={200: {"content": {"text/plain": {}}, "description": "One line per finding."}})
 def findings_syslog(severity: Severity | None = None, status: Status | None = None,
-                    session: Session = Depends(get_session), _p: Principal = Depends(require("export"))) -> Response:
-    return Response(exports.findings_syslog(_findings(session, severity, status)), media_type="text/plain; charset=utf-8")
+                    session: Session = Depends(get_session),
+                    _p: Principal = Depends(require("export"))) -> Response:
+    return Response(exports.findings_syslog(_findings(session, severity, status)),
+                    media_type="text/plain; charset=utf-8")
 
 
 @router.get("/exports/findings.ecs.jsonl", summary="Findings as ECS JSON lines",
-            responses={200: {"content": {"application/x-ndjson": {}}, "description": "One JSON object per line."}})
+            responses={200: {"content": {"application/x-ndjson": {}},
+                             "description": "One JSON object per line."}})
 def findings_ecs(severity: Severity | None = None, status: Status | None = None,
-                 session: Session = Depends(get_session), _p: Principal = Depends(require("export"))) -> Response:
-    return Response(exports.findings_ecs(_findings(session, severity, status)), media_type="application/x-ndjson")
+                 session: Session = Depends(get_session),
+                 _p: Principal = Depends(require("export"))) -> Response:
+    return Response(exports.findings_ecs(_findings(session, severity, status)),
+                    media_type="application/x-ndjson")
 
 
 @router.get("/exports/inventory.csv", summary="Device inventory as CSV",

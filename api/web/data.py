@@ -131,18 +131,21 @@ def get_finding(db: Session, finding_id: str) -> tuple[Finding, dict[str, Any]] 
     found = _get(db, finding_id)
     if found is None:
         return None
-    extra = {"justification": found.justification, "expires": found.expires, "updated_by": found.updated_by, "active": found.active}
+    extra = {"justification": found.justification, "expires": found.expires, "updated_by": found.updated_by,
+             "active": found.active}
     return found, extra
 
 
-def set_status(db: Session, finding_id: str, *, status: str, justification: str | None, expires: dt.date | None,
+def set_status(db: Session, finding_id: str, *, status: str, justification: str | None,
+               expires: dt.date | None,
                actor: str, notify: Notify = None) -> dict[str, str]:
     """Change a finding's status (audited by the service); returns the refusals by field (empty when done)."""
     from api.errors import InvalidError, NotFoundError
     from api.service import set_finding_status
 
     try:
-        set_finding_status(db, finding_id, status=status, justification=justification, expires=expires, actor=actor,
+        set_finding_status(db, finding_id, status=status, justification=justification, expires=expires,
+                           actor=actor,
                            notify=notify)
     except (InvalidError, NotFoundError) as exc:
         db.rollback()
@@ -173,7 +176,8 @@ def conversations(db: Session) -> list[Edge]:
         except (ValueError, KeyError, TypeError):
             continue
         if key not in seen or (obs.get("app") and not seen[key].app):
-            seen[key] = Edge(client_ip=key[0], server_ip=key[1], server_port=key[2], transport=key[3], app=obs.get("app"),
+            seen[key] = Edge(client_ip=key[0], server_ip=key[1], server_port=key[2], transport=key[3],
+                             app=obs.get("app"),
                              client_mac=obs.get("client_mac"), server_mac=obs.get("server_mac"))
     return list(seen.values())
 
@@ -269,9 +273,11 @@ def audit_entries(db: Session, *, offset: int, limit: int) -> tuple[list[dict[st
     out = []
     for r in rows:
         link = links.get(r.entity)
-        out.append({"when": r.when.strftime("%Y-%m-%d %H:%M:%S"), "who": r.who, "action": r.action, "entity": r.entity,
+        out.append({"when": r.when.strftime("%Y-%m-%d %H:%M:%S"), "who": r.who, "action": r.action,
+                    "entity": r.entity,
                     "entity_id": r.entity_id, "field": r.field, "old": r.old, "new": r.new,
-                    "link": link.format(quote(r.entity_id, safe="")) if link and r.action != "delete" else None})
+                    "link": link.format(quote(r.entity_id,
+                                              safe="")) if link and r.action != "delete" else None})
     return out, int(total)
 
 
@@ -288,7 +294,8 @@ def current_run(db: Session) -> dict[str, Any] | None:
     row = db.exec(select(RunRow).order_by(RunRow.id.desc()).limit(1)).first()  # type: ignore[union-attr]
     if row is None:
         return None
-    return {"started": _epoch(row.started) or 0.0, "running": row.finished is None, "packets": int(_stats(row).get("packets") or 0)}
+    return {"started": _epoch(row.started) or 0.0, "running": row.finished is None,
+            "packets": int(_stats(row).get("packets") or 0)}
 
 
 def capture_summary(db: Session) -> dict[str, Any]:
@@ -306,5 +313,6 @@ def capture_summary(db: Session) -> dict[str, Any]:
         first, last = (first if first is not None else low), (last if last is not None else high)
     sensors = {s for s in db.exec(select(RunRow.sensor).distinct().limit(100)) if s}
     sensors |= {s for s in db.exec(select(FactRow.sensor).distinct().limit(100)) if s}
-    return {"first_ts": float(first) if first is not None else None, "last_ts": float(last) if last is not None else None,
+    return {"first_ts": float(first) if first is not None else None,
+            "last_ts": float(last) if last is not None else None,
             "packets": int(stats.get("packets") or 0), "sensors": sorted(sensors)}

@@ -31,7 +31,8 @@ class FormField:
 
 SHEET_GROUPS: tuple[tuple[str, tuple[FormField, ...]], ...] = (
     ("identity", (
-        FormField("id", required=True), FormField("software_name", required=True), FormField("software_version"),
+        FormField("id", required=True), FormField("software_name", required=True),
+        FormField("software_version"),
         FormField("supplier"), FormField("ce_marking"),
         FormField("responsibility", "select", ("biomedical", "it")), FormField("perimeter_criterion"),
     )),
@@ -45,9 +46,14 @@ SHEET_GROUPS: tuple[tuple[str, tuple[FormField, ...]], ...] = (
         FormField("interfaces", "textarea", help="sheet.interfaces_help"),
         FormField("servers", "textarea", help="sheet.servers_help"),
     )),
-    ("security", (FormField("backups", "textarea"), FormField("protection", "textarea"), FormField("restoration", "textarea"))),
-    ("remote", (FormField("rm_method", help="sheet.rm_method_help"), FormField("rm_gateway"), FormField("rm_supplier"))),
-    ("people", (FormField("biomedical_referent"), FormField("it_referent"), FormField("last_review", "date"))),
+    ("security",
+     (FormField("backups", "textarea"), FormField("protection", "textarea"),
+      FormField("restoration", "textarea"))),
+    ("remote",
+     (FormField("rm_method", help="sheet.rm_method_help"), FormField("rm_gateway"),
+      FormField("rm_supplier"))),
+    ("people",
+     (FormField("biomedical_referent"), FormField("it_referent"), FormField("last_review", "date"))),
 )
 FIELD_NAMES = tuple(f.name for _, fields in SHEET_GROUPS for f in fields)
 _REMOTE = {"rm_method": "method", "rm_gateway": "gateway", "rm_supplier": "supplier"}
@@ -57,7 +63,8 @@ MAX_FIELD = 4000
 def sheet_to_form(sheet: Sheet) -> dict[str, str]:
     """The form's text values for an existing sheet."""
     data = sheet.model_dump(mode="json")
-    form = {k: "" if data.get(k) is None else str(data[k]) for k in FIELD_NAMES if k in data and k not in ("interfaces", "servers")}
+    form = {k: "" if data.get(k) is None else str(data[k]) for k in FIELD_NAMES if k in data
+            and k not in ("interfaces", "servers")}
     form["interfaces"] = "\n".join(
         f"{i.peer}:{i.protocol}" + (f"/{i.port}" if i.port is not None else "") for i in sheet.interfaces
     )
@@ -93,7 +100,8 @@ def parse_sheet_form(
         elif len(parts) > 2 or not parts[0]:
             errors["interfaces"] = gettext("form.bad_line", line=n, expected="peer:protocol[/port]")
             break
-        interfaces.append(Interface(peer=parts[0], protocol=(parts[1] if len(parts) > 1 else "").lower(), port=port))
+        interfaces.append(Interface(peer=parts[0], protocol=(parts[1] if len(parts) > 1 else "").lower(),
+                                    port=port))
     servers: list[Server] = []
     for n, line in enumerate(_lines(values["servers"]), 1):
         name, _, role = line.partition(":")
@@ -116,15 +124,18 @@ def parse_sheet_form(
             loc = [str(p) for p in err.get("loc", ())]
             field = loc[0] if loc else "id"
             if field == "remote_maintenance":
-                field = {"gateway": "rm_gateway", "supplier": "rm_supplier"}.get(loc[1] if len(loc) > 1 else "", "rm_method")
-            errors.setdefault(field if field in FIELD_NAMES else "id", str(err.get("msg", "invalid")).removeprefix("Value error, "))
+                field = {"gateway": "rm_gateway",
+                         "supplier": "rm_supplier"}.get(loc[1] if len(loc) > 1 else "", "rm_method")
+            errors.setdefault(field if field in FIELD_NAMES else "id",
+                              str(err.get("msg", "invalid")).removeprefix("Value error, "))
         return None, errors, values
     if errors:
         return None, errors, values
     return sheet, {}, values
 
 
-def parse_acceptance(form: Mapping[str, Any], gettext: Callable[..., str], today: dt.date) -> tuple[str, dt.date | None, dict[str, str]]:
+def parse_acceptance(form: Mapping[str, Any], gettext: Callable[..., str],
+                     today: dt.date) -> tuple[str, dt.date | None, dict[str, str]]:
     """Justification and expiry of a risk acceptance, each checked (both required, expiry in the future)."""
     justification = str(form.get("justification") or "").strip()[:2000]
     raw = str(form.get("expires") or "").strip()

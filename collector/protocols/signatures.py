@@ -266,7 +266,8 @@ class SignatureSet:
                     checks.append((1, 0, 0, regexes[m.regex]))
                 else:
                     checks.append((2, 0, 0, globs[m.globs]))
-            compiled.append((sig, sig.direction, sig.port_required, tuple(checks), any(c[0] == 2 for c in checks)))
+            compiled.append((sig, sig.direction, sig.port_required, tuple(checks),
+                             any(c[0] == 2 for c in checks)))
         object.__setattr__(self, "compiled", tuple(compiled))
 
     @property
