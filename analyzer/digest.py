@@ -28,7 +28,8 @@ from analyzer.site import SitePolicy
 from collector.schema import Observation
 
 ADMIN_APPS = ("telnet", "ftp")
-"""Remote-access methods that are cleartext administration (after HTTP basic auth and SNMP v1/v2c, ranks 0-2)."""
+"""Remote-access methods that are cleartext administration (after HTTP basic auth and SNMP v1/v2c, ranks
+0-2)."""
 DIGEST_SUBJECTS = frozenset({"capture", "conversation", "device", "dhcp_server", "port", "remote_session",
                              "sheet"})
 """Subject providers that read the digest; any other subject reads the raw observations."""
@@ -37,7 +38,8 @@ CONV_EVIDENCE = 5
 
 
 class Top:
-    """The first `size` (key, payload) pairs in analysis order (keys are unique: they end with the arrival counter)."""
+    """The first `size` (key, payload) pairs in analysis order (keys are unique: they end with the arrival
+    counter)."""
 
     __slots__ = ("items", "size")
 

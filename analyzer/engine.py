@@ -175,7 +175,8 @@ def _os(ctx: AnalysisContext, today: dt.date) -> None:
     digest = ctx.digest
     assert digest is not None
     best: dict[str, tuple[float, int, str, str | None]] = {}
-    # one entry per distinct hint, at its first record: the first record with the best (confidence, version) wins
+    # one entry per distinct hint, at its first record: the first record with the best (confidence, version)
+    # wins
     for (hint_mac, ip, confidence, has_version, family, version), _ in sorted(digest.os_hints.items(),
                                                                              key=lambda item: item[1]):
         mac = hint_mac if hint_mac in ctx.devices else None

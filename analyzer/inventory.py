@@ -136,7 +136,8 @@ def _as_mac(text: str | None) -> str | None:
 
 
 class InventoryBuilder:
-    """Folds observations into per-MAC accumulators; `build()` returns the inventory (and can be called again)."""
+    """Folds observations into per-MAC accumulators; `build()` returns the inventory (and can be called
+    again)."""
 
     def __init__(self, site: SitePolicy | None, vendors: tuple[Any, ...] = ()) -> None:
         self.site = site
@@ -358,7 +359,8 @@ class InventoryBuilder:
         for ip, (_, mac) in best.items():
             ip_to_mac[ip] = mac
         home_vlan = {ip: self.acc[mac].ip_vlan(ip) for ip, mac in ip_to_mac.items()}
-        # names learnt per IP (DNS, NetBIOS) go to the IP's device; merged into copies, so build() can run again
+        # names learnt per IP (DNS, NetBIOS) go to the IP's device; merged into copies, so build() can run
+        # again
         extra_names: dict[str, dict[str, int]] = {}
         extra_facts: dict[str, dict[tuple[str, str, str], list[float]]] = {}
         for ip, names in self.ip_names.items():

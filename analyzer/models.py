@@ -20,7 +20,8 @@ Status = Literal["open", "acknowledged", "risk-accepted", "resolved", "false-pos
 STATUSES: tuple[str, ...] = get_args(Status)
 """Review statuses of a finding, in display order: the one catalogue the API, the UI and the store use."""
 CLOSED_STATUSES = frozenset({"resolved", "false-positive", "no-longer-observed"})
-"""Statuses of a finding nobody needs to act on; a resolved or no-longer-observed one reopens when seen again."""
+"""Statuses of a finding nobody needs to act on; a resolved or no-longer-observed one reopens when seen
+again."""
 REVIEW_STATUSES = tuple(s for s in STATUSES if s != "no-longer-observed")
 """Statuses a person may set (no-longer-observed is set by the store when traffic stops showing it)."""
 

@@ -1,4 +1,5 @@
-"""Where medtap finds its data files (rules, signatures, vendor tables): <repo>/rules unless MEDTAP_RULES_DIR says."""
+"""Where medtap finds its data files (rules, signatures, vendor tables): <repo>/rules unless MEDTAP_RULES_DIR
+says."""
 
 from __future__ import annotations
 

@@ -271,7 +271,8 @@ def check_rows(
 
 
 def observed_windows(devices: Iterable[Device]) -> dict[int | None, tuple[float, float]]:
-    """Per VLAN (0 for untagged), and for the whole capture (key None), the first and last time a device was seen."""
+    """Per VLAN (0 for untagged), and for the whole capture (key None), the first and last time a device was
+    seen."""
     out: dict[int | None, tuple[float, float]] = {}
     for d in devices:
         if d.first_seen is None or d.last_seen is None:

@@ -1,4 +1,5 @@
-"""The facts store: batches of observations upserted as facts, a generation counter, raw rows kept only if asked.
+"""The facts store: batches of observations upserted as facts, a generation counter, raw rows kept only if
+asked.
 
 Every writer (a replay, a live capture, a central's ingest) goes through `store_batch`: the
 batch's records are merged per fact (collector.facts) and upserted into the `fact` table with
@@ -94,7 +95,8 @@ def analysis_status(session: Session) -> dict[str, object]:
 
 
 def bump_generation(session: Session) -> int:
-    """Bump the generation as the first write of the transaction (the write lock, see the module docstring)."""
+    """Bump the generation as the first write of the transaction (the write lock, see the module
+    docstring)."""
     value = session.execute(update(StoreState).where(col(StoreState.key) == GENERATION)
                             .values(value=StoreState.value + 1,
                                     at=utcnow()).returning(StoreState.value)).scalar()

@@ -1,4 +1,5 @@
-"""The FastAPI application factory: `create_app(settings)` builds the API under /api/v1 (and mounts the web UI).
+"""The FastAPI application factory: `create_app(settings)` builds the API under /api/v1 (and mounts the web
+UI).
 
 Nothing happens at import time: the engine, the schema migration and the
 webhook notifier are created by the factory and closed at shutdown.  A small
@@ -32,7 +33,8 @@ MAX_JSON_DEPTH = 32  # the deepest body (a sheet in a PUT) nests 4 levels
 
 
 class BodyGuard:
-    """ASGI middleware: 413 above `limit` bytes, 422 on NUL characters (raw, %00 or \\u0000 in JSON) or deep JSON."""
+    """ASGI middleware: 413 above `limit` bytes, 422 on NUL characters (raw, %00 or \\u0000 in JSON) or deep
+    JSON."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app

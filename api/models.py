@@ -1,4 +1,5 @@
-"""Database tables (SQLModel): facts, raw observations (optional), ingest batches, sensors, devices, findings, sheets, audit, tokens, runs.
+"""Database tables (SQLModel): facts, raw observations (optional), ingest batches, sensors, devices, findings,
+sheets, audit, tokens, runs.
 
 Report records (Device, Finding, Sheet) are kept whole as JSON text in `data`,
 with the fields the API filters on copied into indexed columns.  The same code
@@ -48,7 +49,8 @@ class FactRow(SQLModel, table=True):
 
 
 class StoreState(SQLModel, table=True):
-    """Counters of the store: `generation` (bumped by every write of facts, sheets or policy), `analyzed` ..."""
+    """Counters of the store: `generation` (bumped by every write of facts, sheets or policy), `analyzed`
+    ..."""
 
     __tablename__ = "store_state"
     key: str = Field(primary_key=True, max_length=64)

@@ -1,4 +1,5 @@
-"""Webhook to the biomedical referent: a signed JSON POST per change, spooled on disk, sent from a background thread.
+"""Webhook to the biomedical referent: a signed JSON POST per change, spooled on disk, sent from a background
+thread.
 
 `Notifier.send(event)` writes the event to the spool directory (one file per
 event, written to a temporary name, synced, then renamed: a crash leaves either

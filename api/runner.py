@@ -42,7 +42,8 @@ class RunResult:
     already_stored: int = 0
     """Observations of batches this database already held (the same captures replayed before)."""
     sheet_conflicts: list[str] = field(default_factory=list)
-    """Sheets of --sheets kept because they were edited since their last import (never overwritten silently)."""
+    """Sheets of --sheets kept because they were edited since their last import (never overwritten
+    silently)."""
     rejected_batches: list[str] = field(default_factory=list)
     """Spooled batches the central refused for good (--forward): data that did not reach it."""
 

@@ -1,4 +1,5 @@
-"""Service layer shared by the API, the CLI and the web UI: sheets, finding reviews, re-analysis, reconciliation.
+"""Service layer shared by the API, the CLI and the web UI: sheets, finding reviews, re-analysis,
+reconciliation.
 
 Keyword-only functions over a SQLModel session.  Every change writes audit rows in
 the same transaction and, when a `notify` callable is given (api.notify.Notifier.send),
@@ -77,7 +78,8 @@ def _emit(notify: Notify, kind: str, entity_id: str, actor: str, **extra: Any) -
 def set_finding_status(session: Session, finding_id: str, *, status: str, justification: str | None = None,
                        expires: dt.date | None = None, actor: str, notify: Notify = None,
                        today: dt.date | None = None) -> FindingOut:
-    """Review a finding; risk-accepted needs a justification and a future expiry, false-positive a justification."""
+    """Review a finding; risk-accepted needs a justification and a future expiry, false-positive a
+    justification."""
     if status not in REVIEW_STATUSES:
         raise _errors().InvalidError(f"unknown status {status!r} (one of {', '.join(REVIEW_STATUSES)})",
                                      "status")
@@ -305,7 +307,8 @@ def export_sheets(session: Session, *, fmt: str) -> bytes:
 
 
 def stored_digest(session: Session, *, site: Any = None) -> Digest:
-    """A digest (analyzer.digest) of every stored fact, read page by page: its cost follows facts, not frames."""
+    """A digest (analyzer.digest) of every stored fact, read page by page: its cost follows facts, not
+    frames."""
     return _digest_of_store(session, site)
 
 
@@ -319,7 +322,8 @@ def _digest_of_store(session: Session, site: Any) -> Digest:
 
 
 def start_digest(session: Session, *, site: Any = None) -> Digest:
-    """A digest of what is stored now, to be fed each batch stored next (`Digest.add_many`) by a replay or capture.
+    """A digest of what is stored now, to be fed each batch stored next (`Digest.add_many`) by a replay or
+    capture.
 
     `reanalyze(..., digest=)` then analyzes without reading the database again, as long as the
     store's generation is the one the digest was last brought to (no other writer meanwhile).

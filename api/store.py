@@ -60,7 +60,8 @@ def validate_batch(observations: list[dict[str, Any]]) -> tuple[list[Observation
 
 
 def _without_nul(value: Any) -> Any:
-    """NUL characters replaced by U+FFFD in every string (PostgreSQL text cannot hold them; names come from the wire)."""
+    """NUL characters replaced by U+FFFD in every string (PostgreSQL text cannot hold them; names come from
+    the wire)."""
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if isinstance(value, dict):
@@ -80,7 +81,8 @@ def _refused(item: Any, detail: str) -> Weird:
 
 def store_batch_once(session: Session, *, sensor: str, seq: int,
                      observations: Sequence[Observation]) -> tuple[bool, int]:
-    """Store one batch once per (sensor, seq): (stored_now, count); a repeat is acknowledged, not stored twice.
+    """Store one batch once per (sensor, seq): (stored_now, count); a repeat is acknowledged, not stored
+    twice.
 
     Remote sensors use their id; a local replay uses "replay:<digest of its input files>", so replaying
     the same captures again, or re-running a replay that was killed, never stores a batch twice.
@@ -93,7 +95,8 @@ def ingest_batch(session: Session, *, sensor: str, seq: int,
                  observations: list[dict[str, Any]]) -> tuple[bool, int, int]:
     """Validate then store one remote sensor batch once (see store_batch_once): (stored, count, refused).
 
-    An invalid record is dropped and stored as an `ingest_invalid_record` weird; the rest of the batch is kept.
+    An invalid record is dropped and stored as an `ingest_invalid_record` weird; the rest of the batch is
+    kept.
     """
     parsed, refused = validate_batch(observations)
     result = store_batch(session, [*parsed, *refused], sensor=sensor, seq=seq)

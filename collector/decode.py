@@ -146,7 +146,8 @@ class Decoder:
         return (src, dst, vlan, outer, et, off) + self.l3(data, off, et, n) + (wifi,)
 
     def l3(self, data: bytes, off: int, et: int, end: int) -> tuple:  # type: ignore[type-arg]
-        """(ipver, sip, dip, proto, ttl, sport, dport, flags, l4off, poff, pend, seq) after the link header."""
+        """(ipver, sip, dip, proto, ttl, sport, dport, flags, l4off, poff, pend, seq) after the link
+        header."""
         if et == 0x0800:
             if end - off < 20:
                 self.weird("truncated_ipv4")

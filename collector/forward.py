@@ -162,7 +162,8 @@ class ForwardSink:
             self.client.close()
 
     def rejected_batches(self) -> list[Path]:
-        """Batches the central refused for good (400, 413, 422), kept in the spool as *.rejected for a person."""
+        """Batches the central refused for good (400, 413, 422), kept in the spool as *.rejected for a
+        person."""
         return sorted(self.spool.glob("*.rejected"))
 
     def stats(self) -> dict[str, Any]:

@@ -126,7 +126,8 @@ def _leaf(field: str, op: str, expected: Any, loc: tuple[str | int, ...]) -> Pre
 
 
 def _eq_predicate(field: str, expected: Any) -> Predicate:
-    """`field` equals `expected` (any element of a list field), with _eq's rules, specialised per expected type."""
+    """`field` equals `expected` (any element of a list field), with _eq's rules, specialised per expected
+    type."""
     if isinstance(expected, list):
         return lambda row: list(_items(row.get(field))) == expected
     if isinstance(expected, bool):

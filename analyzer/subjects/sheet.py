@@ -32,7 +32,8 @@ def rows(ctx: Any) -> Iterable[dict[str, Any]]:
 
 
 def min_window(site: Any) -> float:
-    """Seconds of traffic the silence checks need: the site policy's `min_observed_hours`, else the default."""
+    """Seconds of traffic the silence checks need: the site policy's `min_observed_hours`, else the
+    default."""
     from analyzer.reconcile import DEFAULT_MIN_WINDOW
 
     hours = getattr(site, "min_observed_hours", None)

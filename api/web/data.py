@@ -30,7 +30,8 @@ MAX_ROWS = 100_000  # the UI lists, sorts and counts in memory: plenty for one h
 
 
 def settings_secret(settings: Any) -> bytes:
-    """The settings secret, or a random one for this app when none is configured (sessions then end on restart)."""
+    """The settings secret, or a random one for this app when none is configured (sessions then end on
+    restart)."""
     raw = str(getattr(settings, "secret_key", "") or "")
     return raw.encode("utf-8") if raw else secrets.token_bytes(32)
 
@@ -75,7 +76,8 @@ def end_session(db: Session, user: WebSession) -> None:
 
 
 def session_alive(db: Session, user: WebSession, *, idle_timeout: int, max_age: int) -> bool:
-    """The session's record exists, is not revoked, idle and absolute limits hold, and its token is still usable.
+    """The session's record exists, is not revoked, idle and absolute limits hold, and its token is still
+    usable.
 
     A live session's `last_seen` is written at most every min(60 s, idle/4), not at every request.
     """
@@ -239,7 +241,8 @@ def delete_sheet(db: Session, sheet_id: str, *, actor: str, notify: Notify = Non
 
 def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor: str,
                   notify: Notify = None) -> tuple[int, list[str]]:
-    """(sheets created or changed, errors as text); nothing is stored when there are errors and not partial."""
+    """(sheets created or changed, errors as text); nothing is stored when there are errors and not
+    partial."""
     from api import service
     from api.errors import ServiceError
 

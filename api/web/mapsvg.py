@@ -4,7 +4,8 @@ Layout is deterministic (same inventory -> same picture): zones are sorted by
 name and packed left to right in rows; the devices of a zone sit on a grid in
 MAC order.  Addresses that belong to no device of the inventory get a node
 of their own: public ones in an "external" group, private ones with the unzoned;
-broadcast, multicast and unspecified addresses are not peers and are left out.  An edge is red and links to its
+broadcast, multicast and unspecified addresses are not peers and are left out.  An edge is red and links to
+its
 finding when a policy finding (cross-zone-flow, dm-internet,
 remote-access-unapproved, cleartext-*) involves both of its ends.  Every node is
 an <a> to the device page.  All text is escaped here, so the result is safe to
@@ -136,7 +137,8 @@ def _nodes(devices: Sequence[Device], edges: Sequence[Edge]) -> tuple[dict[str, 
 
 
 def _layout(nodes: dict[str, Node]) -> tuple[list[tuple[str, float, float, float, float]], float, float]:
-    """Zone boxes on a grid of about sqrt(zones) columns, nodes on a grid in each; returns boxes, width, height."""
+    """Zone boxes on a grid of about sqrt(zones) columns, nodes on a grid in each; returns boxes, width,
+    height."""
     zones: dict[str, list[Node]] = {}
     for node in nodes.values():
         zones.setdefault(node.zone, []).append(node)
@@ -196,7 +198,8 @@ def _edges(edges: Iterable[Edge], by_addr: dict[str, str], nodes: dict[str, Node
 
 
 def _curve(a: Node, b: Node) -> str:
-    """A quadratic curve bowed to one side (by 18 % of its length), so edges between aligned nodes do not overlap."""
+    """A quadratic curve bowed to one side (by 18 % of its length), so edges between aligned nodes do not
+    overlap."""
     mx, my = (a.x + b.x) / 2, (a.y + b.y) / 2
     dx, dy = b.x - a.x, b.y - a.y
     cx, cy = mx - dy * 0.18, my + dx * 0.18

@@ -5,7 +5,8 @@ backed by a server-side record (api.web.session); every page and every POST
 declares the permission it needs with `needs(...)`, checked against the same
 table as the API (api.auth.PERMISSIONS, through `allowed`): one source of truth,
 so a role never reaches in the UI what the API refuses it.  Every POST checks
-the CSRF token; links and forms a role may not use are not shown (`can`).  Data comes from the service layer through
+the CSRF token; links and forms a role may not use are not shown (`can`).  Data comes from the service layer
+through
 api.web.data, so the UI and the API read and write the same way and every change
 lands in the audit log.
 """
@@ -137,7 +138,8 @@ class Ctx:
         return resp
 
     def can(self, permission: str) -> bool:
-        """The signed-in role has `permission` in api.auth.PERMISSIONS (templates hide what it may not use)."""
+        """The signed-in role has `permission` in api.auth.PERMISSIONS (templates hide what it may not
+        use)."""
         return self.user is not None and allowed(self.user.role, permission)
 
 

@@ -1,4 +1,5 @@
-"""Dashboard page and the live progress JSON it polls every 2 s (findings, devices, coverage, capture period)."""
+"""Dashboard page and the live progress JSON it polls every 2 s (findings, devices, coverage, capture
+period)."""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def progress(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_se
 
 
 def _live(db: Session, ctx: Ctx) -> dict[str, Any]:
-    """Last analysis and each sensor's last batch, epoch seconds for the `ts` macro; silent sensors flagged."""
+    """Last analysis and each sensor's last batch, epoch seconds for the `ts` macro; silent sensors
+    flagged."""
     from api.facts_store import live_status
 
     status = live_status(db, silent_after=ctx.request.app.state.settings.sensor_silent_after)
