@@ -129,7 +129,7 @@ def features(ctx: Any) -> dict[str, dict[str, Any]]:
             "hl7_senders": len(hl7.get(mac, ())), "intellivue": mac in intellivue, "sdc": mac in sdc,
             "poct": mac in poct, "astm": mac in astm, "lldp_capabilities": _caps(d, "lldp_capabilities"),
             "cdp_capabilities": _caps(d, "cdp_capabilities"),
-            "lldp_med_class": (_fact_values(d, "lldp_med_class") or [None])[0],
+            "lldp_med_class": next(iter(_fact_values(d, "lldp_med_class")), None),
             "os_family": d.os.split(" ")[0] if d.os else None, "os": d.os, "zone_kind": d.zone_kind,
             "server_ports": sorted(served.get(mac, ())), "server_clients": len(clients.get(mac, ())),
             "remote_target": mac in remote, "dhcp_vendor_class": vendor_class[0] if vendor_class else None,

@@ -21,11 +21,11 @@ from __future__ import annotations
 from bisect import insort
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from analyzer.inventory import InventoryBuilder, Key
 from analyzer.site import SitePolicy
-from collector.schema import Observation
+from collector.schema import CaptureStats, Observation
 
 ADMIN_APPS = ("telnet", "ftp")
 """Remote-access methods that are cleartext administration (after HTTP basic auth and SNMP v1/v2c, ranks
@@ -369,9 +369,9 @@ class Digest:
 
     # ------------------------------------------------------------------ reading
 
-    def stats_records(self) -> list[Observation]:
+    def stats_records(self) -> list[CaptureStats]:
         """The CaptureStats records in analysis order."""
-        return [o for _, o in sorted(self.stats, key=lambda item: item[0])]
+        return [cast(CaptureStats, o) for _, o in sorted(self.stats, key=lambda item: item[0])]
 
     def conversation_groups(self) -> list[ConvGroup]:
         """Conversation groups in the order of their first record."""

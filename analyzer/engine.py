@@ -60,8 +60,8 @@ def stats_of(obs: Mapping[str, list[Observation]] | Digest) -> Stats:
             s.table_overflow[k] = s.table_overflow.get(k, 0) + v
         if r.first_ts is not None:  # type: ignore[attr-defined]
             s.first_ts = r.first_ts if s.first_ts is None else min(s.first_ts, r.first_ts)  # type: ignore[attr-defined]
-        if r.last_ts is not None:  # type: ignore[attr-defined]
-            s.last_ts = r.last_ts if s.last_ts is None else max(s.last_ts, r.last_ts)  # type: ignore[attr-defined]
+        if r.last_ts is not None:
+            s.last_ts = r.last_ts if s.last_ts is None else max(s.last_ts, r.last_ts)
         if r.kernel_drops is not None:  # type: ignore[attr-defined]
             s.kernel_drops = (s.kernel_drops or 0) + r.kernel_drops  # type: ignore[attr-defined]
         s.truncated |= r.truncated  # type: ignore[attr-defined]

@@ -344,6 +344,7 @@ class InventoryBuilder:
         if obs is not None:
             self.feed(obs)
         routers: dict[str, list[str]] = {}
+        mac: str | None
         for mac, a in self.acc.items():
             router, why = self._is_router(a)
             if router:

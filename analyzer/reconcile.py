@@ -69,6 +69,7 @@ def match_sheets(devices: dict[str, Device], sheets: Sequence[Sheet]) -> dict[st
     taken: set[str] = set()
     by_ip: dict[str, str] = {}
     by_name: dict[str, str] = {}
+    mac: str | None
     for mac, device in sorted(devices.items()):
         if device.is_router:
             continue
@@ -339,7 +340,7 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], rem
         if not (ips & set(seen_peers)):
             rows.append(_row("declared-server-silent", sheet, device, how, peer=name, declared=name,
                              detail=f"declared peer {name} " + ("never seen on the network" if not ips else
-                                                                "not contacted in the capture") + silence))
+                                                                "not contacted in the capture") + (silence or "")))
     rows.extend(_remote_rows(sheet, device, how, remotes, own, gateway_ips))
     return rows
 

@@ -55,7 +55,7 @@ def suggest_zones(devices: Iterable[Device]) -> str:
             continue
         own_nets = {n for n in (_net(ip) for ip in d.ips) if n}
         tagged = [v for v in d.vlans if v]
-        keys = [(f"vlan-{v}", v) for v in tagged] or [(f"net-{n.split('/')[0]}", None)
+        keys: list[tuple[str, int | None]] = [(f"vlan-{v}", v) for v in tagged] or [(f"net-{n.split('/')[0]}", None)
                                                        for n in sorted(own_nets)]
         for key, vlan in keys:
             groups[key].append(d)

@@ -143,7 +143,7 @@ def _touch(session: Session, row: TokenRow, now: dt.datetime) -> None:
     """Record the use, at most once per TOKEN_TOUCH_SECONDS (no write per request)."""
     if row.last_used is not None and now - row.last_used < dt.timedelta(seconds=TOKEN_TOUCH_SECONDS):
         return
-    session.exec(update(TokenRow).where(col(TokenRow.id) == row.id).values(last_used=now))  # type: ignore[call-overload]
+    session.exec(update(TokenRow).where(col(TokenRow.id) == row.id).values(last_used=now))
     session.commit()
 
 
@@ -191,7 +191,7 @@ def revoke_token(session: Session, *, token_id: int, actor: str = "cli") -> bool
     if not row.revoked:
         row.revoked = True
         session.add(row)
-        session.exec(update(WebSessionRow).where(col(WebSessionRow.token_hash) == row.hash)  # type: ignore[call-overload]
+        session.exec(update(WebSessionRow).where(col(WebSessionRow.token_hash) == row.hash)
                      .values(revoked=True))
         audit.record(session, who=actor, action="revoke", entity="token", entity_id=str(row.id),
                      field="revoked",
@@ -207,7 +207,7 @@ def allowed(role: str, permission: str) -> bool:
 _bearer = HTTPBearer(auto_error=False, description="API token created with `medtap token create --role ...`.")
 
 
-def get_session(request: Request):  # type: ignore[no-untyped-def]
+def get_session(request: Request):
     """One database session per request, on the app's engine."""
     with Session(request.app.state.engine) as session:
         yield session

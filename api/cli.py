@@ -120,7 +120,7 @@ def _shown_url(url: str) -> str:
         return url
 
 
-def _load_site(site: Path | None):  # type: ignore[no-untyped-def]
+def _load_site(site: Path | None):
     if site is None:
         return None
     from analyzer.site import SiteError, load_site

@@ -8,6 +8,7 @@ and any unexpected exception to JSON with the right status code.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -67,7 +68,7 @@ def error_response(status: int, detail: str, field: str | None = None,
     return JSONResponse({"detail": detail, "field": field}, status_code=status, headers=headers)
 
 
-def _loc_field(loc: tuple[Any, ...] | list[Any]) -> str | None:
+def _loc_field(loc: Sequence[Any]) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     out = ""
     for p in parts:

@@ -98,8 +98,8 @@ def bump_generation(session: Session) -> int:
     """Bump the generation as the first write of the transaction (the write lock, see the module
     docstring)."""
     value = session.execute(update(StoreState).where(col(StoreState.key) == GENERATION)
-                            .values(value=StoreState.value + 1,
-                                    at=utcnow()).returning(StoreState.value)).scalar()
+                            .values(value=col(StoreState.value) + 1,
+                                    at=utcnow()).returning(col(StoreState.value))).scalar()
     if value is None:  # the migration creates the row; only a hand-made schema lacks it
         raise RuntimeError("store_state has no generation row: run `medtap db upgrade`")
     return int(value)
@@ -116,7 +116,7 @@ def store_batch(session: Session, observations: Sequence[Observation], *, sensor
     before = bump_generation(session) - 1
     if seq is not None:
         key = batch_key or sensor
-        existing = session.execute(select(IngestBatch.count).where(
+        existing = session.execute(select(col(IngestBatch.count)).where(
             col(IngestBatch.sensor) == key, col(IngestBatch.seq) == seq)).scalar()
         if existing is not None:
             session.rollback()
@@ -151,7 +151,7 @@ def _upsert(session: Session, records: Sequence[Observation], gen: int) -> _Upse
     stored: dict[str, tuple[int, str]] = {}
     for start in range(0, len(keys), IN_CHUNK):
         chunk = keys[start:start + IN_CHUNK]
-        for fid, fkey, text in session.execute(select(FactRow.id, FactRow.fkey, FactRow.json_text)
+        for fid, fkey, text in session.execute(select(col(FactRow.id), col(FactRow.fkey), col(FactRow.json_text))
                                                .where(col(FactRow.fkey).in_(chunk))):
             stored[fkey] = (fid, text)
     new_rows: list[dict[str, object]] = []
@@ -221,7 +221,7 @@ def iter_facts(session: Session, *, kinds: Sequence[str] | None = None, since: i
     """Stored facts (optionally of some kinds, or changed after generation `since`), page by page by id."""
     last = 0
     while True:
-        query = select(FactRow.id, FactRow.json_text).where(col(FactRow.id) > last)
+        query = select(col(FactRow.id), col(FactRow.json_text)).where(col(FactRow.id) > last)
         if kinds:
             query = query.where(col(FactRow.kind).in_(list(kinds)))
         if since:
@@ -236,8 +236,8 @@ def iter_facts(session: Session, *, kinds: Sequence[str] | None = None, since: i
 
 def count_facts(session: Session) -> dict[str, tuple[int, int]]:
     """Per kind: (facts, observations they stand for)."""
-    rows = session.execute(select(FactRow.kind, func.count(),
-                                  func.sum(FactRow.count)).group_by(FactRow.kind)).all()
+    rows = session.execute(select(col(FactRow.kind), func.count(),
+                                  func.sum(col(FactRow.count))).group_by(FactRow.kind)).all()
     return {kind: (int(n), int(total or 0)) for kind, n, total in rows}
 
 

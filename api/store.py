@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, or_
+from sqlalchemy import ColumnElement, func, insert, or_
 from sqlmodel import Session, col, delete, select
 
 from analyzer.models import SEVERITY_ORDER, Device, Finding, Report, Stats
@@ -117,7 +117,7 @@ def load_observations(session: Session, *, kinds: Sequence[str] | None = None,
 
 def save_devices(session: Session, devices: Sequence[Device]) -> None:
     """Make the stored inventory `devices`: only changed devices are written, vanished ones deleted."""
-    stored = dict(session.execute(select(DeviceRow.mac, DeviceRow.data)).all())  # type: ignore[call-overload]
+    stored = dict(session.execute(select(DeviceRow.mac, DeviceRow.data)).all())
     rows = []
     for d in devices:
         data = d.model_dump_json()
@@ -129,7 +129,7 @@ def save_devices(session: Session, devices: Sequence[Device]) -> None:
                      "sheet_id": d.sheet_id, "sensors": json.dumps(d.sensors), "data": data})
     gone = list(stored) + [r["mac"] for r in rows]
     for start in range(0, len(gone), 500):
-        session.exec(delete(DeviceRow).where(col(DeviceRow.mac).in_(gone[start:start + 500])))  # type: ignore[call-overload]
+        session.exec(delete(DeviceRow).where(col(DeviceRow.mac).in_(gone[start:start + 500])))
     if rows:
         session.execute(insert(DeviceRow.__table__), rows)  # type: ignore[attr-defined]
 
@@ -248,10 +248,10 @@ def list_devices(session: Session, *, zone: str | None = None, role: str | None 
                  connection: str | None = None,
                  q: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[Device], int]:
     """Inventory page (sorted by MAC) and the total count; q searches MAC, hostname, IPs and vendor."""
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     for column, value in ((DeviceRow.zone, zone), (DeviceRow.role, role), (DeviceRow.connection, connection)):
         if value is not None:
-            conds.append(column == value)
+            conds.append(col(column) == value)
     if q:
         like = like_pattern(q)
         conds.append(or_(func.lower(DeviceRow.mac).like(like, escape="\\"),
@@ -280,13 +280,13 @@ def list_findings(session: Session, *, rule: str | None = None, severity: str | 
                   active: bool | None = True,
                   offset: int = 0, limit: int = 100) -> tuple[list[FindingOut], int]:
     """Findings page, most severe first, and the total count."""
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     for column, value in ((FindingRow.rule, rule), (FindingRow.severity, severity),
                           (FindingRow.status, status),
                           (FindingRow.zone, zone), (FindingRow.service, service),
                           (FindingRow.active, active)):
         if value is not None:
-            conds.append(column == value)
+            conds.append(col(column) == value)
     if device:
         conds.append(col(FindingRow.data).contains(f'"{device.lower()}"'))
     total = int(session.exec(select(func.count()).select_from(FindingRow).where(*conds)).one())

@@ -47,7 +47,7 @@ class Decoder:
     def weird(self, name: str) -> None:
         self.weirds[name] = self.weirds.get(name, 0) + 1
 
-    def decode(self, data: bytes, linktype: int) -> tuple | None:  # type: ignore[type-arg]
+    def decode(self, data: bytes, linktype: int) -> tuple | None:
         """Header tuple of one frame (see the index constants), None when unreadable."""
         n = len(data)
         src = dst = vlan = outer = wifi = None
@@ -145,7 +145,7 @@ class Decoder:
             off += 8
         return (src, dst, vlan, outer, et, off) + self.l3(data, off, et, n) + (wifi,)
 
-    def l3(self, data: bytes, off: int, et: int, end: int) -> tuple:  # type: ignore[type-arg]
+    def l3(self, data: bytes, off: int, et: int, end: int) -> tuple:
         """(ipver, sip, dip, proto, ttl, sport, dport, flags, l4off, poff, pend, seq) after the link
         header."""
         if et == 0x0800:
@@ -233,7 +233,7 @@ class Decoder:
             return (ipver, sip, dip, proto, ttl, data[l4], data[l4 + 1], 0, l4, l4 + 4, pend, None)
         return (ipver, sip, dip, proto, ttl, None, None, 0, l4, l4, pend, None)
 
-    def _dot11(self, data: bytes, linktype: int) -> tuple | None:  # type: ignore[type-arg]
+    def _dot11(self, data: bytes, linktype: int) -> tuple | None:
         end = len(data)
         off = 0
         if linktype == 127:
@@ -250,7 +250,8 @@ class Decoder:
                 self.weird(view)
             return None
         et = view.ethertype
-        l2 = (view.src, view.dst, None, None, et, view.offset)
+        l2: tuple[bytes | None, bytes | None, int | None, None, int, int] = (view.src, view.dst, None, None, et,
+                                                                          view.offset)
         if et in VLAN_TPIDS and end - view.offset >= 4:
             vid = ((data[view.offset] & 0x0F) << 8) | data[view.offset + 1]
             et = (data[view.offset + 2] << 8) | data[view.offset + 3]

@@ -169,7 +169,7 @@ def capture(
     reader = _Reader(sock, frames, snaplen, reader_stop)
     pipe = Pipeline(sensor=sensor, key=key, sink=sink, flush_interval=flush_interval,
                     packet_time_flush=False, **options)
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())

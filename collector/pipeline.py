@@ -140,7 +140,7 @@ class Pipeline(DeepPath):
             if self.packet_time_flush:
                 self.next_flush = ts + self.flush_interval
         self.last_ts = ts
-        if ts >= self.next_flush:  # type: ignore[operator]
+        if ts >= self.next_flush:
             self.flush()
             self.next_flush = ts + self.flush_interval
         self._cur = frame

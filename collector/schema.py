@@ -470,8 +470,8 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyObservation)
 def parse_observation(data: dict[str, Any] | str | bytes) -> Observation:
     """Validate one JSON object (or JSON text) into its typed record."""
     if isinstance(data, (str, bytes)):
-        return _ADAPTER.validate_json(data)  # type: ignore[no-any-return]
-    return _ADAPTER.validate_python(data)  # type: ignore[no-any-return]
+        return _ADAPTER.validate_json(data)
+    return _ADAPTER.validate_python(data)
 
 
 def kinds() -> dict[str, type[Observation]]:

@@ -71,7 +71,7 @@ class YamlRefused(yaml.MarkedYAMLError):
     """
 
     def __init__(self, problem: str, line: int) -> None:
-        super().__init__(problem=problem, problem_mark=yaml.Mark("<yaml>", 0, line - 1, 0, None, None))
+        super().__init__(problem=problem, problem_mark=yaml.Mark("<yaml>", 0, line - 1, 0, None, None))  # type: ignore[arg-type]  # stubs: buffer/pointer may be None
 
 
 def error_line(exc: yaml.YAMLError) -> int:
@@ -112,7 +112,9 @@ class _StrictConstructor(SafeConstructor):
                                    node.start_mark) from None
 
 
-_StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp", _StrictConstructor.construct_yaml_timestamp)
+# types-PyYAML binds add_constructor to the stock loaders only
+_StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp",  # type: ignore[type-var]
+                                   _StrictConstructor.construct_yaml_timestamp)
 
 
 class _StrictResolver(Resolver):

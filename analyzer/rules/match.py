@@ -194,7 +194,9 @@ def compile_where(where: Any, fields: Mapping[str, str] | None = None,
             continue
         if key == "not":
             inner = compile_where(expected, fields, sub)
-            preds.append(lambda row, inner=inner: not inner(row))
+            def negation(row: Row, inner: Predicate = inner) -> bool:
+                return not inner(row)
+            preds.append(negation)
             continue
         field, _, op = str(key).partition("|")
         op = op or "eq"

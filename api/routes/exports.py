@@ -14,7 +14,7 @@ from api.routes.deps import get_session
 router = APIRouter(tags=["exports"], responses=errors_responses(401, 403, 422))
 
 
-def _findings(session: Session, severity: str | None, status: str | None) -> list:  # type: ignore[type-arg]
+def _findings(session: Session, severity: str | None, status: str | None) -> list:
     return service.list_findings(session, severity=severity, status=status, limit=10**9)[0]
 
 

@@ -144,7 +144,7 @@ class Ctx:
 
 
 def _state(request: Request) -> WebState:
-    return request.app.state.web  # type: ignore[no-any-return]
+    return request.app.state.web
 
 
 def context(request: Request, db: Session | None = None) -> Ctx:

@@ -13,6 +13,7 @@ RFC 6066 section 3 server_name extension): only the SNI, nothing else.
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import os
 import re
@@ -66,7 +67,7 @@ class BytesMatch(_Strict):
         return value
 
     @property
-    def raw(self) -> bytes:
+    def raw(self) -> builtins.bytes:  # the `bytes` field shadows the builtin in this class
         return bytes.fromhex(self.bytes.replace(" ", ""))
 
 
@@ -373,7 +374,7 @@ def make_detectors(signatures: Sequence[Signature]) -> list[Detector]:
         free = any(s.match and not s.port_required for s in active)
         out.append(Detector(
             name=f"remote-signatures-{transport}",
-            layer=transport,  # type: ignore[arg-type]
+            layer=transport,
             decode=make_decode(sigset),
             probe=sigset.probe,
             ports=ports,
