@@ -1,1 +1,2 @@
-"""medtap analyzer: observations -> inventory, findings, reconciliation. Imports collector.schema only; never scapy."""
+"""medtap analyzer: observations -> inventory, findings, reconciliation. Imports collector.schema only; never
+scapy."""

@@ -48,7 +48,8 @@ class Baseline:
         return pair(a, b) in self.conversations
 
     def to_json(self) -> dict[str, object]:
-        return {"schema": BASELINE_SCHEMA, "devices": sorted(self.devices), "conversations": sorted(self.conversations),
+        return {"schema": BASELINE_SCHEMA, "devices": sorted(self.devices),
+                "conversations": sorted(self.conversations),
                 "aliases": dict(sorted(self.aliases.items()))}
 
 
@@ -77,4 +78,5 @@ def load_baseline(path: Path | str) -> Baseline:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict) or data.get("schema") != BASELINE_SCHEMA:
         raise ValueError(f"{path}: not a medtap baseline (schema {BASELINE_SCHEMA})")
-    return Baseline(set(data.get("devices", [])), set(data.get("conversations", [])), dict(data.get("aliases", {})))
+    return Baseline(set(data.get("devices", [])), set(data.get("conversations", [])),
+                    dict(data.get("aliases", {})))

@@ -25,11 +25,15 @@ MEDICAL_ROLES = {"imaging-modality", "patient-monitor", "monitoring-gateway", "i
 FEATURES: dict[str, str] = {
     "vendor": "manufacturer from the OUI alias table", "oui_vendor": "raw IEEE registry name",
     "vendor_medical": "the vendor is a medical manufacturer", "radio_module": "radio/serial module OUI",
-    "protocols": "list of 'app/client' and 'app/server'", "dicom_store_client": "sent a DICOM storage association",
+    "protocols": "list of 'app/client' and 'app/server'",
+    "dicom_store_client": "sent a DICOM storage association",
     "dicom_modalities": "modality hints it proposed", "dicom_store_clients": "distinct clients storing to it",
-    "dicom_worklist_server": "receives worklist associations", "hl7_senders": "distinct HL7 clients sending to it",
-    "intellivue": "IntelliVue export seen from it", "sdc": "SDC/WS-Discovery provider", "poct": "POCT1-A identity",
-    "astm": "ASTM header sender", "lldp_capabilities": "LLDP enabled capabilities", "cdp_capabilities": "CDP caps",
+    "dicom_worklist_server": "receives worklist associations",
+    "hl7_senders": "distinct HL7 clients sending to it",
+    "intellivue": "IntelliVue export seen from it", "sdc": "SDC/WS-Discovery provider",
+    "poct": "POCT1-A identity",
+    "astm": "ASTM header sender", "lldp_capabilities": "LLDP enabled capabilities",
+    "cdp_capabilities": "CDP caps",
     "lldp_med_class": "LLDP-MED device class", "os_family": "OS family", "os": "OS text",
     "zone_kind": "site zone kind", "server_ports": "ports it serves", "server_clients": "distinct clients",
     "remote_target": "target of a remote-access session", "dhcp_vendor_class": "DHCP option 60",
@@ -121,11 +125,12 @@ def features(ctx: Any) -> dict[str, dict[str, Any]]:
             "vendor": d.vendor, "oui_vendor": d.oui_vendor, "radio_module": d.radio_module,
             "vendor_medical": _is_medical(d, ctx.tables.vendors), "protocols": d.protocols,
             "dicom_store_client": mac in store_client, "dicom_modalities": sorted(store_client.get(mac, ())),
-            "dicom_store_clients": len(store_clients.get(mac, ())), "dicom_worklist_server": mac in worklist_srv,
+            "dicom_store_clients": len(store_clients.get(mac, ())),
+            "dicom_worklist_server": mac in worklist_srv,
             "hl7_senders": len(hl7.get(mac, ())), "intellivue": mac in intellivue, "sdc": mac in sdc,
             "poct": mac in poct, "astm": mac in astm, "lldp_capabilities": _caps(d, "lldp_capabilities"),
             "cdp_capabilities": _caps(d, "cdp_capabilities"),
-            "lldp_med_class": (_fact_values(d, "lldp_med_class") or [None])[0],
+            "lldp_med_class": next(iter(_fact_values(d, "lldp_med_class")), None),
             "os_family": d.os.split(" ")[0] if d.os else None, "os": d.os, "zone_kind": d.zone_kind,
             "server_ports": sorted(served.get(mac, ())), "server_clients": len(clients.get(mac, ())),
             "remote_target": mac in remote, "dhcp_vendor_class": vendor_class[0] if vendor_class else None,
@@ -155,7 +160,8 @@ def classify(ctx: Any) -> None:
             d.role_evidence = [fill(rule.evidence, row)]
 
 
-def decide_service(device: Device, sheet_responsibility: str | None = None, supplier_owned: bool = False) -> None:
+def decide_service(device: Device, sheet_responsibility: str | None = None,
+                   supplier_owned: bool = False) -> None:
     """is_dm and service from role and zone; a matched sheet's responsibility overrides."""
     device.is_dm = device.role in MEDICAL_ROLES or (
         device.zone_kind == "dm" and device.role in ("unknown", "office-workstation", "dm-workstation"))

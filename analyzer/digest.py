@@ -21,22 +21,25 @@ from __future__ import annotations
 from bisect import insort
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from analyzer.inventory import InventoryBuilder, Key
 from analyzer.site import SitePolicy
-from collector.schema import Observation
+from collector.schema import CaptureStats, Observation
 
 ADMIN_APPS = ("telnet", "ftp")
-"""Remote-access methods that are cleartext administration (after HTTP basic auth and SNMP v1/v2c, ranks 0-2)."""
-DIGEST_SUBJECTS = frozenset({"capture", "conversation", "device", "dhcp_server", "port", "remote_session", "sheet"})
+"""Remote-access methods that are cleartext administration (after HTTP basic auth and SNMP v1/v2c, ranks
+0-2)."""
+DIGEST_SUBJECTS = frozenset({"capture", "conversation", "device", "dhcp_server", "port", "remote_session",
+                             "sheet"})
 """Subject providers that read the digest; any other subject reads the raw observations."""
 CONV_EVIDENCE = 5
 """Evidence pointers kept per conversation group (3 for a conversation, 5 for a sheet's undeclared peer)."""
 
 
 class Top:
-    """The first `size` (key, payload) pairs in analysis order (keys are unique: they end with the arrival counter)."""
+    """The first `size` (key, payload) pairs in analysis order (keys are unique: they end with the arrival
+    counter)."""
 
     __slots__ = ("items", "size")
 
@@ -162,7 +165,8 @@ class Digest:
     `raw`, when given, returns every observation again (any order) for the rare consumers of raw records.
     """
 
-    def __init__(self, *, site: SitePolicy | None = None, raw: Callable[[], Iterable[Observation]] | None = None,
+    def __init__(self, *, site: SitePolicy | None = None,
+                 raw: Callable[[], Iterable[Observation]] | None = None,
                  inventory: InventoryBuilder | None = None) -> None:
         self.site = site
         self.raw = raw
@@ -231,7 +235,8 @@ class Digest:
 
     def _conversation(self, o: Any, key: Key) -> None:
         self.inventory.add_conversation(o, key)
-        gkey = (o.client_ip, o.server_ip, o.transport, o.server_port, o.vlan, o.app, o.client_mac, o.server_mac)
+        gkey = (o.client_ip, o.server_ip, o.transport, o.server_port, o.vlan, o.app, o.client_mac,
+                o.server_mac)
         g = self.conversations.get(gkey)
         if g is None:
             g = self.conversations[gkey] = ConvGroup(o, key)
@@ -364,9 +369,9 @@ class Digest:
 
     # ------------------------------------------------------------------ reading
 
-    def stats_records(self) -> list[Observation]:
+    def stats_records(self) -> list[CaptureStats]:
         """The CaptureStats records in analysis order."""
-        return [o for _, o in sorted(self.stats, key=lambda item: item[0])]
+        return [cast(CaptureStats, o) for _, o in sorted(self.stats, key=lambda item: item[0])]
 
     def conversation_groups(self) -> list[ConvGroup]:
         """Conversation groups in the order of their first record."""

@@ -38,7 +38,8 @@ WIFI_TUNNELS = ("capwap", "lwapp", "aruba-gre", "dot11")
 
 def load_tables(rules_dir: Path) -> Tables:
     return Tables(rules_dir=rules_dir, vendors=load_aliases(rules_dir / "vendors.yaml"),
-                  eol=load_eol(rules_dir / "os_eol.yaml"), fingerprints=load_fingerprints(rules_dir / "os_fingerprints.yaml"),
+                  eol=load_eol(rules_dir / "os_eol.yaml"),
+                  fingerprints=load_fingerprints(rules_dir / "os_fingerprints.yaml"),
                   roles=list(load_roles(rules_dir / "classification.yaml")))
 
 
@@ -59,8 +60,8 @@ def stats_of(obs: Mapping[str, list[Observation]] | Digest) -> Stats:
             s.table_overflow[k] = s.table_overflow.get(k, 0) + v
         if r.first_ts is not None:  # type: ignore[attr-defined]
             s.first_ts = r.first_ts if s.first_ts is None else min(s.first_ts, r.first_ts)  # type: ignore[attr-defined]
-        if r.last_ts is not None:  # type: ignore[attr-defined]
-            s.last_ts = r.last_ts if s.last_ts is None else max(s.last_ts, r.last_ts)  # type: ignore[attr-defined]
+        if r.last_ts is not None:
+            s.last_ts = r.last_ts if s.last_ts is None else max(s.last_ts, r.last_ts)
         if r.kernel_drops is not None:  # type: ignore[attr-defined]
             s.kernel_drops = (s.kernel_drops or 0) + r.kernel_drops  # type: ignore[attr-defined]
         s.truncated |= r.truncated  # type: ignore[attr-defined]
@@ -74,7 +75,7 @@ def _default_now(digest: Digest, stats: Stats) -> dt.datetime:
     last = stats.last_ts
     if last is None:
         last = digest.max_ts if digest.max_ts is not None else 0.0
-    return dt.datetime.fromtimestamp(last, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(last, dt.UTC)
 
 
 # --------------------------------------------------------------------------- conversations
@@ -157,7 +158,8 @@ def _finish_devices(ctx: AnalysisContext) -> None:
     protocols: dict[str, set[str]] = defaultdict(set)
     peers: dict[str, set[str]] = defaultdict(set)
     for c in ctx.conversations:
-        app = c.app or (f"{c.transport}/{c.server_port}" if c.server_port is not None else c.transport or "other")
+        app = c.app or (f"{c.transport}/{c.server_port}" if c.server_port is not None else c.transport
+                        or "other")
         if c.client is not None:
             protocols[c.client.mac].add(f"{app}/client")
             peers[c.client.mac].add(c.server_ip)
@@ -173,7 +175,8 @@ def _os(ctx: AnalysisContext, today: dt.date) -> None:
     digest = ctx.digest
     assert digest is not None
     best: dict[str, tuple[float, int, str, str | None]] = {}
-    # one entry per distinct hint, at its first record: the first record with the best (confidence, version) wins
+    # one entry per distinct hint, at its first record: the first record with the best (confidence, version)
+    # wins
     for (hint_mac, ip, confidence, has_version, family, version), _ in sorted(digest.os_hints.items(),
                                                                              key=lambda item: item[1]):
         mac = hint_mac if hint_mac in ctx.devices else None
@@ -283,7 +286,8 @@ def evaluate(rules: Sequence[Rule], ctx: AnalysisContext) -> list[Finding]:
                 prev.last_seen = _max(prev.last_seen, row.get("_last_seen"))
                 continue
             found[fid] = Finding(
-                id=fid, rule=rule.id, severity=rule.severity, title=rule.title, title_fr=rule.title_fr, subject=key,
+                id=fid, rule=rule.id, severity=rule.severity, title=rule.title, title_fr=rule.title_fr,
+                subject=key,
                 devices=sorted(set(row.get("_devices", []))), ips=sorted(set(row.get("_ips", []))),
                 evidence=list(row.get("_evidence", []))[:10], service=rule.service,
                 recommendation=fill(rule.remediation, row).strip(), zone=row.get("_zone"),
@@ -311,7 +315,8 @@ def apply_exceptions(findings: list[Finding], site: SitePolicy | None, today: dt
 def _needs_raw(rules: Sequence[Rule]) -> bool:
     """A rule whose subject reads raw observations (the `observation` subject, or a provider of a plug-in)."""
     provs = providers()
-    return any(r.status != "deprecated" and r.match.subject in provs and r.match.subject not in DIGEST_SUBJECTS
+    return any(r.status != "deprecated" and r.match.subject in provs
+               and r.match.subject not in DIGEST_SUBJECTS
                for r in rules)
 
 

@@ -136,7 +136,8 @@ def _as_mac(text: str | None) -> str | None:
 
 
 class InventoryBuilder:
-    """Folds observations into per-MAC accumulators; `build()` returns the inventory (and can be called again)."""
+    """Folds observations into per-MAC accumulators; `build()` returns the inventory (and can be called
+    again)."""
 
     def __init__(self, site: SitePolicy | None, vendors: tuple[Any, ...] = ()) -> None:
         self.site = site
@@ -227,7 +228,8 @@ class InventoryBuilder:
             return
         ts = key[0]
         a.seen(ts, o.last_ts if o.last_ts is not None else ts, o.sensor)
-        if o.message_type in ("discover", "request", "inform") and o.src_mac == o.client_mac:  # not a relayed copy
+        if o.message_type in ("discover", "request",
+                              "inform") and o.src_mac == o.client_mac:  # not a relayed copy
             a.vlans.add(o.vlan or 0)
         a.name(o.hostname, "dhcp")
         a.name(o.fqdn, "dhcp")
@@ -293,7 +295,8 @@ class InventoryBuilder:
             if cur is None or key < cur:
                 firsts[o.vlan] = key
         else:
-            self.lldp_switch[o.vlan].append((ts, o.frame_no, key, f"{o.system_name or o.chassis_id} {o.port_id}"))
+            self.lldp_switch[o.vlan].append((ts, o.frame_no, key,
+                                             f"{o.system_name or o.chassis_id} {o.port_id}"))
 
     def add_cdp(self, o: Any, key: Key | None = None) -> None:
         a = self._get(o.src_mac)
@@ -341,6 +344,7 @@ class InventoryBuilder:
         if obs is not None:
             self.feed(obs)
         routers: dict[str, list[str]] = {}
+        mac: str | None
         for mac, a in self.acc.items():
             router, why = self._is_router(a)
             if router:
@@ -356,7 +360,8 @@ class InventoryBuilder:
         for ip, (_, mac) in best.items():
             ip_to_mac[ip] = mac
         home_vlan = {ip: self.acc[mac].ip_vlan(ip) for ip, mac in ip_to_mac.items()}
-        # names learnt per IP (DNS, NetBIOS) go to the IP's device; merged into copies, so build() can run again
+        # names learnt per IP (DNS, NetBIOS) go to the IP's device; merged into copies, so build() can run
+        # again
         extra_names: dict[str, dict[str, int]] = {}
         extra_facts: dict[str, dict[tuple[str, str, str], list[float]]] = {}
         for ip, names in self.ip_names.items():
@@ -389,15 +394,18 @@ class InventoryBuilder:
             out[mac] = s[3]
         return out
 
-    def _device(self, a: _Acc, router_why: list[str] | None, ip_to_mac: dict[str, str], switch_port: str | None,
+    def _device(self, a: _Acc, router_why: list[str] | None, ip_to_mac: dict[str, str],
+                switch_port: str | None,
                 names_by: dict[str, int], facts_by: dict[tuple[str, str, str], list[float]]) -> Device:
         if router_why is not None:
             ips = sorted(sorted(a.bound_ips, key=a.bound_ips.__getitem__), key=_ip_key)
         else:
-            ips = sorted({ip for ip in list(a.src_ips) + list(a.bound_ips) if ip_to_mac.get(ip) == a.mac}, key=_ip_key)
+            ips = sorted({ip for ip in list(a.src_ips) + list(a.bound_ips) if ip_to_mac.get(ip) == a.mac},
+                         key=_ip_key)
         v = vendor_of(a.mac, self.vendors)
         names = sorted(names_by, key=lambda n: (names_by[n], n))
-        facts = [Fact(attribute=k[0], value=k[1], source=k[2], count=int(c[0]), first_seen=c[1], last_seen=c[2])
+        facts = [Fact(attribute=k[0], value=k[1], source=k[2], count=int(c[0]), first_seen=c[1],
+                      last_seen=c[2])
                  for k, c in sorted(facts_by.items())]
         if v.vendor:
             facts.append(Fact(attribute="vendor", value=v.vendor, source="oui", first_seen=a.first or 0.0,
@@ -405,7 +413,8 @@ class InventoryBuilder:
         return Device(
             mac=a.mac, ips=ips, vlans=sorted(a.vlans), vendor=v.vendor, oui_vendor=v.oui_vendor,
             radio_module=v.radio_module, random_mac=is_locally_administered(a.mac),
-            hostname=names[0] if names else None, names=sorted(names_by), first_seen=a.first, last_seen=a.last,
+            hostname=names[0] if names else None, names=sorted(names_by), first_seen=a.first,
+            last_seen=a.last,
             sensors=sorted(a.sensors), facts=facts, switch_port=switch_port, is_router=router_why is not None,
             role="router" if router_why is not None else "unknown",
             role_confidence=0.9 if router_why is not None else 0.0, role_evidence=list(router_why or []),

@@ -20,7 +20,8 @@ Status = Literal["open", "acknowledged", "risk-accepted", "resolved", "false-pos
 STATUSES: tuple[str, ...] = get_args(Status)
 """Review statuses of a finding, in display order: the one catalogue the API, the UI and the store use."""
 CLOSED_STATUSES = frozenset({"resolved", "false-positive", "no-longer-observed"})
-"""Statuses of a finding nobody needs to act on; a resolved or no-longer-observed one reopens when seen again."""
+"""Statuses of a finding nobody needs to act on; a resolved or no-longer-observed one reopens when seen
+again."""
 REVIEW_STATUSES = tuple(s for s in STATUSES if s != "no-longer-observed")
 """Statuses a person may set (no-longer-observed is set by the store when traffic stops showing it)."""
 
@@ -48,25 +49,32 @@ class Device(Model):
     mac: str = Field(description="MAC address (lower-case colon form); the device key.")
     ips: list[str] = Field(default_factory=list, description="IP addresses it used as source, sorted.")
     vlans: list[int] = Field(default_factory=list, description="VLAN ids it was seen in (0 = untagged).")
-    vendor: str | None = Field(default=None, description="Manufacturer from the OUI registry and alias table.")
+    vendor: str | None = Field(default=None,
+                               description="Manufacturer from the OUI registry and alias table.")
     oui_vendor: str | None = Field(default=None, description="Raw IEEE registry organisation name.")
-    radio_module: bool = Field(default=False, description="The OUI belongs to an embedded radio/serial module maker.")
+    radio_module: bool = Field(default=False,
+                               description="The OUI belongs to an embedded radio/serial module maker.")
     random_mac: bool = Field(default=False, description="Locally administered (randomised) MAC.")
-    hostname: str | None = Field(default=None, description="Best name: DHCP, DNS, NetBIOS, LLDP, in that order.")
+    hostname: str | None = Field(default=None,
+                                 description="Best name: DHCP, DNS, NetBIOS, LLDP, in that order.")
     names: list[str] = Field(default_factory=list, description="Every name seen.")
-    role: str = Field(default="unknown", description="Role from the classification (imaging-modality, pacs, ...).")
+    role: str = Field(default="unknown",
+                      description="Role from the classification (imaging-modality, pacs, ...).")
     role_confidence: float = Field(default=0.0, description="0..1.")
     role_evidence: list[str] = Field(default_factory=list, description="Why the role was chosen.")
-    is_dm: bool = Field(default=False, description="Considered a medical device (DM) or DM supervision system.")
+    is_dm: bool = Field(default=False,
+                        description="Considered a medical device (DM) or DM supervision system.")
     connection: Connection = Field(default="unknown", description="wired, wifi or unknown.")
     connection_evidence: list[str] = Field(default_factory=list, description="Why.")
     zone: str | None = Field(default=None, description="Site policy zone name.")
-    zone_kind: str | None = Field(default=None, description="dm, office, wifi, servers, maintenance, internet.")
+    zone_kind: str | None = Field(default=None,
+                                  description="dm, office, wifi, servers, maintenance, internet.")
     os: str | None = Field(default=None, description="OS family and version, e.g. 'Windows 7'.")
     os_confidence: float = Field(default=0.0, description="0..1.")
     os_eol: bool = Field(default=False, description="The end-of-life table marks this OS unsupported.")
     switch_port: str | None = Field(default=None, description="'switch-name port-id' from LLDP/CDP.")
-    protocols: list[str] = Field(default_factory=list, description="Protocols it speaks, as 'app/client' or 'app/server'.")
+    protocols: list[str] = Field(default_factory=list,
+                                 description="Protocols it speaks, as 'app/client' or 'app/server'.")
     peers: list[str] = Field(default_factory=list, description="IP addresses of its conversation peers.")
     first_seen: float | None = Field(default=None, description="First packet time.")
     last_seen: float | None = Field(default=None, description="Last packet time.")
@@ -95,7 +103,8 @@ class Finding(Model):
     severity: Severity = Field(description="info..critical.")
     title: str = Field(description="English title.")
     title_fr: str = Field(default="", description="French title.")
-    subject: str = Field(default="", description="What the finding is about (device MAC, conversation key...).")
+    subject: str = Field(default="",
+                         description="What the finding is about (device MAC, conversation key...).")
     devices: list[str] = Field(default_factory=list, description="MACs of the devices involved.")
     ips: list[str] = Field(default_factory=list, description="Addresses involved.")
     evidence: list[Evidence] = Field(default_factory=list, description="What was seen.")

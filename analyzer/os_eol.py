@@ -66,7 +66,8 @@ def eol_entry(family: str | None, version: str | None, table: tuple[EolEntry, ..
         if e.family.lower() != family.lower():
             continue
         v, ev = version.lower(), e.version.lower()
-        exact = v == ev or v.startswith(ev + ".") or v.startswith(ev + " ") or (ev.endswith(".") and v.startswith(ev))
+        exact = (v == ev or v.startswith(ev + ".") or v.startswith(ev + " ")
+                 or (ev.endswith(".") and v.startswith(ev)))
         if exact and (best is None or len(e.version) > len(best.version)):
             best = e
     return best if best is not None and best.eol <= today else None

@@ -69,6 +69,7 @@ def match_sheets(devices: dict[str, Device], sheets: Sequence[Sheet]) -> dict[st
     taken: set[str] = set()
     by_ip: dict[str, str] = {}
     by_name: dict[str, str] = {}
+    mac: str | None
     for mac, device in sorted(devices.items()):
         if device.is_router:
             continue
@@ -147,7 +148,8 @@ class _Resolver:
         return set(self.by_name.get(key, set())) if key != "unknown" else set()
 
 
-def _row(check: str, sheet: Sheet | None, device: Device | None, how: str | None, **extra: Any) -> dict[str, Any]:
+def _row(check: str, sheet: Sheet | None, device: Device | None, how: str | None,
+         **extra: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "check": check,
         "sheet_id": sheet.id if sheet else None,
@@ -155,7 +157,8 @@ def _row(check: str, sheet: Sheet | None, device: Device | None, how: str | None
         "supplier": sheet.supplier if sheet else None,
         "mac": device.mac if device else (sheet.mac if sheet else None),
         "ip": (device.ips[0] if device and device.ips else (sheet.ip if sheet else None)),
-        "hostname": (device.hostname if device and device.hostname else (sheet.workstation if sheet else None)),
+        "hostname": (device.hostname if device and device.hostname
+                     else (sheet.workstation if sheet else None)),
         "match": how,
         "declared": None,
         "observed": None,
@@ -221,7 +224,7 @@ def check_rows(
     declared server, the VLANs the device was seen on), so a freshly started sensor flags nothing;
     their detail says on what window they are based.
     """
-    today = (now or dt.datetime.now(dt.timezone.utc)).date()
+    today = (now or dt.datetime.now(dt.UTC)).date()
     rows: list[dict[str, Any]] = []
     matched_macs = {mac for mac, _ in matches.values()}
     devices_by_ip = {ip: d for d in devices.values() for ip in d.ips}
@@ -237,9 +240,12 @@ def check_rows(
         if sheet.last_review is None or (today - sheet.last_review).days > REVIEW_DAYS:
             days = None if sheet.last_review is None else (today - sheet.last_review).days
             match = matches.get(sheet.id)
-            rows.append(_row("review-overdue", sheet, devices.get(match[0]) if match else None, match[1] if match else None,
-                             days_since_review=days, declared=sheet.last_review.isoformat() if sheet.last_review else None,
-                             detail=f"sheet {sheet.id} last reviewed {days} days ago" if days is not None else f"sheet {sheet.id} was never reviewed"))
+            rows.append(_row("review-overdue", sheet, devices.get(match[0]) if match else None,
+                             match[1] if match else None,
+                             days_since_review=days,
+                             declared=sheet.last_review.isoformat() if sheet.last_review else None,
+                             detail=f"sheet {sheet.id} last reviewed {days} days ago" if days is not None
+                             else f"sheet {sheet.id} was never reviewed"))
         if sheet.id not in matches:
             where = f"VLAN {sheet.vlan}" if sheet.vlan is not None and sheet.vlan in windows else "the network"
             window = windows.get(sheet.vlan) if sheet.vlan is not None else None
@@ -248,7 +254,8 @@ def check_rows(
                 rows.append(_row("declared-not-seen", sheet, None, None,
                                  declared=sheet.mac or sheet.ip or sheet.workstation,
                                  detail=f"{sheet.software_name}: no device seen with its MAC, IP or hostname"
-                                        + (f" ({_window_text(window)} observed on {where})" if window else "")))
+                                        + (f" ({_window_text(window)} observed on {where})" if window
+                                           else "")))
             continue
         mac, how = matches[sheet.id]
         device = devices[mac]
@@ -265,14 +272,16 @@ def check_rows(
 
 
 def observed_windows(devices: Iterable[Device]) -> dict[int | None, tuple[float, float]]:
-    """Per VLAN (0 for untagged), and for the whole capture (key None), the first and last time a device was seen."""
+    """Per VLAN (0 for untagged), and for the whole capture (key None), the first and last time a device was
+    seen."""
     out: dict[int | None, tuple[float, float]] = {}
     for d in devices:
         if d.first_seen is None or d.last_seen is None:
             continue
         for key in (*d.vlans, None):
             cur = out.get(key)
-            out[key] = (d.first_seen, d.last_seen) if cur is None else (min(cur[0], d.first_seen), max(cur[1], d.last_seen))
+            out[key] = (d.first_seen, d.last_seen) if cur is None else (min(cur[0], d.first_seen),
+                                                                        max(cur[1], d.last_seen))
     return out
 
 
@@ -282,13 +291,15 @@ def _window_text(window: tuple[float, float]) -> str:
     return f"{(window[1] - window[0]) / 3600:.1f} h, {start} to {end} UTC"
 
 
-def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], remotes: list[Any], resolver: _Resolver,
+def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], remotes: list[Any],
+             resolver: _Resolver,
              devices_by_ip: dict[str, Device], silence: str | None) -> list[dict[str, Any]]:
     """Discrepancies of one matched sheet; `silence` (the observed window, as text) is None when too little
     was observed for declared-server-silent."""
     rows = []
     if "unknown" not in (sheet.connection, device.connection) and sheet.connection != device.connection:
-        rows.append(_row("connection-mismatch", sheet, device, how, declared=sheet.connection, observed=device.connection,
+        rows.append(_row("connection-mismatch", sheet, device, how, declared=sheet.connection,
+                         observed=device.connection,
                          detail=f"declared {sheet.connection}, observed {device.connection}"))
     if sheet.vlan is not None and device.vlans and sheet.vlan not in device.vlans:
         observed = ",".join(str(v) for v in device.vlans)
@@ -313,13 +324,15 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], rem
     for peer, peer_convs in sorted(seen_peers.items()):
         if peer in own or peer in declared_ips or peer in gateway_ips or _skip_peer(peer, devices_by_ip):
             continue
-        useful = [c for c in peer_convs if c.server_port not in INFRA_PORTS and (c.app or "") not in INFRA_APPS]
+        useful = [c for c in peer_convs if c.server_port not in INFRA_PORTS
+                  and (c.app or "") not in INFRA_APPS]
         if not useful:
             continue
         first = min(useful, key=lambda c: c.first_ts)
         rows.append(_row("undeclared-peer", sheet, device, how, peer=peer, observed=peer,
                          detail=f"{device.hostname or device.mac} talks to {peer}, not in the sheet's interfaces or servers",
-                         _evidence=[_conv_evidence(c, pointer) for _, pointer, c in _first_pointers(useful, 5)],
+                         _evidence=[_conv_evidence(c, pointer) for _, pointer,
+                                    c in _first_pointers(useful, 5)],
                          _first_seen=first.first_ts,
                          _last_seen=max(c.last_ts for c in useful), _ips=sorted({*device.ips[:1], peer})))
     for name in sorted(set(declared_names)) if silence is not None else ():
@@ -327,7 +340,7 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], rem
         if not (ips & set(seen_peers)):
             rows.append(_row("declared-server-silent", sheet, device, how, peer=name, declared=name,
                              detail=f"declared peer {name} " + ("never seen on the network" if not ips else
-                                                                "not contacted in the capture") + silence))
+                                                                "not contacted in the capture") + (silence or "")))
     rows.extend(_remote_rows(sheet, device, how, remotes, own, gateway_ips))
     return rows
 
@@ -337,7 +350,8 @@ def _first_pointers(groups: list[ConvGroup], n: int) -> list[tuple[Any, Any, Con
     return sorted(((key, pointer, g) for g in groups for key, pointer in g.top.items), key=lambda t: t[0])[:n]
 
 
-def _remote_rows(sheet: Sheet, device: Device, how: str, remotes: list[Any], own: set[str], gateway_ips: set[str]) -> list[dict[str, Any]]:
+def _remote_rows(sheet: Sheet, device: Device, how: str, remotes: list[Any], own: set[str],
+                 gateway_ips: set[str]) -> list[dict[str, Any]]:
     declared = sheet.remote_maintenance
     label = declared.method + (f"@{declared.gateway}" if declared.gateway else "")
     out: dict[str, dict[str, Any]] = {}
@@ -357,8 +371,10 @@ def _remote_rows(sheet: Sheet, device: Device, how: str, remotes: list[Any], own
             reason = f"declared {label}, gateway unknown on the network, observed {obs.method} with {other}"
         if reason and f"{obs.method}|{other}" not in out:
             out[f"{obs.method}|{other}"] = _row(
-                "remote-maintenance-mismatch", sheet, device, how, declared=label, observed=f"{obs.method}@{other}",
+                "remote-maintenance-mismatch", sheet, device, how, declared=label,
+                observed=f"{obs.method}@{other}",
                 peer=f"{obs.method}@{other}", detail=reason,
-                _evidence=[Evidence(source=obs.source or None, frame_no=obs.frame_no or None, ts=obs.ts, text=reason)],
+                _evidence=[Evidence(source=obs.source or None, frame_no=obs.frame_no or None, ts=obs.ts,
+                                    text=reason)],
                 _first_seen=obs.ts, _last_seen=obs.ts)
     return list(out.values())

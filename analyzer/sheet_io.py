@@ -52,9 +52,10 @@ import io
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -222,7 +223,8 @@ def format_remote(rm: RemoteMaintenance) -> str:
 
 
 _CONNECTION = {"filaire": "wired", "wired": "wired", "ethernet": "wired", "cable": "wired", "wifi": "wifi",
-               "wi fi": "wifi", "sans fil": "wifi", "wireless": "wifi", "unknown": "unknown", "inconnu": "unknown"}
+               "wi fi": "wifi", "sans fil": "wifi", "wireless": "wifi", "unknown": "unknown",
+               "inconnu": "unknown"}
 _OWNER = {"etablissement": "establishment", "establishment": "establishment", "hopital": "establishment",
           "fournisseur": "supplier", "supplier": "supplier"}
 _RESP = {"biomedical": "biomedical", "biomed": "biomedical", "it": "it", "informatique": "it", "dsi": "it"}
@@ -346,10 +348,11 @@ def _read_row(row: list[str], line: int, columns: list[str | None], out: list[tu
     if len(row) > len(columns):
         result.errors.append(SheetError(line, "row", f"{len(row)} cells for {len(columns)} columns"))
         return
-    cells = {c: v for c, v in zip(columns, row) if c is not None}
+    cells = {c: v for c, v in zip(columns, row, strict=False) if c is not None}
     big = next((c for c, v in cells.items() if len(v) > MAX_CELL_CHARS), None)
     if big is not None:
-        result.errors.append(SheetError(line, big, f"cell of {len(cells[big])} characters (at most {MAX_CELL_CHARS})"))
+        result.errors.append(SheetError(line, big,
+                                        f"cell of {len(cells[big])} characters (at most {MAX_CELL_CHARS})"))
         return
     try:
         out.append((line, _sheet_from_cells(cells, line)))
@@ -403,7 +406,8 @@ def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
             return result
         except (ValueError, yaml.YAMLError) as exc:
             line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", 0) + 1
-            result.errors.append(SheetError(int(line), "file", f"not valid {fmt}: {str(exc).splitlines()[0]}"))
+            result.errors.append(SheetError(int(line), "file",
+                                            f"not valid {fmt}: {str(exc).splitlines()[0]}"))
             return result
         rows = _read_structured(parsed, result)
     else:
@@ -437,7 +441,8 @@ def load_sheets(path: Path, *, partial: bool = False) -> list[Sheet]:
 
 
 def _cell(value: str) -> str:
-    return "'" + value if value[:1] in _FORMULA or (value[:1] == "'" and value[1:2] in (*_FORMULA, "'")) else value
+    return "'" + value if value[:1] in _FORMULA or (value[:1] == "'"
+                                                    and value[1:2] in (*_FORMULA, "'")) else value
 
 
 def sheet_cells(sheet: Sheet) -> dict[str, str]:

@@ -17,7 +17,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from netaddr import AddrFormatError, IPNetwork, IPSet
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from analyzer.yamlload import describe, load_with_lines, pydantic_errors, read_text
 
@@ -257,7 +266,8 @@ class SitePolicy(SiteModel):
     maintenance: Maintenance = Field(default_factory=Maintenance)
     dhcp_servers: list[str] = Field(default_factory=list)
     exceptions: list[SiteException] = Field(default_factory=list)
-    min_observed_hours: float = Field(default=1.0, ge=0, description="Hours of traffic observed on a device's "
+    min_observed_hours: float = Field(default=1.0, ge=0,
+                                      description="Hours of traffic observed on a device's "
                                       "VLAN (or of the device) before declared-not-seen and declared-server-silent "
                                       "may fire: a freshly started sensor flags no sheet.")
     _zone_cache: dict[tuple[str | None, int | None], Zone | None] = PrivateAttr(default_factory=dict)

@@ -55,7 +55,8 @@ def suggest_zones(devices: Iterable[Device]) -> str:
             continue
         own_nets = {n for n in (_net(ip) for ip in d.ips) if n}
         tagged = [v for v in d.vlans if v]
-        keys = [(f"vlan-{v}", v) for v in tagged] or [(f"net-{n.split('/')[0]}", None) for n in sorted(own_nets)]
+        keys: list[tuple[str, int | None]] = [(f"vlan-{v}", v) for v in tagged] or [(f"net-{n.split('/')[0]}", None)
+                                                       for n in sorted(own_nets)]
         for key, vlan in keys:
             groups[key].append(d)
             nets[key] |= own_nets
@@ -69,7 +70,8 @@ def suggest_zones(devices: Iterable[Device]) -> str:
             zone["vlans"] = [vlans[key]]
         if nets[key]:
             zone["cidrs"] = sorted(nets[key])
-        zone["description"] = f"{len(devs)} devices; roles: " + ", ".join(f"{r} {n}" for r, n in sorted(roles.items()))
+        zone["description"] = f"{len(devs)} devices; roles: " + ", ".join(f"{r} {n}"
+                                                                          for r, n in sorted(roles.items()))
         zones.append(zone)
     header = "# Proposed zones (medtap policy suggest): review names and kinds, then add conduits.\n"
     return header + yaml.safe_dump({"zones": zones}, sort_keys=False, allow_unicode=True)

@@ -26,7 +26,8 @@ def _text(value: Any) -> str | None:
 def record(session: Session, *, who: str, action: str, entity: str, entity_id: str,
            field: str | None = None, old: Any = None, new: Any = None) -> AuditRow:
     """Add one audit row (committed by the caller with the change)."""
-    row = AuditRow(who=who, action=action, entity=entity, entity_id=entity_id, field=field, old=_text(old), new=_text(new))
+    row = AuditRow(who=who, action=action, entity=entity, entity_id=entity_id, field=field, old=_text(old),
+                   new=_text(new))
     session.add(row)
     return row
 
@@ -43,7 +44,8 @@ def record_diff(session: Session, *, who: str, action: str, entity: str, entity_
     return count
 
 
-def list_audit(session: Session, *, entity: str | None = None, entity_id: str | None = None, who: str | None = None,
+def list_audit(session: Session, *, entity: str | None = None, entity_id: str | None = None,
+               who: str | None = None,
                offset: int = 0, limit: int = 100) -> tuple[list[AuditRow], int]:
     """Newest first, with the total count for pagination."""
     query = select(AuditRow)

@@ -30,8 +30,8 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -86,14 +86,15 @@ def parse_expiry(*, expires_in: str | None = None, expires: str | None = None,
     if expires_in:
         found = _DURATION.match(expires_in.strip())
         if found is None:
-            raise InvalidError(f"--expires-in {expires_in!r}: expected a number and h, d or w (e.g. 90d)", "expires_in")
+            raise InvalidError(f"--expires-in {expires_in!r}: expected a number and h, d or w (e.g. 90d)",
+                               "expires_in")
         return now + int(found[1]) * _UNITS[found[2]]
     if expires:
         try:
             day = dt.date.fromisoformat(expires.strip())
         except ValueError:
             raise InvalidError(f"--expires {expires!r}: expected YYYY-MM-DD", "expires") from None
-        return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+        return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     return None
 
 
@@ -142,7 +143,7 @@ def _touch(session: Session, row: TokenRow, now: dt.datetime) -> None:
     """Record the use, at most once per TOKEN_TOUCH_SECONDS (no write per request)."""
     if row.last_used is not None and now - row.last_used < dt.timedelta(seconds=TOKEN_TOUCH_SECONDS):
         return
-    session.exec(update(TokenRow).where(col(TokenRow.id) == row.id).values(last_used=now))  # type: ignore[call-overload]
+    session.exec(update(TokenRow).where(col(TokenRow.id) == row.id).values(last_used=now))
     session.commit()
 
 
@@ -171,12 +172,14 @@ def find_token(session: Session, id_or_name: str) -> TokenRow:
         if row is None:
             raise NotFoundError(f"no token with id {id_or_name}", "token")
         return row
-    rows = session.exec(select(TokenRow).where(TokenRow.name == id_or_name, col(TokenRow.revoked).is_(False))).all()
+    rows = session.exec(select(TokenRow).where(TokenRow.name == id_or_name,
+                                               col(TokenRow.revoked).is_(False))).all()
     if not rows:
         raise NotFoundError(f"no active token named {id_or_name!r}", "token")
     if len(rows) > 1:
         ids = ", ".join(str(r.id) for r in rows)
-        raise InvalidError(f"{len(rows)} active tokens are named {id_or_name!r} (ids {ids}): give the id", "token")
+        raise InvalidError(f"{len(rows)} active tokens are named {id_or_name!r} (ids {ids}): give the id",
+                           "token")
     return rows[0]
 
 
@@ -188,9 +191,10 @@ def revoke_token(session: Session, *, token_id: int, actor: str = "cli") -> bool
     if not row.revoked:
         row.revoked = True
         session.add(row)
-        session.exec(update(WebSessionRow).where(col(WebSessionRow.token_hash) == row.hash)  # type: ignore[call-overload]
+        session.exec(update(WebSessionRow).where(col(WebSessionRow.token_hash) == row.hash)
                      .values(revoked=True))
-        audit.record(session, who=actor, action="revoke", entity="token", entity_id=str(row.id), field="revoked",
+        audit.record(session, who=actor, action="revoke", entity="token", entity_id=str(row.id),
+                     field="revoked",
                      old=False, new=True)
     session.commit()
     return True
@@ -203,7 +207,7 @@ def allowed(role: str, permission: str) -> bool:
 _bearer = HTTPBearer(auto_error=False, description="API token created with `medtap token create --role ...`.")
 
 
-def get_session(request: Request):  # type: ignore[no-untyped-def]
+def get_session(request: Request):
     """One database session per request, on the app's engine."""
     with Session(request.app.state.engine) as session:
         yield session

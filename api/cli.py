@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -38,7 +38,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-sheets_app = typer.Typer(help="Identification sheets: import and export (CSV, JSON, YAML).", no_args_is_help=True)
+sheets_app = typer.Typer(help="Identification sheets: import and export (CSV, JSON, YAML).",
+                         no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
 policy_app = typer.Typer(help="Site policy: validate or propose zones.", no_args_is_help=True)
 baseline_app = typer.Typer(help="Baseline of known devices and conversations.", no_args_is_help=True)
@@ -53,10 +54,12 @@ app.add_typer(rules_app, name="rules")
 
 DbOpt = Annotated[
     str,
-    typer.Option("--db", envvar="MEDTAP_DB_URL", help="Database URL (sqlite:///file.db or postgresql+psycopg://...)."),
+    typer.Option("--db", envvar="MEDTAP_DB_URL",
+                 help="Database URL (sqlite:///file.db or postgresql+psycopg://...)."),
 ]
 SiteOpt = Annotated[
-    Optional[Path], typer.Option("--site", envvar="MEDTAP_SITE", help="Site policy YAML (zones, conduits, gateways).")
+    Path | None,
+    typer.Option("--site", envvar="MEDTAP_SITE", help="Site policy YAML (zones, conduits, gateways).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON instead of a table.")]
 
@@ -127,7 +130,7 @@ def _shown_url(url: str) -> str:
         return url
 
 
-def _load_site(site: Path | None):  # type: ignore[no-untyped-def]
+def _load_site(site: Path | None):
     if site is None:
         return None
     from analyzer.site import SiteError, load_site
@@ -146,22 +149,29 @@ def _load_site(site: Path | None):  # type: ignore[no-untyped-def]
 @app.command()
 @_opens_db
 def replay(
-    pcaps: Annotated[list[Path], typer.Argument(help="Capture files (pcap, pcapng, .gz) or folders of rotated files.")],
+    pcaps: Annotated[list[Path],
+                     typer.Argument(help="Capture files (pcap, pcapng, .gz) or folders of rotated files.")],
     site: SiteOpt = None,
-    sheets: Annotated[Optional[Path], typer.Option(help="Identification sheets to import first (CSV/JSON/YAML).")] = None,
+    sheets: Annotated[Path | None,
+                      typer.Option(help="Identification sheets to import first (CSV/JSON/YAML).")] = None,
     db: DbOpt = DEFAULT_DB,
-    report: Annotated[Optional[Path], typer.Option(help="Write the report JSON (schema 1) here.")] = None,
-    observations: Annotated[Optional[Path], typer.Option(help="Also write every observation as JSON lines.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the report JSON (schema 1) here.")] = None,
+    observations: Annotated[Path | None,
+                            typer.Option(help="Also write every observation as JSON lines.")] = None,
     sensor: Annotated[str, typer.Option(help="Sensor id recorded with every observation.")] = "local",
-    baseline: Annotated[Optional[Path], typer.Option(help="Baseline JSON: new devices/conversations are findings.")] = None,
-    forward: Annotated[Optional[str], typer.Option(help="Send observations to a central medtap at this URL.")] = None,
-    token: Annotated[Optional[str], typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
+    baseline: Annotated[Path | None,
+                        typer.Option(help="Baseline JSON: new devices/conversations are findings.")] = None,
+    forward: Annotated[str | None,
+                       typer.Option(help="Send observations to a central medtap at this URL.")] = None,
+    token: Annotated[str | None,
+                     typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
     spool: Annotated[Path, typer.Option(help="Spool folder for --forward when the central is down.")] = Path(
         ".medtap-spool"
     ),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     dissector: Annotated[
-        str, typer.Option(help="medtap (default), or tshark: also label unidentified conversations with tshark.")
+        str,
+        typer.Option(help="medtap (default), or tshark: also label unidentified conversations with tshark.")
     ] = "medtap",
 ) -> None:
     """Replay capture files: decode, store observations, analyze, print a summary."""
@@ -214,17 +224,20 @@ def replay(
 @app.command()
 @_opens_db
 def capture(
-    interface: Annotated[str, typer.Option("--interface", "-i", help="SPAN interface to sniff (promiscuous).")],
-    bpf: Annotated[Optional[str], typer.Option(help="BPF filter expression.")] = None,
-    duration: Annotated[Optional[float], typer.Option(help="Stop after S seconds (default: until SIGINT/SIGTERM).")] = None,
+    interface: Annotated[str,
+                         typer.Option("--interface", "-i", help="SPAN interface to sniff (promiscuous).")],
+    bpf: Annotated[str | None, typer.Option(help="BPF filter expression.")] = None,
+    duration: Annotated[float | None,
+                        typer.Option(help="Stop after S seconds (default: until SIGINT/SIGTERM).")] = None,
     snaplen: Annotated[int, typer.Option(help="Bytes kept per frame.")] = 65535,
     flush: Annotated[float, typer.Option(help="Seconds between flushes of observations.")] = 10.0,
     site: SiteOpt = None,
     db: DbOpt = DEFAULT_DB,
     sensor: Annotated[str, typer.Option(help="Sensor id.")] = "local",
-    observations: Annotated[Optional[Path], typer.Option(help="Also write observations as JSON lines.")] = None,
-    forward: Annotated[Optional[str], typer.Option(help="Central medtap URL (sensor mode).")] = None,
-    token: Annotated[Optional[str], typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
+    observations: Annotated[Path | None, typer.Option(help="Also write observations as JSON lines.")] = None,
+    forward: Annotated[str | None, typer.Option(help="Central medtap URL (sensor mode).")] = None,
+    token: Annotated[str | None,
+                     typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
     spool: Annotated[Path, typer.Option(help="Spool folder for --forward.")] = Path(".medtap-spool"),
 ) -> None:
     """Sniff a live interface (needs NET_RAW and NET_ADMIN), flushing observations periodically."""
@@ -284,8 +297,8 @@ def inventory(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
 def findings(
     db: DbOpt = DEFAULT_DB,
     as_json: JsonOpt = False,
-    severity: Annotated[Optional[str], typer.Option(help="Only this severity.")] = None,
-    rule: Annotated[Optional[str], typer.Option(help="Only this rule id.")] = None,
+    severity: Annotated[str | None, typer.Option(help="Only this severity.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
 ) -> None:
     """The findings stored in the database, most severe first."""
     from api.runner import load_report
@@ -327,7 +340,8 @@ def serve(
     if not settings.secret_key:
         err.print("[yellow]warning:[/] MEDTAP_SECRET_KEY is not set: a random key is made at each start, so every "
                   "restart signs everyone out of the web UI; set a fixed one, e.g. "
-                  "export MEDTAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')", soft_wrap=True)
+                  "export MEDTAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
+                  soft_wrap=True)
     if host not in ("127.0.0.1", "::1", "localhost"):
         err.print(f"[yellow]warning:[/] listening on {safe_text(host)}: put TLS in front and keep tokens secret")
     uvicorn.run(app, host=host, port=port, log_level="info")
@@ -343,7 +357,8 @@ def sheets_import(
     db: DbOpt = DEFAULT_DB,
     partial: Annotated[bool, typer.Option(help="Keep the good rows when some rows are invalid.")] = False,
     actor: Annotated[str, typer.Option(help="Who imports (recorded in the audit log).")] = "cli",
-    overwrite: Annotated[bool, typer.Option(help="Replace sheets edited in the UI or API since their last import.")] = False,
+    overwrite: Annotated[bool,
+                         typer.Option(help="Replace sheets edited in the UI or API since their last import.")] = False,
 ) -> None:
     """Import identification sheets; a bad row is refused with its line, field and reason.
 
@@ -364,7 +379,8 @@ def sheets_import(
         err.print(f"[yellow]warning:[/] {safe_text(conflict)}")
     out.print(f"imported {result.imported} sheet(s) from {safe_text(file)}"
               + (f", refused {len(result.errors)} row(s)" if result.errors else "")
-              + (f", kept {len(result.conflicts)} edited since their last import" if result.conflicts else ""))
+              + (f", kept {len(result.conflicts)} edited since their last import" if result.conflicts
+                 else ""))
     if result.errors and not partial:
         raise typer.Exit(EXIT_CONFIG)
 
@@ -372,7 +388,8 @@ def sheets_import(
 @sheets_app.command("export")
 @_opens_db
 def sheets_export(
-    file: Annotated[Path, typer.Argument(help="Output file; format from the extension (.csv, .json, .yaml).")],
+    file: Annotated[Path,
+                    typer.Argument(help="Output file; format from the extension (.csv, .json, .yaml).")],
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Export every identification sheet."""
@@ -393,9 +410,11 @@ def sheets_export(
 def token_create(
     role: Annotated[str, typer.Option(help="viewer, biomedical, it, admin or sensor.")],
     name: Annotated[str, typer.Option(help="Who or what holds it.")] = "cli",
-    expires_in: Annotated[Optional[str], typer.Option(help="Lifetime: a number and h, d or w (e.g. 90d).")] = None,
-    expires: Annotated[Optional[str], typer.Option(help="Expiry date YYYY-MM-DD (00:00 UTC).")] = None,
-    sensor: Annotated[Optional[str], typer.Option(help="Sensor token: the only sensor id it may ingest as (default: --name).")] = None,
+    expires_in: Annotated[str | None,
+                          typer.Option(help="Lifetime: a number and h, d or w (e.g. 90d).")] = None,
+    expires: Annotated[str | None, typer.Option(help="Expiry date YYYY-MM-DD (00:00 UTC).")] = None,
+    sensor: Annotated[str | None,
+                      typer.Option(help="Sensor token: the only sensor id it may ingest as (default: --name).")] = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Create an API token; it is printed once and stored hashed (the creation is audited)."""
@@ -461,7 +480,6 @@ def policy_check(site: Annotated[Path, typer.Argument(help="Site policy YAML.")]
 def policy_suggest(db: DbOpt = DEFAULT_DB) -> None:
     """Propose zones (YAML) from the VLANs, subnets and roles seen."""
     from analyzer.suggest import suggest_zones
-
     from api.runner import load_report
 
     out.print(suggest_zones(load_report(db).devices), markup=False, highlight=False)
@@ -481,7 +499,8 @@ def baseline_save(
 
 
 @baseline_app.command("reset")
-def baseline_reset(file: Annotated[Path, typer.Argument(help="Baseline JSON to remove.")] = Path("medtap-baseline.json")) -> None:
+def baseline_reset(file: Annotated[Path,
+                                   typer.Argument(help="Baseline JSON to remove.")] = Path("medtap-baseline.json")) -> None:
     """Forget the baseline: nothing is 'new' until one is saved again."""
     file.unlink(missing_ok=True)
     out.print(f"baseline {safe_text(file)} removed")
@@ -501,7 +520,7 @@ def db_upgrade(db: DbOpt = DEFAULT_DB) -> None:
 @_opens_db
 def db_purge(
     db: DbOpt = DEFAULT_DB,
-    days: Annotated[Optional[float], typer.Option(help="Keep raw observation rows of the last DAYS "
+    days: Annotated[float | None, typer.Option(help="Keep raw observation rows of the last DAYS "
                                                  "(default: MEDTAP_RAW_RETENTION_DAYS, 0 keeps none).")] = None,
 ) -> None:
     """Drop raw observation rows past their retention (facts, devices and findings are kept)."""
@@ -559,7 +578,8 @@ def status(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False,
 
 @rules_app.command("check")
 def rules_check(
-    rules_dir: Annotated[Optional[Path], typer.Argument(help="Rules folder (default: the bundled rules/).")] = None,
+    rules_dir: Annotated[Path | None,
+                         typer.Argument(help="Rules folder (default: the bundled rules/).")] = None,
 ) -> None:
     """Load and validate every rule; errors name the file and the reason."""
     from analyzer.rules import RuleError, load_rules

@@ -8,6 +8,7 @@ and any unexpected exception to JSON with the right status code.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,8 +23,10 @@ log = logging.getLogger("medtap.api")
 class ErrorBody(BaseModel):
     """Every error response."""
 
-    detail: str = Field(description="What went wrong.", examples=["sheet SH-0001 was changed by someone else (version 3)"])
-    field: str | None = Field(default=None, description="The offending field or parameter, when one is to blame.",
+    detail: str = Field(description="What went wrong.",
+                        examples=["sheet SH-0001 was changed by someone else (version 3)"])
+    field: str | None = Field(default=None,
+                              description="The offending field or parameter, when one is to blame.",
                               examples=["version"])
 
 
@@ -60,11 +63,12 @@ class TooLargeError(ServiceError):
     status = 413
 
 
-def error_response(status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, detail: str, field: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail, "field": field}, status_code=status, headers=headers)
 
 
-def _loc_field(loc: tuple[Any, ...] | list[Any]) -> str | None:
+def _loc_field(loc: Sequence[Any]) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     out = ""
     for p in parts:

@@ -22,11 +22,12 @@ FACILITY_LOCAL0 = 16
 SYSLOG_SEVERITY = {"critical": 2, "high": 3, "medium": 4, "low": 5, "info": 6}
 ECS_SEVERITY = {"info": 1, "low": 21, "medium": 47, "high": 73, "critical": 99}
 INVENTORY_COLUMNS = ["mac", "ips", "vlans", "hostname", "vendor", "role", "is_dm", "connection", "zone", "os",
-                     "os_eol", "switch_port", "service", "sheet_id", "sheet_match", "first_seen", "last_seen", "sensors"]
+                     "os_eol", "switch_port", "service", "sheet_id", "sheet_match", "first_seen", "last_seen",
+                     "sensors"]
 
 
 def _iso(ts: float | None) -> str:
-    moment = dt.datetime.fromtimestamp(ts, dt.timezone.utc) if ts is not None else dt.datetime.now(dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(ts, dt.UTC) if ts is not None else dt.datetime.now(dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -41,7 +42,8 @@ def _clean(text: str) -> str:
 def syslog_line(finding: Finding, *, hostname: str = "medtap", status: str | None = None) -> str:
     """One RFC 5424 line: <PRI>1 TIMESTAMP HOST medtap - MSGID [SD] MSG."""
     pri = FACILITY_LOCAL0 * 8 + SYSLOG_SEVERITY[finding.severity]
-    params = {"id": finding.id, "rule": finding.rule, "severity": finding.severity, "status": status or finding.status,
+    params = {"id": finding.id, "rule": finding.rule, "severity": finding.severity,
+              "status": status or finding.status,
               "service": finding.service, "zone": finding.zone or "", "subject": finding.subject,
               "ips": ",".join(finding.ips), "devices": ",".join(finding.devices)}
     sd = "[medtap@32473 " + " ".join(f'{k}="{_sd_escape(_clean(v))}"' for k, v in params.items()) + "]"
@@ -64,8 +66,10 @@ def ecs_record(finding: Finding) -> dict[str, Any]:
         "rule": {"id": finding.rule, "name": finding.title, "category": finding.service},
         "observer": {"vendor": "medtap", "product": "medtap", "type": "ids"},
         "related": {"ip": finding.ips},
-        "medtap": {"status": finding.status, "zone": finding.zone, "subject": finding.subject, "devices": finding.devices,
-                   "recommendation": finding.recommendation, "evidence": [e.text for e in finding.evidence[:10]]},
+        "medtap": {"status": finding.status, "zone": finding.zone, "subject": finding.subject,
+                   "devices": finding.devices,
+                   "recommendation": finding.recommendation,
+                   "evidence": [e.text for e in finding.evidence[:10]]},
     }
 
 

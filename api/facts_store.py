@@ -1,4 +1,5 @@
-"""The facts store: batches of observations upserted as facts, a generation counter, raw rows kept only if asked.
+"""The facts store: batches of observations upserted as facts, a generation counter, raw rows kept only if
+asked.
 
 Every writer (a replay, a live capture, a central's ingest) goes through `store_batch`: the
 batch's records are merged per fact (collector.facts) and upserted into the `fact` table with
@@ -88,21 +89,25 @@ def analysis_status(session: Session) -> dict[str, object]:
     """Generation stored and analyzed, and when the last analysis ended (UTC), for the API and the UI."""
     stored = session.get(StoreState, GENERATION)
     done = session.get(StoreState, ANALYZED)
-    return {"generation": int(stored.value) if stored else 0, "analyzed_generation": int(done.value) if done else 0,
+    return {"generation": int(stored.value) if stored else 0,
+            "analyzed_generation": int(done.value) if done else 0,
             "last_analysis": done.at if done else None, "last_store": stored.at if stored else None}
 
 
 def bump_generation(session: Session) -> int:
-    """Bump the generation as the first write of the transaction (the write lock, see the module docstring)."""
+    """Bump the generation as the first write of the transaction (the write lock, see the module
+    docstring)."""
     value = session.execute(update(StoreState).where(col(StoreState.key) == GENERATION)
-                            .values(value=StoreState.value + 1, at=utcnow()).returning(StoreState.value)).scalar()
+                            .values(value=col(StoreState.value) + 1,
+                                    at=utcnow()).returning(col(StoreState.value))).scalar()
     if value is None:  # the migration creates the row; only a hand-made schema lacks it
         raise RuntimeError("store_state has no generation row: run `medtap db upgrade`")
     return int(value)
 
 
 def store_batch(session: Session, observations: Sequence[Observation], *, sensor: str = "",
-                seq: int | None = None, batch_key: str | None = None, keep_raw: bool | None = None) -> StoreResult:
+                seq: int | None = None, batch_key: str | None = None,
+                keep_raw: bool | None = None) -> StoreResult:
     """Upsert one batch as facts and commit.
 
     `sensor` is stamped on records that carry none.  With `seq`, the batch (`batch_key`, default the
@@ -111,11 +116,12 @@ def store_batch(session: Session, observations: Sequence[Observation], *, sensor
     before = bump_generation(session) - 1
     if seq is not None:
         key = batch_key or sensor
-        existing = session.execute(select(IngestBatch.count).where(
+        existing = session.execute(select(col(IngestBatch.count)).where(
             col(IngestBatch.sensor) == key, col(IngestBatch.seq) == seq)).scalar()
         if existing is not None:
             session.rollback()
-            return StoreResult(stored=False, records=int(existing), generation=before, previous_generation=before)
+            return StoreResult(stored=False, records=int(existing), generation=before,
+                               previous_generation=before)
         session.add(IngestBatch(sensor=key, seq=seq, count=len(observations)))
     records = [o if o.sensor or not sensor else o.model_copy(update={"sensor": sensor}) for o in observations]
     result = _upsert(session, records, before + 1)
@@ -145,7 +151,7 @@ def _upsert(session: Session, records: Sequence[Observation], gen: int) -> _Upse
     stored: dict[str, tuple[int, str]] = {}
     for start in range(0, len(keys), IN_CHUNK):
         chunk = keys[start:start + IN_CHUNK]
-        for fid, fkey, text in session.execute(select(FactRow.id, FactRow.fkey, FactRow.json_text)
+        for fid, fkey, text in session.execute(select(col(FactRow.id), col(FactRow.fkey), col(FactRow.json_text))
                                                .where(col(FactRow.fkey).in_(chunk))):
             stored[fkey] = (fid, text)
     new_rows: list[dict[str, object]] = []
@@ -193,7 +199,8 @@ def _insert_raw(session: Session, records: Sequence[Observation], sensor: str, s
             for o in records])
 
 
-def _sensor_seen(session: Session, sensor: str, seq: int | None, facts: int, records: Sequence[Observation]) -> None:
+def _sensor_seen(session: Session, sensor: str, seq: int | None, facts: int,
+                 records: Sequence[Observation]) -> None:
     name = sensor or next((o.sensor for o in records if o.sensor), "")
     row = session.get(SensorStatus, name)
     newest = max((last_seen(o) for o in records), default=None)
@@ -214,7 +221,7 @@ def iter_facts(session: Session, *, kinds: Sequence[str] | None = None, since: i
     """Stored facts (optionally of some kinds, or changed after generation `since`), page by page by id."""
     last = 0
     while True:
-        query = select(FactRow.id, FactRow.json_text).where(col(FactRow.id) > last)
+        query = select(col(FactRow.id), col(FactRow.json_text)).where(col(FactRow.id) > last)
         if kinds:
             query = query.where(col(FactRow.kind).in_(list(kinds)))
         if since:
@@ -229,7 +236,8 @@ def iter_facts(session: Session, *, kinds: Sequence[str] | None = None, since: i
 
 def count_facts(session: Session) -> dict[str, tuple[int, int]]:
     """Per kind: (facts, observations they stand for)."""
-    rows = session.execute(select(FactRow.kind, func.count(), func.sum(FactRow.count)).group_by(FactRow.kind)).all()
+    rows = session.execute(select(col(FactRow.kind), func.count(),
+                                  func.sum(col(FactRow.count))).group_by(FactRow.kind)).all()
     return {kind: (int(n), int(total or 0)) for kind, n, total in rows}
 
 
@@ -309,8 +317,10 @@ def live_status(session: Session, *, silent_after: float) -> dict[str, Any]:
     for row in list_sensors(session):
         last = row.last_batch_at if row.last_batch_at.tzinfo else row.last_batch_at.replace(tzinfo=dt.UTC)
         age = (now - last).total_seconds()
-        sensors.append({"sensor": row.sensor, "last_batch_at": last, "last_seq": row.last_seq, "batches": row.batches,
-                        "facts": row.facts, "last_packet_ts": row.last_packet_ts, "seconds_since_last_batch": round(age, 1),
+        sensors.append({"sensor": row.sensor, "last_batch_at": last, "last_seq": row.last_seq,
+                        "batches": row.batches,
+                        "facts": row.facts, "last_packet_ts": row.last_packet_ts,
+                        "seconds_since_last_batch": round(age, 1),
                         "silent": age > silent_after})
     out["sensors"] = sensors
     out["silent_sensors"] = [s["sensor"] for s in sensors if s["silent"]]

@@ -1,4 +1,5 @@
-"""The FastAPI application factory: `create_app(settings)` builds the API under /api/v1 (and mounts the web UI).
+"""The FastAPI application factory: `create_app(settings)` builds the API under /api/v1 (and mounts the web
+UI).
 
 Nothing happens at import time: the engine, the schema migration and the
 webhook notifier are created by the factory and closed at shutdown.  A small
@@ -32,7 +33,8 @@ MAX_JSON_DEPTH = 32  # the deepest body (a sheet in a PUT) nests 4 levels
 
 
 class BodyGuard:
-    """ASGI middleware: 413 above `limit` bytes, 422 on NUL characters (raw, %00 or \\u0000 in JSON) or deep JSON."""
+    """ASGI middleware: 413 above `limit` bytes, 422 on NUL characters (raw, %00 or \\u0000 in JSON) or deep
+    JSON."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
@@ -42,7 +44,8 @@ class BodyGuard:
     async def _reply(send: Any, status: int, detail: str, field: str | None) -> None:
         body = json.dumps({"detail": detail, "field": field}).encode()
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -117,7 +120,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     if settings.webhook_url:
         from api.notify import Notifier
 
-        notifier = Notifier(settings.webhook_url, spool_dir=settings.webhook_spool, secret=settings.webhook_secret,
+        notifier = Notifier(settings.webhook_url, spool_dir=settings.webhook_spool,
+                            secret=settings.webhook_secret,
                             retries=settings.webhook_retries, backoff=settings.webhook_backoff,
                             timeout=settings.webhook_timeout)
 
@@ -146,7 +150,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
                     "identification sheets, reconciliation, audit, sensor ingest and SIEM exports. "
                     "Every route but /api/v1/health needs `Authorization: Bearer <token>` "
                     "(`medtap token create --role viewer|biomedical|it|admin|sensor`).",
-        lifespan=lifespan, openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+        lifespan=lifespan, openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -1,4 +1,5 @@
-"""Database tables (SQLModel): facts, raw observations (optional), ingest batches, sensors, devices, findings, sheets, audit, tokens, runs.
+"""Database tables (SQLModel): facts, raw observations (optional), ingest batches, sensors, devices, findings,
+sheets, audit, tokens, runs.
 
 Report records (Device, Finding, Sheet) are kept whole as JSON text in `data`,
 with the fields the API filters on copied into indexed columns.  The same code
@@ -15,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class ObservationRow(SQLModel, table=True):
@@ -48,7 +49,8 @@ class FactRow(SQLModel, table=True):
 
 
 class StoreState(SQLModel, table=True):
-    """Counters of the store: `generation` (bumped by every write of facts, sheets or policy), `analyzed` ..."""
+    """Counters of the store: `generation` (bumped by every write of facts, sheets or policy), `analyzed`
+    ..."""
 
     __tablename__ = "store_state"
     key: str = Field(primary_key=True, max_length=64)
@@ -156,17 +158,22 @@ class TokenRow(SQLModel, table=True):
     name: str = Field(max_length=255)
     created: dt.datetime = Field(default_factory=utcnow)
     revoked: bool = False
-    expires: dt.datetime | None = Field(default=None, description="Refused from then on (None: never expires).")
-    last_used: dt.datetime | None = Field(default=None, description="Last accepted use (updated at most once a minute).")
-    sensor: str | None = Field(default=None, max_length=128, description="Sensor id a sensor token may ingest as.")
+    expires: dt.datetime | None = Field(default=None,
+                                        description="Refused from then on (None: never expires).")
+    last_used: dt.datetime | None = Field(default=None,
+                                          description="Last accepted use (updated at most once a minute).")
+    sensor: str | None = Field(default=None, max_length=128,
+                               description="Sensor id a sensor token may ingest as.")
 
 
 class WebSessionRow(SQLModel, table=True):
     """A web UI session, so that sign-out, idle timeout and token revocation end it on the server side."""
 
     __tablename__ = "web_session"
-    id: str = Field(primary_key=True, max_length=64, description="SHA-256 of the session id the cookie carries.")
-    token_hash: str = Field(index=True, max_length=64, description="SHA-256 of the API token used to sign in.")
+    id: str = Field(primary_key=True, max_length=64,
+                    description="SHA-256 of the session id the cookie carries.")
+    token_hash: str = Field(index=True, max_length=64,
+                            description="SHA-256 of the API token used to sign in.")
     created: dt.datetime = Field(default_factory=utcnow)
     last_seen: dt.datetime = Field(default_factory=utcnow)
     revoked: bool = False

@@ -1,4 +1,5 @@
-"""Webhook to the biomedical referent: a signed JSON POST per change, spooled on disk, sent from a background thread.
+"""Webhook to the biomedical referent: a signed JSON POST per change, spooled on disk, sent from a background
+thread.
 
 `Notifier.send(event)` writes the event to the spool directory (one file per
 event, written to a temporary name, synced, then renamed: a crash leaves either
@@ -90,7 +91,8 @@ class Notifier:
             path = self._write(event)
         except OSError as exc:
             self.failed += 1
-            log.error("webhook spool %s not writable, event dropped: %s (%s)", self.spool, event.get("type"), exc)
+            log.error("webhook spool %s not writable, event dropped: %s (%s)", self.spool, event.get("type"),
+                      exc)
             return
         self._queue.put(path)
 
@@ -108,7 +110,8 @@ class Notifier:
 
     def _headers(self, msg_id: str, body: bytes) -> dict[str, str]:
         timestamp = int(time.time())
-        headers = {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
+        headers = {"content-type": "application/json", "webhook-id": msg_id,
+                   "webhook-timestamp": str(timestamp)}
         if self._key is not None:
             headers["webhook-signature"] = sign(self._key, msg_id, timestamp, body)
         return headers

@@ -48,7 +48,7 @@ def _visible(match: re.Match[str]) -> str:
 def _ts(value: float | None) -> str:
     if value is None:
         return "-"
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def devices_table(devices: Sequence[Device], title: str = "Inventory") -> Table:
@@ -102,7 +102,8 @@ def stats_line(stats: Stats) -> str:
     if stats.kernel_drops:
         parts.append(f"{stats.kernel_drops} kernel drops")
     if stats.table_overflow:
-        parts.append("table caps reached: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.table_overflow.items())))
+        parts.append("table caps reached: " + ", ".join(f"{k}={v}"
+                                                        for k, v in sorted(stats.table_overflow.items())))
     return " · ".join(parts)
 
 

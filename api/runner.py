@@ -42,7 +42,8 @@ class RunResult:
     already_stored: int = 0
     """Observations of batches this database already held (the same captures replayed before)."""
     sheet_conflicts: list[str] = field(default_factory=list)
-    """Sheets of --sheets kept because they were edited since their last import (never overwritten silently)."""
+    """Sheets of --sheets kept because they were edited since their last import (never overwritten
+    silently)."""
     rejected_batches: list[str] = field(default_factory=list)
     """Spooled batches the central refused for good (--forward): data that did not reach it."""
 
@@ -111,7 +112,8 @@ class _DbSink:
     period of the collector: a live capture analyzes there, so findings appear while it runs.
     """
 
-    def __init__(self, session: Session, sensor: str, once_key: str | None = None, digest: Digest | None = None,
+    def __init__(self, session: Session, sensor: str, once_key: str | None = None,
+                 digest: Digest | None = None,
                  on_flush: Callable[[], None] | None = None) -> None:
         self.session = session
         self.sensor = sensor
@@ -129,7 +131,8 @@ class _DbSink:
             result = store_batch(self.session, batch, sensor=self.sensor)
         else:
             self.seq += 1
-            result = store_batch(self.session, batch, sensor=self.sensor, seq=self.seq, batch_key=self.once_key)
+            result = store_batch(self.session, batch, sensor=self.sensor, seq=self.seq,
+                                 batch_key=self.once_key)
         if not result.stored:
             self.already += result.records
             return
@@ -180,7 +183,8 @@ def expand_inputs(paths: Sequence[Path]) -> list[Path]:
     missing: list[str] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(CAPTURE_SUFFIXES)))
+            files.extend(sorted(p for p in path.iterdir() if p.is_file()
+                                and p.name.endswith(CAPTURE_SUFFIXES)))
         elif path.is_file():
             files.append(path)
         else:
@@ -192,7 +196,8 @@ def expand_inputs(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def _extra_sinks(observations_path: Path | None, forward_url: str | None, token: str | None, spool_dir: Path, sensor: str) -> list[Any]:
+def _extra_sinks(observations_path: Path | None, forward_url: str | None, token: str | None, spool_dir: Path,
+                 sensor: str) -> list[Any]:
     sinks: list[Any] = []
     if observations_path is not None:
         from collector.sinks import JsonlSink
@@ -205,7 +210,8 @@ def _extra_sinks(observations_path: Path | None, forward_url: str | None, token:
     return sinks
 
 
-def _analyze_and_store(session: Session, *, site: Any, baseline_path: Path | None, digest: Digest | None = None) -> Report:
+def _analyze_and_store(session: Session, *, site: Any, baseline_path: Path | None,
+                       digest: Digest | None = None) -> Report:
     from api.service import reanalyze
 
     baseline = None
@@ -259,7 +265,8 @@ def run_replay(
         if sheets is not None:
             conflicts = _import_sheets(session, sheets, actor="cli", partial=False).conflicts
         digest = start_digest(session, site=site)
-        db_sink = _DbSink(session, sensor, once_key=replay_key(files, sensor=sensor, dissector=dissector), digest=digest)
+        db_sink = _DbSink(session, sensor, once_key=replay_key(files, sensor=sensor, dissector=dissector),
+                          digest=digest)
         if dissector == "tshark":
             # Keep the observations until tshark has labelled what medtap's detectors did not.
             from collector.sinks import ListSink
@@ -297,7 +304,8 @@ def run_replay(
     damaged = bool(stats.truncated) or any(w.startswith(DAMAGE_WEIRD_PREFIXES) for w in stats.weirds)
     if report_path is not None:
         write_report(report, report_path)
-    return RunResult(report=report, damaged=damaged, observations=db_sink.count, already_stored=db_sink.already,
+    return RunResult(report=report, damaged=damaged, observations=db_sink.count,
+                     already_stored=db_sink.already,
                      sheet_conflicts=conflicts, rejected_batches=sink.rejected())
 
 
@@ -332,7 +340,8 @@ def run_capture(
             from api.service import reanalyze, stored_digest
 
             if db_sink.digest is not None and db_sink.digest.generation != generation(session):
-                db_sink.digest = stored_digest(session, site=site)  # a sheet or another writer changed the store
+                db_sink.digest = stored_digest(session,
+                                               site=site)  # a sheet or another writer changed the store
             reanalyze(session, site=site, digest=db_sink.digest, record_run=False)
             _purge_if_retained(session)
 
@@ -461,18 +470,21 @@ def load_report(db_url: str) -> Report:
         return stored_report(session)
 
 
-def _import_sheets(session: Session, path: Path, *, actor: str, partial: bool, overwrite: bool = False) -> SheetImport:
+def _import_sheets(session: Session, path: Path, *, actor: str, partial: bool,
+                   overwrite: bool = False) -> SheetImport:
     from api.service import import_sheets
 
     fmt = path.suffix.lower().lstrip(".").replace("yml", "yaml")
-    result = import_sheets(session, path.read_bytes(), fmt=fmt, actor=actor, partial=partial, overwrite=overwrite)
+    result = import_sheets(session, path.read_bytes(), fmt=fmt, actor=actor, partial=partial,
+                           overwrite=overwrite)
     errors = [str(e) for e in result.errors]
     if errors and not partial:
         raise ValueError(f"{path}: sheets refused:\n  " + "\n  ".join(errors))
     return SheetImport(imported=result.imported, errors=errors, conflicts=[str(c) for c in result.conflicts])
 
 
-def import_sheets_file(db_url: str, path: Path, *, actor: str, partial: bool, overwrite: bool = False) -> SheetImport:
+def import_sheets_file(db_url: str, path: Path, *, actor: str, partial: bool,
+                       overwrite: bool = False) -> SheetImport:
     """Import a sheets file, then re-match: the inventory and findings follow the new sheets at once."""
     if not path.is_file():
         raise FileNotFoundError(path)
@@ -501,11 +513,11 @@ def export_sheets_file(db_url: str, path: Path) -> int:
     return len(load_sheets_bytes(data, fmt=fmt))
 
 
-def create_token(db_url: str, *, role: str, name: str, expires_in: str | None = None, expires: str | None = None,
+def create_token(db_url: str, *, role: str, name: str, expires_in: str | None = None,
+                 expires: str | None = None,
                  sensor: str | None = None) -> str:
     """A new token (printed once by the CLI); the expiry is `--expires-in 90d` or `--expires YYYY-MM-DD`."""
-    from api.auth import create_token as _create
-    from api.auth import parse_expiry
+    from api.auth import create_token as _create, parse_expiry
 
     with session_for(db_url) as session:
         when = parse_expiry(expires_in=expires_in, expires=expires)
@@ -522,8 +534,7 @@ def list_tokens(db_url: str) -> list[dict[str, Any]]:
 
 def revoke_token(db_url: str, id_or_name: str) -> dict[str, Any]:
     """Revoke one token (by id, or by name when one active token has it); its web sessions end too."""
-    from api.auth import find_token
-    from api.auth import revoke_token as _revoke
+    from api.auth import find_token, revoke_token as _revoke
 
     with session_for(db_url) as session:
         row = find_token(session, id_or_name)
@@ -533,8 +544,7 @@ def revoke_token(db_url: str, id_or_name: str) -> dict[str, Any]:
 
 def save_baseline(db_url: str, path: Path) -> int:
     """Known devices (from the inventory) and every conversation pair stored, as the baseline."""
-    from analyzer.baseline import baseline_from_report, pair
-    from analyzer.baseline import save_baseline as _save
+    from analyzer.baseline import baseline_from_report, pair, save_baseline as _save
     from api.store import iter_observations
 
     with session_for(db_url) as session:

@@ -23,18 +23,22 @@ class Page(BaseModel, Generic[T]):
 class FindingOut(Finding):
     """A finding with its review fields."""
 
-    justification: str | None = Field(default=None, description="Why the status was set (required for risk-accepted).")
-    expires: dt.date | None = Field(default=None, description="When a risk acceptance expires (the finding reopens).")
+    justification: str | None = Field(default=None,
+                                      description="Why the status was set (required for risk-accepted).")
+    expires: dt.date | None = Field(default=None,
+                                    description="When a risk acceptance expires (the finding reopens).")
     updated_by: str | None = Field(default=None, description="Who set the status.")
     active: bool = Field(default=True, description="False when the last analysis no longer produced it.")
-    occurrences: int = Field(default=1, description="Analyses that saw new evidence of it (1 when first seen).")
+    occurrences: int = Field(default=1,
+                             description="Analyses that saw new evidence of it (1 when first seen).")
 
 
 class StatusChange(BaseModel):
     """PATCH body for a finding's status."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"status": "risk-accepted", "justification": "Analyzer firmware cannot do TLS; isolated VLAN", "expires": "2027-06-30"}]})
+        {"status": "risk-accepted", "justification": "Analyzer firmware cannot do TLS; isolated VLAN",
+         "expires": "2027-06-30"}]})
 
     status: Status
     justification: str | None = Field(default=None, max_length=4000)
@@ -55,7 +59,8 @@ class SheetUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     sheet: Sheet
-    version: int | None = Field(default=None, ge=0, description="Version read; required unless If-Match is sent.")
+    version: int | None = Field(default=None, ge=0,
+                                description="Version read; required unless If-Match is sent.")
 
 
 class DeviceDetail(BaseModel):
@@ -71,7 +76,8 @@ class ImportOut(BaseModel):
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[dict[str, Any]] = Field(default_factory=list, description="Refused rows: line, field, reason.")
+    errors: list[dict[str, Any]] = Field(default_factory=list,
+                                         description="Refused rows: line, field, reason.")
     conflicts: list[dict[str, Any]] = Field(
         default_factory=list, description="Sheets kept because someone edited them since their last import: "
         "sheet_id, fields the file differs on, edited_by, edited_at. Import with overwrite=true to replace them.")
@@ -84,7 +90,8 @@ class ReconciliationOut(BaseModel):
     software_name: str
     mac: str | None = None
     match: Literal["mac", "ip", "hostname"] | None = None
-    issues: list[dict[str, Any]] = Field(default_factory=list, description="check, declared, observed, peer, detail.")
+    issues: list[dict[str, Any]] = Field(default_factory=list,
+                                         description="check, declared, observed, peer, detail.")
 
 
 class AuditOut(BaseModel):

@@ -1,4 +1,5 @@
-"""Service layer shared by the API, the CLI and the web UI: sheets, finding reviews, re-analysis, reconciliation.
+"""Service layer shared by the API, the CLI and the web UI: sheets, finding reviews, re-analysis,
+reconciliation.
 
 Keyword-only functions over a SQLModel session.  Every change writes audit rows in
 the same transaction and, when a `notify` callable is given (api.notify.Notifier.send),
@@ -27,9 +28,23 @@ from api.facts_store import bump_generation, generation
 from api.models import FindingRow, SheetRow, utcnow
 from api.schemas import FindingOut, ReconciliationOut, SheetOut
 from api.store import (  # noqa: F401  (re-exported: the service API)
-    counts, finish_run, finding_out, get_device, get_finding, ingest_batch, iter_observations,
-    like_pattern, list_devices, list_findings, list_runs, load_observations, save_devices,
-    save_findings, start_run, store_observations, stored_report,
+    counts,
+    finding_out,
+    finish_run,
+    get_device,
+    get_finding,
+    ingest_batch,
+    iter_observations,
+    like_pattern,
+    list_devices,
+    list_findings,
+    list_runs,
+    load_observations,
+    save_devices,
+    save_findings,
+    start_run,
+    store_observations,
+    stored_report,
 )
 
 if TYPE_CHECKING:
@@ -63,9 +78,11 @@ def _emit(notify: Notify, kind: str, entity_id: str, actor: str, **extra: Any) -
 def set_finding_status(session: Session, finding_id: str, *, status: str, justification: str | None = None,
                        expires: dt.date | None = None, actor: str, notify: Notify = None,
                        today: dt.date | None = None) -> FindingOut:
-    """Review a finding; risk-accepted needs a justification and a future expiry, false-positive a justification."""
+    """Review a finding; risk-accepted needs a justification and a future expiry, false-positive a
+    justification."""
     if status not in REVIEW_STATUSES:
-        raise _errors().InvalidError(f"unknown status {status!r} (one of {', '.join(REVIEW_STATUSES)})", "status")
+        raise _errors().InvalidError(f"unknown status {status!r} (one of {', '.join(REVIEW_STATUSES)})",
+                                     "status")
     row = session.get(FindingRow, finding_id)
     if row is None:
         raise _errors().NotFoundError(f"no finding {finding_id!r}", "finding_id")
@@ -79,9 +96,12 @@ def set_finding_status(session: Session, finding_id: str, *, status: str, justif
             raise _errors().InvalidError("the expiry date must be in the future", "expires")
     elif expires is not None and status != "risk-accepted":
         expires = None
-    old = {"status": row.status, "justification": row.justification, "expires": row.expires.isoformat() if row.expires else None}
-    new = {"status": status, "justification": justification, "expires": expires.isoformat() if expires else None}
-    audit.record_diff(session, who=actor, action="review", entity="finding", entity_id=finding_id, old=old, new=new)
+    old = {"status": row.status, "justification": row.justification,
+           "expires": row.expires.isoformat() if row.expires else None}
+    new = {"status": status, "justification": justification,
+           "expires": expires.isoformat() if expires else None}
+    audit.record_diff(session, who=actor, action="review", entity="finding", entity_id=finding_id, old=old,
+                      new=new)
     row.status, row.justification, row.expires = status, justification, expires
     row.updated_by, row.updated_at = actor, utcnow()
     data = json.loads(row.data)
@@ -103,7 +123,8 @@ def _sheet_out(row: SheetRow) -> SheetOut:
                     updated_at=row.updated_at)
 
 
-def list_sheets(session: Session, *, q: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[SheetOut], int]:
+def list_sheets(session: Session, *, q: str | None = None, offset: int = 0,
+                limit: int = 100) -> tuple[list[SheetOut], int]:
     conds = []
     if q:
         like = like_pattern(q)
@@ -115,7 +136,8 @@ def list_sheets(session: Session, *, q: str | None = None, offset: int = 0, limi
 
 
 def all_sheets(session: Session) -> list[Sheet]:
-    return [Sheet.model_validate_json(r.data) for r in session.exec(select(SheetRow).order_by(col(SheetRow.id))).all()]
+    return [Sheet.model_validate_json(r.data)
+            for r in session.exec(select(SheetRow).order_by(col(SheetRow.id))).all()]
 
 
 def get_sheet(session: Session, sheet_id: str) -> SheetOut | None:
@@ -130,9 +152,11 @@ def _sheet_dict(sheet: Sheet) -> dict[str, Any]:
 def create_sheet(session: Session, sheet: Sheet, *, actor: str, notify: Notify = None) -> SheetOut:
     if session.get(SheetRow, sheet.id) is not None:
         raise _errors().ConflictError(f"sheet {sheet.id!r} already exists", "id")
-    row = SheetRow(id=sheet.id, software_name=sheet.software_name, version=1, updated_by=actor, data=sheet.model_dump_json())
+    row = SheetRow(id=sheet.id, software_name=sheet.software_name, version=1, updated_by=actor,
+                   data=sheet.model_dump_json())
     session.add(row)
-    audit.record(session, who=actor, action="create", entity="sheet", entity_id=sheet.id, new=_sheet_dict(sheet))
+    audit.record(session, who=actor, action="create", entity="sheet", entity_id=sheet.id,
+                 new=_sheet_dict(sheet))
     bump_generation(session)  # the sheets changed: the next analysis re-matches (api.autoanalyze)
     session.commit()
     session.refresh(row)
@@ -170,13 +194,15 @@ def update_sheet(session: Session, sheet_id: str, sheet: Sheet, *, version: int 
     return _sheet_out(fresh)
 
 
-def delete_sheet(session: Session, sheet_id: str, *, version: int | None = None, actor: str, notify: Notify = None) -> None:
+def delete_sheet(session: Session, sheet_id: str, *, version: int | None = None, actor: str,
+                 notify: Notify = None) -> None:
     row = session.get(SheetRow, sheet_id)
     if row is None:
         raise _errors().NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
     if version is not None and version != row.version:
         raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
-    audit.record(session, who=actor, action="delete", entity="sheet", entity_id=sheet_id, old=json.loads(row.data))
+    audit.record(session, who=actor, action="delete", entity="sheet", entity_id=sheet_id,
+                 old=json.loads(row.data))
     session.delete(row)
     bump_generation(session)
     session.commit()
@@ -232,8 +258,10 @@ def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: s
     for sheet in parsed.sheets:
         row = session.get(SheetRow, sheet.id)
         if row is None:
-            session.add(SheetRow(id=sheet.id, software_name=sheet.software_name, updated_by=actor, data=sheet.model_dump_json()))
-            audit.record(session, who=actor, action="import", entity="sheet", entity_id=sheet.id, new=_sheet_dict(sheet))
+            session.add(SheetRow(id=sheet.id, software_name=sheet.software_name, updated_by=actor,
+                                 data=sheet.model_dump_json()))
+            audit.record(session, who=actor, action="import", entity="sheet", entity_id=sheet.id,
+                         new=_sheet_dict(sheet))
             result.created += 1
             continue
         old = Sheet.model_validate_json(row.data)
@@ -263,7 +291,8 @@ def _edited_since_import(session: Session, sheet_id: str) -> bool:
     """The sheet's last audited change is a person's edit (create or update), not an import."""
     from api.models import AuditRow
 
-    last = session.exec(select(AuditRow.action).where(AuditRow.entity == "sheet", AuditRow.entity_id == sheet_id)
+    last = session.exec(select(AuditRow.action).where(AuditRow.entity == "sheet",
+                                                      AuditRow.entity_id == sheet_id)
                         .order_by(col(AuditRow.id).desc()).limit(1)).first()
     return last in ("create", "update")
 
@@ -278,7 +307,8 @@ def export_sheets(session: Session, *, fmt: str) -> bytes:
 
 
 def stored_digest(session: Session, *, site: Any = None) -> Digest:
-    """A digest (analyzer.digest) of every stored fact, read page by page: its cost follows facts, not frames."""
+    """A digest (analyzer.digest) of every stored fact, read page by page: its cost follows facts, not
+    frames."""
     return _digest_of_store(session, site)
 
 
@@ -292,7 +322,8 @@ def _digest_of_store(session: Session, site: Any) -> Digest:
 
 
 def start_digest(session: Session, *, site: Any = None) -> Digest:
-    """A digest of what is stored now, to be fed each batch stored next (`Digest.add_many`) by a replay or capture.
+    """A digest of what is stored now, to be fed each batch stored next (`Digest.add_many`) by a replay or
+    capture.
 
     `reanalyze(..., digest=)` then analyzes without reading the database again, as long as the
     store's generation is the one the digest was last brought to (no other writer meanwhile).
@@ -363,9 +394,11 @@ def reconciliation(session: Session, *, now: dt.datetime | None = None) -> list[
                       conversations=load_observations(session, kinds=["conversation"]),
                       remote=load_observations(session, kinds=["remote_access"]), now=now,
                       min_window=min_window(stored_policy(session)))
-    out = {s.id: ReconciliationOut(sheet_id=s.id, software_name=s.software_name, mac=matches.get(s.id, (None, None))[0],
+    out = {s.id: ReconciliationOut(sheet_id=s.id, software_name=s.software_name,
+                                   mac=matches.get(s.id, (None, None))[0],
                                    match=matches.get(s.id, (None, None))[1]) for s in sheets}
     for row in rows:
         if row["sheet_id"] in out:
-            out[row["sheet_id"]].issues.append({k: row[k] for k in ("check", "declared", "observed", "peer", "detail")})
+            out[row["sheet_id"]].issues.append({k: row[k] for k in ("check", "declared", "observed", "peer",
+                                                                    "detail")})
     return list(out.values())

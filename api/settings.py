@@ -16,25 +16,38 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MEDTAP_", extra="ignore")
 
-    db_url: str = Field(default="sqlite:///medtap.db", description="SQLAlchemy URL (sqlite:/// or postgresql+psycopg://).")
+    db_url: str = Field(default="sqlite:///medtap.db",
+                        description="SQLAlchemy URL (sqlite:/// or postgresql+psycopg://).")
     host: str = Field(default="127.0.0.1", description="Bind address.")
     port: int = Field(default=8000, description="TCP port.")
-    webhook_url: str | None = Field(default=None, description="Biomedical referent webhook (JSON POST on changes).")
+    webhook_url: str | None = Field(default=None,
+                                    description="Biomedical referent webhook (JSON POST on changes).")
     webhook_timeout: float = Field(default=5.0, description="Seconds per webhook attempt.")
-    webhook_retries: int = Field(default=4, description="Attempts before a notification is dropped (and logged).")
-    webhook_backoff: float = Field(default=1.0, description="First retry delay in seconds, doubled each time.")
-    webhook_secret: str = Field(default="", description="Standard Webhooks signing secret (whsec_<base64> or any text).")
+    webhook_retries: int = Field(default=4,
+                                 description="Attempts before a notification is dropped (and logged).")
+    webhook_backoff: float = Field(default=1.0,
+                                   description="First retry delay in seconds, doubled each time.")
+    webhook_secret: str = Field(default="",
+                                description="Standard Webhooks signing secret (whsec_<base64> or any text).")
     webhook_spool: Path = Field(default=Path(".medtap-webhook-spool"),
                                 description="Folder where undelivered webhook events wait (survives restarts).")
-    max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body accepted (413 above).")
-    secret_key: str = Field(default="", description="Key for UI sessions and pseudonymisation; random per process when empty.")
-    session_idle_timeout: int = Field(default=30 * 60, ge=1, description="Seconds without a request that end a UI session.")
-    session_max_age: int = Field(default=12 * 3600, ge=1, description="Seconds after sign-in that end a UI session.")
-    rules_dir: Path | None = Field(default=None, description="Rules folder (default: analyzer.paths.RULES_DIR).")
+    max_body_bytes: int = Field(default=16 * 1024 * 1024,
+                                description="Largest request body accepted (413 above).")
+    secret_key: str = Field(default="",
+                            description="Key for UI sessions and pseudonymisation; random per process when empty.")
+    session_idle_timeout: int = Field(default=30 * 60, ge=1,
+                                      description="Seconds without a request that end a UI session.")
+    session_max_age: int = Field(default=12 * 3600, ge=1,
+                                 description="Seconds after sign-in that end a UI session.")
+    rules_dir: Path | None = Field(default=None,
+                                   description="Rules folder (default: analyzer.paths.RULES_DIR).")
     site_file: Path | None = Field(default=None, description="Site policy YAML used by re-analysis.")
-    auto_analyze: bool = Field(default=True, description="Analyze in the background whenever sensors' batches, "
+    auto_analyze: bool = Field(default=True,
+                               description="Analyze in the background whenever sensors' batches, "
                                "sheets or the site policy change (no manual analyze needed).")
-    analyze_interval: float = Field(default=1.0, gt=0, description="Seconds between two looks of the background "
+    analyze_interval: float = Field(default=1.0, gt=0,
+                                    description="Seconds between two looks of the background "
                                     "analysis (a sheet change wakes it at once).")
-    sensor_silent_after: float = Field(default=300.0, gt=0, description="Seconds without a batch after which a "
+    sensor_silent_after: float = Field(default=300.0, gt=0,
+                                       description="Seconds without a batch after which a "
                                        "sensor is reported silent (a dead SPAN port must not look like a quiet network).")

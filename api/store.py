@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, or_
+from sqlalchemy import ColumnElement, func, insert, or_
 from sqlmodel import Session, col, delete, select
 
 from analyzer.models import SEVERITY_ORDER, Device, Finding, Report, Stats
@@ -51,7 +51,8 @@ def validate_batch(observations: list[dict[str, Any]]) -> tuple[list[Observation
             parsed.append(parse_observation(_without_nul(item)))
         except ValidationError as exc:
             err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"][1:] if p is not None) if len(err["loc"]) > 1 else ".".join(str(p) for p in err["loc"])
+            loc = ".".join(str(p) for p in err["loc"][1:]
+                           if p is not None) if len(err["loc"]) > 1 else ".".join(str(p) for p in err["loc"])
             refused.append(_refused(item, f"observations[{index}]: {loc or 'kind'}: {err['msg']}"))
         except (TypeError, ValueError) as exc:
             refused.append(_refused(item, f"observations[{index}]: {exc}"))
@@ -59,7 +60,8 @@ def validate_batch(observations: list[dict[str, Any]]) -> tuple[list[Observation
 
 
 def _without_nul(value: Any) -> Any:
-    """NUL characters replaced by U+FFFD in every string (PostgreSQL text cannot hold them; names come from the wire)."""
+    """NUL characters replaced by U+FFFD in every string (PostgreSQL text cannot hold them; names come from
+    the wire)."""
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if isinstance(value, dict):
@@ -72,12 +74,15 @@ def _without_nul(value: Any) -> Any:
 def _refused(item: Any, detail: str) -> Weird:
     ts = item.get("ts") if isinstance(item, dict) else None
     sensor = item.get("sensor") if isinstance(item, dict) else None
-    return Weird(ts=float(ts) if isinstance(ts, (int, float)) else 0.0, sensor=sensor if isinstance(sensor, str) else "",
+    return Weird(ts=float(ts) if isinstance(ts, (int, float)) else 0.0,
+                 sensor=sensor if isinstance(sensor, str) else "",
                  name="ingest_invalid_record", detail=_without_nul(detail)[:200])
 
 
-def store_batch_once(session: Session, *, sensor: str, seq: int, observations: Sequence[Observation]) -> tuple[bool, int]:
-    """Store one batch once per (sensor, seq): (stored_now, count); a repeat is acknowledged, not stored twice.
+def store_batch_once(session: Session, *, sensor: str, seq: int,
+                     observations: Sequence[Observation]) -> tuple[bool, int]:
+    """Store one batch once per (sensor, seq): (stored_now, count); a repeat is acknowledged, not stored
+    twice.
 
     Remote sensors use their id; a local replay uses "replay:<digest of its input files>", so replaying
     the same captures again, or re-running a replay that was killed, never stores a batch twice.
@@ -86,40 +91,45 @@ def store_batch_once(session: Session, *, sensor: str, seq: int, observations: S
     return result.stored, result.records
 
 
-def ingest_batch(session: Session, *, sensor: str, seq: int, observations: list[dict[str, Any]]) -> tuple[bool, int, int]:
+def ingest_batch(session: Session, *, sensor: str, seq: int,
+                 observations: list[dict[str, Any]]) -> tuple[bool, int, int]:
     """Validate then store one remote sensor batch once (see store_batch_once): (stored, count, refused).
 
-    An invalid record is dropped and stored as an `ingest_invalid_record` weird; the rest of the batch is kept.
+    An invalid record is dropped and stored as an `ingest_invalid_record` weird; the rest of the batch is
+    kept.
     """
     parsed, refused = validate_batch(observations)
     result = store_batch(session, [*parsed, *refused], sensor=sensor, seq=seq)
     return result.stored, len(parsed) if result.stored else result.records, len(refused)
 
 
-def iter_observations(session: Session, *, kinds: Sequence[str] | None = None, batch: int = 5000) -> Iterator[Observation]:
+def iter_observations(session: Session, *, kinds: Sequence[str] | None = None,
+                      batch: int = 5000) -> Iterator[Observation]:
     """Every stored fact (optionally of some kinds), page by page: what the analysis reads."""
     return iter_facts(session, kinds=kinds, batch=batch)
 
 
-def load_observations(session: Session, *, kinds: Sequence[str] | None = None, batch: int = 5000) -> list[Observation]:
+def load_observations(session: Session, *, kinds: Sequence[str] | None = None,
+                      batch: int = 5000) -> list[Observation]:
     """Every stored fact (optionally of some kinds)."""
     return list(iter_facts(session, kinds=kinds, batch=batch))
 
 
 def save_devices(session: Session, devices: Sequence[Device]) -> None:
     """Make the stored inventory `devices`: only changed devices are written, vanished ones deleted."""
-    stored = dict(session.execute(select(DeviceRow.mac, DeviceRow.data)).all())  # type: ignore[call-overload]
+    stored = dict(session.execute(select(DeviceRow.mac, DeviceRow.data)).all())
     rows = []
     for d in devices:
         data = d.model_dump_json()
         if stored.pop(d.mac, None) == data:
             continue
-        rows.append({"mac": d.mac, "hostname": d.hostname, "ips": " ".join(d.ips)[:4000], "zone": d.zone, "role": d.role,
+        rows.append({"mac": d.mac, "hostname": d.hostname, "ips": " ".join(d.ips)[:4000], "zone": d.zone,
+                     "role": d.role,
                      "connection": d.connection, "vendor": d.vendor, "is_dm": d.is_dm, "service": d.service,
                      "sheet_id": d.sheet_id, "sensors": json.dumps(d.sensors), "data": data})
     gone = list(stored) + [r["mac"] for r in rows]
     for start in range(0, len(gone), 500):
-        session.exec(delete(DeviceRow).where(col(DeviceRow.mac).in_(gone[start:start + 500])))  # type: ignore[call-overload]
+        session.exec(delete(DeviceRow).where(col(DeviceRow.mac).in_(gone[start:start + 500])))
     if rows:
         session.execute(insert(DeviceRow.__table__), rows)  # type: ignore[attr-defined]
 
@@ -153,7 +163,8 @@ class Lifecycle:
     closed: list[str] = field(default_factory=list)
 
 
-def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.date, now_ts: float | None = None,
+def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.date,
+                  now_ts: float | None = None,
                   lifecycle: Lifecycle | None = None) -> list[Finding]:
     """Upsert findings keeping their review status, over months of traffic.
 
@@ -177,7 +188,8 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
         row = existing.get(f.id)
         if row is None:
             # first seen: inserted in bulk below (no ORM object per finding), stored as produced
-            new_rows.append({"id": f.id, "rule": f.rule, "severity": f.severity, "severity_rank": SEVERITY_ORDER[f.severity],
+            new_rows.append({"id": f.id, "rule": f.rule, "severity": f.severity,
+                             "severity_rank": SEVERITY_ORDER[f.severity],
                              "status": f.status, "justification": None, "expires": None, "updated_by": None,
                              "updated_at": None, "active": True, "zone": f.zone, "service": f.service,
                              "first_seen": f.first_seen, "last_seen": f.last_seen, "occurrences": 1,
@@ -194,7 +206,9 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
         elif status in ("resolved", "no-longer-observed") and seen_again:
             status = _set_status(session, row, "open", "reopen", record)
             life.reopened.append(f)
-        elif (status in ("open", "acknowledged") and close_after > 0 and now_ts is not None and f.last_seen is not None
+        elif (status in ("open",
+                         "acknowledged") and close_after > 0 and now_ts is not None
+              and f.last_seen is not None
               and now_ts - f.last_seen > close_after):
             status = _set_status(session, row, "no-longer-observed", "close", record)
             life.closed.append(f.id)
@@ -230,13 +244,14 @@ def _set_status(session: Session, row: FindingRow, status: str, action: str, rec
     return status
 
 
-def list_devices(session: Session, *, zone: str | None = None, role: str | None = None, connection: str | None = None,
+def list_devices(session: Session, *, zone: str | None = None, role: str | None = None,
+                 connection: str | None = None,
                  q: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[Device], int]:
     """Inventory page (sorted by MAC) and the total count; q searches MAC, hostname, IPs and vendor."""
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     for column, value in ((DeviceRow.zone, zone), (DeviceRow.role, role), (DeviceRow.connection, connection)):
         if value is not None:
-            conds.append(column == value)
+            conds.append(col(column) == value)
     if q:
         like = like_pattern(q)
         conds.append(or_(func.lower(DeviceRow.mac).like(like, escape="\\"),
@@ -259,20 +274,25 @@ def get_device(session: Session, mac: str) -> Device | None:
     return Device.model_validate_json(row.data) if row else None
 
 
-def list_findings(session: Session, *, rule: str | None = None, severity: str | None = None, status: str | None = None,
-                  zone: str | None = None, service: str | None = None, device: str | None = None, active: bool | None = True,
+def list_findings(session: Session, *, rule: str | None = None, severity: str | None = None,
+                  status: str | None = None,
+                  zone: str | None = None, service: str | None = None, device: str | None = None,
+                  active: bool | None = True,
                   offset: int = 0, limit: int = 100) -> tuple[list[FindingOut], int]:
     """Findings page, most severe first, and the total count."""
-    conds = []
-    for column, value in ((FindingRow.rule, rule), (FindingRow.severity, severity), (FindingRow.status, status),
-                          (FindingRow.zone, zone), (FindingRow.service, service), (FindingRow.active, active)):
+    conds: list[ColumnElement[bool]] = []
+    for column, value in ((FindingRow.rule, rule), (FindingRow.severity, severity),
+                          (FindingRow.status, status),
+                          (FindingRow.zone, zone), (FindingRow.service, service),
+                          (FindingRow.active, active)):
         if value is not None:
-            conds.append(column == value)
+            conds.append(col(column) == value)
     if device:
         conds.append(col(FindingRow.data).contains(f'"{device.lower()}"'))
     total = int(session.exec(select(func.count()).select_from(FindingRow).where(*conds)).one())
     rows = session.exec(select(FindingRow).where(*conds)
-                        .order_by(col(FindingRow.severity_rank).desc(), col(FindingRow.id)).offset(offset).limit(limit)).all()
+                        .order_by(col(FindingRow.severity_rank).desc(),
+                                  col(FindingRow.id)).offset(offset).limit(limit)).all()
     return [finding_out(r) for r in rows], total
 
 
@@ -324,4 +344,5 @@ def counts(session: Session) -> dict[str, Any]:
     devices = int(session.exec(select(func.count()).select_from(DeviceRow)).one())
     dms = int(session.exec(select(func.count()).select_from(DeviceRow).where(DeviceRow.is_dm == True)).one())  # noqa: E712
     return {"devices": devices, "medical_devices": dms, "findings": {k: int(v) for k, v in by_sev.items()},
-            "statuses": {k: int(v) for k, v in by_status.items()}, "observations": {k: int(v) for k, v in by_kind.items()}}
+            "statuses": {k: int(v) for k, v in by_status.items()},
+            "observations": {k: int(v) for k, v in by_kind.items()}}

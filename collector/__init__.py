@@ -1,1 +1,2 @@
-"""medtap collector: frames (live or pcap) -> documented observation records. Imports nothing from analyzer/api."""
+"""medtap collector: frames (live or pcap) -> documented observation records. Imports nothing from
+analyzer/api."""

@@ -41,7 +41,7 @@ def community_id(
     has_ports = proto in (TCP, UDP, SCTP, ICMP, ICMP6) and sport is not None and dport is not None
     if not one_way:
         if has_ports:
-            if (src, sport) > (dst, dport):  # type: ignore[operator]
+            if (src, sport) > (dst, dport):
                 src, dst, sport, dport = dst, src, dport, sport
         elif src > dst:
             src, dst = dst, src

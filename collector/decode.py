@@ -20,7 +20,8 @@ import struct
 from collector import dot11, linktypes
 
 # Indices of the header tuple returned by Decoder.decode.
-(SRC, DST, VLAN, OUTER, ETYPE, L2OFF, IPVER, SIP, DIP, PROTO, TTL, SPORT, DPORT, FLAGS, L4OFF, POFF, PEND, SEQ,
+(SRC, DST, VLAN, OUTER, ETYPE, L2OFF, IPVER, SIP, DIP, PROTO, TTL, SPORT, DPORT, FLAGS, L4OFF, POFF, PEND,
+ SEQ,
  WIFI) = range(19)
 
 VLAN_TPIDS = frozenset({0x8100, 0x88A8, 0x9100})
@@ -46,7 +47,7 @@ class Decoder:
     def weird(self, name: str) -> None:
         self.weirds[name] = self.weirds.get(name, 0) + 1
 
-    def decode(self, data: bytes, linktype: int) -> tuple | None:  # type: ignore[type-arg]
+    def decode(self, data: bytes, linktype: int) -> tuple | None:
         """Header tuple of one frame (see the index constants), None when unreadable."""
         n = len(data)
         src = dst = vlan = outer = wifi = None
@@ -144,8 +145,9 @@ class Decoder:
             off += 8
         return (src, dst, vlan, outer, et, off) + self.l3(data, off, et, n) + (wifi,)
 
-    def l3(self, data: bytes, off: int, et: int, end: int) -> tuple:  # type: ignore[type-arg]
-        """(ipver, sip, dip, proto, ttl, sport, dport, flags, l4off, poff, pend, seq) after the link header."""
+    def l3(self, data: bytes, off: int, et: int, end: int) -> tuple:
+        """(ipver, sip, dip, proto, ttl, sport, dport, flags, l4off, poff, pend, seq) after the link
+        header."""
         if et == 0x0800:
             if end - off < 20:
                 self.weird("truncated_ipv4")
@@ -222,7 +224,8 @@ class Decoder:
                 self.weird("truncated_udp" if proto == 17 else "truncated_sctp")
                 return (ipver, sip, dip, proto, ttl, None, None, 0, None, l4, pend, None)
             sport, dport = _HH(data, l4)
-            return (ipver, sip, dip, proto, ttl, sport, dport, 0, l4, l4 + (8 if proto == 17 else 12), pend, None)
+            return (ipver, sip, dip, proto, ttl, sport, dport, 0, l4, l4 + (8 if proto == 17 else 12), pend,
+                    None)
         if proto == 1 or proto == 58:
             if pend - l4 < 4:
                 self.weird("truncated_icmp")
@@ -230,7 +233,7 @@ class Decoder:
             return (ipver, sip, dip, proto, ttl, data[l4], data[l4 + 1], 0, l4, l4 + 4, pend, None)
         return (ipver, sip, dip, proto, ttl, None, None, 0, l4, l4, pend, None)
 
-    def _dot11(self, data: bytes, linktype: int) -> tuple | None:  # type: ignore[type-arg]
+    def _dot11(self, data: bytes, linktype: int) -> tuple | None:
         end = len(data)
         off = 0
         if linktype == 127:
@@ -247,7 +250,8 @@ class Decoder:
                 self.weird(view)
             return None
         et = view.ethertype
-        l2 = (view.src, view.dst, None, None, et, view.offset)
+        l2: tuple[bytes | None, bytes | None, int | None, None, int, int] = (view.src, view.dst, None, None, et,
+                                                                          view.offset)
         if et in VLAN_TPIDS and end - view.offset >= 4:
             vid = ((data[view.offset] & 0x0F) << 8) | data[view.offset + 1]
             et = (data[view.offset + 2] << 8) | data[view.offset + 3]

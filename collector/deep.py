@@ -220,7 +220,8 @@ class DeepPath:
             return []
 
     def _deep(self, dets: Sequence[Detector], h: tuple[Any, ...], payload: bytes, conv: list[Any] | None,
-              ts: float, frame_no: int, source: str, tunnel: str | None, is_wifi: bool, frame: bytes | None = None,
+              ts: float, frame_no: int, source: str, tunnel: str | None, is_wifi: bool,
+              frame: bytes | None = None,
               **extra: Any) -> None:
         pkt = None
         repeats = self.repeats
@@ -247,7 +248,8 @@ class DeepPath:
                 if key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP:
                     repeats[key] = app
 
-    def _udp(self, c: list[Any] | None, h: tuple[Any, ...], data: bytes, ts: float, frame_no: int, source: str,
+    def _udp(self, c: list[Any] | None, h: tuple[Any, ...], data: bytes, ts: float, frame_no: int,
+             source: str,
              tunnel: str | None, is_wifi: bool, fwd: bool) -> None:
         index = self.index
         dets: Sequence[Detector] = index.udp_for(h[11], h[12])
@@ -411,7 +413,9 @@ class DeepPath:
         client_ip = text.ip(h[7]) if view.station == h[0] else text.ip(h[8]) if view.station == h[1] else None
         self._add([WifiObs(
             ts=ts, sensor=self.sensor, source=source, frame_no=frame_no, vlan=h[2], src_mac=text.mac(h[0]),
-            dst_mac=text.mac(h[1]), src_ip=text.ip(h[7]), dst_ip=text.ip(h[8]), tunnel=tunnel, evidence="dot11",
-            client_mac=text.mac(view.station), client_ip=client_ip, ap_mac=text.mac(view.bssid), confidence=1.0,
+            dst_mac=text.mac(h[1]), src_ip=text.ip(h[7]), dst_ip=text.ip(h[8]), tunnel=tunnel,
+            evidence="dot11",
+            client_mac=text.mac(view.station), client_ip=client_ip, ap_mac=text.mac(view.bssid),
+            confidence=1.0,
         )])
 

@@ -30,7 +30,8 @@ from typing import Any
 from collector.schema import Observation
 
 EPHEMERAL_PORT_MIN = 32768
-"""Ports from here up name a connection, not a service (IANA dynamic range starts at 49152, Linux at 32768)."""
+"""Ports from here up name a connection, not a service (IANA dynamic range starts at 49152, Linux at
+32768)."""
 
 ENVELOPE_VOLATILE = frozenset({"ts", "last_ts", "frame_no", "source", "count"})
 SUMMED: dict[str, tuple[str, ...]] = {

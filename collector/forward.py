@@ -126,7 +126,8 @@ class ForwardSink:
                     self.endpoint, content=path.read_bytes(), headers={"Content-Type": "application/json"}
                 )
             except httpx.HTTPError as exc:
-                log.info("central unreachable (%s): %d batch(es) kept in %s", exc.__class__.__name__, len(self._pending()), self.spool)
+                log.info("central unreachable (%s): %d batch(es) kept in %s", exc.__class__.__name__,
+                         len(self._pending()), self.spool)
                 break
             if response.status_code in (200, 201, 202):
                 path.unlink(missing_ok=True)
@@ -137,7 +138,8 @@ class ForwardSink:
             if response.status_code in (400, 413, 422):
                 # The central will never take this batch: keep it aside for a person, go on with the rest.
                 path.rename(path.with_suffix(".rejected"))
-                log.error("central rejected %s (%d): %s", path.name, response.status_code, response.text[:200])
+                log.error("central rejected %s (%d): %s", path.name, response.status_code,
+                          response.text[:200])
                 continue
             log.warning("central answered %d for %s; will retry", response.status_code, path.name)
             break
@@ -160,7 +162,8 @@ class ForwardSink:
             self.client.close()
 
     def rejected_batches(self) -> list[Path]:
-        """Batches the central refused for good (400, 413, 422), kept in the spool as *.rejected for a person."""
+        """Batches the central refused for good (400, 413, 422), kept in the spool as *.rejected for a
+        person."""
         return sorted(self.spool.glob("*.rejected"))
 
     def stats(self) -> dict[str, Any]:

@@ -52,7 +52,8 @@ def compile_bpf(expression: str, snaplen: int = 65535) -> bytes:
 
     prog = compile_filter(expression, linktype=1)
     return b"".join(
-        struct.pack("HBBI", ins.code, ins.jt, ins.jf, ins.k) for ins in (prog.bf_insns[i] for i in range(prog.bf_len))
+        struct.pack("HBBI", ins.code, ins.jt, ins.jf,
+                    ins.k) for ins in (prog.bf_insns[i] for i in range(prog.bf_len))
     )
 
 
@@ -123,7 +124,7 @@ class _Reader(threading.Thread):
             while not self.stop.is_set():
                 try:
                     data, ancdata, _, _ = recvmsg(self.snaplen, cmsg)
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     continue
                 except InterruptedError:
                     continue
@@ -168,7 +169,7 @@ def capture(
     reader = _Reader(sock, frames, snaplen, reader_stop)
     pipe = Pipeline(sensor=sensor, key=key, sink=sink, flush_interval=flush_interval,
                     packet_time_flush=False, **options)
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())

@@ -21,8 +21,8 @@ from typing import Any
 
 from collector import linktypes
 from collector.decode import Decoder
-from collector.facts import fact_key, merge
 from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex
+from collector.facts import fact_key, merge
 from collector.flows import (
     C_STREAM,
     C_STREAMS_LEFT,
@@ -140,7 +140,7 @@ class Pipeline(DeepPath):
             if self.packet_time_flush:
                 self.next_flush = ts + self.flush_interval
         self.last_ts = ts
-        if ts >= self.next_flush:  # type: ignore[operator]
+        if ts >= self.next_flush:
             self.flush()
             self.next_flush = ts + self.flush_interval
         self._cur = frame
@@ -210,7 +210,8 @@ class Pipeline(DeepPath):
                                     if st is not None and (s := st.get(sport if fwd else dport)) is not None:
                                         # a followed connection wants its direction's payload and FIN/RST
                                         ok = (s[1] if fwd else s[2])[5] or (
-                                            not data[l4 + 13] & 0x05 and ((data[off + 2] << 8) | data[off + 3])
+                                            not data[l4 + 13] & 0x05
+                                            and ((data[off + 2] << 8) | data[off + 3])
                                             - 20 - ((data[l4 + 12] >> 4) << 2) <= 0)
                                     else:
                                         # one not followed: its client's first payload while the conversation
@@ -299,7 +300,8 @@ class Pipeline(DeepPath):
         h = self.decoder.decode(data, linktype)
         if h is None:
             return
-        (src, dst, vlan, outer, et, l2off, ipver, sip, dip, proto, ttl, sport, dport, flags, l4off, poff, pend, _,
+        (src, dst, vlan, outer, et, l2off, ipver, sip, dip, proto, ttl, sport, dport, flags, l4off, poff,
+         pend, _,
          wifi) = h
         is_wifi = wifi is not None or (tunnel is not None and tunnel in WIFI_TUNNELS)
         tables = self.tables
@@ -335,7 +337,8 @@ class Pipeline(DeepPath):
         if index.ip_by_proto:
             dets = index.ip_by_proto.get(proto)
             if dets:
-                self._deep(dets, h, data[l4off if l4off is not None else poff:pend], None, ts, frame_no, source,
+                self._deep(dets, h, data[l4off if l4off is not None else poff:pend], None, ts, frame_no,
+                           source,
                            tunnel, is_wifi)
         ported = proto == 6 or proto == 17 or proto == 132
         if ported and sport is None:
@@ -450,7 +453,8 @@ class Pipeline(DeepPath):
             malformed=sum(weirds.values()), weirds=weirds, first_ts=self.first_ts, last_ts=self.last_ts,
             kernel_drops=self.kernel_drops, queue_drops=self.queue_drops, truncated=self.read_stats.truncated,
             files=list(self.read_stats.files), linktypes=names, table_overflow=dict(self.overflow),
-            deep_repeats=self.deep_repeats, tcp_streams_refused=self.streams_refused, aged_out=dict(self.aged_out),
+            deep_repeats=self.deep_repeats, tcp_streams_refused=self.streams_refused,
+            aged_out=dict(self.aged_out),
         )
 
     def close(self) -> CaptureStats:
@@ -515,7 +519,8 @@ def replay(
         return pipe.close()
 
 
-def _replay_frames(pipe: Pipeline, source: FrameSource, progress: Callable[[int, int, int], None] | None) -> None:
+def _replay_frames(pipe: Pipeline, source: FrameSource,
+                   progress: Callable[[int, int, int], None] | None) -> None:
     if progress is None:
         pipe.run(source)
     else:

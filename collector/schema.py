@@ -15,7 +15,7 @@ present/absent flag.  Anything that is not a field below is not stored.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -39,7 +39,8 @@ class Observation(Record):
     source: str = Field(default="", description="Capture file name or interface the frame came from.")
     frame_no: int = Field(default=0, description="1-based frame number in `source` (evidence pointer).")
     vlan: int | None = Field(default=None, description="Innermost 802.1Q VLAN id, None when untagged.")
-    outer_vlan: int | None = Field(default=None, description="Outer (QinQ 0x88a8/0x9100) VLAN id, if stacked.")
+    outer_vlan: int | None = Field(default=None,
+                                   description="Outer (QinQ 0x88a8/0x9100) VLAN id, if stacked.")
     src_mac: str | None = Field(default=None, description="Source MAC of the frame, lower-case colon form.")
     dst_mac: str | None = Field(default=None, description="Destination MAC of the frame.")
     src_ip: str | None = Field(default=None, description="Source IP address (v4 or v6).")
@@ -48,7 +49,8 @@ class Observation(Record):
     dst_port: int | None = Field(default=None, description="Destination TCP/UDP port.")
     transport: Transport | None = Field(default=None, description="L4 protocol of the frame.")
     tunnel: str | None = Field(
-        default=None, description="Encapsulation the frame was found in (capwap, lwapp, aruba-gre, vxlan, dot11)."
+        default=None,
+        description="Encapsulation the frame was found in (capwap, lwapp, aruba-gre, vxlan, dot11)."
     )
     count: int = Field(
         default=1, ge=1,
@@ -56,7 +58,8 @@ class Observation(Record):
         "merged into one whose envelope is the first one's (the evidence pointer) and whose count is their sum.",
     )
     last_ts: float | None = Field(
-        default=None, description="Packet time of the last merged observation; None for a single one (then `ts`)."
+        default=None,
+        description="Packet time of the last merged observation; None for a single one (then `ts`)."
     )
 
 
@@ -74,7 +77,8 @@ class HostSighting(Observation):
     frames: int = Field(default=0, description="Frames sent by this (MAC, IP, VLAN) in the period.")
     bytes: int = Field(default=0, description="Bytes sent (frame length on the wire) in the period.")
     ttl: int | None = Field(default=None, description="IP TTL / hop limit of its first IP frame (OS hint).")
-    wifi: bool = Field(default=False, description="True when the frame came out of an 802.11 or Wi-Fi tunnel.")
+    wifi: bool = Field(default=False,
+                       description="True when the frame came out of an 802.11 or Wi-Fi tunnel.")
 
 
 class Conversation(Observation):
@@ -97,8 +101,10 @@ class Conversation(Observation):
     bytes_s2c: int = Field(default=0, description="Bytes server to client.")
     first_ts: float = Field(description="First frame time.")
     last_ts: float = Field(description="Last frame time.")
-    syn_seen: bool = Field(default=False, description="The TCP handshake was seen, so the direction is certain.")
-    app: str | None = Field(default=None, description="Application protocol a detector identified by content.")
+    syn_seen: bool = Field(default=False,
+                           description="The TCP handshake was seen, so the direction is certain.")
+    app: str | None = Field(default=None,
+                            description="Application protocol a detector identified by content.")
     community_id: str | None = Field(default=None, description="Community ID v1 of the flow.")
 
 
@@ -112,7 +118,8 @@ class CaptureStats(Observation):
     weirds: dict[str, int] = Field(default_factory=dict, description="Weird name -> count.")
     first_ts: float | None = Field(default=None, description="Time of the first frame.")
     last_ts: float | None = Field(default=None, description="Time of the last frame.")
-    kernel_drops: int | None = Field(default=None, description="Frames the kernel dropped (live capture only).")
+    kernel_drops: int | None = Field(default=None,
+                                     description="Frames the kernel dropped (live capture only).")
     queue_drops: int = Field(default=0, description="Frames dropped in medtap's own queue (live only).")
     truncated: bool = Field(default=False, description="A capture file ended in the middle of a record.")
     files: list[str] = Field(default_factory=list, description="Capture files read, in order.")
@@ -121,7 +128,8 @@ class CaptureStats(Observation):
         default_factory=dict, description="Table name -> entries refused because the table was at its cap."
     )
     aged_out: dict[str, int] = Field(
-        default_factory=dict, description="Table name -> idle entries dropped (last seen more than the table idle "
+        default_factory=dict,
+        description="Table name -> idle entries dropped (last seen more than the table idle "
         "time before the newest frame, collector/flows.py DEFAULT_TABLE_IDLE), so that memory stays flat on a "
         "capture that runs for weeks; a host or conversation heard again starts a new entry.")
     deep_repeats: int = Field(
@@ -190,7 +198,8 @@ class LldpObs(Observation):
     port_description: str | None = Field(default=None, description="Port description TLV.")
     system_name: str | None = Field(default=None, description="System name TLV.")
     system_description: str | None = Field(default=None, description="System description TLV.")
-    capabilities: tuple[str, ...] = Field(default=(), description="Enabled capabilities (bridge, router, wlan-ap...).")
+    capabilities: tuple[str, ...] = Field(default=(),
+                                          description="Enabled capabilities (bridge, router, wlan-ap...).")
     mgmt_ip: str | None = Field(default=None, description="Management address.")
     port_vlan: int | None = Field(default=None, description="802.1 port VLAN id.")
     med_device_class: str | None = Field(default=None, description="LLDP-MED device class.")
@@ -268,7 +277,8 @@ class HttpObs(Observation):
     user_agent: str | None = Field(default=None, description="User-Agent header.")
     server: str | None = Field(default=None, description="Server header of a response.")
     status: int | None = Field(default=None, description="Response status code.")
-    basic_auth: bool = Field(default=False, description="An Authorization: Basic header was sent (value not kept).")
+    basic_auth: bool = Field(default=False,
+                             description="An Authorization: Basic header was sent (value not kept).")
 
 
 class TlsObs(Observation):
@@ -281,8 +291,10 @@ class TlsObs(Observation):
     alpn: tuple[str, ...] = Field(default=(), description="ALPN protocols.")
     ja3: str | None = Field(default=None, description="JA3 (client) or JA3S (server) MD5.")
     ja4: str | None = Field(default=None, description="JA4 (client) fingerprint.")
-    ja3_string: str | None = Field(default=None, description="JA3 (client) or JA3S (server) string before MD5.")
-    versions: tuple[str, ...] = Field(default=(), description="supported_versions extension (offered or selected).")
+    ja3_string: str | None = Field(default=None,
+                                   description="JA3 (client) or JA3S (server) string before MD5.")
+    versions: tuple[str, ...] = Field(default=(),
+                                      description="supported_versions extension (offered or selected).")
 
 
 class SshObs(Observation):
@@ -339,10 +351,12 @@ class DicomObs(Observation):
     called_ae: str | None = Field(default=None, description="Called AE title.")
     application_context: str | None = Field(default=None, description="Application context UID.")
     abstract_syntaxes: tuple[str, ...] = Field(default=(), description="Proposed SOP class UIDs.")
-    modality_hints: tuple[str, ...] = Field(default=(), description="CT, MR, US, CR/DX, NM, PT, XA, SC, worklist...")
+    modality_hints: tuple[str, ...] = Field(default=(),
+                                            description="CT, MR, US, CR/DX, NM, PT, XA, SC, worklist...")
     implementation_class_uid: str | None = Field(default=None, description="Implementation class UID.")
     implementation_version: str | None = Field(default=None, description="Implementation version name.")
-    user_identity: bool = Field(default=False, description="A user-identity sub-item was present (value not kept).")
+    user_identity: bool = Field(default=False,
+                                description="A user-identity sub-item was present (value not kept).")
     result: str | None = Field(default=None, description="Reject/abort result and reason as text.")
     tls: bool = Field(default=False, description="Seen as DICOM-TLS (port 2762 with a TLS handshake).")
 
@@ -377,9 +391,11 @@ class IntellivueObs(Observation):
 
     kind: Literal["intellivue"] = "intellivue"
     message: str = Field(description="connect-indication or association/session message name.")
-    monitor_mac: str | None = Field(default=None, description="Monitor MAC carried in the connect indication.")
+    monitor_mac: str | None = Field(default=None,
+                                    description="Monitor MAC carried in the connect indication.")
     monitor_ip: str | None = Field(default=None, description="Monitor IP carried in the connect indication.")
-    subnet_mask: str | None = Field(default=None, description="Subnet mask carried in the connect indication.")
+    subnet_mask: str | None = Field(default=None,
+                                    description="Subnet mask carried in the connect indication.")
     bed_label: str | None = Field(default=None, description="Bed label (a location, not a patient).")
 
 
@@ -415,13 +431,15 @@ class RemoteAccessObs(Observation):
     kind: Literal["remote_access"] = "remote_access"
     method: str = Field(description="teamviewer, anydesk, vnc, rdp, telnet, ssh, ftp, screenconnect, ipsec, ...")
     signature: str = Field(description="Id of the signature or detector that matched.")
-    evidence: Literal["content", "port", "sni"] = Field(description="What matched: bytes, port only, or TLS SNI.")
+    evidence: Literal["content", "port",
+                      "sni"] = Field(description="What matched: bytes, port only, or TLS SNI.")
     confidence: float = Field(description="0..1.")
     client_ip: str | None = Field(default=None, description="Initiating side.")
     server_ip: str | None = Field(default=None, description="Accepting side.")
     server_port: int | None = Field(default=None, description="Server port.")
     detail: str | None = Field(default=None, description="Banner, version or SNI (no credentials).")
-    user_present: bool = Field(default=False, description="A user name was present (RDP cookie, FTP USER...).")
+    user_present: bool = Field(default=False,
+                               description="A user name was present (RDP cookie, FTP USER...).")
     user_hash: str | None = Field(default=None, description="Keyed hash of that user name, never the name.")
 
 
@@ -440,11 +458,9 @@ class WifiObs(Observation):
 
 
 AnyObservation = Annotated[
-    Union[
-        HostSighting, Conversation, CaptureStats, Weird, ArpObs, DhcpObs, LldpObs, CdpObs, DnsObs, NetbiosObs,
-        SsdpObs, HttpObs, TlsObs, SshObs, SmbObs, SnmpObs, OsHint, DicomObs, Hl7Obs, SdcObs, IntellivueObs,
-        PoctObs, AstmObs, RemoteAccessObs, WifiObs,
-    ],
+    HostSighting | Conversation | CaptureStats | Weird | ArpObs | DhcpObs | LldpObs | CdpObs | DnsObs | NetbiosObs
+    | SsdpObs | HttpObs | TlsObs | SshObs | SmbObs | SnmpObs | OsHint | DicomObs | Hl7Obs | SdcObs | IntellivueObs
+    | PoctObs | AstmObs | RemoteAccessObs | WifiObs,
     Field(discriminator="kind"),
 ]
 
@@ -454,8 +470,8 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyObservation)
 def parse_observation(data: dict[str, Any] | str | bytes) -> Observation:
     """Validate one JSON object (or JSON text) into its typed record."""
     if isinstance(data, (str, bytes)):
-        return _ADAPTER.validate_json(data)  # type: ignore[no-any-return]
-    return _ADAPTER.validate_python(data)  # type: ignore[no-any-return]
+        return _ADAPTER.validate_json(data)
+    return _ADAPTER.validate_python(data)
 
 
 def kinds() -> dict[str, type[Observation]]:

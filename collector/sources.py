@@ -13,7 +13,7 @@ import gzip
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, cast
 
 from collector.pcapfile import GZIP_MAGIC, PCAP_MAGICS, PCAPNG_MAGIC, Frame, ReadStats, read_pcap, read_pcapng
 
@@ -37,7 +37,7 @@ def _open(path: Path) -> tuple[BinaryIO, BinaryIO]:
     raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
     if raw.read(2) == GZIP_MAGIC:
         raw.seek(0)
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), raw  # a binary stream; typeshed has no common type
     raw.seek(0)
     return raw, raw
 

@@ -71,7 +71,7 @@ class YamlRefused(yaml.MarkedYAMLError):
     """
 
     def __init__(self, problem: str, line: int) -> None:
-        super().__init__(problem=problem, problem_mark=yaml.Mark("<yaml>", 0, line - 1, 0, None, None))
+        super().__init__(problem=problem, problem_mark=yaml.Mark("<yaml>", 0, line - 1, 0, None, None))  # type: ignore[arg-type]  # stubs: buffer/pointer may be None
 
 
 def error_line(exc: yaml.YAMLError) -> int:
@@ -108,10 +108,13 @@ class _StrictConstructor(SafeConstructor):
         try:
             return super().construct_yaml_timestamp(node)
         except (ValueError, OverflowError) as exc:
-            raise ConstructorError(None, None, f"invalid date {node.value!r}: {exc}", node.start_mark) from None
+            raise ConstructorError(None, None, f"invalid date {node.value!r}: {exc}",
+                                   node.start_mark) from None
 
 
-_StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp", _StrictConstructor.construct_yaml_timestamp)
+# types-PyYAML binds add_constructor to the stock loaders only
+_StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp",  # type: ignore[type-var]
+                                   _StrictConstructor.construct_yaml_timestamp)
 
 
 class _StrictResolver(Resolver):

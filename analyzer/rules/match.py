@@ -63,7 +63,8 @@ def _str_op(op: str, expected: Any) -> Callable[[Any], bool]:
         return lambda v: isinstance(v, str) and pattern.search(v) is not None
     needle = str(expected).lower()
     if op == "contains":
-        return lambda v: (isinstance(v, str) and needle in v.lower()) or (not isinstance(v, str) and _eq(v, expected))
+        return lambda v: ((isinstance(v, str) and needle in v.lower())
+                          or (not isinstance(v, str) and _eq(v, expected)))
     if op == "startswith":
         return lambda v: isinstance(v, str) and v.lower().startswith(needle)
     return lambda v: isinstance(v, str) and v.lower().endswith(needle)
@@ -106,7 +107,8 @@ def _leaf(field: str, op: str, expected: Any, loc: tuple[str | int, ...]) -> Pre
         return isin if op == "in" else (lambda row: not isin(row))
     if op in ("gt", "gte", "lt", "lte"):
         ref = float(expected)
-        cmp = {"gt": lambda a: a > ref, "gte": lambda a: a >= ref, "lt": lambda a: a < ref, "lte": lambda a: a <= ref}[op]
+        cmp = {"gt": lambda a: a > ref, "gte": lambda a: a >= ref, "lt": lambda a: a < ref,
+               "lte": lambda a: a <= ref}[op]
 
         def number(row: Row) -> bool:
             n = _num(get(row))
@@ -124,7 +126,8 @@ def _leaf(field: str, op: str, expected: Any, loc: tuple[str | int, ...]) -> Pre
 
 
 def _eq_predicate(field: str, expected: Any) -> Predicate:
-    """`field` equals `expected` (any element of a list field), with _eq's rules, specialised per expected type."""
+    """`field` equals `expected` (any element of a list field), with _eq's rules, specialised per expected
+    type."""
     if isinstance(expected, list):
         return lambda row: list(_items(row.get(field))) == expected
     if isinstance(expected, bool):
@@ -191,14 +194,17 @@ def compile_where(where: Any, fields: Mapping[str, str] | None = None,
             continue
         if key == "not":
             inner = compile_where(expected, fields, sub)
-            preds.append(lambda row, inner=inner: not inner(row))
+            def negation(row: Row, inner: Predicate = inner) -> bool:
+                return not inner(row)
+            preds.append(negation)
             continue
         field, _, op = str(key).partition("|")
         op = op or "eq"
         if op not in MODIFIERS:
             raise WhereError(f"unknown modifier {op!r} (known: {', '.join(MODIFIERS)})", sub)
         if fields is not None and field not in fields:
-            raise WhereError(f"unknown field {field!r} for this subject (known: {', '.join(sorted(fields))})", sub)
+            raise WhereError(f"unknown field {field!r} for this subject (known: {', '.join(sorted(fields))})",
+                             sub)
         preds.append(_leaf(field, op, expected, sub))
     return _conjunction(preds) if preds else (lambda row: True)
 

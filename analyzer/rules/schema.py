@@ -21,7 +21,8 @@ class RuleModel(BaseModel):
 class Match(RuleModel):
     subject: str = Field(min_length=1, description="Subject provider name (device, conversation, ...).")
     where: dict[str, Any] | None = Field(default=None, description="Conditions, all must hold.")
-    subject_key: str | None = Field(default=None, description="Template of the finding subject; default row _key.")
+    subject_key: str | None = Field(default=None,
+                                    description="Template of the finding subject; default row _key.")
 
 
 class RuleTests(RuleModel):

@@ -20,7 +20,8 @@ def unique_ids(rules: Sequence[Rule]) -> list[str]:
 
 
 def filename_is_id(rules: Sequence[Rule]) -> list[str]:
-    return [f"{r.path}: file name must be the rule id ({r.id}.yaml)" for r in rules if Path(r.path).stem != r.id]
+    return [f"{r.path}: file name must be the rule id ({r.id}.yaml)" for r in rules
+            if Path(r.path).stem != r.id]
 
 
 def references_for_severe(rules: Sequence[Rule]) -> list[str]:
@@ -31,7 +32,8 @@ def references_for_severe(rules: Sequence[Rule]) -> list[str]:
 def tests_present(rules: Sequence[Rule]) -> list[str]:
     """Capture-driven rules list fixture captures; `sheet` rules compare declarations and are unit-tested."""
     return [f"{r.path}: tests need at least one positive and one negative capture" for r in rules
-            if r.status != "deprecated" and r.match.subject != "sheet" and (not r.tests.positive or not r.tests.negative)]
+            if r.status != "deprecated" and r.match.subject != "sheet"
+            and (not r.tests.positive or not r.tests.negative)]
 
 
 def validate(rules: Sequence[Rule]) -> list[str]:

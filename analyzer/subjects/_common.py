@@ -15,6 +15,7 @@ def conv_for(ctx: AnalysisContext, obs: Any) -> ConvView | None:
     index = getattr(ctx, "_conv_index", None)
     if index is None:
         index = {}
+        c: ConvView | None
         for c in ctx.conversations:
             index[(c.client_ip, c.server_ip, c.server_port)] = c
         ctx._conv_index = index  # type: ignore[attr-defined]

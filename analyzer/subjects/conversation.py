@@ -18,9 +18,11 @@ SUBJECT = "conversation"
 FIELDS: dict[str, str] = {
     "client_ip": "client address", "server_ip": "server address", "client_mac": "client device MAC",
     "server_mac": "server device MAC", "transport": "tcp, udp, ...", "server_port": "server port",
-    "app": "main application protocol", "apps": "every application seen", "tls": "encrypted (TLS, DICOM-TLS, SSH)",
+    "app": "main application protocol", "apps": "every application seen",
+    "tls": "encrypted (TLS, DICOM-TLS, SSH)",
     "client_zone": "zone name", "client_zone_kind": "zone kind", "server_zone": "zone name",
-    "server_zone_kind": "zone kind", "crosses_zone": "endpoints in different zones (or VLANs without a policy)",
+    "server_zone_kind": "zone kind",
+    "crosses_zone": "endpoints in different zones (or VLANs without a policy)",
     "conduit_allowed": "a conduit (or same zone) allows it", "has_site": "a site policy is loaded",
     "any_dm": "an endpoint is a DM", "client_is_dm": "client is a DM", "server_is_dm": "server is a DM",
     "client_is_public": "client is a public address", "server_is_public": "server is a public address",
@@ -28,7 +30,8 @@ FIELDS: dict[str, str] = {
     "other_zone_kind": "zone kind of the non-DM side (or of the server)",
     "cleartext_admin": "cleartext administration evidence (telnet, ftp, http-basic, snmp-v1/v2c)",
     "cleartext_medical": "DICOM or HL7 without TLS", "remote_method": "remote-access method seen on it",
-    "via_approved_gateway": "an endpoint is an approved maintenance gateway", "in_window": "inside the gateway window",
+    "via_approved_gateway": "an endpoint is an approved maintenance gateway",
+    "in_window": "inside the gateway window",
     "in_baseline": "address pair known in the baseline", "has_baseline": "a baseline is loaded",
     "packets": "frames both ways", "bytes": "bytes both ways", "client_vlan": "client home VLAN",
     "server_vlan": "server home VLAN",
@@ -77,7 +80,8 @@ def _remote(ctx: AnalysisContext) -> dict[int, str]:
     return {cid: method for cid, (_, _, method) in best.items()}
 
 
-def row(ctx: AnalysisContext, c: ConvView, admin: tuple[set[str], list[Evidence]], remote: str | None) -> dict[str, Any]:
+def row(ctx: AnalysisContext, c: ConvView, admin: tuple[set[str], list[Evidence]],
+        remote: str | None) -> dict[str, Any]:
     site = ctx.site
     cz, sz = c.client_zone, c.server_zone
     cvlan, svlan = ctx.home_vlan.get(c.client_ip), ctx.home_vlan.get(c.server_ip)

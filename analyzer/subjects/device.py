@@ -14,15 +14,20 @@ from analyzer.models import Device, Evidence
 SUBJECT = "device"
 FIELDS: dict[str, str] = {
     "mac": "MAC address", "ips": "own IP addresses", "vlans": "VLAN ids (0 = untagged)",
-    "vlan_count": "number of tagged VLANs (untagged/0 is not counted: native VLAN or a tunnel)", "vendor": "manufacturer", "hostname": "best name",
+    "vlan_count": "number of tagged VLANs (untagged/0 is not counted: native VLAN or a tunnel)",
+    "vendor": "manufacturer", "hostname": "best name",
     "role": "classified role", "role_confidence": "0..1", "is_dm": "medical device or DM supervision",
     "is_router": "routed interface", "random_mac": "locally administered MAC", "radio_module": "radio OUI",
-    "connection": "wired, wifi or unknown", "connection_evidence": "why", "wifi_strong": "deterministic Wi-Fi evidence",
+    "connection": "wired, wifi or unknown", "connection_evidence": "why",
+    "wifi_strong": "deterministic Wi-Fi evidence",
     "zone": "zone name", "zone_kind": "zone kind", "os": "OS text", "os_eol": "OS past end of support",
-    "smb1": "offered or negotiated SMBv1", "in_baseline": "known in the baseline", "has_baseline": "a baseline is loaded",
+    "smb1": "offered or negotiated SMBv1", "in_baseline": "known in the baseline",
+    "has_baseline": "a baseline is loaded",
     "shares_segment_with_office": "shares its VLAN/subnet with non-DM endpoints",
-    "segment_neighbours": "non-DM endpoints (outside a dm zone) in its VLAN/subnet", "switch_port": "switch and port",
-    "service": "responsible service", "sheet_id": "matched identification sheet", "has_site": "a site policy is loaded",
+    "segment_neighbours": "non-DM endpoints (outside a dm zone) in its VLAN/subnet",
+    "switch_port": "switch and port",
+    "service": "responsible service", "sheet_id": "matched identification sheet",
+    "has_site": "a site policy is loaded",
 }
 INFRA_ROLES = ("router", "switch", "access-point")
 
@@ -30,7 +35,8 @@ INFRA_ROLES = ("router", "switch", "access-point")
 @lru_cache(maxsize=1 << 16)
 def _subnet(ip: str) -> str | None:
     try:
-        return str(ipaddress.ip_network(f"{ip}/24", strict=False)) if ipaddress.ip_address(ip).version == 4 else None
+        return (str(ipaddress.ip_network(f"{ip}/24", strict=False)) if ipaddress.ip_address(ip).version == 4
+                else None)
     except ValueError:
         return None
 
@@ -79,12 +85,14 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
         evidence = [Evidence(text=f"device {mac} ({d.hostname or '-'}), {d.vendor or 'unknown vendor'}, role {d.role}")]
         evidence += smb1.get(mac, [])
         yield {
-            "mac": mac, "ips": d.ips, "vlans": d.vlans, "vlan_count": len([v for v in d.vlans if v]), "vendor": d.vendor,
+            "mac": mac, "ips": d.ips, "vlans": d.vlans, "vlan_count": len([v for v in d.vlans if v]),
+            "vendor": d.vendor,
             "hostname": d.hostname, "role": d.role, "role_confidence": d.role_confidence, "is_dm": d.is_dm,
             "is_router": d.is_router, "random_mac": d.random_mac, "radio_module": d.radio_module,
             "connection": d.connection, "connection_evidence": d.connection_evidence,
             "wifi_strong": d.connection == "wifi", "zone": d.zone, "zone_kind": d.zone_kind, "os": d.os,
-            "os_eol": d.os_eol, "smb1": mac in smb1, "in_baseline": in_baseline, "has_baseline": baseline is not None,
+            "os_eol": d.os_eol, "smb1": mac in smb1, "in_baseline": in_baseline,
+            "has_baseline": baseline is not None,
             "shares_segment_with_office": bool(neighbours) and d.is_dm, "segment_neighbours": neighbours,
             "switch_port": d.switch_port, "service": d.service, "sheet_id": d.sheet_id,
             "has_site": ctx.site is not None,

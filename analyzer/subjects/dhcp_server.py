@@ -16,8 +16,10 @@ from analyzer.models import Evidence
 SUBJECT = "dhcp_server"
 FIELDS: dict[str, str] = {
     "server_ip": "server identifier (opt 54) or source address", "server_mac": "MAC of the answering frame",
-    "declared": "listed in the site policy", "has_site": "a site policy is loaded", "answers": "offers and acks",
-    "clients": "distinct client MACs answered", "vlans": "VLANs it answered in", "relayed": "answers went through a relay",
+    "declared": "listed in the site policy", "has_site": "a site policy is loaded",
+    "answers": "offers and acks",
+    "clients": "distinct client MACs answered", "vlans": "VLANs it answered in",
+    "relayed": "answers went through a relay",
 }
 
 

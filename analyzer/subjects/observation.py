@@ -22,10 +22,12 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
         if kind in ("host", "conversation", "stats"):
             continue
         for o in ctx.observations[kind]:
-            row: dict[str, Any] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in o if not isinstance(v, dict)}
+            row: dict[str, Any] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in o
+                                   if not isinstance(v, dict)}
             src = o.src_ip or o.src_mac
             dst = o.dst_ip or o.dst_mac
-            devs = sorted({d.mac for d in (ctx.device_by_ip(o.src_ip), ctx.device_by_ip(o.dst_ip)) if d is not None})
+            devs = sorted({d.mac for d in (ctx.device_by_ip(o.src_ip),
+                                           ctx.device_by_ip(o.dst_ip)) if d is not None})
             row.update({
                 "_key": f"{kind}:{src}->{dst}:{o.dst_port or ''}", "_devices": devs,
                 "_ips": sorted({ip for ip in (o.src_ip, o.dst_ip) if ip}),

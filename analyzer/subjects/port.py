@@ -15,8 +15,10 @@ from analyzer.models import Evidence
 
 SUBJECT = "port"
 FIELDS: dict[str, str] = {
-    "switch_port": "'switch port-id'", "switch": "switch name", "port": "port id", "mac_count": "devices behind it",
-    "macs": "their MACs", "vlans": "their VLANs", "repeater": "a device announces the repeater (hub) capability",
+    "switch_port": "'switch port-id'", "switch": "switch name", "port": "port id",
+    "mac_count": "devices behind it",
+    "macs": "their MACs", "vlans": "their VLANs",
+    "repeater": "a device announces the repeater (hub) capability",
     "any_dm": "a DM is behind it",
 }
 
@@ -31,18 +33,24 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
         macs = sorted(d.mac for d in devs)
         yield {
             "switch_port": sp, "switch": switch, "port": port, "mac_count": len(macs), "macs": macs,
-            "vlans": sorted({v for d in devs for v in d.vlans}), "repeater": False, "any_dm": any(d.is_dm for d in devs),
+            "vlans": sorted({v for d in devs for v in d.vlans}), "repeater": False,
+            "any_dm": any(d.is_dm for d in devs),
             "_key": sp, "_devices": macs, "_ips": sorted({ip for d in devs for ip in d.ips}),
             "_evidence": [Evidence(text=f"{len(macs)} devices announce themselves behind {sp}: {', '.join(macs)}")],
-            "_zone": devs[0].zone, "_first_seen": min((d.first_seen for d in devs if d.first_seen), default=None),
+            "_zone": devs[0].zone,
+            "_first_seen": min((d.first_seen for d in devs if d.first_seen), default=None),
             "_last_seen": max((d.last_seen for d in devs if d.last_seen), default=None),
         }
     for mac, d in sorted(ctx.devices.items()):
-        caps = {c for f in d.facts if f.attribute in ("lldp_capabilities", "cdp_capabilities") for c in f.value.split(",")}
+        caps = {c for f in d.facts if f.attribute in ("lldp_capabilities", "cdp_capabilities")
+                for c in f.value.split(",")}
         if "repeater" in caps:
             yield {
-                "switch_port": d.switch_port, "switch": d.hostname, "port": None, "mac_count": 0, "macs": [mac],
-                "vlans": d.vlans, "repeater": True, "any_dm": d.is_dm, "_key": f"hub:{mac}", "_devices": [mac],
-                "_ips": d.ips, "_evidence": [Evidence(text=f"{mac} ({d.hostname or '-'}) announces the repeater capability")],
+                "switch_port": d.switch_port, "switch": d.hostname, "port": None, "mac_count": 0,
+                "macs": [mac],
+                "vlans": d.vlans, "repeater": True, "any_dm": d.is_dm, "_key": f"hub:{mac}",
+                "_devices": [mac],
+                "_ips": d.ips,
+                "_evidence": [Evidence(text=f"{mac} ({d.hostname or '-'}) announces the repeater capability")],
                 "_zone": d.zone, "_first_seen": d.first_seen, "_last_seen": d.last_seen,
             }

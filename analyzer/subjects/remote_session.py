@@ -20,8 +20,10 @@ FIELDS: dict[str, str] = {
     "evidence": "content, port or sni", "confidence": "0..1 (best of the session)", "client_ip": "initiator",
     "server_ip": "acceptor", "server_port": "port", "client_zone": "zone", "client_zone_kind": "zone kind",
     "server_zone": "zone", "server_zone_kind": "zone kind", "client_is_dm": "initiator is a DM",
-    "server_is_dm": "acceptor is a DM", "any_dm": "an endpoint is a DM", "via_gateway": "an endpoint is a declared gateway",
-    "gateway": "gateway name", "method_allowed": "the gateway allows the method", "in_window": "inside the gateway window",
+    "server_is_dm": "acceptor is a DM", "any_dm": "an endpoint is a DM",
+    "via_gateway": "an endpoint is a declared gateway",
+    "gateway": "gateway name", "method_allowed": "the gateway allows the method",
+    "in_window": "inside the gateway window",
     "approved": "through an approved gateway, method and window", "has_site": "a site policy is loaded",
     "user_present": "a user name was present", "client_is_public": "initiator is public",
     "server_is_public": "acceptor is public",
@@ -30,7 +32,8 @@ FIELDS: dict[str, str] = {
 
 def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
     digest = digest_of(ctx)
-    sessions = {f"{client}->{server}:{port}/{method}": s for (client, server, port, method), s in digest.sessions.items()}
+    sessions = {f"{client}->{server}:{port}/{method}": s
+                for (client, server, port, method), s in digest.sessions.items()}
     site = ctx.site
     if site is not digest.site:
         raise ValueError("the observations were digested for another site policy")
@@ -58,7 +61,8 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
             "client_zone": zone_name(cz), "client_zone_kind": zone_kind(cz), "server_zone": zone_name(sz),
             "server_zone_kind": zone_kind(sz), "client_is_dm": cdm, "server_is_dm": sdm, "any_dm": cdm or sdm,
             "via_gateway": gw is not None, "gateway": gw.name if gw else None, "method_allowed": method_ok,
-            "in_window": window, "approved": gw is not None and method_ok and window, "has_site": site is not None,
+            "in_window": window, "approved": gw is not None and method_ok and window,
+            "has_site": site is not None,
             "user_present": s.user_present,
             "client_is_public": is_public(client), "server_is_public": is_public(server),
             "_key": key, "_devices": devices, "_ips": sorted({x for x in (client, server) if x}),

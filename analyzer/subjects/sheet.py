@@ -25,13 +25,15 @@ def rows(ctx: Any) -> Iterable[dict[str, Any]]:
     digest = digest_of(ctx)
     return check_rows(
         devices=ctx.devices, sheets=sheets, matches=matches,
-        conversations=digest.conversation_groups(), remote=digest.remote_records(), now=getattr(ctx, "now", None),
+        conversations=digest.conversation_groups(), remote=digest.remote_records(),
+        now=getattr(ctx, "now", None),
         min_window=min_window(getattr(ctx, "site", None)),
     )
 
 
 def min_window(site: Any) -> float:
-    """Seconds of traffic the silence checks need: the site policy's `min_observed_hours`, else the default."""
+    """Seconds of traffic the silence checks need: the site policy's `min_observed_hours`, else the
+    default."""
     from analyzer.reconcile import DEFAULT_MIN_WINDOW
 
     hours = getattr(site, "min_observed_hours", None)

@@ -24,14 +24,16 @@ def list_devices(
     offset: int = Offset, limit: int = Limit,
     session: Session = Depends(get_session), _p: Principal = Depends(require("read")),
 ) -> Page[Device]:
-    items, total = service.list_devices(session, zone=zone, role=role, connection=connection, q=q, offset=offset, limit=limit)
+    items, total = service.list_devices(session, zone=zone, role=role, connection=connection, q=q,
+                                        offset=offset, limit=limit)
     return Page[Device](items=items, total=total, offset=offset, limit=limit)
 
 
 @router.get("/devices/{mac}", response_model=DeviceDetail, summary="One device, its sheet and its findings",
             responses=errors_responses(404))
 def get_device(mac: str = Path(max_length=64, examples=["00:11:22:33:44:55"]),
-               session: Session = Depends(get_session), _p: Principal = Depends(require("read"))) -> DeviceDetail:
+               session: Session = Depends(get_session),
+               _p: Principal = Depends(require("read"))) -> DeviceDetail:
     device = service.get_device(session, mac)
     if device is None:
         raise NotFoundError(f"no device {mac!r}", "mac")

@@ -14,22 +14,27 @@ from api.routes.deps import get_session
 router = APIRouter(tags=["exports"], responses=errors_responses(401, 403, 422))
 
 
-def _findings(session: Session, severity: str | None, status: str | None) -> list:  # type: ignore[type-arg]
+def _findings(session: Session, severity: str | None, status: str | None) -> list:
     return service.list_findings(session, severity=severity, status=status, limit=10**9)[0]
 
 
 @router.get("/exports/findings.syslog", summary="Findings as RFC 5424 syslog lines",
             responses={200: {"content": {"text/plain": {}}, "description": "One line per finding."}})
 def findings_syslog(severity: Severity | None = None, status: Status | None = None,
-                    session: Session = Depends(get_session), _p: Principal = Depends(require("export"))) -> Response:
-    return Response(exports.findings_syslog(_findings(session, severity, status)), media_type="text/plain; charset=utf-8")
+                    session: Session = Depends(get_session),
+                    _p: Principal = Depends(require("export"))) -> Response:
+    return Response(exports.findings_syslog(_findings(session, severity, status)),
+                    media_type="text/plain; charset=utf-8")
 
 
 @router.get("/exports/findings.ecs.jsonl", summary="Findings as ECS JSON lines",
-            responses={200: {"content": {"application/x-ndjson": {}}, "description": "One JSON object per line."}})
+            responses={200: {"content": {"application/x-ndjson": {}},
+                             "description": "One JSON object per line."}})
 def findings_ecs(severity: Severity | None = None, status: Status | None = None,
-                 session: Session = Depends(get_session), _p: Principal = Depends(require("export"))) -> Response:
-    return Response(exports.findings_ecs(_findings(session, severity, status)), media_type="application/x-ndjson")
+                 session: Session = Depends(get_session),
+                 _p: Principal = Depends(require("export"))) -> Response:
+    return Response(exports.findings_ecs(_findings(session, severity, status)),
+                    media_type="application/x-ndjson")
 
 
 @router.get("/exports/inventory.csv", summary="Device inventory as CSV",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from sqlmodel import Session
@@ -20,14 +21,18 @@ FindingId = Path(max_length=64, examples=["MT-0123456789ab"])
 
 @router.get("/findings", response_model=Page[FindingOut], summary="List findings, most severe first")
 def list_findings(
-    rule: str | None = Query(None, max_length=128), severity: Severity | None = None, status: Status | None = None,
+    rule: str | None = Query(None, max_length=128), severity: Severity | None = None,
+    status: Status | None = None,
     zone: str | None = Query(None, max_length=128), service_: Service | None = Query(None, alias="service"),
-    include_inactive: bool = Query(False, description="Also findings the last analysis did not produce again."),
+    include_inactive: bool = Query(False,
+                                   description="Also findings the last analysis did not produce again."),
     offset: int = Offset, limit: int = Limit,
     session: Session = Depends(get_session), _p: Principal = Depends(require("read")),
 ) -> Page[FindingOut]:
-    items, total = service.list_findings(session, rule=rule, severity=severity, status=status, zone=zone, service=service_,
-                                         active=None if include_inactive else True, offset=offset, limit=limit)
+    items, total = service.list_findings(session, rule=rule, severity=severity, status=status, zone=zone,
+                                         service=service_,
+                                         active=None if include_inactive else True, offset=offset,
+                                         limit=limit)
     return Page[FindingOut](items=items, total=total, offset=offset, limit=limit)
 
 
@@ -40,10 +45,12 @@ def get_finding(finding_id: str = FindingId, session: Session = Depends(get_sess
     return found
 
 
-@router.patch("/findings/{finding_id}", response_model=FindingOut, summary="Review a finding (audited, notified)",
+@router.patch("/findings/{finding_id}", response_model=FindingOut,
+              summary="Review a finding (audited, notified)",
               responses=errors_responses(404))
 def patch_finding(body: StatusChange, finding_id: str = FindingId, session: Session = Depends(get_session),
                   principal: Principal = Depends(require("finding.status")),
                   notify: Callable[[dict[str, Any]], None] | None = Depends(get_notify)) -> FindingOut:
-    return service.set_finding_status(session, finding_id, status=body.status, justification=body.justification,
+    return service.set_finding_status(session, finding_id, status=body.status,
+                                      justification=body.justification,
                                       expires=body.expires, actor=principal.actor, notify=notify)

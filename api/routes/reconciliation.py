@@ -14,6 +14,8 @@ from api.schemas import ReconciliationOut
 router = APIRouter(tags=["reconciliation"], responses=errors_responses(401, 403))
 
 
-@router.get("/reconciliation", response_model=list[ReconciliationOut], summary="Sheets against what was observed")
-def reconciliation(session: Session = Depends(get_session), _p: Principal = Depends(require("read"))) -> list[ReconciliationOut]:
+@router.get("/reconciliation", response_model=list[ReconciliationOut],
+            summary="Sheets against what was observed")
+def reconciliation(session: Session = Depends(get_session),
+                   _p: Principal = Depends(require("read"))) -> list[ReconciliationOut]:
     return service.reconciliation(session)

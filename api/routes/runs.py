@@ -24,7 +24,8 @@ class AnalyzeOut(BaseModel):
 
 
 def run_out(row: RunRow) -> RunOut:
-    return RunOut(id=int(row.id or 0), started=row.started, finished=row.finished, sources=json.loads(row.sources or "[]"),
+    return RunOut(id=int(row.id or 0), started=row.started, finished=row.finished,
+                  sources=json.loads(row.sources or "[]"),
                   stats=json.loads(row.stats or "{}"), sensor=row.sensor)
 
 
@@ -39,7 +40,8 @@ def list_runs(offset: int = Offset, limit: int = Limit, session: Session = Depen
 def stats(session: Session = Depends(get_session), _p: Principal = Depends(require("read"))) -> StatsOut:
     numbers = service.counts(session)
     rows, _ = service.list_runs(session, limit=1)
-    return StatsOut(**numbers, sheets=service.list_sheets(session, limit=1)[1], last_run=run_out(rows[0]) if rows else None)
+    return StatsOut(**numbers, sheets=service.list_sheets(session, limit=1)[1],
+                    last_run=run_out(rows[0]) if rows else None)
 
 
 @router.post("/analyze", response_model=AnalyzeOut, summary="Re-analyze the stored observations",
@@ -61,7 +63,8 @@ def analyze(request: Request, session: Session = Depends(get_session),
     return AnalyzeOut(devices=len(report.devices), findings=len(report.findings))
 
 
-@router.get("/status", response_model=StatusOut, summary="When the inventory was last updated; sensors' last batches")
+@router.get("/status", response_model=StatusOut,
+            summary="When the inventory was last updated; sensors' last batches")
 def status(request: Request, session: Session = Depends(get_session),
            _p: Principal = Depends(require("read"))) -> StatusOut:
     from api.facts_store import live_status

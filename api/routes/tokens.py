@@ -21,7 +21,8 @@ def list_tokens(session: Session = Depends(get_session),
     return [TokenOut.model_validate(row, from_attributes=True) for row in auth.list_tokens(session)]
 
 
-@router.post("/tokens/{token_id}/revoke", response_model=TokenOut, summary="Revoke a token (its UI sessions end)",
+@router.post("/tokens/{token_id}/revoke", response_model=TokenOut,
+             summary="Revoke a token (its UI sessions end)",
              responses=errors_responses(404))
 def revoke_token(token_id: int = Path(ge=1, le=2**31 - 1), session: Session = Depends(get_session),
                  principal: Principal = Depends(require("token.manage"))) -> TokenOut:

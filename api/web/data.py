@@ -30,7 +30,8 @@ MAX_ROWS = 100_000  # the UI lists, sorts and counts in memory: plenty for one h
 
 
 def settings_secret(settings: Any) -> bytes:
-    """The settings secret, or a random one for this app when none is configured (sessions then end on restart)."""
+    """The settings secret, or a random one for this app when none is configured (sessions then end on
+    restart)."""
     raw = str(getattr(settings, "secret_key", "") or "")
     return raw.encode("utf-8") if raw else secrets.token_bytes(32)
 
@@ -75,7 +76,8 @@ def end_session(db: Session, user: WebSession) -> None:
 
 
 def session_alive(db: Session, user: WebSession, *, idle_timeout: int, max_age: int) -> bool:
-    """The session's record exists, is not revoked, idle and absolute limits hold, and its token is still usable.
+    """The session's record exists, is not revoked, idle and absolute limits hold, and its token is still
+    usable.
 
     A live session's `last_seen` is written at most every min(60 s, idle/4), not at every request.
     """
@@ -131,18 +133,21 @@ def get_finding(db: Session, finding_id: str) -> tuple[Finding, dict[str, Any]] 
     found = _get(db, finding_id)
     if found is None:
         return None
-    extra = {"justification": found.justification, "expires": found.expires, "updated_by": found.updated_by, "active": found.active}
+    extra = {"justification": found.justification, "expires": found.expires, "updated_by": found.updated_by,
+             "active": found.active}
     return found, extra
 
 
-def set_status(db: Session, finding_id: str, *, status: str, justification: str | None, expires: dt.date | None,
+def set_status(db: Session, finding_id: str, *, status: str, justification: str | None,
+               expires: dt.date | None,
                actor: str, notify: Notify = None) -> dict[str, str]:
     """Change a finding's status (audited by the service); returns the refusals by field (empty when done)."""
     from api.errors import InvalidError, NotFoundError
     from api.service import set_finding_status
 
     try:
-        set_finding_status(db, finding_id, status=status, justification=justification, expires=expires, actor=actor,
+        set_finding_status(db, finding_id, status=status, justification=justification, expires=expires,
+                           actor=actor,
                            notify=notify)
     except (InvalidError, NotFoundError) as exc:
         db.rollback()
@@ -173,7 +178,8 @@ def conversations(db: Session) -> list[Edge]:
         except (ValueError, KeyError, TypeError):
             continue
         if key not in seen or (obs.get("app") and not seen[key].app):
-            seen[key] = Edge(client_ip=key[0], server_ip=key[1], server_port=key[2], transport=key[3], app=obs.get("app"),
+            seen[key] = Edge(client_ip=key[0], server_ip=key[1], server_port=key[2], transport=key[3],
+                             app=obs.get("app"),
                              client_mac=obs.get("client_mac"), server_mac=obs.get("server_mac"))
     return list(seen.values())
 
@@ -235,7 +241,8 @@ def delete_sheet(db: Session, sheet_id: str, *, actor: str, notify: Notify = Non
 
 def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor: str,
                   notify: Notify = None) -> tuple[int, list[str]]:
-    """(sheets created or changed, errors as text); nothing is stored when there are errors and not partial."""
+    """(sheets created or changed, errors as text); nothing is stored when there are errors and not
+    partial."""
     from api import service
     from api.errors import ServiceError
 
@@ -257,7 +264,7 @@ def export_sheets(db: Session, *, fmt: str) -> bytes:
 
 
 def _epoch(value: dt.datetime | None) -> float | None:
-    return value.replace(tzinfo=dt.timezone.utc).timestamp() if value is not None else None
+    return value.replace(tzinfo=dt.UTC).timestamp() if value is not None else None
 
 
 def audit_entries(db: Session, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -269,9 +276,11 @@ def audit_entries(db: Session, *, offset: int, limit: int) -> tuple[list[dict[st
     out = []
     for r in rows:
         link = links.get(r.entity)
-        out.append({"when": r.when.strftime("%Y-%m-%d %H:%M:%S"), "who": r.who, "action": r.action, "entity": r.entity,
+        out.append({"when": r.when.strftime("%Y-%m-%d %H:%M:%S"), "who": r.who, "action": r.action,
+                    "entity": r.entity,
                     "entity_id": r.entity_id, "field": r.field, "old": r.old, "new": r.new,
-                    "link": link.format(quote(r.entity_id, safe="")) if link and r.action != "delete" else None})
+                    "link": link.format(quote(r.entity_id,
+                                              safe="")) if link and r.action != "delete" else None})
     return out, int(total)
 
 
@@ -288,7 +297,8 @@ def current_run(db: Session) -> dict[str, Any] | None:
     row = db.exec(select(RunRow).order_by(RunRow.id.desc()).limit(1)).first()  # type: ignore[union-attr]
     if row is None:
         return None
-    return {"started": _epoch(row.started) or 0.0, "running": row.finished is None, "packets": int(_stats(row).get("packets") or 0)}
+    return {"started": _epoch(row.started) or 0.0, "running": row.finished is None,
+            "packets": int(_stats(row).get("packets") or 0)}
 
 
 def capture_summary(db: Session) -> dict[str, Any]:
@@ -306,5 +316,6 @@ def capture_summary(db: Session) -> dict[str, Any]:
         first, last = (first if first is not None else low), (last if last is not None else high)
     sensors = {s for s in db.exec(select(RunRow.sensor).distinct().limit(100)) if s}
     sensors |= {s for s in db.exec(select(FactRow.sensor).distinct().limit(100)) if s}
-    return {"first_ts": float(first) if first is not None else None, "last_ts": float(last) if last is not None else None,
+    return {"first_ts": float(first) if first is not None else None,
+            "last_ts": float(last) if last is not None else None,
             "packets": int(stats.get("packets") or 0), "sensors": sorted(sensors)}

@@ -17,8 +17,14 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 
-from analyzer.sheets import SHEET_GROUPS as FORM_GROUPS
-from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet, field_meta
+from analyzer.sheets import (
+    SHEET_GROUPS as FORM_GROUPS,
+    Interface,
+    RemoteMaintenance,
+    Server,
+    Sheet,
+    field_meta,
+)
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,8 @@ class FormField:
     help: str | None = None
 
 
-REMOTE_FIELDS = (FormField("rm_method", help="sheet.rm_method_help"), FormField("rm_gateway"), FormField("rm_supplier"))
+REMOTE_FIELDS = (FormField("rm_method", help="sheet.rm_method_help"), FormField("rm_gateway"),
+                 FormField("rm_supplier"))
 """The structured remote-maintenance field, shown as three inputs."""
 
 
@@ -56,7 +63,8 @@ def _form_field(name: str) -> tuple[FormField, ...]:
 
 
 SHEET_GROUPS: tuple[tuple[str, tuple[FormField, ...]], ...] = tuple(
-    (group, tuple(f for name in Sheet.model_fields if field_meta(name)["group"] == group for f in _form_field(name)))
+    (group, tuple(f for name in Sheet.model_fields if field_meta(name)["group"] == group
+                  for f in _form_field(name)))
     for group in FORM_GROUPS
 )
 """The sheet form, derived from the model: its groups in order, each with its fields in the model's order."""
@@ -68,7 +76,8 @@ MAX_FIELD = 4000
 def sheet_to_form(sheet: Sheet) -> dict[str, str]:
     """The form's text values for an existing sheet."""
     data = sheet.model_dump(mode="json")
-    form = {k: "" if data.get(k) is None else str(data[k]) for k in FIELD_NAMES if k in data and k not in ("interfaces", "servers")}
+    form = {k: "" if data.get(k) is None else str(data[k]) for k in FIELD_NAMES if k in data
+            and k not in ("interfaces", "servers")}
     form["interfaces"] = "\n".join(
         f"{i.peer}:{i.protocol}" + (f"/{i.port}" if i.port is not None else "") for i in sheet.interfaces
     )
@@ -104,7 +113,8 @@ def parse_sheet_form(
         elif len(parts) > 2 or not parts[0]:
             errors["interfaces"] = gettext("form.bad_line", line=n, expected="peer:protocol[/port]")
             break
-        interfaces.append(Interface(peer=parts[0], protocol=(parts[1] if len(parts) > 1 else "").lower(), port=port))
+        interfaces.append(Interface(peer=parts[0], protocol=(parts[1] if len(parts) > 1 else "").lower(),
+                                    port=port))
     servers: list[Server] = []
     for n, line in enumerate(_lines(values["servers"]), 1):
         name, _, role = line.partition(":")
@@ -127,15 +137,18 @@ def parse_sheet_form(
             loc = [str(p) for p in err.get("loc", ())]
             field = loc[0] if loc else "id"
             if field == "remote_maintenance":
-                field = {"gateway": "rm_gateway", "supplier": "rm_supplier"}.get(loc[1] if len(loc) > 1 else "", "rm_method")
-            errors.setdefault(field if field in FIELD_NAMES else "id", str(err.get("msg", "invalid")).removeprefix("Value error, "))
+                field = {"gateway": "rm_gateway",
+                         "supplier": "rm_supplier"}.get(loc[1] if len(loc) > 1 else "", "rm_method")
+            errors.setdefault(field if field in FIELD_NAMES else "id",
+                              str(err.get("msg", "invalid")).removeprefix("Value error, "))
         return None, errors, values
     if errors:
         return None, errors, values
     return sheet, {}, values
 
 
-def parse_acceptance(form: Mapping[str, Any], gettext: Callable[..., str], today: dt.date) -> tuple[str, dt.date | None, dict[str, str]]:
+def parse_acceptance(form: Mapping[str, Any], gettext: Callable[..., str],
+                     today: dt.date) -> tuple[str, dt.date | None, dict[str, str]]:
     """Justification and expiry of a risk acceptance, each checked (both required, expiry in the future)."""
     justification = str(form.get("justification") or "").strip()[:2000]
     raw = str(form.get("expires") or "").strip()

@@ -75,7 +75,7 @@ class Translator:
     catalogues: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, folder: Path = LOCALES_DIR) -> "Translator":
+    def load(cls, folder: Path = LOCALES_DIR) -> Translator:
         return cls({lang: load_catalogue(lang, folder) for lang in LANGS})
 
     def gettext(self, lang: str, key: str, **params: Any) -> str:
@@ -88,7 +88,7 @@ class Translator:
                 return text
         return text
 
-    def for_lang(self, lang: str) -> "Bound":
+    def for_lang(self, lang: str) -> Bound:
         return Bound(self, lang)
 
 

@@ -4,7 +4,8 @@ Layout is deterministic (same inventory -> same picture): zones are sorted by
 name and packed left to right in rows; the devices of a zone sit on a grid in
 MAC order.  Addresses that belong to no device of the inventory get a node
 of their own: public ones in an "external" group, private ones with the unzoned;
-broadcast, multicast and unspecified addresses are not peers and are left out.  An edge is red and links to its
+broadcast, multicast and unspecified addresses are not peers and are left out.  An edge is red and links to
+its
 finding when a policy finding (cross-zone-flow, dm-internet,
 remote-access-unapproved, cleartext-*) involves both of its ends.  Every node is
 an <a> to the device page.  All text is escaped here, so the result is safe to
@@ -76,7 +77,8 @@ def is_policy_finding(finding: Finding) -> bool:
 
 
 # Documentation ranges count as public, as in the site policy (contracts: tests use them as Internet peers).
-_DOC_NETS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
+_DOC_NETS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
+                                                    "2001:db8::/32"))
 
 
 def _public(ip: str) -> bool:
@@ -107,7 +109,8 @@ def _nodes(devices: Sequence[Device], edges: Sequence[Edge]) -> tuple[dict[str, 
     # Routers last, so an address a real device uses is never drawn behind the router's MAC.
     for dev in sorted(devices, key=lambda d: (d.is_router, d.mac)):
         label = dev.hostname or (dev.ips[0] if dev.ips else dev.mac)
-        title = " · ".join(x for x in (dev.hostname, ", ".join(dev.ips[:4]), dev.mac, dev.vendor, dev.role) if x)
+        title = " · ".join(x for x in (dev.hostname, ", ".join(dev.ips[:4]), dev.mac, dev.vendor,
+                                       dev.role) if x)
         node = Node(
             key=dev.mac, label=_short(label), href=f"/devices/{quote(dev.mac)}", zone=dev.zone or UNZONED,
             dm=dev.is_dm, wifi=dev.connection == "wifi", title=title, addrs={dev.mac},
@@ -126,14 +129,16 @@ def _nodes(devices: Sequence[Device], edges: Sequence[Edge]) -> tuple[dict[str, 
         for ip in ends:
             if ip not in by_addr:
                 public = _public(ip)
-                nodes[ip] = Node(key=ip, label=_short(ip), href=f"/devices?q={quote(ip)}", zone=EXTERNAL if public else UNZONED,
+                nodes[ip] = Node(key=ip, label=_short(ip), href=f"/devices?q={quote(ip)}",
+                                 zone=EXTERNAL if public else UNZONED,
                                  external=public, title=ip, addrs={ip})
                 by_addr[ip] = ip
     return nodes, by_addr
 
 
 def _layout(nodes: dict[str, Node]) -> tuple[list[tuple[str, float, float, float, float]], float, float]:
-    """Zone boxes on a grid of about sqrt(zones) columns, nodes on a grid in each; returns boxes, width, height."""
+    """Zone boxes on a grid of about sqrt(zones) columns, nodes on a grid in each; returns boxes, width,
+    height."""
     zones: dict[str, list[Node]] = {}
     for node in nodes.values():
         zones.setdefault(node.zone, []).append(node)
@@ -161,15 +166,19 @@ def _layout(nodes: dict[str, Node]) -> tuple[list[tuple[str, float, float, float
     return boxes, max(width, 400.0), y + row_h + PAD
 
 
-def _edges(edges: Iterable[Edge], by_addr: dict[str, str], nodes: dict[str, Node], findings: Sequence[Finding]) -> list[MapEdge]:
-    policy = sorted((f for f in findings if is_policy_finding(f)), key=lambda f: (f.severity != "critical", f.id))
+def _edges(edges: Iterable[Edge], by_addr: dict[str, str], nodes: dict[str, Node],
+           findings: Sequence[Finding]) -> list[MapEdge]:
+    policy = sorted((f for f in findings if is_policy_finding(f)),
+                    key=lambda f: (f.severity != "critical", f.id))
     merged: dict[tuple[str, str], MapEdge] = {}
     for edge in edges:
         a, b = by_addr.get(edge.client_ip), by_addr.get(edge.server_ip)
         if a is None or b is None or a == b:
             continue
         key = (a, b) if a < b else (b, a)
-        item = merged.setdefault(key, MapEdge(a=key[0], b=key[1], ends=f"{nodes[key[0]].label} ↔ {nodes[key[1]].label}"))
+        item = merged.setdefault(key,
+                                 MapEdge(a=key[0], b=key[1],
+                                         ends=f"{nodes[key[0]].label} ↔ {nodes[key[1]].label}"))
         port = f"{edge.transport or ''}/{edge.server_port}" if edge.server_port is not None else (edge.transport or "")
         item.services.add(edge.app or port or "?")
     # Index the policy findings by the addresses they involve, so each edge only checks its candidates.
@@ -189,14 +198,16 @@ def _edges(edges: Iterable[Edge], by_addr: dict[str, str], nodes: dict[str, Node
 
 
 def _curve(a: Node, b: Node) -> str:
-    """A quadratic curve bowed to one side (by 18 % of its length), so edges between aligned nodes do not overlap."""
+    """A quadratic curve bowed to one side (by 18 % of its length), so edges between aligned nodes do not
+    overlap."""
     mx, my = (a.x + b.x) / 2, (a.y + b.y) / 2
     dx, dy = b.x - a.x, b.y - a.y
     cx, cy = mx - dy * 0.18, my + dx * 0.18
     return f"M{a.x:.0f},{a.y:.0f} Q{cx:.0f},{cy:.0f} {b.x:.0f},{b.y:.0f}"
 
 
-def policy_edges(devices: Sequence[Device], edges: Sequence[Edge], findings: Sequence[Finding]) -> list[MapEdge]:
+def policy_edges(devices: Sequence[Device], edges: Sequence[Edge],
+                 findings: Sequence[Finding]) -> list[MapEdge]:
     """The red edges only (one per finding), for the plain list of links under the map."""
     nodes, by_addr = _nodes(devices, edges)
     bad = [e for e in _edges(edges, by_addr, nodes, findings) if e.finding_id]
@@ -211,7 +222,8 @@ def render_map(
     labels: dict[str, str] | None = None,
 ) -> str:
     """The SVG document (a string of escaped markup). `labels` translates 'external', 'unzoned', 'policy'."""
-    words = {"external": "Internet / external", "unzoned": "No zone", "policy": "Policy finding", **(labels or {})}
+    words = {"external": "Internet / external", "unzoned": "No zone", "policy": "Policy finding",
+             **(labels or {})}
     nodes, by_addr = _nodes(devices, edges)
     boxes, width, height = _layout(nodes)
     map_edges = _edges(edges, by_addr, nodes, findings)

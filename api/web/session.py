@@ -67,14 +67,16 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(secret: bytes, payload: str) -> str:
-    return _b64(hmac.new(secret, b"medtap-web-session\x00" + payload.encode("ascii"), hashlib.sha256).digest())
+    return _b64(hmac.new(secret, b"medtap-web-session\x00" + payload.encode("ascii"),
+                         hashlib.sha256).digest())
 
 
 def new_session(*, token: str, role: str, name: str, now: float | None = None,
                 max_age: int = SESSION_MAX_AGE) -> WebSession:
     """A fresh session (new id, new CSRF token) for a verified API token."""
     issued = int(time.time() if now is None else now)
-    return WebSession(sub=token_hash(token), role=role, name=name, csrf=secrets.token_urlsafe(32), exp=issued + max_age,
+    return WebSession(sub=token_hash(token), role=role, name=name, csrf=secrets.token_urlsafe(32),
+                      exp=issued + max_age,
                       sid=secrets.token_urlsafe(32))
 
 
@@ -98,7 +100,8 @@ def load_session(value: str | None, secret: bytes, *, now: float | None = None) 
     try:
         data: Any = json.loads(_unb64(payload))
         session = WebSession(
-            sub=str(data["sub"]), role=str(data["role"]), name=str(data["name"]), csrf=str(data["csrf"]), exp=int(data["exp"]),
+            sub=str(data["sub"]), role=str(data["role"]), name=str(data["name"]), csrf=str(data["csrf"]),
+            exp=int(data["exp"]),
             sid=str(data["sid"]),
         )
     except (binascii.Error, ValueError, KeyError, TypeError):

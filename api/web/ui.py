@@ -5,7 +5,8 @@ backed by a server-side record (api.web.session); every page and every POST
 declares the permission it needs with `needs(...)`, checked against the same
 table as the API (api.auth.PERMISSIONS, through `allowed`): one source of truth,
 so a role never reaches in the UI what the API refuses it.  Every POST checks
-the CSRF token; links and forms a role may not use are not shown (`can`).  Data comes from the service layer through
+the CSRF token; links and forms a role may not use are not shown (`can`).  Data comes from the service layer
+through
 api.web.data, so the UI and the API read and write the same way and every change
 lands in the audit log.
 """
@@ -15,9 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -51,7 +53,8 @@ SERVICES = ("biomedical", "it")
 CONNECTIONS = ("wired", "wifi", "unknown")
 PAGE = 50
 # Flash messages travel as a catalogue key in the redirect URL; only these keys are shown.
-FLASH_KEYS = frozenset({"finding.status_changed", "sheets.saved", "sheets.deleted", "sheets.imported", "login.signed_out",
+FLASH_KEYS = frozenset({"finding.status_changed", "sheets.saved", "sheets.deleted", "sheets.imported",
+                        "login.signed_out",
                         "tokens.revoked"})
 
 # Pages are never cached (shared ward workstations: Back after sign-out shows nothing), never framed, and
@@ -87,7 +90,7 @@ def qs(params: dict[str, Any] | None = None, **changes: Any) -> str:
 def _isotime(value: float | None, short: bool = False) -> str:
     if value is None:
         return ""
-    when = dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+    when = dt.datetime.fromtimestamp(float(value), dt.UTC)
     return when.strftime("%Y-%m-%d %H:%M") if short else when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -101,7 +104,7 @@ class WebState:
     settings: Any
 
     @classmethod
-    def create(cls, settings: Any) -> "WebState":
+    def create(cls, settings: Any) -> WebState:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
         env.filters["qs"] = qs
         env.filters["isotime"] = _isotime
@@ -123,20 +126,25 @@ class Ctx:
         state: WebState = self.request.app.state.web
         here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
         msg = self.request.query_params.get("msg")
-        flash = self.t(msg, **{k: v for k, v in self.request.query_params.items() if k in ("id", "n", "status")}) if msg in FLASH_KEYS else None
-        base = {"lang": self.lang, "t": self.t, "user": self.user, "csrf": self.user.csrf if self.user else "",
+        flash = self.t(msg,
+                       **{k: v for k, v in self.request.query_params.items()
+                          if k in ("id", "n", "status")}) if msg in FLASH_KEYS else None
+        base = {"lang": self.lang, "t": self.t, "user": self.user,
+                "csrf": self.user.csrf if self.user else "",
                 "here": here, "active": None, "flash": flash, "flash_kind": "ok", "can": self.can}
-        resp = state.templates.TemplateResponse(self.request, name, {**base, **context}, status_code=status_code)
+        resp = state.templates.TemplateResponse(self.request, name, {**base, **context},
+                                                status_code=status_code)
         resp.headers.update(PAGE_HEADERS)
         return resp
 
     def can(self, permission: str) -> bool:
-        """The signed-in role has `permission` in api.auth.PERMISSIONS (templates hide what it may not use)."""
+        """The signed-in role has `permission` in api.auth.PERMISSIONS (templates hide what it may not
+        use)."""
         return self.user is not None and allowed(self.user.role, permission)
 
 
 def _state(request: Request) -> WebState:
-    return request.app.state.web  # type: ignore[no-any-return]
+    return request.app.state.web
 
 
 def context(request: Request, db: Session | None = None) -> Ctx:
@@ -144,7 +152,8 @@ def context(request: Request, db: Session | None = None) -> Ctx:
     lang = negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
     user = load_session(request.cookies.get(SESSION_COOKIE), state.secret)
     if user is not None and db is not None and not data.session_alive(
-            db, user, idle_timeout=state.settings.session_idle_timeout, max_age=state.settings.session_max_age):
+            db, user, idle_timeout=state.settings.session_idle_timeout,
+            max_age=state.settings.session_max_age):
         user = None
     return Ctx(request, lang, state.translator.for_lang(lang), user)
 
@@ -236,17 +245,20 @@ async def login(request: Request, db: Session = Depends(data.db_session)) -> Res
     if found is None or not allowed(found[0], "read"):
         key = "login.invalid" if token else "login.required"
         return ctx.render("login.html", 401, csrf=nonce, next=target, error=ctx.t(key))
-    session = new_session(token=token, role=found[0], name=found[1], max_age=_state(request).settings.session_max_age)
+    session = new_session(token=token, role=found[0], name=found[1],
+                          max_age=_state(request).settings.session_max_age)
     data.open_session(db, session)
     resp = redirect(target)
     resp.set_cookie(SESSION_COOKIE, dump_session(session, _state(request).secret),
-                    **cookie_kwargs(secure=request.url.scheme == "https", max_age=_state(request).settings.session_max_age))
+                    **cookie_kwargs(secure=request.url.scheme == "https",
+                                    max_age=_state(request).settings.session_max_age))
     resp.delete_cookie(LOGIN_COOKIE, path="/", httponly=True, samesite="strict")
     return resp
 
 
 @router.post("/logout")
-async def logout(request: Request, ctx: Ctx = Depends(page), db: Session = Depends(data.db_session)) -> Response:
+async def logout(request: Request, ctx: Ctx = Depends(page),
+                 db: Session = Depends(data.db_session)) -> Response:
     await posted(request, ctx)
     assert ctx.user is not None
     data.end_session(db, ctx.user)
@@ -259,7 +271,8 @@ async def logout(request: Request, ctx: Ctx = Depends(page), db: Session = Depen
 def set_lang(request: Request, lang: str, next: str = "/") -> Response:
     resp = redirect(safe_next(next))
     if lang in LANGS:
-        resp.set_cookie(LANG_COOKIE, lang, **cookie_kwargs(secure=request.url.scheme == "https", max_age=365 * 86400))
+        resp.set_cookie(LANG_COOKIE, lang,
+                        **cookie_kwargs(secure=request.url.scheme == "https", max_age=365 * 86400))
     return resp
 
 
@@ -286,8 +299,10 @@ def findings_page(
     rule: str = "", severity: str = "", status: str = "", zone: str = "", service: str = "",
     sort: str = "", desc: str = "", offset: str = "0",
 ) -> Response:
-    params = {"rule": _clean(rule), "severity": _clean(severity, tuple(SEVERITY_ORDER)), "status": _clean(status, STATUSES),
-              "zone": _clean(zone), "service": _clean(service, SERVICES), "sort": _clean(sort, tuple(FINDING_SORTS)),
+    params = {"rule": _clean(rule), "severity": _clean(severity, tuple(SEVERITY_ORDER)),
+              "status": _clean(status, STATUSES),
+              "zone": _clean(zone), "service": _clean(service, SERVICES),
+              "sort": _clean(sort, tuple(FINDING_SORTS)),
               "desc": "1" if desc else ""}
     everything = data.all_findings(db)
     chosen = [f for f in everything if all(not params[k] or (getattr(f, k) or "") == params[k]
@@ -298,11 +313,15 @@ def findings_page(
         chosen.sort(key=lambda f: (-SEVERITY_ORDER.get(f.severity, 0), -(f.last_seen or 0.0), f.id))
     start = min(as_offset(offset), len(chosen))
     options = {
-        "rule": sorted({f.rule for f in everything}), "severity": sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s]),
-        "status": list(STATUSES), "zone": sorted({f.zone for f in everything if f.zone}), "service": list(SERVICES),
+        "rule": sorted({f.rule for f in everything}),
+        "severity": sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s]),
+        "status": list(STATUSES), "zone": sorted({f.zone for f in everything if f.zone}),
+        "service": list(SERVICES),
     }
-    return ctx.render("findings.html", active="findings", findings=chosen[start:start + PAGE], total=len(chosen),
-                      offset=start, limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]), options=options)
+    return ctx.render("findings.html", active="findings", findings=chosen[start:start + PAGE],
+                      total=len(chosen),
+                      offset=start, limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]),
+                      options=options)
 
 
 def _finding_page(ctx: Ctx, db: Session, finding_id: str, *, status_code: int = 200,
@@ -311,13 +330,16 @@ def _finding_page(ctx: Ctx, db: Session, finding_id: str, *, status_code: int = 
     if found is None:
         return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
     finding, extra = found
-    names = {d.mac: d.hostname or d.mac for d in (data.get_device(db, mac) for mac in finding.devices) if d is not None}
+    names = {d.mac: d.hostname or d.mac for d in (data.get_device(db,
+                                                                  mac) for mac in finding.devices)
+             if d is not None}
     return ctx.render("finding.html", status_code, active="findings", finding=finding, extra=extra,
                       device_names=names, errors=errors or {}, form=form or {})
 
 
 @router.get("/findings/{finding_id}", response_class=HTMLResponse)
-def finding_page(finding_id: str, ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
+def finding_page(finding_id: str, ctx: Ctx = Depends(needs("read")),
+                 db: Session = Depends(data.db_session)) -> Response:
     return _finding_page(ctx, db, finding_id)
 
 
@@ -327,7 +349,8 @@ async def finding_status(finding_id: str, request: Request, ctx: Ctx = Depends(n
     form = await posted(request, ctx)
     status = str(form.get("status") or "")
     if status not in REVIEW_STATUSES or data.get_finding(db, finding_id) is None:
-        return ctx.render("error.html", 404 if status in REVIEW_STATUSES else 422, message=ctx.t("error.not_found"))
+        return ctx.render("error.html", 404 if status in REVIEW_STATUSES else 422,
+                          message=ctx.t("error.not_found"))
     expires: dt.date | None = None
     justification = str(form.get("justification") or "").strip()[:2000]
     if status == "risk-accepted":
@@ -338,18 +361,22 @@ async def finding_status(finding_id: str, request: Request, ctx: Ctx = Depends(n
         return _finding_page(ctx, db, finding_id, status_code=422, form=form,
                              errors={"justification": ctx.t("finding.need_justification_fp")})
     assert ctx.user is not None
-    refused = data.set_status(db, finding_id, status=status, justification=justification or None, expires=expires,
+    refused = data.set_status(db, finding_id, status=status, justification=justification or None,
+                              expires=expires,
                               actor=ctx.user.actor, notify=data.notifier(request))
     if refused:
         return _finding_page(ctx, db, finding_id, status_code=422, errors=refused, form=form)
-    return redirect(f"/findings/{finding_id}?" + qs(msg="finding.status_changed", status=ctx.t("status." + status)))
+    return redirect(f"/findings/{finding_id}?" + qs(msg="finding.status_changed",
+                                                    status=ctx.t("status." + status)))
 
 
 # ----------------------------------------------------------------------------- inventory
 
 DEVICE_SORTS: dict[str, Any] = {
-    "mac": lambda d: d.mac, "vlan": lambda d: d.vlans[0] if d.vlans else -1, "vendor": lambda d: (d.vendor or "").lower(),
-    "hostname": lambda d: (d.hostname or "").lower(), "role": lambda d: d.role, "zone": lambda d: d.zone or "",
+    "mac": lambda d: d.mac, "vlan": lambda d: d.vlans[0] if d.vlans else -1,
+    "vendor": lambda d: (d.vendor or "").lower(),
+    "hostname": lambda d: (d.hostname or "").lower(), "role": lambda d: d.role,
+    "zone": lambda d: d.zone or "",
     "connection": lambda d: d.connection, "os": lambda d: d.os or "",
 }
 
@@ -363,23 +390,31 @@ def _matches_q(device: Device, q: str) -> bool:
 @router.get("/devices", response_class=HTMLResponse)
 def devices_page(
     ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
-    zone: str = "", role: str = "", connection: str = "", q: str = "", sort: str = "", desc: str = "", offset: str = "0",
+    zone: str = "", role: str = "", connection: str = "", q: str = "", sort: str = "", desc: str = "",
+    offset: str = "0",
 ) -> Response:
-    params = {"zone": _clean(zone), "role": _clean(role), "connection": _clean(connection, CONNECTIONS), "q": _clean(q),
+    params = {"zone": _clean(zone), "role": _clean(role), "connection": _clean(connection, CONNECTIONS),
+              "q": _clean(q),
               "sort": _clean(sort, tuple(DEVICE_SORTS)), "desc": "1" if desc else ""}
     everything = data.all_devices(db)
-    chosen = [d for d in everything if (not params["zone"] or d.zone == params["zone"]) and (not params["role"] or d.role == params["role"])
-              and (not params["connection"] or d.connection == params["connection"]) and (not params["q"] or _matches_q(d, params["q"]))]
+    chosen = [d for d in everything if (not params["zone"] or d.zone == params["zone"])
+              and (not params["role"] or d.role == params["role"])
+              and (not params["connection"] or d.connection == params["connection"])
+              and (not params["q"] or _matches_q(d, params["q"]))]
     chosen.sort(key=DEVICE_SORTS[params["sort"] or "mac"], reverse=bool(params["desc"]))
     start = min(as_offset(offset), len(chosen))
-    options = {"zone": sorted({d.zone for d in everything if d.zone}), "role": sorted({d.role for d in everything}),
+    options = {"zone": sorted({d.zone for d in everything if d.zone}),
+               "role": sorted({d.role for d in everything}),
                "connection": list(CONNECTIONS)}
-    return ctx.render("devices.html", active="devices", devices=chosen[start:start + PAGE], total=len(chosen), offset=start,
-                      limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]), options=options)
+    return ctx.render("devices.html", active="devices", devices=chosen[start:start + PAGE], total=len(chosen),
+                      offset=start,
+                      limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]),
+                      options=options)
 
 
 @router.get("/devices/{mac}", response_class=HTMLResponse)
-def device_page(mac: str, ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
+def device_page(mac: str, ctx: Ctx = Depends(needs("read")),
+                db: Session = Depends(data.db_session)) -> Response:
     from api.web.compare import compare_rows
 
     device = data.get_device(db, mac)
@@ -389,7 +424,8 @@ def device_page(mac: str, ctx: Ctx = Depends(needs("read")), db: Session = Depen
     sheet = found[0] if found else None
     findings = [f for f in data.all_findings(db) if device.mac in f.devices]
     findings.sort(key=lambda f: -SEVERITY_ORDER.get(f.severity, 0))
-    return ctx.render("device.html", active="devices", device=device, sheet=sheet, compare=compare_rows(device, sheet), findings=findings)
+    return ctx.render("device.html", active="devices", device=device, sheet=sheet,
+                      compare=compare_rows(device, sheet), findings=findings)
 
 
 # ----------------------------------------------------------------------------- map and audit
@@ -402,23 +438,27 @@ def map_page(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_se
     if ctx.lang == "fr":  # the red edges' titles in the page language
         findings = [f.model_copy(update={"title": f.title_fr}) if f.title_fr else f for f in findings]
     edges: list[Edge] = data.conversations(db)
-    labels = {k: ctx.t("map." + k) for k in ("external", "unzoned", "policy")} | {"title": ctx.t("map.svg_title")}
+    labels = {k: ctx.t("map." + k) for k in ("external", "unzoned",
+                                             "policy")} | {"title": ctx.t("map.svg_title")}
     svg = render_map(devices, edges, findings, labels=labels)
     return ctx.render("map.html", active="map", svg=svg, bad_edges=policy_edges(devices, edges, findings))
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(ctx: Ctx = Depends(needs("audit.read")), db: Session = Depends(data.db_session), offset: str = "0") -> Response:
+def audit_page(ctx: Ctx = Depends(needs("audit.read")), db: Session = Depends(data.db_session),
+               offset: str = "0") -> Response:
     start = as_offset(offset)
     entries, total = data.audit_entries(db, offset=start, limit=PAGE)
-    return ctx.render("audit.html", active="audit", entries=entries, total=total, offset=start, limit=PAGE, params={})
+    return ctx.render("audit.html", active="audit", entries=entries, total=total, offset=start, limit=PAGE,
+                      params={})
 
 
 # ----------------------------------------------------------------------------- API tokens (admin)
 
 
 @router.get("/tokens", response_class=HTMLResponse)
-def tokens_page(ctx: Ctx = Depends(needs("token.manage")), db: Session = Depends(data.db_session)) -> Response:
+def tokens_page(ctx: Ctx = Depends(needs("token.manage")),
+                db: Session = Depends(data.db_session)) -> Response:
     return ctx.render("tokens.html", active="tokens", tokens=data.token_entries(db))
 
 
@@ -427,6 +467,7 @@ async def revoke_token(token_id: str, request: Request, ctx: Ctx = Depends(needs
                        db: Session = Depends(data.db_session)) -> Response:
     await posted(request, ctx)
     assert ctx.user is not None
-    if not token_id.isdigit() or len(token_id) > 9 or not data.revoke_token(db, int(token_id), actor=ctx.user.actor):
+    if not token_id.isdigit() or len(token_id) > 9 or not data.revoke_token(db, int(token_id),
+                                                                            actor=ctx.user.actor):
         return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
     return redirect("/tokens?" + qs(msg="tokens.revoked", id=token_id))

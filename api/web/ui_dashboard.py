@@ -1,4 +1,5 @@
-"""Dashboard page and the live progress JSON it polls every 2 s (findings, devices, coverage, capture period)."""
+"""Dashboard page and the live progress JSON it polls every 2 s (findings, devices, coverage, capture
+period)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def dashboard(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_s
     summary = data.capture_summary(db)
     dash = {
         "findings_by": {
-            "severity": _counts([f.severity for f in findings], sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s])),
+            "severity": _counts([f.severity for f in findings],
+                                sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s])),
             "rule": _counts([f.rule for f in findings]),
             "zone": _counts([f.zone or "" for f in findings]),
             "service": _counts([f.service for f in findings], list(SERVICES)),
@@ -77,11 +79,13 @@ def progress(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_se
 
 
 def _live(db: Session, ctx: Ctx) -> dict[str, Any]:
-    """Last analysis and each sensor's last batch, epoch seconds for the `ts` macro; silent sensors flagged."""
+    """Last analysis and each sensor's last batch, epoch seconds for the `ts` macro; silent sensors
+    flagged."""
     from api.facts_store import live_status
 
     status = live_status(db, silent_after=ctx.request.app.state.settings.sensor_silent_after)
     last = status["last_analysis"]
-    return {"last_analysis": last.timestamp() if last is not None else None, "up_to_date": status["up_to_date"],
+    return {"last_analysis": last.timestamp() if last is not None else None,
+            "up_to_date": status["up_to_date"],
             "sensors": [{**s, "last_batch_at": s["last_batch_at"].timestamp()} for s in status["sensors"]],
             "silent": status["silent_sensors"]}

@@ -23,19 +23,23 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "y
 MAX_IMPORT_BYTES = 5 * 1024 * 1024  # a sheets file; content limits (rows, cell, nesting) are in analyzer.sheet_io
 
 
-def _form_page(ctx: Ctx, *, editing: bool, form: dict[str, Any], version: int, errors: dict[str, str] | None = None,
+def _form_page(ctx: Ctx, *, editing: bool, form: dict[str, Any], version: int,
+               errors: dict[str, str] | None = None,
                conflict: str | None = None, status_code: int = 200) -> Response:
     action = f"/sheets/{form.get('id', '')}/edit" if editing else "/sheets/new"
-    return ctx.render("sheet_form.html", status_code, active="sheets", groups=SHEET_GROUPS, form=form, version=version,
+    return ctx.render("sheet_form.html", status_code, active="sheets", groups=SHEET_GROUPS, form=form,
+                      version=version,
                       errors=errors or {}, conflict=conflict, editing=editing, action=action)
 
 
 @router.get("/sheets", response_class=HTMLResponse)
-def sheets_page(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session), offset: str = "0") -> Response:
+def sheets_page(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
+                offset: str = "0") -> Response:
     sheets = sorted((s for s, _ in data.all_sheets(db)), key=lambda s: s.id)
     matches = {d.sheet_id: d.mac for d in data.all_devices(db) if d.sheet_id}
     start = min(as_offset(offset), len(sheets))
-    return ctx.render("sheets.html", active="sheets", sheets=sheets[start:start + PAGE], total=len(sheets), offset=start,
+    return ctx.render("sheets.html", active="sheets", sheets=sheets[start:start + PAGE], total=len(sheets),
+                      offset=start,
                       limit=PAGE, params={}, matches=matches, import_errors=[])
 
 
@@ -45,19 +49,22 @@ def new_sheet(ctx: Ctx = Depends(needs("read")), mac: str = "") -> Response:
 
 
 @router.post("/sheets/new", response_class=HTMLResponse)
-async def create_sheet(request: Request, ctx: Ctx = Depends(needs("sheet.write")), db: Session = Depends(data.db_session)) -> Response:
+async def create_sheet(request: Request, ctx: Ctx = Depends(needs("sheet.write")),
+                       db: Session = Depends(data.db_session)) -> Response:
     form = await posted(request, ctx)
     sheet, errors, values = parse_sheet_form(form, ctx.t)
     if sheet is None:
         return _form_page(ctx, editing=False, form=values, version=0, errors=errors, status_code=422)
     assert ctx.user is not None
     if not data.create_sheet(db, sheet, actor=ctx.user.actor, notify=data.notifier(request)):
-        return _form_page(ctx, editing=False, form=values, version=0, errors={"id": ctx.t("sheets.exists")}, status_code=409)
+        return _form_page(ctx, editing=False, form=values, version=0, errors={"id": ctx.t("sheets.exists")},
+                          status_code=409)
     return redirect("/sheets?" + _qs(msg="sheets.saved", id=sheet.id))
 
 
 @router.get("/sheets/export.{fmt}")
-def export_sheets(fmt: str, ctx: Ctx = Depends(needs("export")), db: Session = Depends(data.db_session)) -> Response:
+def export_sheets(fmt: str, ctx: Ctx = Depends(needs("export")),
+                  db: Session = Depends(data.db_session)) -> Response:
     if fmt not in EXPORT_TYPES:
         return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
     return Response(data.export_sheets(db, fmt=fmt), media_type=EXPORT_TYPES[fmt],
@@ -65,7 +72,8 @@ def export_sheets(fmt: str, ctx: Ctx = Depends(needs("export")), db: Session = D
 
 
 @router.post("/sheets/import", response_class=HTMLResponse)
-async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write")), db: Session = Depends(data.db_session)) -> Response:
+async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write")),
+                        db: Session = Depends(data.db_session)) -> Response:
     form = await posted(request, ctx)
     upload = form.get("file")
     errors: list[str] = []
@@ -77,13 +85,15 @@ async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write"
         name = str(upload.filename).lower()
         fmt = "json" if name.endswith(".json") else "yaml" if name.endswith((".yaml", ".yml")) else "csv"
         if len(content) > MAX_IMPORT_BYTES:
-            return _list_with_errors(ctx, db, [ctx.t("sheets.import_too_large", n=MAX_IMPORT_BYTES // (1024 * 1024))],
+            return _list_with_errors(ctx, db,
+                                     [ctx.t("sheets.import_too_large", n=MAX_IMPORT_BYTES // (1024 * 1024))],
                                      None, status_code=413)
         if not content:
             errors = [ctx.t("sheets.import_empty")]
         else:
             assert ctx.user is not None
-            imported, errors = data.import_sheets(db, content, fmt=fmt, partial=bool(form.get("partial")), actor=ctx.user.actor,
+            imported, errors = data.import_sheets(db, content, fmt=fmt, partial=bool(form.get("partial")),
+                                                  actor=ctx.user.actor,
                                                   notify=data.notifier(request))
             if not errors or form.get("partial"):
                 query = _qs(msg="sheets.imported", n=imported)
@@ -96,12 +106,14 @@ def _list_with_errors(ctx: Ctx, db: Session, errors: list[str], imported: int | 
     sheets = sorted((s for s, _ in data.all_sheets(db)), key=lambda s: s.id)
     matches = {d.sheet_id: d.mac for d in data.all_devices(db) if d.sheet_id}
     lead = ctx.t("sheets.imported", n=imported) if imported is not None else ctx.t("sheets.import_refused")
-    return ctx.render("sheets.html", status_code, active="sheets", sheets=sheets[:PAGE], total=len(sheets), offset=0, limit=PAGE,
+    return ctx.render("sheets.html", status_code, active="sheets", sheets=sheets[:PAGE], total=len(sheets),
+                      offset=0, limit=PAGE,
                       params={}, matches=matches, import_errors=[lead, *errors[:50]])
 
 
 @router.get("/sheets/{sheet_id}/edit", response_class=HTMLResponse)
-def edit_sheet(sheet_id: str, ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
+def edit_sheet(sheet_id: str, ctx: Ctx = Depends(needs("read")),
+               db: Session = Depends(data.db_session)) -> Response:
     found = data.get_sheet(db, sheet_id)
     if found is None:
         return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
@@ -110,7 +122,8 @@ def edit_sheet(sheet_id: str, ctx: Ctx = Depends(needs("read")), db: Session = D
 
 
 @router.post("/sheets/{sheet_id}/edit", response_class=HTMLResponse)
-async def update_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs("sheet.write")), db: Session = Depends(data.db_session)) -> Response:
+async def update_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs("sheet.write")),
+                       db: Session = Depends(data.db_session)) -> Response:
     form = await posted(request, ctx)
     current = data.get_sheet(db, sheet_id)
     if current is None:
@@ -132,7 +145,8 @@ async def update_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs
 
 
 @router.post("/sheets/{sheet_id}/delete")
-async def delete_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs("sheet.write")), db: Session = Depends(data.db_session)) -> Response:
+async def delete_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs("sheet.write")),
+                       db: Session = Depends(data.db_session)) -> Response:
     await posted(request, ctx)
     assert ctx.user is not None
     if not data.delete_sheet(db, sheet_id, actor=ctx.user.actor, notify=data.notifier(request)):

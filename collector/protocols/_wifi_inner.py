@@ -68,6 +68,7 @@ def dot11_station_and_bssid(frame: bytes) -> tuple[str | None, str | None]:
         raise IndexError("802.11 header truncated")
     a2 = mac_str(frame[10:16])
     a3 = mac_str(frame[16:22])
+    bssid: str | None
     if to_ds and not from_ds:
         station, bssid = a2, a1
     elif from_ds and not to_ds:

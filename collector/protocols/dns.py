@@ -111,7 +111,7 @@ def parse_message(msg: bytes) -> tuple[bool, list[str], list[DnsAnswer]]:
     return bool(flags & 0x8000), queries, answers
 
 
-def _decoder(protocol: str):  # type: ignore[no-untyped-def]
+def _decoder(protocol: str):
     def decode(pkt: Packet, ctx: DecodeContext) -> list[DnsObs]:
         if len(pkt.payload) < 12:
             raise ValueError(f"{protocol}: shorter than the header")

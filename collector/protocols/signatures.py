@@ -13,6 +13,7 @@ RFC 6066 section 3 server_name extension): only the SNI, nothing else.
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import re
 import struct
@@ -65,7 +66,7 @@ class BytesMatch(_Strict):
         return value
 
     @property
-    def raw(self) -> bytes:
+    def raw(self) -> builtins.bytes:  # the `bytes` field shadows the builtin in this class
         return bytes.fromhex(self.bytes.replace(" ", ""))
 
 
@@ -265,7 +266,8 @@ class SignatureSet:
                     checks.append((1, 0, 0, regexes[m.regex]))
                 else:
                     checks.append((2, 0, 0, globs[m.globs]))
-            compiled.append((sig, sig.direction, sig.port_required, tuple(checks), any(c[0] == 2 for c in checks)))
+            compiled.append((sig, sig.direction, sig.port_required, tuple(checks),
+                             any(c[0] == 2 for c in checks)))
         object.__setattr__(self, "compiled", tuple(compiled))
 
     @property
@@ -371,7 +373,7 @@ def make_detectors(signatures: Sequence[Signature]) -> list[Detector]:
         free = any(s.match and not s.port_required for s in active)
         out.append(Detector(
             name=f"remote-signatures-{transport}",
-            layer=transport,  # type: ignore[arg-type]
+            layer=transport,
             decode=make_decode(sigset),
             probe=sigset.probe,
             ports=ports,

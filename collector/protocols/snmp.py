@@ -88,7 +88,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[SnmpObs]:
     default = data[cpos : cpos + clen] in DEFAULT_COMMUNITIES
     pos = cpos + clen
     pdu = PDUS.get(data[pos], f"tag-{data[pos]:#x}") if pos < len(data) else None
-    return [SnmpObs(**pkt.envelope(), version=version, pdu=pdu, community_default=default)]  # type: ignore[arg-type]
+    return [SnmpObs(**pkt.envelope(), version=version, pdu=pdu, community_default=default)]
 
 
 DETECTOR = Detector(

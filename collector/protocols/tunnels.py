@@ -119,7 +119,8 @@ def _openvpn_decode(pkt: Packet, ctx: DecodeContext) -> Iterable[Observation]:
     # Without tls-auth/tls-crypt the ack array length (byte 9) and message packet id are zero.
     plain = len(packet) >= 14 and packet[9] == 0 and packet[10:14] == b"\x00\x00\x00\x00"
     return [RemoteAccessObs(
-        **pkt.envelope(), method="openvpn", signature="openvpn-tcp" if tcp else "openvpn-udp", evidence="content",
+        **pkt.envelope(), method="openvpn", signature="openvpn-tcp" if tcp else "openvpn-udp",
+        evidence="content",
         confidence=0.9 if plain else 0.7, client_ip=pkt.client_ip or pkt.src_ip,
         server_ip=pkt.server_ip or pkt.dst_ip, server_port=pkt.server_port or pkt.dst_port,
         detail=name + ("" if plain else " tls-auth"),

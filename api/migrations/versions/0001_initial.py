@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
-
 
 revision = '0001_initial'
 down_revision = None
