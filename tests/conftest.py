@@ -22,9 +22,9 @@ def real_pcap(name: str) -> Path:
     """
     path = REAL_PCAPS / name
     if not path.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"real capture {path} is missing in CI")
-        pytest.skip(f"real capture {path} not available")
+        from tests import needs
+
+        needs.missing(f"real capture {path}", "../shared/pcaps/real beside the checkout")
     return path
 
 

@@ -8,7 +8,17 @@ from pathlib import Path
 from analyzer.engine import analyze
 from analyzer.site import load_site
 from collector.schema import (
-    ArpObs, Conversation, DhcpObs, DicomObs, DnsAnswer, DnsObs, HostSighting, LldpObs, NetbiosObs, OsHint, WifiObs,
+    ArpObs,
+    Conversation,
+    DhcpObs,
+    DicomObs,
+    DnsAnswer,
+    DnsObs,
+    HostSighting,
+    LldpObs,
+    NetbiosObs,
+    OsHint,
+    WifiObs,
 )
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,12 @@ import datetime as dt
 import pytest
 
 from analyzer.sheet_io import (
-    SheetFileError, dump_sheets, load_sheets, load_sheets_bytes, parse_remote, read_sheets,
+    SheetFileError,
+    dump_sheets,
+    load_sheets,
+    load_sheets_bytes,
+    parse_remote,
+    read_sheets,
 )
 from analyzer.sheets import Sheet
 

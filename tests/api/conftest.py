@@ -15,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from tests import needs
+
 PG_URL = os.environ.get("MEDTAP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -25,9 +27,7 @@ def _pg_schema_url() -> Iterator[str]:
     try:
         conn = psycopg.connect(plain, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
+        needs.missing("PostgreSQL on 127.0.0.1:5432", str(exc).splitlines()[0])
     schema = "medtap_t_" + uuid.uuid4().hex[:12]
     conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in PG_URL else "?"

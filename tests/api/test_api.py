@@ -12,9 +12,9 @@ import pytest
 
 from api.auth import PERMISSIONS, ROLES
 from api.store import save_devices, save_findings
+from tests.analyzer.test_sheet_io import french_csv
 from tests.api.conftest import Api
 from tests.api.factories import CT, devices, findings, sheet
-from tests.analyzer.test_sheet_io import french_csv
 
 V1 = "/api/v1"
 TODAY = dt.date(2026, 6, 1)
@@ -245,7 +245,6 @@ def test_reconciliation_endpoint(api: Api) -> None:
 
 def test_programmatic_alembic_upgrade(db_url: str) -> None:
     import sqlalchemy
-
     from alembic.script import ScriptDirectory
 
     from api.db import alembic_config, make_engine, upgrade

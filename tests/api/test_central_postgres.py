@@ -8,7 +8,6 @@ its own on 127.0.0.1:5432 (created and dropped by the test).
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 
 from collector.forward import ForwardSink
 from collector.schema import Weird
+from tests import needs
 
 SENSORS = 4
 BATCHES = 200
@@ -35,9 +35,7 @@ def _pg_or_fail() -> None:
     try:
         psycopg.connect(ADMIN_URL, connect_timeout=3).close()
     except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+        needs.missing("PostgreSQL on 127.0.0.1:5432", str(exc).splitlines()[0])
 
 
 @pytest.fixture

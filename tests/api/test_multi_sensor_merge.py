@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from api.db import make_engine
-from api.service import init_db, ingest_batch, reanalyze
+from api.service import ingest_batch, init_db, reanalyze
 from collector.schema import HostSighting
 
 

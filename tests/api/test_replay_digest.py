@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from api.db import make_engine
+from api.facts_store import fact_json as observation_json
 from api.models import FindingRow
 from api.runner import run_replay
 from api.service import init_db, reanalyze, start_digest, store_observations
-from api.facts_store import fact_json as observation_json
 from collector.schema import HostSighting, parse_observation
 from tests.keys import TEST_KEY
 

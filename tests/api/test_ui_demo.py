@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -13,6 +12,7 @@ from sqlmodel import Session
 
 from api.service import list_devices, list_findings, list_sheets
 from api.web.mapsvg import is_policy_finding
+from tests import needs
 from tests.api.test_ui_pages import login
 from tests.api.ui_seed import build_app, demo_available
 
@@ -20,9 +20,7 @@ from tests.api.ui_seed import build_app, demo_available
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestClient, Session]:
     if not demo_available():
-        if os.environ.get("CI"):
-            pytest.fail("pcaps/demo or the analyzer engine is missing")
-        pytest.skip("demo captures or analyzer engine not available yet")
+        needs.missing("pcaps/demo or the analyzer engine", "make samples")
     seeded = build_app(Path(tmp_path_factory.mktemp("demo")) / "demo.db", demo=True)
     client = TestClient(seeded.app)
     login(client, seeded.tokens["biomedical"])

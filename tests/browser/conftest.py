@@ -8,7 +8,6 @@ and asserts there were none.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests import needs
 from tests.api.ui_seed import Seeded, build_app, demo_available
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,9 +29,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 def _require_chromium() -> None:
     if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing in CI (install the Debian package chromium)")
-        pytest.skip(f"{CHROMIUM} not installed")
+        needs.missing(str(CHROMIUM), "apt-get install chromium")
 
 
 def _free_port() -> int:

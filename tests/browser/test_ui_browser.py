@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
-
-from collections import Counter
 
 from api.service import list_findings, list_sheets
 from tests.browser.conftest import Tab

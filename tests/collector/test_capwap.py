@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
@@ -11,6 +10,7 @@ from collector.protocols import capwap
 from collector.protocols._wifi_inner import dot11_station_and_bssid, normalise_frame_control
 from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_wifi import AP, PUMP, capwap_header, cisco_swapped, dot11_to_ds, ether_from_station
+from tests import needs
 from tests.collector.replay_helpers import run
 from tests.conftest import real_pcap
 from tests.keys import TEST_KEY
@@ -86,8 +86,7 @@ def test_pipeline_wifi_stations_are_unicast_clients() -> None:
 @pytest.mark.tshark
 def test_inner_frames_agree_with_tshark() -> None:
     path = real_pcap("ndpi-capwap.pcap")
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed")
+    needs.tool("tshark")
     out = subprocess.run(["tshark", "-r", str(path), "-Y", "capwap.data && wlan", "-T", "fields",
                           "-e", "wlan.fc.type_subtype"], capture_output=True, text=True, check=True).stdout
     theirs = sorted(int(v, 16) for v in out.split())

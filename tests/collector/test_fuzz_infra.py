@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from scapy.layers.inet import TCP, UDP
 from scapy.layers.l2 import Dot3, Ether
 
@@ -18,8 +17,7 @@ from collector.protocols import arp, cdp, dhcp, dns, http, lldp, netbios, oshint
 from collector.protocols.base import Detector, Packet, SimpleContext
 from collector.schema import Observation, parse_observation
 from pcaps.fixtures import gen_infra as g
-from tests.collector.replay_helpers import MALFORMED as ALLOWED
-from tests.collector.replay_helpers import l2_payload
+from tests.collector.replay_helpers import MALFORMED as ALLOWED, l2_payload
 
 EXAMPLES = int(os.environ.get("MEDTAP_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import struct
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from scapy.layers.inet import TCP, UDP
 
 from collector.protocols import astm, dicom, hl7, intellivue, poct, sdc

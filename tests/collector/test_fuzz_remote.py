@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import struct
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from collector.protocols import aruba_gre, capwap, ftp, lwapp, radius, rdp, signatures, telnet, tunnels, vnc
 from collector.protocols.base import Detector, Packet, SimpleContext
 from collector.schema import Observation, parse_observation
-from pcaps.fixtures import gen_remote as r
-from pcaps.fixtures import gen_wifi as w
-from collector.protocols import aruba_gre, capwap, ftp, lwapp, radius, rdp, signatures, telnet, tunnels, vnc
-from tests.collector.replay_helpers import MALFORMED as ALLOWED
-from tests.collector.replay_helpers import detectors_of
+from pcaps.fixtures import gen_remote as r, gen_wifi as w
+from tests.collector.replay_helpers import MALFORMED as ALLOWED, detectors_of
 
 DETECTORS = detectors_of(rdp, vnc, telnet, ftp, capwap, lwapp, aruba_gre, radius, tunnels, signatures)
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

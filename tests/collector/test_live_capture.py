@@ -10,7 +10,6 @@ the kernel strips into auxdata must come back.  Needs root and `ip netns`: skipp
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from scapy.utils import wrpcap
 from collector.pipeline import replay
 from collector.schema import Observation
 from collector.sinks import ListSink
+from tests import needs
 from tests.keys import TEST_KEY
 
 VOLATILE = {"ts", "first_ts", "last_ts", "source", "frame_no", "sensor"}
@@ -38,13 +38,14 @@ def _ip(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def veth() -> Any:
     if os.geteuid() != 0:
-        pytest.skip("live capture test needs root (netns, veth, AF_PACKET)")
-    if shutil.which("ip") is None or _ip("netns", "list").returncode != 0:
-        pytest.skip("ip netns is not available")
+        needs.missing("root (netns, veth, AF_PACKET)", "run the suite as root, as CI does")
+    needs.tool("ip", "iproute2")
+    if _ip("netns", "list").returncode != 0:
+        needs.missing("ip netns", "a kernel with network namespaces")
     tag = f"{os.getpid() % 100000}"
     ns, host_end, ns_end = f"mt-{tag}", f"mth{tag}", f"mtn{tag}"
     if _ip("netns", "add", ns).returncode != 0:
-        pytest.skip("cannot create a network namespace here")
+        needs.missing("a network namespace", "ip netns add failed")
     try:
         steps = [
             ("link", "add", host_end, "type", "veth", "peer", "name", ns_end),

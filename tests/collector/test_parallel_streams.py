@@ -22,8 +22,7 @@ from collector import deep
 from collector.flows import MAX_PARALLEL_STREAMS, MAX_STREAMS_PER_CONVERSATION
 from collector.pipeline import Pipeline
 from collector.protocols import hl7, tls
-from collector.protocols.base import Detector
-from collector.protocols.base import Packet as DetectorPacket
+from collector.protocols.base import Detector, Packet as DetectorPacket
 from collector.schema import CaptureStats, Conversation, Hl7Obs, Observation, TlsObs, Weird, parse_observation
 from collector.sinks import ListSink
 from collector.sources import RawFrame

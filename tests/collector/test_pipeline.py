@@ -18,6 +18,7 @@ from collector.schema import Observation, Weird, parse_observation
 from collector.sinks import JsonlSink, ListSink, read_jsonl
 from collector.sources import RawFrame
 from tests.keys import TEST_KEY
+from tests import needs
 
 CT, PACS = ("02:00:00:00:01:15", "10.10.110.21"), ("02:00:00:00:50:14", "10.50.0.20")
 T0 = 1767258000.0
@@ -266,7 +267,7 @@ def test_replay_jsonl_progress_and_stats(tmp_path: Path) -> None:
 def test_default_detectors_find_dicom_on_the_fixture(repo: Path) -> None:
     fixture = repo / "pcaps" / "fixtures" / "dicom-associate.pcap"
     if not fixture.is_file():
-        pytest.skip("fixture captures not generated")
+        needs.missing(str(fixture), "make samples")
     sink = ListSink()
     replay([fixture], sink, key=TEST_KEY)
     convs = [o for o in sink.observations if o.kind == "conversation" and o.server_port == 104]

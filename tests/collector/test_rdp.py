@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from collector.protocols import rdp
 from collector.protocols.base import Packet, SimpleContext
 from pcaps.fixtures.gen_remote import x224_cc, x224_cr
+from tests import needs
 from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 from tests.keys import TEST_KEY
@@ -85,8 +85,7 @@ def test_real_rdp_captures(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_cookie_presence_agrees_with_tshark(name: str) -> None:
     path = real_pcap(name)
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed")
+    needs.tool("tshark")
     out = subprocess.run(["tshark", "-r", str(path), "-Y", "rdp.neg_type == 1", "-T", "fields", "-e", "frame.number",
                           "-e", "rdp.rt_cookie"], capture_output=True, text=True, check=True).stdout
     theirs = {int(f): bool(c) for f, _, c in (line.partition("\t") for line in out.splitlines())}

@@ -10,8 +10,6 @@ link types that carry a MAC.  tshark is a test tool: missing in CI fails, elsewh
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 
 from collector.pipeline import replay
 from collector.sinks import ListSink
+from tests import needs
 from tests.conftest import real_pcap
 from tests.keys import TEST_KEY
 
@@ -55,12 +54,7 @@ FIELDS = ["frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ip
 
 @pytest.fixture(scope="module")
 def tshark() -> str:
-    path = shutil.which("tshark")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("tshark is missing in CI (apt-get install tshark)")
-        pytest.skip("tshark not installed")
-    return path
+    return needs.tool("tshark")
 
 
 def tshark_frames(tshark: str, path: Path) -> list[tuple[str | None, str | None, str | None, int | None, int | None, bool]]:

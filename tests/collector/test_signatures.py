@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from collector.protocols.base import Packet, SimpleContext
 from collector.registry import all_detectors
 from collector.schema import RemoteAccessObs
 from pcaps.fixtures.gen_remote import client_hello
+from tests import needs
 from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
@@ -121,8 +121,7 @@ def test_sni_extraction_matches_what_we_built() -> None:
 @pytest.mark.parametrize("name", ["pcpp-tls2.pcap", "ndpi-tls_esni_sni_both.pcap"])
 def test_sni_extraction_agrees_with_tshark(name: str) -> None:
     path = real_pcap(name)
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed")
+    needs.tool("tshark")
     out = subprocess.run(["tshark", "-r", str(path), "-Y", "tls.handshake.type == 1", "-T", "fields",
                           "-e", "frame.number", "-e", "tls.handshake.extensions_server_name"],
                          capture_output=True, text=True, check=True).stdout

@@ -6,7 +6,6 @@ plain single-IP frames only), never hard-coded from medtap's output.  tshark mis
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from collector.sinks import ListSink
 from collector.tshark_backend import available, enrich_with_tshark, frame_candidates
 from tests.conftest import real_pcap
 from tests.keys import TEST_KEY
+from tests import needs
 
 pytestmark = [pytest.mark.tshark, pytest.mark.shared]
 
@@ -32,9 +32,7 @@ SKIP_TOP = {"data", "tcp", "udp"}
 @pytest.fixture(scope="module")
 def tshark() -> str:
     if not TSHARK.is_file():
-        if os.environ.get("CI"):
-            pytest.fail("tshark is missing in CI (apt-get install tshark)")
-        pytest.skip("tshark not installed")
+        needs.missing(str(TSHARK), "apt-get install tshark")
     return str(TSHARK)
 
 

@@ -8,8 +8,6 @@ frame).  tshark is a test tool: in CI (env CI set) its absence is a failure, els
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from collector.pipeline import Pipeline
 from collector.protocols import cdp, dhcp, lldp, ssh, tls
 from collector.schema import Observation
 from pcaps.fixtures.gen_infra import CAPTURES
+from tests import needs
 from tests.collector.replay_helpers import observations, run
 from tests.conftest import real_pcap
 from tests.keys import TEST_KEY
@@ -33,10 +32,7 @@ DHCP_TYPES = {str(k): v for k, v in dhcp.MSG_TYPES.items()}
 
 @pytest.fixture(scope="module", autouse=True)
 def _tshark() -> None:
-    if shutil.which("tshark") is None:
-        if os.environ.get("CI"):
-            pytest.fail("tshark is missing in CI (apt-get install tshark)")
-        pytest.skip("tshark not installed")
+    needs.tool("tshark")
 
 
 def _capture(name: str, tmp_path: Path) -> Path:

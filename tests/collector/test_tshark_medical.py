@@ -8,11 +8,8 @@ implementation identity, reject reasons and the MSH fields must agree.  tshark i
 from __future__ import annotations
 
 import asyncio
-import threading
-
-import os
 import re
-import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ from scapy.utils import wrpcap
 
 from collector.protocols import dicom
 from pcaps.fixtures.gen_medical import CAPTURES
+from tests import needs
 from tests.collector.replay_helpers import observations
 
 pytestmark = pytest.mark.tshark
@@ -30,10 +28,7 @@ UID_IN_PARENS = re.compile(r"\(([0-9.]+)\)\s*$")
 
 @pytest.fixture(scope="module")
 def pyshark_mod() -> Any:
-    if shutil.which("tshark") is None:
-        if os.environ.get("CI"):
-            pytest.fail("tshark is missing in CI (apt-get install tshark)")
-        pytest.skip("tshark not installed")
+    needs.tool("tshark")
     return pytest.importorskip("pyshark")
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
 from collector.protocols import vnc
 from collector.protocols.base import Packet, SimpleContext
+from tests import needs
 from tests.collector.replay_helpers import observations
 from tests.conftest import real_pcap
 
@@ -74,8 +74,7 @@ OVERLAPPING_CONNECTIONS = (
 ])
 def test_server_version_agrees_with_tshark(name: str) -> None:
     path = real_pcap(name)
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed")
+    needs.tool("tshark")
     out = subprocess.run(["tshark", "-r", str(path), "-c", "60", "-Y", "vnc.server_proto_ver", "-T", "fields",
                           "-e", "frame.number", "-e", "vnc.server_proto_ver"], capture_output=True, text=True,
                          check=True).stdout

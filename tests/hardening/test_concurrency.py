@@ -12,7 +12,6 @@ unreachable -> skip locally, FAIL in CI (env CI set).
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -28,6 +27,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from api.auth import create_token
+from tests import needs
 from tests.api.factories import sheet as make_sheet
 
 EDITORS = 20
@@ -56,9 +56,7 @@ def pg_db() -> Iterator[str]:
     try:
         psycopg.connect(ADMIN_URL, connect_timeout=3).close()
     except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+        needs.missing("PostgreSQL on 127.0.0.1:5432", str(exc).splitlines()[0])
     name = f"medtap_conc_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

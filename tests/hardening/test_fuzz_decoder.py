@@ -20,8 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.hardening.fuzz_targets import TARGETS, Target, seed_corpus, seed_detector_corpus
 
