@@ -9,12 +9,15 @@ the kernel strips into auxdata must come back.  Needs root and `ip netns`: skipp
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +153,23 @@ def test_bpf_is_compiled_to_classic_bpf() -> None:
     assert codes[0] == 0x28 and codes[-1] == 0x06  # ldh [12] ... ret
 
 
+@contextlib.contextmanager
+def _capturing(*args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`medtap capture ARGS` as an operator runs it, ready to capture; stopped by SIGTERM, which must end it cleanly."""
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "capture", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(3.0)  # interpreter start, socket bound and promiscuous
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        yield proc
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()[-2000:]
+
+
 def _send(ns: str, ns_end: str, pcap: Path) -> None:
     send = f"from scapy.all import rdpcap, sendp; sendp(rdpcap({str(pcap)!r}), iface={ns_end!r}, verbose=False)"
     r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", send], capture_output=True, text=True, timeout=120)
@@ -162,27 +182,14 @@ def test_medtap_capture_command_stops_cleanly_on_sigterm_and_stores_everything(
 ) -> None:
     """`medtap capture` as an operator runs it: SIGTERM flushes what was seen; the inventory shows it."""
     import json
-    import signal
 
     ns, host_end, ns_end = veth
     pcap = tmp_path / "demo.pcap"
     wrpcap(str(pcap), _demo_frames())
     db = f"sqlite:///{tmp_path / 'live.db'}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "capture", "--interface", host_end, "--db", db, "--flush", "60"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    try:
-        time.sleep(3.0)  # interpreter start, socket bound and promiscuous
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+    with _capturing("--interface", host_end, "--db", db, "--flush", "60"):
         _send(ns, ns_end, pcap)
         time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err.decode()[-2000:]
     inv = subprocess.run([sys.executable, "-m", "api.cli", "inventory", "--json", "--db", db],
                          capture_output=True, text=True, timeout=60)
     devices = {d["mac"]: d for d in json.loads(inv.stdout)}
@@ -194,7 +201,6 @@ def test_medtap_capture_command_stops_cleanly_on_sigterm_and_stores_everything(
 def test_capture_shows_devices_and_findings_while_it_runs(veth: tuple[str, str, str], tmp_path: Path) -> None:
     """Issue 14: with --flush 2 the inventory and a finding are in the database within two flush periods,
     while `medtap capture` keeps running (no stop needed)."""
-    import signal
 
     from sqlmodel import Session
 
@@ -204,14 +210,7 @@ def test_capture_shows_devices_and_findings_while_it_runs(veth: tuple[str, str, 
     ns, host_end, ns_end = veth
     demo = Path(__file__).resolve().parents[2] / "pcaps" / "demo"
     db = f"sqlite:///{tmp_path / 'live.db'}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "capture", "--interface", host_end, "--db", db, "--flush", "2",
-         "--site", str(demo / "site.yaml")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    try:
-        time.sleep(3.0)  # interpreter start, socket bound and promiscuous
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+    with _capturing("--interface", host_end, "--db", db, "--flush", "2", "--site", str(demo / "site.yaml")) as proc:
         _send(ns, ns_end, demo / "demo-remote.pcap")
         sent = time.monotonic()
         engine = make_engine(db)
@@ -227,9 +226,3 @@ def test_capture_shows_devices_and_findings_while_it_runs(veth: tuple[str, str, 
         finally:
             engine.dispose()
         assert proc.poll() is None  # still capturing
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err.decode()[-2000:]
