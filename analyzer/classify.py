@@ -52,7 +52,8 @@ class RoleRule:
 @lru_cache(maxsize=8)
 def load_roles(path: Path) -> tuple[RoleRule, ...]:
     if not path.is_file():
-        raise DataFileError(f"{path}: data table missing (a rules folder must have it; see collector.datafiles)")
+        raise DataFileError(f"{path}: data table missing (a rules folder must have it; "
+                            "see collector.datafiles)")
     data = load_file(path) or {}
     return tuple(
         RoleRule(str(r["role"]), float(r["confidence"]), str(r.get("evidence", "")),

@@ -154,7 +154,8 @@ class RemoteRef:
     __slots__ = ("client_ip", "dst_ip", "frame_no", "method", "server_ip", "source", "src_ip", "ts")
 
     def __init__(self, o: Any) -> None:
-        self.client_ip, self.server_ip, self.src_ip, self.dst_ip = o.client_ip, o.server_ip, o.src_ip, o.dst_ip
+        self.client_ip, self.server_ip, self.src_ip, self.dst_ip = (o.client_ip, o.server_ip,
+                                                                    o.src_ip, o.dst_ip)
         self.method, self.source, self.frame_no, self.ts = o.method, o.source, o.frame_no, o.ts
 
 
@@ -319,7 +320,8 @@ class Digest:
         if o.user_present:
             s.user_present = True
         if s.top.wants(key):
-            text = f"{o.method} ({o.evidence}, {o.signature}) {client} -> {server}:{port}" + (f" {o.detail}" if o.detail else "")
+            text = (f"{o.method} ({o.evidence}, {o.signature}) {client} -> {server}:{port}"
+                    + (f" {o.detail}" if o.detail else ""))
             s.top.put(key, (o.source, o.frame_no, ts, text))
         self.values[("remote_access", "server_ip")].add(o.server_ip)
 
@@ -406,8 +408,9 @@ class LazyBuckets(Mapping[str, list[Observation]]):
     def _load(self) -> dict[str, list[Observation]]:
         if self._data is None:
             if self._raw is None:
-                raise RuntimeError("this analysis needs the raw observations (a rule on the `observation` subject or "
-                                   "a subject provider outside analyzer.subjects) but they were not kept")
+                raise RuntimeError("this analysis needs the raw observations (a rule on the `observation` "
+                                   "subject or a subject provider outside analyzer.subjects) "
+                                   "but they were not kept")
             self._data = bucket(self._raw())
         return self._data
 

@@ -115,7 +115,8 @@ def build_conversations(ctx: AnalysisContext) -> list[ConvView]:
         for g, (_, (source, frame_no, ts, frames)) in items:
             c.evidence.append(Evidence(
                 source=source or None, frame_no=frame_no or None, ts=ts,
-                text=f"{g.client_ip} -> {g.server_ip}:{g.server_port} {g.transport}{' ' + g.app if g.app else ''}"
+                text=f"{g.client_ip} -> {g.server_ip}:{g.server_port} {g.transport}"
+                     f"{' ' + g.app if g.app else ''}"
                      f" ({frames} frames)"))
     out = sorted(views.values(), key=lambda c: (c.first_ts, c.key))
     index = {(c.client_ip, c.server_ip, c.server_port): c for c in out}
@@ -325,7 +326,8 @@ def digest_observations(observations: Iterable[Observation] | Digest, *, site: S
     """The digest of `observations` (a Digest given is checked: it must have been built for `site`)."""
     if isinstance(observations, Digest):
         if observations.site is not site:
-            raise ValueError("this digest was built for another site policy (maintenance windows depend on it)")
+            raise ValueError("this digest was built for another site policy "
+                             "(maintenance windows depend on it)")
         return observations
     if not isinstance(observations, Sequence) and _needs_raw(rules):
         observations = list(observations)

@@ -41,7 +41,8 @@ class VendorInfo:
 def load_aliases(path: Path) -> tuple[VendorAlias, ...]:
     """Read rules/vendors.yaml (cached per path; the table is immutable)."""
     if not path.is_file():
-        raise DataFileError(f"{path}: data table missing (a rules folder must have it; see collector.datafiles)")
+        raise DataFileError(f"{path}: data table missing (a rules folder must have it; "
+                            "see collector.datafiles)")
     data = load_file(path) or {}
     return tuple(
         VendorAlias(re.compile(str(v["match"]), re.IGNORECASE), str(v["name"]), bool(v.get("medical", False)),

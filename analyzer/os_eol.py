@@ -35,7 +35,8 @@ class DhcpFingerprint:
 @lru_cache(maxsize=8)
 def load_eol(path: Path) -> tuple[EolEntry, ...]:
     if not path.is_file():
-        raise DataFileError(f"{path}: data table missing (a rules folder must have it; see collector.datafiles)")
+        raise DataFileError(f"{path}: data table missing (a rules folder must have it; "
+                            "see collector.datafiles)")
     data = load_file(path) or {}
     return tuple(
         EolEntry(str(e["family"]), str(e["version"]), e["eol"] if isinstance(e["eol"], dt.date)
@@ -47,7 +48,8 @@ def load_eol(path: Path) -> tuple[EolEntry, ...]:
 @lru_cache(maxsize=8)
 def load_fingerprints(path: Path) -> tuple[DhcpFingerprint, ...]:
     if not path.is_file():
-        raise DataFileError(f"{path}: data table missing (a rules folder must have it; see collector.datafiles)")
+        raise DataFileError(f"{path}: data table missing (a rules folder must have it; "
+                            "see collector.datafiles)")
     data = load_file(path) or {}
     return tuple(
         DhcpFingerprint(str(e["fingerprint"]), str(e["family"]), None if e.get("version") is None

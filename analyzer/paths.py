@@ -1,4 +1,5 @@
-"""Where medtap finds its data files: collector.datafiles (the one definition), re-exported for the analyzer."""
+"""Where medtap finds its data files: collector.datafiles (the one definition), re-exported for the
+analyzer."""
 
 from __future__ import annotations
 

@@ -235,7 +235,8 @@ def check_rows(
     for device in sorted(devices.values(), key=lambda d: d.mac):
         if device.is_dm and not device.is_router and device.mac not in matched_macs:
             rows.append(_row("undeclared-device", None, device, None, observed=device.role,
-                             detail=f"medical device {device.hostname or device.mac} ({device.role}) has no identification sheet"))
+                             detail=f"medical device {device.hostname or device.mac} ({device.role}) "
+                                    "has no identification sheet"))
     for sheet in sorted(sheets, key=lambda s: s.id):
         if sheet.last_review is None or (today - sheet.last_review).days > REVIEW_DAYS:
             days = None if sheet.last_review is None else (today - sheet.last_review).days
@@ -247,7 +248,8 @@ def check_rows(
                              detail=f"sheet {sheet.id} last reviewed {days} days ago" if days is not None
                              else f"sheet {sheet.id} was never reviewed"))
         if sheet.id not in matches:
-            where = f"VLAN {sheet.vlan}" if sheet.vlan is not None and sheet.vlan in windows else "the network"
+            where = (f"VLAN {sheet.vlan}" if sheet.vlan is not None and sheet.vlan in windows
+                     else "the network")
             window = windows.get(sheet.vlan) if sheet.vlan is not None else None
             window = window or windows.get(None)
             if min_window <= 0 or (window is not None and window[1] - window[0] >= min_window):
@@ -264,7 +266,8 @@ def check_rows(
         window = max(seen, key=lambda w: w[1] - w[0]) if seen else None
         silence = None
         if window is not None and window[1] - window[0] >= min_window:
-            silence = f" ({_window_text(window)} observed on VLAN {', '.join(str(v) for v in device.vlans) or '-'})"
+            silence = (f" ({_window_text(window)} observed on VLAN "
+                       f"{', '.join(str(v) for v in device.vlans) or '-'})")
         elif min_window <= 0:
             silence = ""
         rows.extend(_compare(sheet, device, how, convs, remotes, resolver, devices_by_ip, silence))
@@ -316,7 +319,8 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], rem
     declared_ips: set[str] = set()
     for name in declared_names:
         declared_ips |= resolver.ips(name)
-    gateway_ips = resolver.ips(sheet.remote_maintenance.gateway) if sheet.remote_maintenance.gateway else set()
+    gateway_ips = (resolver.ips(sheet.remote_maintenance.gateway) if sheet.remote_maintenance.gateway
+                   else set())
     seen_peers: dict[str, list[ConvGroup]] = {}
     for conv in mine:
         peer = conv.server_ip if conv.client_ip in own or conv.client_mac == device.mac else conv.client_ip
@@ -330,7 +334,8 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], rem
             continue
         first = min(useful, key=lambda c: c.first_ts)
         rows.append(_row("undeclared-peer", sheet, device, how, peer=peer, observed=peer,
-                         detail=f"{device.hostname or device.mac} talks to {peer}, not in the sheet's interfaces or servers",
+                         detail=f"{device.hostname or device.mac} talks to {peer}, "
+                                "not in the sheet's interfaces or servers",
                          _evidence=[_conv_evidence(c, pointer) for _, pointer,
                                     c in _first_pointers(useful, 5)],
                          _first_seen=first.first_ts,
@@ -340,7 +345,8 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], rem
         if not (ips & set(seen_peers)):
             rows.append(_row("declared-server-silent", sheet, device, how, peer=name, declared=name,
                              detail=f"declared peer {name} " + ("never seen on the network" if not ips else
-                                                                "not contacted in the capture") + (silence or "")))
+                                                                "not contacted in the capture")
+                             + (silence or "")))
     rows.extend(_remote_rows(sheet, device, how, remotes, own, gateway_ips))
     return rows
 

@@ -72,7 +72,8 @@ _ALIASES: dict[str, list[str]] = {name: field_meta(name)["headers"] for name in 
 """Other header names each column is known by (French and English exports), from the model's `headers`."""
 _FORMULA = ("=", "+", "-", "@")
 MAX_ROWS = 10_000  # sheets per file: a hospital has hundreds; more is a mistake or an attack
-MAX_CELL_CHARS = 64 * 1024  # characters per CSV cell (the csv module itself stops at 128 KiB with an exception)
+MAX_CELL_CHARS = 64 * 1024  # characters per CSV cell (the csv module itself stops at 128 KiB
+                            # with an exception)
 MAX_NESTING = 32  # JSON/YAML nesting: a sheet needs 3 levels; deep nesting exhausts the parser's recursion
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
@@ -336,7 +337,8 @@ def _read_csv(text: str, result: ParseResult) -> list[tuple[int, Sheet]]:
                 result.errors.append(SheetError(reader.line_num, "file", f"more than {MAX_ROWS} rows"))
                 break
     except csv.Error as exc:  # a cell beyond the csv module's own limit, or a NUL byte
-        reason = f"a cell is larger than {MAX_CELL_CHARS} characters" if "field larger" in str(exc) else f"unreadable CSV: {exc}"
+        reason = (f"a cell is larger than {MAX_CELL_CHARS} characters" if "field larger" in str(exc)
+                  else f"unreadable CSV: {exc}")
         result.errors.append(SheetError(reader.line_num, "file", reason))
     return out
 

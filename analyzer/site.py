@@ -94,7 +94,8 @@ def parse_service(text: str) -> list[PortRange]:
         return APP_PORTS[value]
     m = _SERVICE.match(value)
     if not m:
-        raise ValueError(f"not a service (proto/port, proto/lo-hi or one of {', '.join(sorted(APP_PORTS))}): {text!r}")
+        raise ValueError(f"not a service (proto/port, proto/lo-hi or one of "
+                         f"{', '.join(sorted(APP_PORTS))}): {text!r}")
     lo = int(m.group(2))
     hi = int(m.group(3) or lo)
     if not (0 <= lo <= hi <= 65535):
@@ -267,9 +268,9 @@ class SitePolicy(SiteModel):
     dhcp_servers: list[str] = Field(default_factory=list)
     exceptions: list[SiteException] = Field(default_factory=list)
     min_observed_hours: float = Field(default=1.0, ge=0,
-                                      description="Hours of traffic observed on a device's "
-                                      "VLAN (or of the device) before declared-not-seen and declared-server-silent "
-                                      "may fire: a freshly started sensor flags no sheet.")
+                                      description="Hours of traffic observed on a device's VLAN (or of the "
+                                      "device) before declared-not-seen and declared-server-silent may fire: "
+                                      "a freshly started sensor flags no sheet.")
     _zone_cache: dict[tuple[str | None, int | None], Zone | None] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")

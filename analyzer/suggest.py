@@ -55,8 +55,8 @@ def suggest_zones(devices: Iterable[Device]) -> str:
             continue
         own_nets = {n for n in (_net(ip) for ip in d.ips) if n}
         tagged = [v for v in d.vlans if v]
-        keys: list[tuple[str, int | None]] = [(f"vlan-{v}", v) for v in tagged] or [(f"net-{n.split('/')[0]}", None)
-                                                       for n in sorted(own_nets)]
+        keys: list[tuple[str, int | None]] = [(f"vlan-{v}", v) for v in tagged] or [
+            (f"net-{n.split('/')[0]}", None) for n in sorted(own_nets)]
         for key, vlan in keys:
             groups[key].append(d)
             nets[key] |= own_nets

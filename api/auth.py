@@ -5,16 +5,27 @@ its SHA-256 hash is stored, so a database leak does not leak tokens.
 
 Role matrix (PERMISSIONS, the tests iterate it):
 
-| permission      | what                                                        | viewer | biomedical | it | admin | sensor |
-|-----------------|-------------------------------------------------------------|--------|------------|----|-------|--------|
-| read            | devices, findings, sheets, reconciliation, runs/stats       |   x    |     x      | x  |   x   |        |
-| export          | findings syslog/ECS, inventory CSV, sheets export           |   x    |     x      | x  |   x   |        |
-| finding.status  | change a finding's status (acknowledge, accept risk...)     |        |     x      | x  |   x   |        |
-| sheet.write     | create, update, delete, import identification sheets        |        |     x      | x  |   x   |        |
-| audit.read      | read the audit log                                          |        |     x      | x  |   x   |        |
-| analyze         | re-run the analysis on stored observations                  |        |     x      | x  |   x   |        |
-| ingest          | POST observation batches (remote sensors)                   |        |            |    |       |   x    |
-| token.manage    | list and revoke API tokens (API and web UI)                 |        |            |    |   x   |        |
+| permission      | viewer | biomedical | it | admin | sensor |
+|-----------------|--------|------------|----|-------|--------|
+| read            |   x    |     x      | x  |   x   |        |
+| export          |   x    |     x      | x  |   x   |        |
+| finding.status  |        |     x      | x  |   x   |        |
+| sheet.write     |        |     x      | x  |   x   |        |
+| audit.read      |        |     x      | x  |   x   |        |
+| analyze         |        |     x      | x  |   x   |        |
+| ingest          |        |            |    |       |   x    |
+| token.manage    |        |            |    |   x   |        |
+
+| permission      | what                                                    |
+|-----------------|---------------------------------------------------------|
+| read            | devices, findings, sheets, reconciliation, runs/stats   |
+| export          | findings syslog/ECS, inventory CSV, sheets export       |
+| finding.status  | change a finding's status (acknowledge, accept risk...) |
+| sheet.write     | create, update, delete, import identification sheets    |
+| audit.read      | read the audit log                                      |
+| analyze         | re-run the analysis on stored observations              |
+| ingest          | POST observation batches (remote sensors)               |
+| token.manage    | list and revoke API tokens (API and web UI)             |
 
 A sensor token can only ingest, and only as the sensor id it was created for
 (`--sensor`, default its name): it reads nothing.  A token may expire

@@ -77,8 +77,9 @@ err = _console(stderr=True)
 def _report_rejected(rejected: list[str]) -> None:
     """Batches the central refused for good are data it does not have: say so, and exit non-zero."""
     if rejected:
-        err.print(f"[red]error:[/] the central refused {len(rejected)} batch(es) for good; they are kept in the spool "
-                  f"for a person to look at: {safe_text(', '.join(rejected[:5]))}" + (" ..." if len(rejected) > 5 else ""),
+        err.print(f"[red]error:[/] the central refused {len(rejected)} batch(es) for good; they are kept in "
+                  f"the spool for a person to look at: {safe_text(', '.join(rejected[:5]))}"
+                  + (" ..." if len(rejected) > 5 else ""),
                   soft_wrap=True)
         raise typer.Exit(EXIT_REJECTED)
 
@@ -209,11 +210,12 @@ def replay(
         err.print(f"[yellow]warning:[/] {safe_text(conflict)}")
     if result.already_stored:
         err.print(
-            f"[yellow]note:[/] {result.already_stored} observations of these captures were already in {safe_text(db)}: "
-            "acknowledged, not stored twice"
+            f"[yellow]note:[/] {result.already_stored} observations of these captures were already in "
+            f"{safe_text(db)}: acknowledged, not stored twice"
         )
     err.print(
-        f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {safe_text(db)}"
+        f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in "
+        f"{safe_text(db)}"
         + (f"; report written to {safe_text(report)}" if report else "")
     )
     _report_rejected(result.rejected_batches)
@@ -268,7 +270,8 @@ def capture(
     from api.render import stats_line
 
     err.print(f"[bold]captured[/] on {safe_text(interface)}: {safe_text(stats_line(result.report.stats))}")
-    err.print(f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in {safe_text(db)}")
+    err.print(f"{len(result.report.devices)} devices, {len(result.report.findings)} findings stored in "
+              f"{safe_text(db)}")
     _report_rejected(result.rejected_batches)
 
 
@@ -338,12 +341,13 @@ def serve(
     settings = Settings(db_url=db, host=host, port=port)
     app = create_app(settings)  # opens the database first: an unreachable one is the only line printed
     if not settings.secret_key:
-        err.print("[yellow]warning:[/] MEDTAP_SECRET_KEY is not set: a random key is made at each start, so every "
-                  "restart signs everyone out of the web UI; set a fixed one, e.g. "
+        err.print("[yellow]warning:[/] MEDTAP_SECRET_KEY is not set: a random key is made at each start, "
+                  "so every restart signs everyone out of the web UI; set a fixed one, e.g. "
                   "export MEDTAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
                   soft_wrap=True)
     if host not in ("127.0.0.1", "::1", "localhost"):
-        err.print(f"[yellow]warning:[/] listening on {safe_text(host)}: put TLS in front and keep tokens secret")
+        err.print(f"[yellow]warning:[/] listening on {safe_text(host)}: put TLS in front and keep "
+                  "tokens secret")
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -358,7 +362,8 @@ def sheets_import(
     partial: Annotated[bool, typer.Option(help="Keep the good rows when some rows are invalid.")] = False,
     actor: Annotated[str, typer.Option(help="Who imports (recorded in the audit log).")] = "cli",
     overwrite: Annotated[bool,
-                         typer.Option(help="Replace sheets edited in the UI or API since their last import.")] = False,
+                         typer.Option(help="Replace sheets edited in the UI or API since their "
+                                           "last import.")] = False,
 ) -> None:
     """Import identification sheets; a bad row is refused with its line, field and reason.
 
@@ -414,7 +419,8 @@ def token_create(
                           typer.Option(help="Lifetime: a number and h, d or w (e.g. 90d).")] = None,
     expires: Annotated[str | None, typer.Option(help="Expiry date YYYY-MM-DD (00:00 UTC).")] = None,
     sensor: Annotated[str | None,
-                      typer.Option(help="Sensor token: the only sensor id it may ingest as (default: --name).")] = None,
+                      typer.Option(help="Sensor token: the only sensor id it may ingest as "
+                                        "(default: --name).")] = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Create an API token; it is printed once and stored hashed (the creation is audited)."""
@@ -499,8 +505,9 @@ def baseline_save(
 
 
 @baseline_app.command("reset")
-def baseline_reset(file: Annotated[Path,
-                                   typer.Argument(help="Baseline JSON to remove.")] = Path("medtap-baseline.json")) -> None:
+def baseline_reset(
+    file: Annotated[Path, typer.Argument(help="Baseline JSON to remove.")] = Path("medtap-baseline.json"),
+) -> None:
     """Forget the baseline: nothing is 'new' until one is saved again."""
     file.unlink(missing_ok=True)
     out.print(f"baseline {safe_text(file)} removed")
@@ -520,8 +527,8 @@ def db_upgrade(db: DbOpt = DEFAULT_DB) -> None:
 @_opens_db
 def db_purge(
     db: DbOpt = DEFAULT_DB,
-    days: Annotated[float | None, typer.Option(help="Keep raw observation rows of the last DAYS "
-                                                 "(default: MEDTAP_RAW_RETENTION_DAYS, 0 keeps none).")] = None,
+    days: Annotated[float | None, typer.Option(help="Keep raw observation rows of the last DAYS (default: "
+                                                 "MEDTAP_RAW_RETENTION_DAYS, 0 keeps none).")] = None,
 ) -> None:
     """Drop raw observation rows past their retention (facts, devices and findings are kept)."""
     from api.facts_store import purge_raw
@@ -547,7 +554,8 @@ def analyze(site: SiteOpt = None, db: DbOpt = DEFAULT_DB) -> None:
     site_policy = _load_site(site)
     with session_for(db) as session:
         report = reanalyze(session, site=site_policy, sources=["analyze"])
-    err.print(f"{len(report.devices)} devices, {len(report.findings)} findings stored in {safe_text(_shown_url(db))}")
+    err.print(f"{len(report.devices)} devices, {len(report.findings)} findings stored in "
+              f"{safe_text(_shown_url(db))}")
 
 
 @app.command()
@@ -569,7 +577,8 @@ def status(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False,
               + ("" if state["up_to_date"] else " (newer data not analyzed yet)"))
     for s in state["sensors"]:
         flag = "[red]SILENT[/] " if s["silent"] else ""
-        out.print(f"{flag}sensor {safe_text(s['sensor'])}: last batch {s['last_batch_at'].isoformat(timespec='seconds')}"
+        out.print(f"{flag}sensor {safe_text(s['sensor'])}: last batch "
+                  f"{s['last_batch_at'].isoformat(timespec='seconds')}"
                   f" ({s['seconds_since_last_batch']:.0f} s ago), {s['batches']} batch(es)")
     if state["silent_sensors"]:
         err.print(f"[yellow]warning:[/] silent sensor(s): {safe_text(', '.join(state['silent_sensors']))}: "

@@ -49,7 +49,8 @@ def syslog_line(finding: Finding, *, hostname: str = "medtap", status: str | Non
     sd = "[medtap@32473 " + " ".join(f'{k}="{_sd_escape(_clean(v))}"' for k, v in params.items()) + "]"
     host = (hostname or "-").replace(" ", "_")[:255]
     msgid = finding.rule[:32].replace(" ", "_") or "-"
-    return f"<{pri}>1 {_iso(finding.last_seen)} {host} medtap - {msgid} {sd} {_clean(finding.title)}: {_clean(finding.subject)}"
+    return (f"<{pri}>1 {_iso(finding.last_seen)} {host} medtap - {msgid} {sd} {_clean(finding.title)}: "
+            f"{_clean(finding.subject)}")
 
 
 def findings_syslog(findings: Iterable[Finding], *, hostname: str = "medtap") -> str:

@@ -151,7 +151,8 @@ def _upsert(session: Session, records: Sequence[Observation], gen: int) -> _Upse
     stored: dict[str, tuple[int, str]] = {}
     for start in range(0, len(keys), IN_CHUNK):
         chunk = keys[start:start + IN_CHUNK]
-        for fid, fkey, text in session.execute(select(col(FactRow.id), col(FactRow.fkey), col(FactRow.json_text))
+        for fid, fkey, text in session.execute(select(col(FactRow.id), col(FactRow.fkey),
+                                                      col(FactRow.json_text))
                                                .where(col(FactRow.fkey).in_(chunk))):
             stored[fkey] = (fid, text)
     new_rows: list[dict[str, object]] = []

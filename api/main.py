@@ -54,7 +54,8 @@ class BodyGuard:
             return
         raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
         query = scope.get("query_string", b"")
-        if b"\x00" in raw_path or b"%00" in raw_path or b"\x00" in query or b"%00" in query or "\x00" in scope.get("path", ""):
+        if (b"\x00" in raw_path or b"%00" in raw_path or b"\x00" in query or b"%00" in query
+                or "\x00" in scope.get("path", "")):
             await self._reply(send, 422, "NUL characters are not accepted in URLs", "url")
             return
         headers = dict(scope.get("headers") or [])
@@ -146,9 +147,9 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
 
     app = FastAPI(
         title="medtap API", version="1",
-        description="Passive discovery and segmentation audit of hospital medical devices: inventory, findings, "
-                    "identification sheets, reconciliation, audit, sensor ingest and SIEM exports. "
-                    "Every route but /api/v1/health needs `Authorization: Bearer <token>` "
+        description="Passive discovery and segmentation audit of hospital medical devices: inventory, "
+                    "findings, identification sheets, reconciliation, audit, sensor ingest and "
+                    "SIEM exports. Every route but /api/v1/health needs `Authorization: Bearer <token>` "
                     "(`medtap token create --role viewer|biomedical|it|admin|sensor`).",
         lifespan=lifespan, openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,

@@ -143,7 +143,8 @@ class Notifier:
                     self.delivered += 1
                 elif not self._stopping.is_set():
                     self.failed += 1
-                    log.error("webhook gave up after %d attempts on %s: kept in %s, sent again at the next start",
+                    log.error("webhook gave up after %d attempts on %s: kept in %s, "
+                              "sent again at the next start",
                               self.retries, path.stem, self.spool)
             except OSError as exc:
                 log.error("webhook spool file %s unreadable: %s", path, exc)

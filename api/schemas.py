@@ -80,7 +80,8 @@ class ImportOut(BaseModel):
                                          description="Refused rows: line, field, reason.")
     conflicts: list[dict[str, Any]] = Field(
         default_factory=list, description="Sheets kept because someone edited them since their last import: "
-        "sheet_id, fields the file differs on, edited_by, edited_at. Import with overwrite=true to replace them.")
+        "sheet_id, fields the file differs on, edited_by, edited_at. "
+        "Import with overwrite=true to replace them.")
 
 
 class ReconciliationOut(BaseModel):
@@ -137,7 +138,8 @@ class IngestOut(BaseModel):
     stored: bool = Field(description="False when this (sensor, seq) was already stored (acknowledged again).")
     count: int
     refused: int = Field(default=0, description="Records of the batch that were invalid: each stored as an "
-                         "`ingest_invalid_record` weird naming its index, field and reason; the rest is stored.")
+                         "`ingest_invalid_record` weird naming its index, field and reason; "
+                         "the rest is stored.")
 
 
 class RunOut(BaseModel):
@@ -177,11 +179,13 @@ class StatusOut(BaseModel):
     generation: int = Field(description="Bumped by every stored batch, sheet change and policy change.")
     analyzed_generation: int = Field(description="Generation the inventory and findings reflect.")
     up_to_date: bool
-    last_analysis: dt.datetime | None = Field(description="When the inventory and findings were last updated (UTC).")
+    last_analysis: dt.datetime | None = Field(description="When the inventory and findings were last "
+                                                          "updated (UTC).")
     last_store: dt.datetime | None = Field(description="When the store last changed (UTC).")
     sensors: list[SensorOut]
     silent_sensors: list[str]
-    silent_after: float = Field(description="Seconds without a batch after which a sensor is silent (setting).")
+    silent_after: float = Field(description="Seconds without a batch after which a sensor is silent "
+                                            "(setting).")
 
 
 class Health(BaseModel):

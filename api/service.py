@@ -131,7 +131,8 @@ def list_sheets(session: Session, *, q: str | None = None, offset: int = 0,
         conds.append(or_(func.lower(SheetRow.id).like(like, escape="\\"),
                          func.lower(SheetRow.software_name).like(like, escape="\\")))
     total = int(session.exec(select(func.count()).select_from(SheetRow).where(*conds)).one())
-    rows = session.exec(select(SheetRow).where(*conds).order_by(col(SheetRow.id)).offset(offset).limit(limit)).all()
+    rows = session.exec(select(SheetRow).where(*conds).order_by(col(SheetRow.id))
+                        .offset(offset).limit(limit)).all()
     return [_sheet_out(r) for r in rows], total
 
 
@@ -181,7 +182,8 @@ def update_sheet(session: Session, sheet_id: str, sheet: Sheet, *, version: int 
                 updated_by=actor, updated_at=utcnow()))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
-        raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
+        raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, "
+                                      f"you sent {version})", "version")
     changed = audit.record_diff(session, who=actor, action="update", entity="sheet", entity_id=sheet_id,
                                 old=_sheet_dict(old), new=_sheet_dict(sheet))
     bump_generation(session)
@@ -200,7 +202,8 @@ def delete_sheet(session: Session, sheet_id: str, *, version: int | None = None,
     if row is None:
         raise _errors().NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
     if version is not None and version != row.version:
-        raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, you sent {version})", "version")
+        raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, "
+                                      f"you sent {version})", "version")
     audit.record(session, who=actor, action="delete", entity="sheet", entity_id=sheet_id,
                  old=json.loads(row.data))
     session.delete(row)
@@ -220,7 +223,8 @@ class SheetConflict:
 
     def __str__(self) -> str:
         when = self.edited_at.isoformat(timespec="minutes") if self.edited_at else "?"
-        return (f"sheet {self.sheet_id} was edited by {self.edited_by or '?'} at {when} since it was imported: kept; "
+        return (f"sheet {self.sheet_id} was edited by {self.edited_by or '?'} at {when} "
+                "since it was imported: kept; "
                 f"the file differs on {', '.join(self.fields)} (import again with overwrite to replace it)")
 
 
@@ -275,7 +279,8 @@ def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: s
             continue
         audit.record_diff(session, who=actor, action="import", entity="sheet", entity_id=sheet.id,
                           old=_sheet_dict(old), new=_sheet_dict(sheet))
-        row.data, row.software_name, row.version = sheet.model_dump_json(), sheet.software_name, row.version + 1
+        row.data, row.software_name, row.version = (sheet.model_dump_json(), sheet.software_name,
+                                                    row.version + 1)
         row.updated_by, row.updated_at = actor, utcnow()
         session.add(row)
         result.updated += 1

@@ -30,11 +30,13 @@ class Settings(BaseSettings):
     webhook_secret: str = Field(default="",
                                 description="Standard Webhooks signing secret (whsec_<base64> or any text).")
     webhook_spool: Path = Field(default=Path(".medtap-webhook-spool"),
-                                description="Folder where undelivered webhook events wait (survives restarts).")
+                                description="Folder where undelivered webhook events wait "
+                                "(survives restarts).")
     max_body_bytes: int = Field(default=16 * 1024 * 1024,
                                 description="Largest request body accepted (413 above).")
     secret_key: str = Field(default="",
-                            description="Key for UI sessions and pseudonymisation; random per process when empty.")
+                            description="Key for UI sessions and pseudonymisation; random per process "
+                            "when empty.")
     session_idle_timeout: int = Field(default=30 * 60, ge=1,
                                       description="Seconds without a request that end a UI session.")
     session_max_age: int = Field(default=12 * 3600, ge=1,
@@ -50,4 +52,5 @@ class Settings(BaseSettings):
                                     "analysis (a sheet change wakes it at once).")
     sensor_silent_after: float = Field(default=300.0, gt=0,
                                        description="Seconds without a batch after which a "
-                                       "sensor is reported silent (a dead SPAN port must not look like a quiet network).")
+                                       "sensor is reported silent (a dead SPAN port must not look like a "
+                                       "quiet network).")

@@ -216,7 +216,8 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
             out.append(f.model_copy(update={"status": status}))
             continue  # nothing changed: no write (an analysis per flush touches only what moved)
         row.rule, row.severity, row.severity_rank = f.rule, f.severity, SEVERITY_ORDER[f.severity]
-        row.zone, row.service, row.first_seen, row.last_seen, row.active = f.zone, f.service, f.first_seen, f.last_seen, True
+        row.zone, row.service, row.first_seen, row.last_seen, row.active = (f.zone, f.service, f.first_seen,
+                                                                            f.last_seen, True)
         stored = f.model_copy(update={"status": status})
         row.data = stored.model_dump_json()
         session.add(row)
@@ -259,7 +260,8 @@ def list_devices(session: Session, *, zone: str | None = None, role: str | None 
                          func.lower(DeviceRow.ips).like(like, escape="\\"),
                          func.lower(func.coalesce(DeviceRow.vendor, "")).like(like, escape="\\")))
     total = int(session.exec(select(func.count()).select_from(DeviceRow).where(*conds)).one())
-    rows = session.exec(select(DeviceRow).where(*conds).order_by(col(DeviceRow.mac)).offset(offset).limit(limit)).all()
+    rows = session.exec(select(DeviceRow).where(*conds).order_by(col(DeviceRow.mac))
+                        .offset(offset).limit(limit)).all()
     return [Device.model_validate_json(r.data) for r in rows], total
 
 
@@ -329,7 +331,8 @@ def stored_report(session: Session) -> Report:
     rows = session.exec(select(FindingRow).where(FindingRow.active == True)  # noqa: E712
                         .order_by(col(FindingRow.severity_rank).desc(), col(FindingRow.id))).all()
     findings = [Finding.model_validate({**json.loads(r.data), "status": r.status}) for r in rows]
-    last = session.exec(select(RunRow).where(col(RunRow.finished).is_not(None)).order_by(col(RunRow.id).desc())).first()
+    last = session.exec(select(RunRow).where(col(RunRow.finished).is_not(None))
+                        .order_by(col(RunRow.id).desc())).first()
     stats = Stats.model_validate_json(last.stats) if last and last.stats not in ("", "{}") else Stats()
     return Report(stats=stats, devices=devices, findings=findings)
 

@@ -34,18 +34,19 @@ def data_file(name: str) -> Path:
     """A required data table of the rules folder (e.g. "vendors.yaml"); DataFileError when it is missing."""
     path = rules_dir() / name
     if not path.is_file():
-        raise DataFileError(f"{path}: data table missing (reinstall medtap, or set {RULES_ENV} to a rules folder "
-                            f"that has it)")
+        raise DataFileError(f"{path}: data table missing (reinstall medtap, or set {RULES_ENV} "
+                            f"to a rules folder that has it)")
     return path
 
 
-REQUIRED = ("vendors.yaml", "os_eol.yaml", "os_fingerprints.yaml", "classification.yaml", "dicom_sop_classes.yaml",
-            "signatures/remote_access.yaml")
+REQUIRED = ("vendors.yaml", "os_eol.yaml", "os_fingerprints.yaml", "classification.yaml",
+            "dicom_sop_classes.yaml", "signatures/remote_access.yaml")
 """Tables every replay, capture and analysis needs (the rule files themselves are checked by their loader)."""
 
 
 def require_data_files() -> Path:
-    """Check at start that every required table is there; the rules folder, or DataFileError naming the file."""
+    """Check at start that every required table is there; the rules folder, or DataFileError naming the
+    file."""
     for name in REQUIRED:
         data_file(name)
     return rules_dir()

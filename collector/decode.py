@@ -250,8 +250,8 @@ class Decoder:
                 self.weird(view)
             return None
         et = view.ethertype
-        l2: tuple[bytes | None, bytes | None, int | None, None, int, int] = (view.src, view.dst, None, None, et,
-                                                                          view.offset)
+        l2: tuple[bytes | None, bytes | None, int | None, None, int, int] = (view.src, view.dst, None, None,
+                                                                          et, view.offset)
         if et in VLAN_TPIDS and end - view.offset >= 4:
             vid = ((data[view.offset] & 0x0F) << 8) | data[view.offset + 1]
             et = (data[view.offset + 2] << 8) | data[view.offset + 3]

@@ -100,7 +100,8 @@ class Pipeline(DeepPath):
         self.read_stats = read_stats if read_stats is not None else ReadStats()
         self.index = DetectorIndex(detectors)
         # TCP connections a conversation may follow: tcp_syn detectors only want its first one
-        self.stream_budget = MAX_STREAMS_PER_CONVERSATION if self.index.tcp else 1 if self.index.tcp_syn else 0
+        self.stream_budget = (MAX_STREAMS_PER_CONVERSATION if self.index.tcp
+                              else 1 if self.index.tcp_syn else 0)
         self.decoder = Decoder()
         self.overflow: dict[str, int] = {}
         self.tables = Tables(sensor=sensor, max_conversations=max_conversations, max_hosts=max_hosts,
@@ -220,8 +221,8 @@ class Pipeline(DeepPath):
                                             ((data[off + 2] << 8) | data[off + 3]) - 20
                                             - ((data[l4 + 12] >> 4) << 2) <= 0)
                                 else:
-                                    ok = not (sport in udp_ports or dport in udp_ports or (udp_any and st
-                                                                                            and st[0 if fwd else 1]))
+                                    ok = not (sport in udp_ports or dport in udp_ports
+                                              or (udp_any and st and st[0 if fwd else 1]))
                                 if ok:
                                     lane += 1
                                     nbytes += size

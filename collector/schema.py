@@ -54,8 +54,9 @@ class Observation(Record):
     )
     count: int = Field(
         default=1, ge=1,
-        description="Observations this record stands for: identical records (same fact, collector/facts.py) are "
-        "merged into one whose envelope is the first one's (the evidence pointer) and whose count is their sum.",
+        description="Observations this record stands for: identical records (same fact, "
+        "collector/facts.py) are merged into one whose envelope is the first one's (the evidence "
+        "pointer) and whose count is their sum.",
     )
     last_ts: float | None = Field(
         default=None,
@@ -130,8 +131,8 @@ class CaptureStats(Observation):
     aged_out: dict[str, int] = Field(
         default_factory=dict,
         description="Table name -> idle entries dropped (last seen more than the table idle "
-        "time before the newest frame, collector/flows.py DEFAULT_TABLE_IDLE), so that memory stays flat on a "
-        "capture that runs for weeks; a host or conversation heard again starts a new entry.")
+        "time before the newest frame, collector/flows.py DEFAULT_TABLE_IDLE), so that memory stays "
+        "flat on a capture that runs for weeks; a host or conversation heard again starts a new entry.")
     deep_repeats: int = Field(
         default=0,
         description="Identity frames not decoded again because an identical one (same detector, VLAN, MACs, "
@@ -346,7 +347,8 @@ class DicomObs(Observation):
     """DICOM upper layer PDU (PS3.8 section 9): association identity only, never data sets."""
 
     kind: Literal["dicom"] = "dicom"
-    pdu: str = Field(description="associate-rq, associate-ac, associate-rj, abort, release-rq, release-rp, p-data.")
+    pdu: str = Field(description="associate-rq, associate-ac, associate-rj, abort, release-rq, release-rp, "
+                     "p-data.")
     calling_ae: str | None = Field(default=None, description="Calling AE title.")
     called_ae: str | None = Field(default=None, description="Called AE title.")
     application_context: str | None = Field(default=None, description="Application context UID.")
@@ -429,7 +431,8 @@ class RemoteAccessObs(Observation):
     """A remote-access or tunnel session identified by content, port or SNI."""
 
     kind: Literal["remote_access"] = "remote_access"
-    method: str = Field(description="teamviewer, anydesk, vnc, rdp, telnet, ssh, ftp, screenconnect, ipsec, ...")
+    method: str = Field(description="teamviewer, anydesk, vnc, rdp, telnet, ssh, ftp, screenconnect, "
+                        "ipsec, ...")
     signature: str = Field(description="Id of the signature or detector that matched.")
     evidence: Literal["content", "port",
                       "sni"] = Field(description="What matched: bytes, port only, or TLS SNI.")
@@ -458,9 +461,9 @@ class WifiObs(Observation):
 
 
 AnyObservation = Annotated[
-    HostSighting | Conversation | CaptureStats | Weird | ArpObs | DhcpObs | LldpObs | CdpObs | DnsObs | NetbiosObs
-    | SsdpObs | HttpObs | TlsObs | SshObs | SmbObs | SnmpObs | OsHint | DicomObs | Hl7Obs | SdcObs | IntellivueObs
-    | PoctObs | AstmObs | RemoteAccessObs | WifiObs,
+    HostSighting | Conversation | CaptureStats | Weird | ArpObs | DhcpObs | LldpObs | CdpObs | DnsObs
+    | NetbiosObs | SsdpObs | HttpObs | TlsObs | SshObs | SmbObs | SnmpObs | OsHint | DicomObs | Hl7Obs
+    | SdcObs | IntellivueObs | PoctObs | AstmObs | RemoteAccessObs | WifiObs,
     Field(discriminator="kind"),
 ]
 

@@ -37,7 +37,8 @@ def _open(path: Path) -> tuple[BinaryIO, BinaryIO]:
     raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
     if raw.read(2) == GZIP_MAGIC:
         raw.seek(0)
-        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), raw  # a binary stream; typeshed has no common type
+        # a binary stream; typeshed has no common type
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), raw
     raw.seek(0)
     return raw, raw
 

@@ -40,7 +40,8 @@ def load_rule_file(path: Path, fields: dict[str, dict[str, str] | None] | None =
         raise RuleError(f"{name}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise RuleError(f"{name}:{mark.line + 1 if mark else 1}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise RuleError(f"{name}:{mark.line + 1 if mark else 1}: not valid YAML: "
+                        f"{getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise RuleError(f"{name}:1: a rule must be a mapping")
     try:
@@ -50,8 +51,8 @@ def load_rule_file(path: Path, fields: dict[str, dict[str, str] | None] | None =
     known = subject_fields() if fields is None else fields
     if rule.match.subject not in known:
         loc = ("match", "subject")
-        raise RuleError(f"{name}:{line_of(lines, loc)}: match.subject: unknown subject {rule.match.subject!r} "
-                        f"(known: {', '.join(sorted(known))})")
+        raise RuleError(f"{name}:{line_of(lines, loc)}: match.subject: unknown subject "
+                        f"{rule.match.subject!r} (known: {', '.join(sorted(known))})")
     try:
         rule._predicate = compile_where(rule.match.where, known[rule.match.subject], ("match", "where"))
     except WhereError as exc:

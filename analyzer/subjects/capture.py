@@ -30,10 +30,12 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
     yield {
         "packets": sum(s.packets for s in stats), "malformed": sum(s.malformed for s in stats),
         "overflow_tables": tables, "overflow_total": sum(overflow.values()),
-        "kernel_drops": sum(s.kernel_drops or 0 for s in stats), "queue_drops": sum(s.queue_drops for s in stats),
+        "kernel_drops": sum(s.kernel_drops or 0 for s in stats),
+        "queue_drops": sum(s.queue_drops for s in stats),
         "truncated": any(s.truncated for s in stats),
         "_key": "capture:" + ",".join(tables), "_devices": [], "_ips": [],
         "_evidence": [Evidence(text=f"table {n}: {overflow[n]} entries refused at its cap") for n in tables],
-        "_zone": None, "_first_seen": min((s.first_ts for s in stats if s.first_ts is not None), default=None),
+        "_zone": None,
+        "_first_seen": min((s.first_ts for s in stats if s.first_ts is not None), default=None),
         "_last_seen": max((s.last_ts for s in stats if s.last_ts is not None), default=None),
     }

@@ -59,7 +59,8 @@ def smb1_macs(ctx: AnalysisContext) -> dict[str, list[Evidence]]:
     for mac, groups in tops.items():
         items = sorted((item, g) for g, top in groups for item in top.items)[:3]
         out[mac] = [Evidence(source=source or None, frame_no=frame_no or None, ts=ts,
-                             text=f"SMB negotiate {src_ip} -> {dst_ip} dialects {', '.join(offered) or chosen}")
+                             text=f"SMB negotiate {src_ip} -> {dst_ip} dialects "
+                                  f"{', '.join(offered) or chosen}")
                     for (_, (source, frame_no, ts)), (src_ip, dst_ip, offered, chosen) in items]
     return out
 
@@ -82,7 +83,8 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
         union, ordered = around[segs]
         neighbours = [m for m in ordered if m != mac] if mac in union else list(ordered)
         in_baseline = baseline is not None and baseline.knows_device(d)
-        evidence = [Evidence(text=f"device {mac} ({d.hostname or '-'}), {d.vendor or 'unknown vendor'}, role {d.role}")]
+        evidence = [Evidence(text=f"device {mac} ({d.hostname or '-'}), {d.vendor or 'unknown vendor'}, "
+                                  f"role {d.role}")]
         evidence += smb1.get(mac, [])
         yield {
             "mac": mac, "ips": d.ips, "vlans": d.vlans, "vlan_count": len([v for v in d.vlans if v]),

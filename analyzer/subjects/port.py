@@ -36,7 +36,8 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
             "vlans": sorted({v for d in devs for v in d.vlans}), "repeater": False,
             "any_dm": any(d.is_dm for d in devs),
             "_key": sp, "_devices": macs, "_ips": sorted({ip for d in devs for ip in d.ips}),
-            "_evidence": [Evidence(text=f"{len(macs)} devices announce themselves behind {sp}: {', '.join(macs)}")],
+            "_evidence": [Evidence(text=f"{len(macs)} devices announce themselves behind {sp}: "
+                                        f"{', '.join(macs)}")],
             "_zone": devs[0].zone,
             "_first_seen": min((d.first_seen for d in devs if d.first_seen), default=None),
             "_last_seen": max((d.last_seen for d in devs if d.last_seen), default=None),
@@ -51,6 +52,7 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
                 "vlans": d.vlans, "repeater": True, "any_dm": d.is_dm, "_key": f"hub:{mac}",
                 "_devices": [mac],
                 "_ips": d.ips,
-                "_evidence": [Evidence(text=f"{mac} ({d.hostname or '-'}) announces the repeater capability")],
+                "_evidence": [Evidence(text=f"{mac} ({d.hostname or '-'}) announces the repeater "
+                                            "capability")],
                 "_zone": d.zone, "_first_seen": d.first_seen, "_last_seen": d.last_seen,
             }

@@ -22,9 +22,11 @@ router = APIRouter(tags=["ingest"], responses=errors_responses(401, 403, 413, 42
 def ingest(body: IngestIn, response: Response, session: Session = Depends(get_session),
            principal: Principal = Depends(require("ingest"))) -> IngestOut:
     if body.sensor != principal.sensor:
-        raise ForbiddenError(f"this token may ingest only as sensor {principal.sensor!r}, not {body.sensor!r}", "sensor")
+        raise ForbiddenError(f"this token may ingest only as sensor {principal.sensor!r}, "
+                             f"not {body.sensor!r}", "sensor")
     if body.schema_version > SCHEMA_VERSION:
-        raise InvalidError(f"schema_version {body.schema_version} is newer than this server's ({SCHEMA_VERSION})", "schema_version")
+        raise InvalidError(f"schema_version {body.schema_version} is newer than this server's "
+                           f"({SCHEMA_VERSION})", "schema_version")
     stored, count, refused = service.ingest_batch(session, sensor=body.sensor, seq=body.seq,
                                                   observations=body.observations)
     response.status_code = 201 if stored else 200

@@ -78,8 +78,8 @@ def export_sheets(format: Literal["csv", "json", "yaml"] = Query("csv"),
 @router.post("/sheets/import", response_model=ImportOut, summary="Import a sheets file (multipart)",
              description="A bad row refuses the whole file (422 listing every error) unless partial=true.")
 async def import_sheets(file: UploadFile = File(..., description="CSV (; or ,), JSON or YAML."),
-                        format: Literal["csv", "json", "yaml"] | None = Form(None,
-                                                                             description="Default: from the file name."),
+                        format: Literal["csv", "json", "yaml"] | None = Form(
+                            None, description="Default: from the file name."),
                         partial: bool = Form(False),
                         overwrite: bool = Form(False,
                                                description="Replace sheets edited since their last import."),

@@ -87,7 +87,8 @@ def session_alive(db: Session, user: WebSession, *, idle_timeout: int, max_age: 
     now = utcnow()
     if row is None or row.revoked or row.token_hash != user.sub:
         return False
-    if now - row.last_seen > dt.timedelta(seconds=idle_timeout) or now - row.created > dt.timedelta(seconds=max_age):
+    if (now - row.last_seen > dt.timedelta(seconds=idle_timeout)
+            or now - row.created > dt.timedelta(seconds=max_age)):
         return False
     if not token_usable(db.exec(select(TokenRow).where(TokenRow.hash == user.sub)).first(), now):
         return False

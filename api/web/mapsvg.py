@@ -179,7 +179,8 @@ def _edges(edges: Iterable[Edge], by_addr: dict[str, str], nodes: dict[str, Node
         item = merged.setdefault(key,
                                  MapEdge(a=key[0], b=key[1],
                                          ends=f"{nodes[key[0]].label} ↔ {nodes[key[1]].label}"))
-        port = f"{edge.transport or ''}/{edge.server_port}" if edge.server_port is not None else (edge.transport or "")
+        port = (f"{edge.transport or ''}/{edge.server_port}" if edge.server_port is not None
+                else (edge.transport or ""))
         item.services.add(edge.app or port or "?")
     # Index the policy findings by the addresses they involve, so each edge only checks its candidates.
     involved = [set(f.ips) | set(f.devices) for f in policy]
@@ -236,16 +237,19 @@ def render_map(
     for zone, x, y, w, h in boxes:
         name = words["external"] if zone == EXTERNAL else words["unzoned"] if zone == UNZONED else zone
         css = "zone zone-external" if zone == EXTERNAL else "zone"
-        out.append(f'<g class="{css}" data-zone="{escape(zone)}"><rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" '
-                   f'height="{h:.0f}" rx="8"/><text class="zone-label" x="{x + 10:.0f}" y="{y + 20:.0f}">'
+        out.append(f'<g class="{css}" data-zone="{escape(zone)}"><rect x="{x:.0f}" y="{y:.0f}" '
+                   f'width="{w:.0f}" height="{h:.0f}" rx="8"/>'
+                   f'<text class="zone-label" x="{x + 10:.0f}" y="{y + 20:.0f}">'
                    f"{escape(name)}</text></g>")
     for e in map_edges:
         na, nb = nodes[e.a], nodes[e.b]
         services = ", ".join(sorted(e.services))
         coords = f'd="{_curve(na, nb)}"'
         if e.finding_id:
-            tip = f"{words['policy']}: {e.finding_title} ({na.title.split(' · ')[0]} ↔ {nb.title.split(' · ')[0]}: {services})"
-            out.append(f'<a class="edge-link" href="/findings/{quote(e.finding_id)}" data-finding="{escape(e.finding_id)}">'
+            tip = (f"{words['policy']}: {e.finding_title} ({na.title.split(' · ')[0]} ↔ "
+                   f"{nb.title.split(' · ')[0]}: {services})")
+            out.append(f'<a class="edge-link" href="/findings/{quote(e.finding_id)}" '
+                       f'data-finding="{escape(e.finding_id)}">'
                        f"<title>{escape(tip)}</title>"
                        f'<path class="edge edge-bad" {coords}/><path class="edge-hit" {coords}/></a>')
         else:
@@ -254,7 +258,8 @@ def render_map(
     for node in sorted(nodes.values(), key=lambda n: n.key):
         css = " ".join(c for c in ("node", "node-dm" if node.dm else "", "node-wifi" if node.wifi else "",
                                    "node-external" if node.external else "") if c)
-        wifi_mark = (f'<text class="wifi-mark" x="{node.x + 12:.0f}" y="{node.y - 10:.0f}" aria-hidden="true">'
+        wifi_mark = (f'<text class="wifi-mark" x="{node.x + 12:.0f}" y="{node.y - 10:.0f}" '
+                     'aria-hidden="true">'
                      "Wi-Fi</text>") if node.wifi else ""
         out.append(f'<a class="node-link" href="{escape(node.href)}" data-key="{escape(node.key)}">'
                    f"<title>{escape(node.title)}</title>"

@@ -20,7 +20,8 @@ from api.web.ui import PAGE, Ctx, as_offset, needs, posted, qs as _qs, redirect
 
 router = APIRouter(include_in_schema=False)
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "yaml": "application/yaml"}
-MAX_IMPORT_BYTES = 5 * 1024 * 1024  # a sheets file; content limits (rows, cell, nesting) are in analyzer.sheet_io
+MAX_IMPORT_BYTES = 5 * 1024 * 1024  # a sheets file; content limits (rows, cell, nesting) are in
+                                    # analyzer.sheet_io
 
 
 def _form_page(ctx: Ctx, *, editing: bool, form: dict[str, Any], version: int,
@@ -97,7 +98,8 @@ async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write"
                                                   notify=data.notifier(request))
             if not errors or form.get("partial"):
                 query = _qs(msg="sheets.imported", n=imported)
-                return redirect("/sheets?" + query) if not errors else _list_with_errors(ctx, db, errors, imported)
+                return (redirect("/sheets?" + query) if not errors
+                        else _list_with_errors(ctx, db, errors, imported))
     return _list_with_errors(ctx, db, errors, None)
 
 
