@@ -62,6 +62,7 @@ from pydantic import ValidationError
 
 from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet, field_meta
 from analyzer.yamlload import Limits, safe_load
+from collector.yamlsafe import nesting_exceeds
 
 FORMATS = ("csv", "json", "yaml")
 # A YAML sheet file may be as large as an API request body (api.settings max_body_bytes).
@@ -75,28 +76,6 @@ MAX_ROWS = 10_000  # sheets per file: a hospital has hundreds; more is a mistake
 MAX_CELL_CHARS = 64 * 1024  # characters per CSV cell (the csv module itself stops at 128 KiB
                             # with an exception)
 MAX_NESTING = 32  # JSON/YAML nesting: a sheet needs 3 levels; deep nesting exhausts the parser's recursion
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-def nesting_exceeds(data: str | bytes, limit: int = MAX_NESTING) -> bool:
-    """True when JSON text nests arrays/objects deeper than `limit` (brackets inside strings do not count).
-
-    Checked before parsing: json.loads recurses once per level (RecursionError near 1000).  Strings are
-    dropped, then each pass removes the innermost `[]`/`{}` pairs (C speed, no loop per character).  After
-    `k` passes, a run of `m` opening brackets means a nesting of at least m + k; a text still reducible after
-    `limit` passes nests deeper.  A malformed text is left to the parser to word.
-    """
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")  # escaped backslashes first, then quotes
-    brackets = b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)  # outside strings only
-    for passes in range(limit + 1):
-        if re.search(rb"[\[{]{%d}" % (limit + 1 - passes), brackets):
-            return True
-        reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
-        if reduced == brackets:
-            return False
-        brackets = reduced
-    return True
 
 
 def _norm(text: str) -> str:
@@ -398,7 +377,7 @@ def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
     if fmt == "csv":
         rows = _read_csv(text, result)
     elif fmt in ("json", "yaml"):
-        if fmt == "json" and nesting_exceeds(text):
+        if fmt == "json" and nesting_exceeds(text, MAX_NESTING):
             result.errors.append(SheetError(1, "file", f"JSON nested deeper than {MAX_NESTING} levels"))
             return result
         try:

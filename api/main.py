@@ -21,9 +21,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from analyzer.sheet_io import nesting_exceeds
 from api.errors import install_error_handlers
 from api.settings import Settings
+from collector.yamlsafe import nesting_exceeds
 
 log = logging.getLogger("medtap.api")
 API_PREFIX = "/api/v1"

@@ -151,10 +151,37 @@ if _CParser is not None:
             _StrictResolver.__init__(self)
 
 
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nesting_exceeds(data: str | bytes, limit: int) -> bool:
+    """True when JSON text or YAML flow collections nest deeper than `limit` ("strings" do not count).
+
+    Checked before parsing: json.loads and PyYAML's parser recurse once per level (RecursionError near
+    1000, after seconds of work for YAML).  Strings are
+    dropped, then each pass removes the innermost `[]`/`{}` pairs (C speed, no loop per character).  After
+    `k` passes, a run of `m` opening brackets means a nesting of at least m + k; a text still reducible after
+    `limit` passes nests deeper.  A malformed text is left to the parser to word.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")  # escaped backslashes first, then quotes
+    brackets = b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)  # outside strings only
+    for passes in range(limit + 1):
+        if re.search(rb"[\[{]{%d}" % (limit + 1 - passes), brackets):
+            return True
+        reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if reduced == brackets:
+            return False
+        brackets = reduced
+    return True
+
+
 def load_node(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, yaml.Node | None]:
     """Parse one document: (data, root node).  Raises yaml.YAMLError (YamlRefused past a limit)."""
     if len(text) > limits.max_bytes or len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes:
         raise YamlRefused(f"larger than {limits.max_bytes} bytes", 1)
+    if nesting_exceeds(text, limits.max_depth):  # deep flow collections: refused before the parser recurses
+        raise YamlRefused(f"nested deeper than {limits.max_depth} levels", 1)
     if StrictCLoader is not None:
         try:
             return _load(StrictCLoader(text), limits)
