@@ -166,11 +166,10 @@ def run_sensor(plan: SensorPlan) -> SensorResult:
     with httpx.Client(base_url=plan.base_url, timeout=60.0) as client:
         time.sleep(max(0.0, plan.start_at - time.time()))
         out.first_post = time.time()
-        next_post = time.monotonic()
+        next_post = next_poll = time.monotonic()
         sent = 0
         while sent < plan.batches or pending:
-            now = time.monotonic()
-            if sent < plan.batches and now >= next_post:
+            if sent < plan.batches and time.monotonic() >= next_post:
                 result = BatchResult(seq=sent + 1, records=plan.new_devices * RECORDS_PER_DEVICE + plan.repeats)
                 started = time.monotonic()
                 try:
@@ -185,10 +184,11 @@ def run_sensor(plan: SensorPlan) -> SensorResult:
                 out.batches.append(result)
                 if result.status == 201:
                     pending.append((result, sent, started))
-                next_post = max(next_post + plan.period, time.monotonic()) if plan.period else time.monotonic()
+                # paced: the next flush period; period 0: as soon as acknowledged (saturation, the bench)
+                next_post = max(next_post + plan.period, time.monotonic())
                 sent += 1
-                continue
-            if pending:
+            if pending and time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + POLL
                 result, b, started = pending[0]
                 try:
                     reply = client.get("/api/v1/devices", headers=read_headers,
@@ -203,11 +203,13 @@ def run_sensor(plan: SensorPlan) -> SensorResult:
                     result.visible_after = waited
                 if shown or waited > GIVE_UP:
                     pending.popleft()
-                    continue  # the next batch may already show too
-            wake = time.monotonic() + POLL
+                    next_poll = time.monotonic()  # the next batch may already show too
+                    continue
+            wake = [next_poll] if pending else []
             if sent < plan.batches:
-                wake = min(wake, next_post)
-            time.sleep(max(0.0, wake - time.monotonic()))
+                wake.append(next_post)
+            if wake:
+                time.sleep(max(0.0, min(wake) - time.monotonic()))
     return out
 
 
