@@ -214,7 +214,11 @@ def run_sensor(plan: SensorPlan) -> SensorResult:
 
 
 def sensor_pool(processes: int) -> Pool:
-    """A pool of sensor processes forked from a forkserver that imported this module and httpx once."""
+    """A pool of sensor processes forked from a forkserver that imported this module and httpx once.
+
+    As with any forkserver or spawn child, each process imports the caller's main module under
+    `__mp_main__`: a script calling this must keep its work under `if __name__ == "__main__":`.
+    """
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["httpx", "collector.schema", __name__])
     return ctx.Pool(processes)
