@@ -9,9 +9,16 @@ tshark's own RSS is its child ru_maxrss), and a naive scapy loop (full dissectio
 50,000 frames only, extrapolated.  Prints a table and writes /tmp/medtap-bench/results.json.
 
 Usage: python tests/bench/run_bench.py [--pcap PATH] [--frames N] [--with-5m] [--best-of N] [--skip NAME ...]
+       [--skip-central] [--central-sensors K] [--central-batches N] [--central-period S]
 
-The last contender is the whole `medtap replay` command (start-up, decoding, SQLite, analysis, report):
-what a user waits for.  `--with-5m` adds the same runs over the mix given five times (memory check).
+`medtap-replay-command` is the whole `medtap replay` command (start-up, decoding, SQLite, analysis, report):
+what a user waits for; it also reports the store it leaves (SQLite file and facts' JSON, in bytes per
+frame and per million frames).  `medtap-analysis-per-flush` replays the mix into the runner's database
+sink and times the incremental analysis run after each flush period, as a live capture does.
+`--with-5m` adds the same runs over the mix given five times (memory check).  Last, `central-ingest`
+(not pinned, not a child: it forks its own sensor processes) feeds one central on PostgreSQL from K
+simulated sensors and reports the records a second it sustains and the ingest-to-visible delays;
+it is skipped, with a line saying so, when PostgreSQL is unreachable (or with --skip-central).
 """
 
 from __future__ import annotations
@@ -30,8 +37,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script (make bench): tests/ is not on the path otherwise
     sys.path.insert(0, str(REPO))
-
-from tests.keys import TEST_KEY  # noqa: E402
 DEFAULT_PCAP = Path("/tmp/medtap-bench/mix.pcap")
 RESULTS = Path("/tmp/medtap-bench/results.json")
 SCAPY_FRAMES = 50_000
@@ -46,6 +51,7 @@ def run_medtap(pcap: Path, repeat: int = 1, fast_only: bool = False) -> dict[str
     from collector.pipeline import replay
     from collector.registry import all_detectors
     from collector.sinks import CountingSink
+    from tests.keys import TEST_KEY
 
     detectors = [] if fast_only else list(all_detectors())  # imported before the clock starts
     sink = CountingSink()
@@ -112,6 +118,7 @@ def run_flush_analysis(pcap: Path) -> dict[str, Any]:
     from api.runner import _DbSink, session_for
     from api.service import reanalyze, start_digest, stored_digest
     from collector.pipeline import replay
+    from tests.keys import TEST_KEY
 
     analyses: list[float] = []
     records: list[int] = []
