@@ -9,9 +9,16 @@ tshark's own RSS is its child ru_maxrss), and a naive scapy loop (full dissectio
 50,000 frames only, extrapolated.  Prints a table and writes /tmp/medtap-bench/results.json.
 
 Usage: python tests/bench/run_bench.py [--pcap PATH] [--frames N] [--with-5m] [--best-of N] [--skip NAME ...]
+       [--skip-central] [--central-sensors K] [--central-batches N] [--central-period S]
 
-The last contender is the whole `medtap replay` command (start-up, decoding, SQLite, analysis, report):
-what a user waits for.  `--with-5m` adds the same runs over the mix given five times (memory check).
+`medtap-replay-command` is the whole `medtap replay` command (start-up, decoding, SQLite, analysis, report):
+what a user waits for; it also reports the store it leaves (SQLite file and facts' JSON, in bytes per
+frame and per million frames).  `medtap-analysis-per-flush` replays the mix into the runner's database
+sink and times the incremental analysis run after each flush period, as a live capture does.
+`--with-5m` adds the same runs over the mix given five times (memory check).  Last, `central-ingest`
+(not pinned, not a child: it forks its own sensor processes) feeds one central on PostgreSQL from K
+simulated sensors and reports the records a second it sustains and the ingest-to-visible delays;
+it is skipped, with a line saying so, when PostgreSQL is unreachable (or with --skip-central).
 """
 
 from __future__ import annotations
@@ -27,9 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.keys import TEST_KEY
-
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script (make bench): tests/ is not on the path otherwise
+    sys.path.insert(0, str(REPO))
 DEFAULT_PCAP = Path("/tmp/medtap-bench/mix.pcap")
 RESULTS = Path("/tmp/medtap-bench/results.json")
 SCAPY_FRAMES = 50_000
@@ -44,6 +51,7 @@ def run_medtap(pcap: Path, repeat: int = 1, fast_only: bool = False) -> dict[str
     from collector.pipeline import replay
     from collector.registry import all_detectors
     from collector.sinks import CountingSink
+    from tests.keys import TEST_KEY
 
     detectors = [] if fast_only else list(all_detectors())  # imported before the clock starts
     sink = CountingSink()
@@ -67,10 +75,79 @@ def run_cli(pcap: Path, repeat: int = 1) -> dict[str, Any]:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=tmp)
         elapsed = time.perf_counter() - t
         report = json.loads(Path(tmp, "report.json").read_text())
+        store = store_size(Path(tmp, "bench.db"))
     stats = report["stats"]
-    return {"frames": stats["packets"], "bytes": stats["bytes"], "seconds": elapsed,
-            "devices": len(report["devices"]), "findings": len(report["findings"]),
+    frames = stats["packets"]
+    store.update({f"{k}_per_frame": round(store[k] / frames, 2) if frames else None
+                  for k in ("file_bytes", "fact_json_bytes")})
+    store.update({f"{k}_per_million_frames": round(store[k] * 1e6 / frames) if frames else None
+                  for k in ("file_bytes", "fact_json_bytes")})
+    return {"frames": frames, "bytes": stats["bytes"], "seconds": elapsed,
+            "devices": len(report["devices"]), "findings": len(report["findings"]), "store": store,
             "child_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+
+
+def store_size(db: Path) -> dict[str, Any]:
+    """What a replay left on disk: the SQLite file (with its WAL, if any) and the facts' JSON in it.
+
+    The store should grow with what is new on the network, not with frames (target: at most
+    20 bytes of store a frame on the mix); sizes are read before sqlite3 opens the file (it adds a -shm).
+    """
+    import sqlite3
+
+    file_bytes = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+    with sqlite3.connect(db) as conn:
+        json_bytes, facts, observations = conn.execute(
+            "SELECT coalesce(sum(length(json)), 0), count(*), coalesce(sum(count), 0) FROM fact").fetchone()
+    return {"file_bytes": file_bytes, "fact_json_bytes": int(json_bytes), "facts": int(facts),
+            "observations": int(observations)}
+
+
+def run_flush_analysis(pcap: Path) -> dict[str, Any]:
+    """Incremental analysis as a running capture does it (api.runner.run_capture's `analyze_flush`).
+
+    The mix is replayed through collector.pipeline.replay into the database sink of medtap's runner,
+    which folds every stored batch into the digest; after each flush period of the collector
+    (10 s of packet time) `reanalyze` runs on that digest.  Each analysis is timed: its cost should
+    follow what is on the network (devices, conversations), not the frames seen so far.
+    """
+    import statistics
+    import tempfile
+
+    from api.facts_store import generation
+    from api.runner import _DbSink, session_for
+    from api.service import reanalyze, start_digest, stored_digest
+    from collector.pipeline import replay
+    from tests.keys import TEST_KEY
+
+    analyses: list[float] = []
+    records: list[int] = []
+    rereads = [0]
+    with tempfile.TemporaryDirectory(prefix="medtap-bench-") as tmp, \
+            session_for(f"sqlite:///{tmp}/flush.db") as session:
+        digest = start_digest(session, site=None)
+        stored = [0]
+
+        def analyze_flush() -> None:
+            if sink.digest is not None and sink.digest.generation != generation(session):
+                sink.digest = stored_digest(session, site=None)  # not expected with one writer: counted
+                rereads[0] += 1
+            records.append(sink.count - stored[0])
+            stored[0] = sink.count
+            started = time.perf_counter()
+            reanalyze(session, digest=sink.digest, record_run=False)
+            analyses.append(time.perf_counter() - started)
+
+        sink = _DbSink(session, "bench", digest=digest, on_flush=analyze_flush)
+        t = time.perf_counter()
+        stats = replay([pcap], sink, sensor="bench", key=TEST_KEY)
+        elapsed = time.perf_counter() - t
+        span = (stats.last_ts or 0.0) - (stats.first_ts or 0.0)
+    return {"frames": stats.packets, "bytes": stats.bytes, "seconds": elapsed, "analyses": len(analyses),
+            "analysis_median_s": statistics.median(analyses) if analyses else None,
+            "analysis_max_s": max(analyses) if analyses else None, "analysis_total_s": sum(analyses),
+            "analysis_seconds": analyses, "records_per_flush": records, "digest_rereads": rereads[0],
+            "packet_seconds": span, "records_per_packet_second": sink.count / span if span else None}
 
 
 def _account(conv: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], size: int) -> None:
@@ -160,6 +237,7 @@ CONTENDERS = {
     "scapy-naive": run_scapy,
     "medtap-5x-same-hosts": lambda p: run_medtap(p, repeat=5),
     "medtap-replay-command": lambda p: run_cli(p),
+    "medtap-analysis-per-flush": run_flush_analysis,
     "medtap-replay-command-5x": lambda p: run_cli(p, repeat=5),
 }
 
@@ -170,6 +248,90 @@ def child(name: str, pcap: Path) -> None:
     result = CONTENDERS[name](pcap)
     result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(result))
+
+
+# ----------------------------------------------------------------------------- central ingest (in the driver)
+
+
+PG_URL = os.environ.get("MEDTAP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def run_central_ingest(*, sensors: int, batches: int, new_devices: int, repeats: int,
+                       period: float) -> dict[str, Any]:
+    """One central on PostgreSQL fed by `sensors` sensor processes (tests/api/central_load.py).
+
+    Period 0 (the default) posts each batch as soon as the previous one is acknowledged: the records
+    a second acknowledged over the whole run are what one central sustains (each a record a sensor
+    sent, merged into the facts), and the ingest-to-visible delays (POST sent -> the batch's new
+    devices listed by GET /devices?q=) include the queue that builds when the sensors outpace it.
+    The central (uvicorn, web UI, background analysis every 1 s) runs in this process; the sensors
+    in processes forked from a forkserver; PostgreSQL gets a schema of its own, dropped afterwards.
+    Raises ConnectionError when PostgreSQL is unreachable.
+    """
+    import uuid
+
+    import psycopg
+
+    from tests.api.central_load import RECORDS_PER_DEVICE, run_load
+
+    plain = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        conn = psycopg.connect(plain, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        raise ConnectionError(f"PostgreSQL unreachable at {plain}: {exc}") from exc
+    schema = "medtap_bench_" + uuid.uuid4().hex[:10]
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        sep = "&" if "?" in PG_URL else "?"
+        run = run_load(f"{PG_URL}{sep}options=-csearch_path%3D{schema}", sensors=sensors, batches=batches,
+                       new_devices=new_devices, repeats=repeats, period=period)
+    finally:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()
+    out = run.summary()
+    per_batch = new_devices * RECORDS_PER_DEVICE + repeats
+    lost = sensors * batches * per_batch - sum(run.stored.values())
+    failed = sum(1 for s in run.sensors for b in s.batches if b.status != 201)
+    late = sum(1 for s in run.sensors for b in s.batches if b.visible_after is None or b.visible_after > 10.0)
+    out.update({"records_per_batch": per_batch, "period": period, "records_not_stored": lost,
+                "batches_refused": failed, "batches_not_visible_within_10s": late,
+                "reads_not_200": sum(1 for r in run.reads if r.status != 200)})
+    return out
+
+
+def extra_table(results: dict[str, dict[str, Any]], central: dict[str, Any] | None) -> str:
+    """Store size, analysis per flush and central ingest lines (printed under the speed table)."""
+    rows: list[str] = []
+    for name in ("medtap-replay-command", "medtap-replay-command-5x"):
+        store = results.get(name, {}).get("store")
+        if store:
+            rows.append(f"store after {name}: SQLite file {store['file_bytes'] / 1e6:.1f} MB = "
+                        f"{store['file_bytes_per_frame']} bytes/frame ({store['file_bytes_per_million_frames'] / 1e6:.1f}"
+                        f" MB per million frames); facts JSON {store['fact_json_bytes'] / 1e6:.1f} MB = "
+                        f"{store['fact_json_bytes_per_frame']} bytes/frame; {store['facts']:,} facts for "
+                        f"{store['observations']:,} observations (target <= 20 bytes/frame)")
+    flush = results.get("medtap-analysis-per-flush", {})
+    if flush.get("analyses"):
+        rows.append(f"analysis per flush: {flush['analyses']} analyses, median {flush['analysis_median_s']:.2f} s, "
+                    f"max {flush['analysis_max_s']:.2f} s (total {flush['analysis_total_s']:.1f} s of "
+                    f"{flush['seconds']:.1f} s); {flush['records_per_packet_second']:.0f} records per second of "
+                    f"capture ({flush['packet_seconds']:.0f} s of packet time); digest re-reads "
+                    f"{flush['digest_rereads']}")
+    if central and "error" not in central:
+        rate = flush.get("records_per_packet_second")
+        served = f"; ~{central['records_per_second'] / rate:.1f} sensors as busy as the mix" if rate else ""
+        rows.append(f"central ingest (PostgreSQL, {central['sensors']} sensor processes, {central['batches']} "
+                    f"batches of {central['records_per_batch']} records, period {central['period']} s): "
+                    f"{central['records_per_second']:,.0f} records/s sustained over {central['ingest_seconds']} s"
+                    f"{served}; ingest-to-visible median {central['visible_median_s']} s, max "
+                    f"{central['visible_max_s']} s; POST median {central['post_median_s']} s, max "
+                    f"{central['post_max_s']} s; {central['analyses']} background analyses (median "
+                    f"{central['analysis_median_s']} s, max {central['analysis_max_s']} s); not stored "
+                    f"{central['records_not_stored']}, refused {central['batches_refused']}, late (>10 s) "
+                    f"{central['batches_not_visible_within_10s']}, reads not 200 {central['reads_not_200']}")
+    elif central:
+        rows.append(f"central ingest: {central['error']}")
+    return "\n".join(rows)
 
 
 # ----------------------------------------------------------------------------- driver
@@ -208,6 +370,15 @@ def main() -> None:
     ap.add_argument("--best-of", type=int, default=1,
                     help="run each contender (except tshark and the 5x run) N times and keep the fastest: "
                          "on a shared machine the best run is the least disturbed one")
+    ap.add_argument("--skip-central", action="store_true",
+                    help="skip the central ingest run (one central on PostgreSQL fed by simulated sensors)")
+    ap.add_argument("--central-sensors", type=int, default=20, help="sensor processes of the central run")
+    ap.add_argument("--central-batches", type=int, default=15, help="batches each sensor posts")
+    ap.add_argument("--central-new-devices", type=int, default=10, help="new devices in each batch")
+    ap.add_argument("--central-repeats", type=int, default=290,
+                    help="re-sighting records in each batch (facts merged, not added)")
+    ap.add_argument("--central-period", type=float, default=0.0,
+                    help="seconds between two batches of a sensor (0: as soon as acknowledged, saturation)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -232,8 +403,20 @@ def main() -> None:
             r["mbps"] = r["bytes"] / r["seconds"] / 1e6 if r["seconds"] else 0.0
             r["rss_mib"] = max(r["maxrss_kib"], r.get("tshark_maxrss_kib", 0), r.get("child_maxrss_kib", 0)) / 1024
         results[name] = r
+    central: dict[str, Any] | None = None
+    if not args.skip_central:
+        print("running central-ingest...", flush=True)
+        try:
+            central = run_central_ingest(sensors=args.central_sensors, batches=args.central_batches,
+                                         new_devices=args.central_new_devices, repeats=args.central_repeats,
+                                         period=args.central_period)
+        except ConnectionError as exc:  # no PostgreSQL here: the other figures still stand
+            central = {"error": f"skipped, {exc}"}
     print()
     print(table(results))
+    extra = extra_table(results, central)
+    if extra:
+        print(extra)
     machine = {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
                "cores_visible": os.cpu_count(), "one_core_pinned": hasattr(os, "sched_setaffinity"),
                "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "best_of": args.best_of}
@@ -248,7 +431,8 @@ def main() -> None:
           f"load average {machine['loadavg_start'][0]:.1f} -> {machine['loadavg_end'][0]:.1f}; each contender pinned "
           f"to one core, best of {args.best_of}; scapy measured on the first 50,000 frames and extrapolated")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"pcap": str(args.pcap), "machine": machine, "results": results}, indent=2))
+    RESULTS.write_text(json.dumps({"pcap": str(args.pcap), "machine": machine, "results": results,
+                                   "central_ingest": central}, indent=2))
     print(f"results: {RESULTS}")
 
 
