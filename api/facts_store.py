@@ -113,6 +113,8 @@ def store_batch(session: Session, observations: Sequence[Observation], *, sensor
     `sensor` is stamped on records that carry none.  With `seq`, the batch (`batch_key`, default the
     sensor, and seq) is stored only once: a repeat is acknowledged (`stored=False`), not stored again.
     """
+    records = [o if o.sensor or not sensor else o.model_copy(update={"sensor": sensor}) for o in observations]
+    facts = keyed(records)  # merged and keyed before the write lock: the lock covers the database work only
     before = bump_generation(session) - 1
     if seq is not None:
         key = batch_key or sensor
@@ -123,8 +125,7 @@ def store_batch(session: Session, observations: Sequence[Observation], *, sensor
             return StoreResult(stored=False, records=int(existing), generation=before,
                                previous_generation=before)
         session.add(IngestBatch(sensor=key, seq=seq, count=len(observations)))
-    records = [o if o.sensor or not sensor else o.model_copy(update={"sensor": sensor}) for o in observations]
-    result = _upsert(session, records, before + 1)
+    result = _upsert(session, facts, before + 1)
     if keep_raw if keep_raw is not None else raw_retention_days() > 0:
         _insert_raw(session, records, sensor, seq)
     _sensor_seen(session, sensor, seq if batch_key is None else None, len(result), records)
@@ -142,8 +143,7 @@ class _Upserted:
         return self.new + self.updated
 
 
-def _upsert(session: Session, records: Sequence[Observation], gen: int) -> _Upserted:
-    facts = keyed(records)
+def _upsert(session: Session, facts: dict[str, Observation], gen: int) -> _Upserted:
     out = _Upserted()
     if not facts:
         return out

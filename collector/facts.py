@@ -45,6 +45,8 @@ VOLATILE: dict[str, frozenset[str]] = {
         "first_ts", "client_port", "community_id", "syn_seen", "src_mac", "dst_mac", "src_ip", "dst_ip",
         "src_port", "dst_port", "packets_c2s", "packets_s2c", "bytes_c2s", "bytes_s2c",
     },
+    # a passive OS hint is about (mac, ip): which frame, to whom and from which port is evidence, not identity
+    "os_hint": ENVELOPE_VOLATILE | {"src_mac", "dst_mac", "src_ip", "dst_ip", "src_port", "dst_port"},
 }
 """Fields that are not part of a fact's identity, per kind (ENVELOPE_VOLATILE for the other kinds)."""
 NEVER_MERGED = frozenset({"stats"})
