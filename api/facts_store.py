@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -31,6 +31,8 @@ from collector.schema import Observation, parse_observation
 
 GENERATION = "generation"
 ANALYZED = "analyzed"
+FACTS = "facts"
+"""Counter bumped by fact writes only: what an in-memory digest of the facts must match to be current."""
 IN_CHUNK = 500
 """Fact keys looked up per SELECT ... IN (...) (SQLite allows 999 parameters by default)."""
 RAW_RETENTION_ENV = "MEDTAP_RAW_RETENTION_DAYS"
@@ -62,12 +64,26 @@ class StoreResult:
     generation: int = 0
     """Store generation after this write (before it, for a retry)."""
     previous_generation: int = 0
+    facts_generation: int = 0
+    """Facts counter after this write; `previous_facts_generation` before it (equal for a retry)."""
+    previous_facts_generation: int = 0
+    records_stored: list[Observation] = field(default_factory=list)
+    """The records as stored (sensor stamped): what an in-memory digest folds to follow the store."""
 
 
 def generation(session: Session) -> int:
     """The store generation: bumped by every write of facts, sheets or policy (0 for an empty store)."""
-    row = session.get(StoreState, GENERATION)
-    return int(row.value) if row is not None else 0
+    return _counter(session, GENERATION)
+
+
+def facts_generation(session: Session) -> int:
+    """The facts counter: bumped by every write of facts (a digest of the facts is current when it matches)."""
+    return _counter(session, FACTS)
+
+
+def _counter(session: Session, key: str) -> int:
+    value = session.execute(select(col(StoreState.value)).where(col(StoreState.key) == key)).scalar()
+    return int(value) if value is not None else 0
 
 
 def lock_analysis(session: Session) -> None:
@@ -94,15 +110,18 @@ def analysis_status(session: Session) -> dict[str, object]:
             "last_analysis": done.at if done else None, "last_store": stored.at if stored else None}
 
 
-def bump_generation(session: Session) -> int:
-    """Bump the generation as the first write of the transaction (the write lock, see the module
-    docstring)."""
-    value = session.execute(update(StoreState).where(col(StoreState.key) == GENERATION)
-                            .values(value=col(StoreState.value) + 1,
-                                    at=utcnow()).returning(col(StoreState.value))).scalar()
-    if value is None:  # the migration creates the row; only a hand-made schema lacks it
-        raise RuntimeError("store_state has no generation row: run `medtap db upgrade`")
+def _bump(session: Session, key: str) -> int:
+    value = session.execute(update(StoreState).where(col(StoreState.key) == key)
+                            .values(value=col(StoreState.value) + 1, at=utcnow())
+                            .returning(col(StoreState.value))).scalar()
+    if value is None:  # the migration creates the rows; only a hand-made schema lacks them
+        raise RuntimeError(f"store_state has no {key} row: run `medtap db upgrade`")
     return int(value)
+
+
+def bump_generation(session: Session) -> int:
+    """Bump the generation as the first write of the transaction (the write lock, see the module docstring)."""
+    return _bump(session, GENERATION)
 
 
 def store_batch(session: Session, observations: Sequence[Observation], *, sensor: str = "",
@@ -122,16 +141,19 @@ def store_batch(session: Session, observations: Sequence[Observation], *, sensor
             col(IngestBatch.sensor) == key, col(IngestBatch.seq) == seq)).scalar()
         if existing is not None:
             session.rollback()
-            return StoreResult(stored=False, records=int(existing), generation=before,
-                               previous_generation=before)
+            facts_now = facts_generation(session)
+            return StoreResult(stored=False, records=int(existing), generation=before, previous_generation=before,
+                               facts_generation=facts_now, previous_facts_generation=facts_now)
         session.add(IngestBatch(sensor=key, seq=seq, count=len(observations)))
+    facts_after = _bump(session, FACTS)
     result = _upsert(session, facts, before + 1)
     if keep_raw if keep_raw is not None else raw_retention_days() > 0:
         _insert_raw(session, records, sensor, seq)
     _sensor_seen(session, sensor, seq if batch_key is None else None, len(result), records)
     session.commit()
     return StoreResult(stored=True, records=len(records), new_facts=result.new, updated_facts=result.updated,
-                       generation=before + 1, previous_generation=before)
+                       generation=before + 1, previous_generation=before, facts_generation=facts_after,
+                       previous_facts_generation=facts_after - 1, records_stored=records)
 
 
 @dataclass

@@ -107,7 +107,7 @@ class _DbSink:
 
     With `once_key` (a replay), batch n is stored once per key: the same captures replayed again,
     or a replay re-run after it was killed, acknowledge the batches already there.  What is stored
-    is also folded into `digest`, which follows the store generation as long as no other writer
+    is also folded into `digest`, which follows the facts counter as long as no other writer
     interleaves (then the next analysis reads the facts again).  `on_flush` runs after each flush
     period of the collector: a live capture analyzes there, so findings appear while it runs.
     """
@@ -141,8 +141,8 @@ class _DbSink:
         if digest is not None:  # what is stored is analyzed as it goes: no reading it back
             digest.add_many(o if o.sensor or not self.sensor else o.model_copy(update={"sensor": self.sensor})
                             for o in batch)
-            if digest.generation == result.previous_generation:
-                digest.generation = result.generation
+            if digest.generation == result.previous_facts_generation:
+                digest.generation = result.facts_generation
 
     def flushed(self) -> None:
         if self.on_flush is not None:
@@ -336,10 +336,10 @@ def run_capture(
 
         def analyze_flush() -> None:
             # every flush period: the inventory and findings follow the capture while it runs
-            from api.facts_store import generation
+            from api.facts_store import facts_generation
             from api.service import reanalyze, stored_digest
 
-            if db_sink.digest is not None and db_sink.digest.generation != generation(session):
+            if db_sink.digest is not None and db_sink.digest.generation != facts_generation(session):
                 db_sink.digest = stored_digest(session,
                                                site=site)  # a sheet or another writer changed the store
             reanalyze(session, site=site, digest=db_sink.digest, record_run=False)

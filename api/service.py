@@ -24,7 +24,7 @@ from analyzer.models import REVIEW_STATUSES, Report
 from analyzer.sheet_io import SheetError, dump_sheets, read_sheets
 from analyzer.sheets import Sheet
 from api import audit
-from api.facts_store import bump_generation, generation
+from api.facts_store import bump_generation, facts_generation, generation
 from api.models import FindingRow, SheetRow, utcnow
 from api.schemas import FindingOut, ReconciliationOut, SheetOut
 from api.store import (  # noqa: F401  (re-exported: the service API)
@@ -321,7 +321,7 @@ def _digest_of_store(session: Session, site: Any) -> Digest:
     from analyzer.digest import Digest
 
     digest = Digest(site=site, raw=lambda: iter_observations(session))
-    digest.generation = generation(session)
+    digest.generation = facts_generation(session)  # the facts it holds; sheet and policy changes leave it current
     digest.add_many(iter_observations(session))
     return digest
 
@@ -358,10 +358,10 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
 
     with relaxed_gc():
         site = policy_in_force(session, site, source=", ".join(sources) or "analyze")
-        gen = generation(session)
+        gen = generation(session)  # what this analysis reflects (read first: a later write is analyzed next time)
         if digest is not None and _same_policy(digest.site, site):
             site = digest.site  # the same policy, with the zone lookups it already cached
-        if digest is None or digest.site is not site or digest.generation != gen:
+        if digest is None or digest.site is not site or digest.generation != facts_generation(session):
             digest = stored_digest(session, site=site)
         run = start_run(session, sources=sources) if record_run else None
         report = analyze(digest, site=site, sheets=all_sheets(session), rules_dir=rules_dir,
@@ -373,7 +373,7 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
         findings = save_findings(session, report.findings, today=today, now_ts=digest.max_ts, lifecycle=life)
         if run is not None:
             finish_run(session, run, report.stats)
-        mark_analyzed(session, digest.generation)
+        mark_analyzed(session, gen)
         session.commit()
     for f in life.reopened:
         _emit(notify, "finding.reopened", f.id, "system", rule=f.rule, severity=f.severity, service=f.service,
