@@ -77,7 +77,7 @@ def generation(session: Session) -> int:
 
 
 def facts_generation(session: Session) -> int:
-    """The facts counter: bumped by every write of facts (a digest of the facts is current when it matches)."""
+    """The facts counter: bumped by every write of facts (a digest of the facts is current if it matches)."""
     return _counter(session, FACTS)
 
 
@@ -120,7 +120,7 @@ def _bump(session: Session, key: str) -> int:
 
 
 def bump_generation(session: Session) -> int:
-    """Bump the generation as the first write of the transaction (the write lock, see the module docstring)."""
+    """Bump the generation as the first write of the transaction (the write lock: module docstring)."""
     return _bump(session, GENERATION)
 
 
@@ -142,7 +142,8 @@ def store_batch(session: Session, observations: Sequence[Observation], *, sensor
         if existing is not None:
             session.rollback()
             facts_now = facts_generation(session)
-            return StoreResult(stored=False, records=int(existing), generation=before, previous_generation=before,
+            return StoreResult(stored=False, records=int(existing), generation=before,
+                               previous_generation=before,
                                facts_generation=facts_now, previous_facts_generation=facts_now)
         session.add(IngestBatch(sensor=key, seq=seq, count=len(observations)))
     facts_after = _bump(session, FACTS)

@@ -321,7 +321,8 @@ def _digest_of_store(session: Session, site: Any) -> Digest:
     from analyzer.digest import Digest
 
     digest = Digest(site=site, raw=lambda: iter_observations(session))
-    digest.generation = facts_generation(session)  # the facts it holds; sheet and policy changes leave it current
+    # the facts it holds: sheet and policy changes leave it current
+    digest.generation = facts_generation(session)
     digest.add_many(iter_observations(session))
     return digest
 
@@ -358,7 +359,8 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
 
     with relaxed_gc():
         site = policy_in_force(session, site, source=", ".join(sources) or "analyze")
-        gen = generation(session)  # what this analysis reflects (read first: a later write is analyzed next time)
+        # what this analysis reflects, read first: a later write is analyzed next time
+        gen = generation(session)
         if digest is not None and _same_policy(digest.site, site):
             site = digest.site  # the same policy, with the zone lookups it already cached
         if digest is None or digest.site is not site or digest.generation != facts_generation(session):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, func, insert, or_
 from sqlmodel import Session, col, delete, select
 
 from analyzer.models import SEVERITY_ORDER, Device, Finding, Report, Stats
-from api.facts_store import count_facts, iter_facts, store_batch
+from api.facts_store import StoreResult, count_facts, iter_facts, store_batch
 from api.models import DeviceRow, FindingRow, RunRow, utcnow
 from api.schemas import FindingOut
 from collector.schema import Observation, Weird, parse_observation
@@ -91,15 +91,17 @@ def store_batch_once(session: Session, *, sensor: str, seq: int,
     return result.stored, result.records
 
 
-def ingest_batch(session: Session, *, sensor: str, seq: int,
-                 observations: list[dict[str, Any]]) -> tuple[bool, int, int]:
+def ingest_batch(session: Session, *, sensor: str, seq: int, observations: list[dict[str, Any]],
+                 on_stored: Callable[[StoreResult], None] | None = None) -> tuple[bool, int, int]:
     """Validate then store one remote sensor batch once (see store_batch_once): (stored, count, refused).
 
     An invalid record is dropped and stored as an `ingest_invalid_record` weird; the rest of the batch is
-    kept.
+    kept.  `on_stored` gets the store's result (a central's in-memory digest folds the batch there).
     """
     parsed, refused = validate_batch(observations)
     result = store_batch(session, [*parsed, *refused], sensor=sensor, seq=seq)
+    if on_stored is not None:
+        on_stored(result)
     return result.stored, len(parsed) if result.stored else result.records, len(refused)
 
 

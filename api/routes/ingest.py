@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import Session
 
 from api import service
@@ -19,7 +19,7 @@ router = APIRouter(tags=["ingest"], responses=errors_responses(401, 403, 413, 42
              description="201 when stored, 200 when this (sensor, seq) was already stored (a retry). "
                          "403 when `sensor` is not the sensor id the token was created for.",
              responses={201: {"model": IngestOut, "description": "Stored."}})
-def ingest(body: IngestIn, response: Response, session: Session = Depends(get_session),
+def ingest(body: IngestIn, request: Request, response: Response, session: Session = Depends(get_session),
            principal: Principal = Depends(require("ingest"))) -> IngestOut:
     if body.sensor != principal.sensor:
         raise ForbiddenError(f"this token may ingest only as sensor {principal.sensor!r}, "
@@ -27,7 +27,14 @@ def ingest(body: IngestIn, response: Response, session: Session = Depends(get_se
     if body.schema_version > SCHEMA_VERSION:
         raise InvalidError(f"schema_version {body.schema_version} is newer than this server's "
                            f"({SCHEMA_VERSION})", "schema_version")
-    stored, count, refused = service.ingest_batch(session, sensor=body.sensor, seq=body.seq,
-                                                  observations=body.observations)
+    analyzer = getattr(request.app.state, "analyzer", None)
+    if analyzer is None:
+        stored, count, refused = service.ingest_batch(session, sensor=body.sensor, seq=body.seq,
+                                                      observations=body.observations)
+    else:  # stored and folded into the central's in-memory digest as one step (api.autoanalyze)
+        with analyzer.lock:
+            stored, count, refused = service.ingest_batch(
+                session, sensor=body.sensor, seq=body.seq, observations=body.observations,
+                on_stored=analyzer.fold)
     response.status_code = 201 if stored else 200
     return IngestOut(stored=stored, count=count, refused=refused)

@@ -68,6 +68,13 @@ def test_a_saved_sheet_is_matched_at_once(api_sqlite: Api) -> None:
     assert api.post(f"{V1}/sheets", "biomedical", json=sheet).status_code == 201
     matched, delay = _within(5, lambda: api.get(f"{V1}/devices/{ct['mac']}", "viewer").json()["device"].get("sheet_id"))
     assert matched == "SH-CT" and delay < 5
+    # a later batch is folded into the central's in-memory facts: analyses do not read the store again
+    before = len(_devices(api))
+    api.post(f"{V1}/ingest", "sensor", json={"sensor": "test-sensor", "seq": 2, "schema_version": 1,
+                                             "observations": _demo_batch("demo-clinical.pcap")})
+    _within(10, lambda: api.get(f"{V1}/status", "viewer").json()["up_to_date"] and len(_devices(api)) > before)
+    analyzer = api.app.state.analyzer  # type: ignore[attr-defined]
+    assert analyzer.rebuilds == 1 and analyzer.analyses >= 3
 
 
 def test_a_silent_sensor_is_reported(sqlite_url: str) -> None:

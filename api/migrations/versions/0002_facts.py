@@ -46,7 +46,8 @@ def upgrade() -> None:
     )
     # the row every writer locks first (api.facts_store.bump_generation): it must exist before any writer
     # and the one every analysis locks before it writes (api.facts_store.lock_analysis)
-    # and `facts`, bumped by fact writes only (an in-memory digest stays valid across sheet and policy changes)
+    # and `facts`, bumped by fact writes only (an in-memory digest stays valid across sheet and policy
+    # changes)
     op.bulk_insert(state, [{"key": "generation", "value": 0}, {"key": "analyzed", "value": 0},
                            {"key": "facts", "value": 0}])
     op.create_table(
