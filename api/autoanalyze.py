@@ -136,8 +136,9 @@ class AutoAnalyzer:
                     digest = self.digest = stored_digest(session, site=site)
                     digest.raw = self._all_facts
                     self.rebuilds += 1
-                reanalyze(session, site=digest.site, rules_dir=self.rules_dir, record_run=False,
-                          notify=self.notify, digest=digest)
+            # ingest waits only while the digest is read, not while devices and findings are written
+            reanalyze(session, site=digest.site, rules_dir=self.rules_dir, record_run=False,
+                      notify=self.notify, digest=digest, digest_lock=self.lock)
             self.last_duration = time.perf_counter() - started
             self.analyses += 1
         return True

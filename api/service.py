@@ -9,6 +9,7 @@ The persistence helpers of api.store are re-exported here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
@@ -339,7 +340,7 @@ def start_digest(session: Session, *, site: Any = None) -> Digest:
 
 def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = None, baseline: Any = None,
               now: dt.datetime | None = None, sources: Sequence[str] = (), digest: Digest | None = None,
-              record_run: bool = True, notify: Notify = None) -> Report:
+              record_run: bool = True, notify: Notify = None, digest_lock: Any = None) -> Report:
     """Analyze the stored facts with the stored sheets; store devices and findings (statuses kept).
 
     `digest` (from `start_digest`, fed every batch stored since) is used when it was brought to the
@@ -350,7 +351,9 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
     Devices and findings are written only where they changed, so an analysis per flush period touches
     what moved.  `record_run` adds a run to the history (a replay, a manual analyze); the analyses of a
     running capture or of a central only mark the store as analyzed (`analysis_status`).  Findings
-    that reopen are notified through `notify`.
+    that reopen are notified through `notify`.  `digest_lock`: the digest is kept current by its owner
+    (a central folds each ingested batch into it under this lock): it is read under the lock, only for
+    the evaluation, and not checked against the store.
     """
     from analyzer.engine import analyze
     from api.facts_store import lock_analysis, mark_analyzed, policy_in_force
@@ -363,16 +366,21 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
         gen = generation(session)
         if digest is not None and _same_policy(digest.site, site):
             site = digest.site  # the same policy, with the zone lookups it already cached
-        if digest is None or digest.site is not site or digest.generation != facts_generation(session):
+        if digest is None or digest.site is not site or (
+                digest_lock is None and digest.generation != facts_generation(session)):
             digest = stored_digest(session, site=site)
+            digest_lock = None
         run = start_run(session, sources=sources) if record_run else None
-        report = analyze(digest, site=site, sheets=all_sheets(session), rules_dir=rules_dir,
-                         baseline=baseline, now=now)
+        sheets = all_sheets(session)
+        with digest_lock or contextlib.nullcontext():  # its owner folds batches into it under this lock
+            report = analyze(digest, site=site, sheets=sheets, rules_dir=rules_dir, baseline=baseline,
+                             now=now)
+            newest = digest.max_ts
         lock_analysis(session)  # reads done: from here to the commit, one analysis writes at a time
         save_devices(session, report.devices)
         today = (now or dt.datetime.now(dt.UTC)).date()
         life = Lifecycle()
-        findings = save_findings(session, report.findings, today=today, now_ts=digest.max_ts, lifecycle=life)
+        findings = save_findings(session, report.findings, today=today, now_ts=newest, lifecycle=life)
         if run is not None:
             finish_run(session, run, report.stats)
         mark_analyzed(session, gen)

@@ -32,6 +32,7 @@ def ingest(body: IngestIn, request: Request, response: Response, session: Sessio
         stored, count, refused = service.ingest_batch(session, sensor=body.sensor, seq=body.seq,
                                                       observations=body.observations)
     else:  # stored and folded into the central's in-memory digest as one step (api.autoanalyze)
+        session.rollback()  # the token is checked: give the pooled connection back while waiting for the lock
         with analyzer.lock:
             stored, count, refused = service.ingest_batch(
                 session, sensor=body.sensor, seq=body.seq, observations=body.observations,
