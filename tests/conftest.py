@@ -12,7 +12,17 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MEDTAP_PSEUDONYM_KEY", "medtap-test-suite-key")
 # The CLI's tables as in a pipe (200 columns), whatever terminal, or none, the test workers have.
 os.environ["COLUMNS"] = "200"
-REAL_PCAPS = (REPO / ".." / "shared" / "pcaps" / "real").resolve()
+def _real_pcaps() -> Path:
+    """../shared/pcaps/real beside the checkout; for a clone made elsewhere (the `mktemp -d` proof),
+    MEDTAP_SHARED_PCAPS or the workplace's /work/shared/pcaps/real."""
+    for candidate in (os.environ.get("MEDTAP_SHARED_PCAPS"), REPO / ".." / "shared" / "pcaps" / "real",
+                      "/work/shared/pcaps/real"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate).resolve()
+    return (REPO / ".." / "shared" / "pcaps" / "real").resolve()
+
+
+REAL_PCAPS = _real_pcaps()
 
 
 def real_pcap(name: str) -> Path:
