@@ -60,4 +60,4 @@ fuzz: $(VENV)/.test-installed
 	MEDTAP_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q -p no:cacheprovider tests -k fuzz
 
 clean:
-	rm -rf $(VENV) out medtap.db tests/artifacts .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) out medtap.db build medtap.egg-info tests/artifacts .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -121,7 +121,7 @@ class AutoAnalyzer:
     def analyze_if_changed(self) -> bool:
         """One look: analyze if the store or the policy changed since the last analysis; True if it did."""
         from api.facts_store import analysis_status, facts_generation
-        from api.service import _same_policy, reanalyze, stored_digest
+        from api.service import reanalyze, same_policy, stored_digest
 
         with Session(self.engine) as session:
             site = self._policy(session)
@@ -132,7 +132,7 @@ class AutoAnalyzer:
             with self.lock:
                 digest = self.digest
                 if (digest is None or digest.generation != facts_generation(session)
-                        or not _same_policy(digest.site, site)):
+                        or not same_policy(digest.site, site)):
                     digest = self.digest = stored_digest(session, site=site)
                     digest.raw = self._all_facts
                     self.rebuilds += 1

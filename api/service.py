@@ -364,7 +364,7 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
         site = policy_in_force(session, site, source=", ".join(sources) or "analyze")
         # what this analysis reflects, read first: a later write is analyzed next time
         gen = generation(session)
-        if digest is not None and _same_policy(digest.site, site):
+        if digest is not None and same_policy(digest.site, site):
             site = digest.site  # the same policy, with the zone lookups it already cached
         if digest is None or digest.site is not site or (
                 digest_lock is None and digest.generation != facts_generation(session)):
@@ -391,7 +391,8 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
     return report.model_copy(update={"findings": findings})
 
 
-def _same_policy(a: Any, b: Any) -> bool:
+def same_policy(a: Any, b: Any) -> bool:
+    """The same site policy, whatever the object (a policy read again from the store equals the one in use)."""
     return a is b or (a is not None and b is not None and a.model_dump_json() == b.model_dump_json())
 
 
