@@ -392,7 +392,7 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
 
 
 def same_policy(a: Any, b: Any) -> bool:
-    """The same site policy, whatever the object (a policy read again from the store equals the one in use)."""
+    """The same site policy, whatever the object (a policy read again from the store equals the one used)."""
     return a is b or (a is not None and b is not None and a.model_dump_json() == b.model_dump_json())
 
 
