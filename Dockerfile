@@ -15,6 +15,7 @@ WORKDIR /opt/medtap
 COPY pyproject.toml README.md ./
 COPY collector ./collector
 COPY analyzer ./analyzer
+COPY store ./store
 COPY api ./api
 COPY rules ./rules
 COPY pcaps ./pcaps

@@ -48,9 +48,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, col, select, update
 
-from api import audit
 from api.errors import AuthError, ForbiddenError, InvalidError, NotFoundError
-from api.models import TokenRow, WebSessionRow, utcnow
+from store import audit
+from store.models import TokenRow, WebSessionRow, utcnow
 
 ROLES = ("viewer", "biomedical", "it", "admin", "sensor")
 PERMISSIONS: dict[str, frozenset[str]] = {

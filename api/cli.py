@@ -12,23 +12,33 @@ Exit status (documented in the README):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from api.render import safe_text
+from store.errors import NoInputError, ServiceError
 
 EXIT_CONFIG = 1
 EXIT_DAMAGED = 3
 EXIT_NO_INPUT = 4
 EXIT_REJECTED = 5
+
+# Each kind of error the store raises, first match wins; any other ServiceError is a configuration or
+# input error (EXIT_CONFIG).  Its message (`detail`) is printed as worded, on one line.
+EXIT_BY_KIND: tuple[tuple[type[ServiceError], int], ...] = (
+    (NoInputError, EXIT_NO_INPUT),
+)
 
 DEFAULT_DB = "sqlite:///medtap.db"
 
@@ -101,6 +111,14 @@ def _fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
     raise typer.Exit(code)
 
 
+def exit_status(exc: ServiceError) -> int:
+    """The exit status of each kind of error the store raises (the table at the top of this file)."""
+    for kind, status in EXIT_BY_KIND:
+        if isinstance(exc, kind):
+            return status
+    return EXIT_CONFIG
+
+
 def _opens_db(command: Callable[..., None]) -> Callable[..., None]:
     """Decorate a command that opens `--db`: an unreachable or invalid database is one error line, exit 1.
 
@@ -116,6 +134,8 @@ def _opens_db(command: Callable[..., None]) -> Callable[..., None]:
         except (OperationalError, InterfaceError, ArgumentError) as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["unknown error"]
             _fail(f"cannot open the database {_shown_url(kwargs.get('db', ''))}: {reason[0]}")
+        except ServiceError as exc:
+            _fail(exc.detail, exit_status(exc))
 
     return run
 
@@ -147,6 +167,45 @@ def _load_site(site: Path | None):
 # ----------------------------------------------------------------------------- capture and replay
 
 
+@contextlib.contextmanager
+def _progress(enabled: bool, console: Console, files: Sequence[Path]) -> Iterator[Any]:
+    """A rich progress bar (frames, rate, ETA) for replays that last more than a second.
+
+    Only when asked for (not --quiet) and stderr is a terminal; short replays print nothing.
+    """
+    if not enabled:
+        yield None
+        return
+    total = sum(f.stat().st_size for f in files)
+    bar = Progress(
+        TextColumn("[bold]replay"),
+        BarColumn(),
+        TextColumn("{task.fields[frames]} frames"),
+        TextColumn("{task.fields[rate]} frames/s"),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    started = time.monotonic()
+    task: list[Any] = []
+
+    def callback(frames: int, bytes_read: int, total_bytes: int) -> None:
+        elapsed = time.monotonic() - started
+        if elapsed < 1.0:
+            return
+        if not task:
+            bar.start()
+            task.append(bar.add_task("replay", total=total_bytes or total or None, frames=0, rate=0))
+        bar.update(task[0], completed=bytes_read, frames=frames, rate=int(frames / elapsed))
+
+    try:
+        yield callback
+    finally:
+        if task:
+            bar.stop()
+
+
 @app.command()
 @_opens_db
 def replay(
@@ -176,31 +235,17 @@ def replay(
     ] = "medtap",
 ) -> None:
     """Replay capture files: decode, store observations, analyze, print a summary."""
-    from api.runner import NoInputError, run_replay
+    from store.loop import ReplayOptions, run_replay
 
     _require_data()
     site_policy = _load_site(site)
-    try:
-        result = run_replay(
-            paths=pcaps,
-            db_url=db,
-            site=site_policy,
-            sheets=sheets,
-            sensor=sensor,
-            report_path=report,
-            observations_path=observations,
-            baseline_path=baseline,
-            forward_url=forward,
-            token=token,
-            spool_dir=spool,
-            progress=not quiet and sys.stderr.isatty(),
-            console=err,
-            dissector=dissector,
-        )
-    except NoInputError as exc:
-        _fail(str(exc), EXIT_NO_INPUT)
-    except ValueError as exc:  # invalid sheets or configuration, already worded for a person
-        _fail(str(exc))
+    options = ReplayOptions(
+        paths=pcaps, db_url=db, site=site_policy, sheets=sheets, sensor=sensor, report_path=report,
+        observations_path=observations, baseline_path=baseline, forward_url=forward, token=token,
+        spool_dir=spool, dissector=dissector,
+    )
+    with _progress(not quiet and sys.stderr.isatty(), err, pcaps) as bar:
+        result = run_replay(options, progress=bar)
     from api.render import print_weirds, stats_line
 
     stats = result.report.stats
@@ -244,7 +289,7 @@ def capture(
 ) -> None:
     """Sniff a live interface (needs NET_RAW and NET_ADMIN), flushing observations periodically."""
     _require_data()
-    from api.runner import run_capture
+    from store.loop import run_capture
 
     site_policy = _load_site(site)
     try:
@@ -261,7 +306,6 @@ def capture(
             forward_url=forward,
             token=token,
             spool_dir=spool,
-            console=err,
         )
     except PermissionError:
         _fail(f"cannot open {interface}: live capture needs root or CAP_NET_RAW + CAP_NET_ADMIN")
@@ -282,7 +326,7 @@ def capture(
 @_opens_db
 def inventory(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
     """The device inventory stored in the database."""
-    from api.runner import load_report
+    from store.jobs import load_report
 
     report = load_report(db)
     if as_json:
@@ -304,7 +348,7 @@ def findings(
     rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
 ) -> None:
     """The findings stored in the database, most severe first."""
-    from api.runner import load_report
+    from store.jobs import load_report
 
     items = [
         f
@@ -370,14 +414,12 @@ def sheets_import(
     A sheet edited in the UI or the API since its last import is kept and reported, never overwritten
     silently (--overwrite replaces it).  The inventory is re-matched with the new sheets at once.
     """
-    from api.runner import import_sheets_file
+    from store.jobs import import_sheets_file
 
     try:
         result = import_sheets_file(db, file, actor=actor, partial=partial, overwrite=overwrite)
     except FileNotFoundError:
         _fail(f"{file}: no such file")
-    except ValueError as exc:
-        _fail(str(exc))
     for line in result.errors:
         err.print(f"[red]{safe_text(f'{file}:{line}')}[/]")
     for conflict in result.conflicts:
@@ -398,16 +440,45 @@ def sheets_export(
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Export every identification sheet."""
-    from api.runner import export_sheets_file
+    from store.jobs import export_sheets_file
 
-    try:
-        count = export_sheets_file(db, file)
-    except ValueError as exc:
-        _fail(str(exc))
+    count = export_sheets_file(db, file)
     out.print(f"exported {count} sheet(s) to {safe_text(file)}")
 
 
 # ----------------------------------------------------------------------------- tokens
+
+
+def _create_token(db_url: str, *, role: str, name: str, expires_in: str | None = None,
+                 expires: str | None = None,
+                 sensor: str | None = None) -> str:
+    """A new token (printed once by the CLI); the expiry is `--expires-in 90d` or `--expires YYYY-MM-DD`."""
+    from api.auth import create_token as _create, parse_expiry
+    from store.db import session_for
+
+    with session_for(db_url) as session:
+        when = parse_expiry(expires_in=expires_in, expires=expires)
+        return _create(session, role=role, name=name, expires=when, sensor=sensor, actor="cli")
+
+
+def _list_tokens(db_url: str) -> list[dict[str, Any]]:
+    """Every token without its hash: id, name, role, sensor, created, expires, last_used, revoked."""
+    from api.auth import list_tokens as _list
+    from store.db import session_for
+
+    with session_for(db_url) as session:
+        return [row.model_dump(exclude={"hash"}) for row in _list(session)]
+
+
+def _revoke_token(db_url: str, id_or_name: str) -> dict[str, Any]:
+    """Revoke one token (by id, or by name when one active token has it); its web sessions end too."""
+    from api.auth import find_token, revoke_token as _revoke
+    from store.db import session_for
+
+    with session_for(db_url) as session:
+        row = find_token(session, id_or_name)
+        _revoke(session, token_id=int(row.id or 0), actor="cli")
+        return {"id": row.id, "name": row.name, "role": row.role}
 
 
 @token_app.command("create")
@@ -424,26 +495,17 @@ def token_create(
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Create an API token; it is printed once and stored hashed (the creation is audited)."""
-    from api.errors import ServiceError
-    from api.runner import create_token
-
-    try:
-        clear = create_token(db, role=role, name=name, expires_in=expires_in, expires=expires, sensor=sensor)
-    except ServiceError as exc:
-        _fail(exc.detail)
-    except ValueError as exc:
-        _fail(str(exc))
+    clear = _create_token(db, role=role, name=name, expires_in=expires_in, expires=expires, sensor=sensor)
     out.print(clear, markup=False, highlight=False)
 
 
 @token_app.command("list")
+@_opens_db
 def token_list(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
     """Every token: id, name, role, sensor, created, expires, last used, revoked (never the token itself)."""
     from rich.table import Table
 
-    from api.runner import list_tokens
-
-    rows = list_tokens(db)
+    rows = _list_tokens(db)
     if as_json:
         out.print_json(json.dumps(rows, default=str))
         return
@@ -455,18 +517,13 @@ def token_list(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
 
 
 @token_app.command("revoke")
+@_opens_db
 def token_revoke(
     id_or_name: Annotated[str, typer.Argument(help="Token id (see `medtap token list`) or its name.")],
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Revoke a token: refused at once by the API, and its web UI sessions end (audited)."""
-    from api.errors import ServiceError
-    from api.runner import revoke_token
-
-    try:
-        row = revoke_token(db, id_or_name)
-    except ServiceError as exc:
-        _fail(exc.detail)
+    row = _revoke_token(db, id_or_name)
     out.print(f"token {row['id']} ({row['name']}, {row['role']}) revoked")
 
 
@@ -486,7 +543,7 @@ def policy_check(site: Annotated[Path, typer.Argument(help="Site policy YAML.")]
 def policy_suggest(db: DbOpt = DEFAULT_DB) -> None:
     """Propose zones (YAML) from the VLANs, subnets and roles seen."""
     from analyzer.suggest import suggest_zones
-    from api.runner import load_report
+    from store.jobs import load_report
 
     out.print(suggest_zones(load_report(db).devices), markup=False, highlight=False)
 
@@ -498,7 +555,7 @@ def baseline_save(
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Save what is known now (devices, conversations) as the baseline."""
-    from api.runner import save_baseline
+    from store.jobs import save_baseline
 
     count = save_baseline(db, file)
     out.print(f"baseline saved to {safe_text(file)} ({count} entries)")
@@ -517,7 +574,7 @@ def baseline_reset(
 @_opens_db
 def db_upgrade(db: DbOpt = DEFAULT_DB) -> None:
     """Apply the schema migrations (alembic) to the database."""
-    from api.db import upgrade
+    from store.db import upgrade
 
     upgrade(db)
     out.print(f"database {safe_text(_shown_url(db))} is up to date")
@@ -531,8 +588,8 @@ def db_purge(
                                                  "MEDTAP_RAW_RETENTION_DAYS, 0 keeps none).")] = None,
 ) -> None:
     """Drop raw observation rows past their retention (facts, devices and findings are kept)."""
-    from api.facts_store import purge_raw
-    from api.runner import session_for
+    from store.db import session_for
+    from store.facts import purge_raw
 
     with session_for(db) as session:
         dropped = purge_raw(session, days=days)
@@ -548,8 +605,8 @@ def analyze(site: SiteOpt = None, db: DbOpt = DEFAULT_DB) -> None:
     changed rule set, policy or sheet.  Its cost follows the stored facts, not the frames ever seen.
     """
     _require_data()
-    from api.runner import session_for
-    from api.service import reanalyze
+    from store.db import session_for
+    from store.service import reanalyze
 
     site_policy = _load_site(site)
     with session_for(db) as session:
@@ -564,8 +621,8 @@ def status(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False,
            silent_after: Annotated[float, typer.Option(help="Seconds without a batch after which a sensor is "
                                                         "silent.")] = 300.0) -> None:
     """Is the picture current? Last analysis, and each sensor's last batch (silent ones flagged)."""
-    from api.facts_store import live_status
-    from api.runner import session_for
+    from store.db import session_for
+    from store.facts import live_status
 
     with session_for(db) as session:
         state = live_status(session, silent_after=silent_after)

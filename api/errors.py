@@ -17,6 +17,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from store.errors import (  # noqa: F401  (re-exported: the API raises them too)
+    AuthError,
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    ServiceError,
+    TooLargeError,
+)
+
 log = logging.getLogger("medtap.api")
 
 
@@ -28,39 +38,6 @@ class ErrorBody(BaseModel):
     field: str | None = Field(default=None,
                               description="The offending field or parameter, when one is to blame.",
                               examples=["version"])
-
-
-class ServiceError(Exception):
-    status = 400
-
-    def __init__(self, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
-
-
-class NotFoundError(ServiceError):
-    status = 404
-
-
-class ConflictError(ServiceError):
-    status = 409
-
-
-class InvalidError(ServiceError):
-    status = 422
-
-
-class AuthError(ServiceError):
-    status = 401
-
-
-class ForbiddenError(ServiceError):
-    status = 403
-
-
-class TooLargeError(ServiceError):
-    status = 413
 
 
 def error_response(status: int, detail: str, field: str | None = None,

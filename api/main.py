@@ -6,7 +6,7 @@ webhook notifier are created by the factory and closed at shutdown.  A small
 ASGI guard, in front of the API and the web UI alike, refuses bodies larger than
 `max_body_bytes` (413), NUL characters in URLs and JSON bodies (422: PostgreSQL
 text cannot store them; on ingest a NUL in a name from the wire is replaced in that
-record instead, api.store.validate_batch, so one record never loses the batch) and
+record instead, store.records.validate_batch, so one record never loses the batch) and
 JSON nested deeper than MAX_JSON_DEPTH (422: the parser would exhaust its recursion).
 """
 
@@ -99,7 +99,6 @@ class BodyGuard:
 
 def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI:
     """The API app for `settings`: engine, migrated schema, notifier, routes, error handlers, web UI."""
-    from api.db import make_engine
     from api.routes import (
         audit,
         devices,
@@ -112,7 +111,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
         sheets,
         tokens,
     )
-    from api.service import init_db
+    from store.db import make_engine
+    from store.service import init_db
 
     settings = settings or Settings()
     engine = make_engine(settings.db_url)
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
 
     analyzer = None
     if settings.auto_analyze:
-        from api.autoanalyze import AutoAnalyzer
+        from store.autoanalyze import AutoAnalyzer
 
         analyzer = AutoAnalyzer(engine, site_file=settings.site_file, rules_dir=settings.rules_dir,
                                 notify=notifier.send if notifier is not None else None,

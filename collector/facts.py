@@ -5,7 +5,7 @@ A fact is what an observation says once its evidence pointer and its counters ar
 on VLAN 110".  IVRE's passive records and Zeek's known-hosts/known-services logs keep facts the
 same way: one record per distinct value, with a count and the first and last time it was seen.
 The collector merges the records of a flush period here before it emits them, and the store
-(api.facts_store) upserts them across periods with the same `merge`, so storage and analysis
+(store.facts) upserts them across periods with the same `merge`, so storage and analysis
 grow with what is new on the network, not with the frames seen.
 
 Identity of a fact (`fact_key`): every field of the record but

@@ -478,7 +478,7 @@ def relaxed_gc(threshold0: int = GC_THRESHOLD0) -> Iterator[None]:
     the whole host and conversation tables: on the 1M-frame bench mix, 474 collections and
     0.35 s of the replay with the default thresholds, one collection and 0.02 s with these.
     The pipeline creates no reference cycles per frame, so collecting them less often costs no
-    memory growth with the number of frames.  api.runner and api.service hold it over the whole
+    memory growth with the number of frames.  store.loop and store.service hold it over the whole
     replay job and over each re-analysis (the analysis allocates devices, facts and rows while
     the tables stay alive); nesting is harmless.
     """
@@ -495,7 +495,7 @@ def require_key(key: bytes) -> bytes:
 
     There is deliberately no default: a key shipped in the source would let anyone who reads it
     reverse pseudonyms by hashing candidate names.  Deployments use the key of
-    api.runner.pseudonym_key() (MEDTAP_PSEUDONYM_KEY or a random key file).
+    store.loop.pseudonym_key() (MEDTAP_PSEUDONYM_KEY or a random key file).
     """
     if not isinstance(key, bytes) or not key:
         raise ValueError("a pseudonymisation key (non-empty bytes) is required: no default key exists")

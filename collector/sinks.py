@@ -19,7 +19,7 @@ class Sink(Protocol):
     """Receives observations in batches; `close()` once at the end (idempotent).
 
     A sink may also define `flushed()`: the pipeline calls it after the last batch of each flush
-    period, the moment a store can analyze what the period changed (api.runner's database sink).
+    period, the moment a store can analyze what the period changed (store.loop's database sink).
     """
 
     def emit(self, batch: list[Observation]) -> None: ...

@@ -1,4 +1,7 @@
-"""Imports flow one way: collector <- analyzer <- api. The analyzer never loads scapy.
+"""Imports flow one way: collector <- analyzer <- store <- api. The analyzer never loads scapy.
+
+The store (persistence, the run loop, the central's background analysis) never imports the HTTP
+layer, so a sensor and the CLI run without FastAPI.
 
 An AST walk over every module (static), plus a subprocess check that importing the analyzer
 and running an analysis does not pull scapy into sys.modules (dynamic).
@@ -16,8 +19,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "collector": ("analyzer", "api", "sqlmodel", "fastapi", "sqlalchemy"),
-    "analyzer": ("api", "scapy", "sqlmodel", "fastapi", "sqlalchemy", "pyshark", "dpkt"),
+    "collector": ("analyzer", "store", "api", "sqlmodel", "fastapi", "sqlalchemy"),
+    "analyzer": ("store", "api", "scapy", "sqlmodel", "fastapi", "sqlalchemy", "pyshark", "dpkt"),
+    "store": ("api", "fastapi", "starlette", "uvicorn", "jinja2", "rich", "typer"),
 }
 # The analyzer may use only the documented records of the collector.
 # collector.yamlsafe: the one strict YAML loader, which the collector needs for its own tables.
@@ -53,7 +57,7 @@ def test_layer_imports_point_one_way(package: str) -> None:
 
 
 def test_packages_exist() -> None:
-    for name in ("collector", "analyzer", "api", "rules", "pcaps", "tests"):
+    for name in ("collector", "analyzer", "store", "api", "rules", "pcaps", "tests"):
         assert (REPO / name).is_dir(), name
 
 

@@ -1,4 +1,4 @@
-"""`make test` includes the linters: ruff and mypy must be clean on collector/, analyzer/ and api/."""
+"""`make test` includes the linters: ruff and mypy must be clean on collector/, analyzer/, store/ and api/."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["collector", "analyzer", "api"]
+PACKAGES = ["collector", "analyzer", "store", "api"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -21,8 +21,8 @@ from pcaps import make_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "pcaps" / "demo"
-DEMO_START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone.utc).timestamp()
-DEMO_END = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc).timestamp()
+DEMO_START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC).timestamp()
+DEMO_END = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC).timestamp()
 
 CATALOGUE = [  # issue 5 (analyzer) and issue 6 (reconciliation)
     "dm-on-wifi", "flat-network", "cross-zone-flow", "dm-internet", "remote-access-unapproved",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
-from api import audit
 from api.auth import Principal, require
 from api.errors import errors_responses
 from api.routes.deps import Limit, Offset, get_session
-from api.schemas import AuditOut, Page
+from store import audit
+from store.schemas import AuditOut, Page
 
 router = APIRouter(tags=["audit"], responses=errors_responses(401, 403, 422))
 

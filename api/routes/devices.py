@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from sqlmodel import Session
 
 from analyzer.models import Connection, Device
-from api import service
 from api.auth import Principal, require
 from api.errors import NotFoundError, errors_responses
 from api.routes.deps import Limit, Offset, get_session
-from api.schemas import DeviceDetail, Page
+from store import service
+from store.schemas import DeviceDetail, Page
 
 router = APIRouter(tags=["devices"], responses=errors_responses(401, 403, 422))
 

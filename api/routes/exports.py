@@ -6,10 +6,11 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
 from analyzer.models import Severity, Status
-from api import exports, service
+from api import exports
 from api.auth import Principal, require
 from api.errors import errors_responses
 from api.routes.deps import get_session
+from store import service
 
 router = APIRouter(tags=["exports"], responses=errors_responses(401, 403, 422))
 

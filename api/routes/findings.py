@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from sqlmodel import Session
 
 from analyzer.models import Service, Severity, Status
-from api import service
 from api.auth import Principal, require
 from api.errors import NotFoundError, errors_responses
 from api.routes.deps import Limit, Offset, get_notify, get_session
-from api.schemas import FindingOut, Page, StatusChange
+from store import service
+from store.schemas import FindingOut, Page, StatusChange
 
 router = APIRouter(tags=["findings"], responses=errors_responses(401, 403, 422))
 FindingId = Path(max_length=64, examples=["MT-0123456789ab"])

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.schemas import Health
+from store.schemas import Health
 
 router = APIRouter(tags=["health"])
 

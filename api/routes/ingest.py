@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import Session
 
-from api import service
 from api.auth import Principal, require
 from api.errors import ForbiddenError, InvalidError, errors_responses
 from api.routes.deps import get_session
-from api.schemas import IngestIn, IngestOut
 from collector.schema import SCHEMA_VERSION
+from store import service
+from store.schemas import IngestIn, IngestOut
 
 router = APIRouter(tags=["ingest"], responses=errors_responses(401, 403, 413, 422))
 
@@ -31,7 +31,7 @@ def ingest(body: IngestIn, request: Request, response: Response, session: Sessio
     if analyzer is None:
         stored, count, refused = service.ingest_batch(session, sensor=body.sensor, seq=body.seq,
                                                       observations=body.observations)
-    else:  # stored and folded into the central's in-memory digest as one step (api.autoanalyze)
+    else:  # stored and folded into the central's in-memory digest as one step (store.autoanalyze)
         session.rollback()  # the token is checked: give the pooled connection back while waiting for the lock
         with analyzer.lock:
             stored, count, refused = service.ingest_batch(

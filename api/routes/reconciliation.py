@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from sqlmodel import Session
 
-from api import service
 from api.auth import Principal, require
 from api.errors import errors_responses
 from api.routes.deps import get_session
-from api.schemas import ReconciliationOut
+from store import service
+from store.schemas import ReconciliationOut
 
 router = APIRouter(tags=["reconciliation"], responses=errors_responses(401, 403))
 

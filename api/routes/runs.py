@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from api import service
 from api.auth import Principal, require
 from api.errors import ServiceError, errors_responses
-from api.models import RunRow
 from api.routes.deps import Limit, Offset, get_session
-from api.schemas import Page, RunOut, StatsOut, StatusOut
+from store import service
+from store.models import RunRow
+from store.schemas import Page, RunOut, StatsOut, StatusOut
 
 router = APIRouter(tags=["runs"], responses=errors_responses(401, 403, 422))
 
@@ -67,6 +67,6 @@ def analyze(request: Request, session: Session = Depends(get_session),
             summary="When the inventory was last updated; sensors' last batches")
 def status(request: Request, session: Session = Depends(get_session),
            _p: Principal = Depends(require("read"))) -> StatusOut:
-    from api.facts_store import live_status
+    from store.facts import live_status
 
     return StatusOut(**live_status(session, silent_after=request.app.state.settings.sensor_silent_after))

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Body, Depends, File, Form, Header, Path, Query, R
 from sqlmodel import Session
 
 from analyzer.sheets import Sheet
-from api import service
 from api.auth import Principal, require
 from api.errors import InvalidError, NotFoundError, errors_responses
 from api.routes.deps import Limit, Offset, get_notify, get_session
-from api.schemas import ImportOut, Page, SheetOut, SheetUpdate
+from store import service
+from store.schemas import ImportOut, Page, SheetOut, SheetUpdate
 
 router = APIRouter(tags=["sheets"], responses=errors_responses(401, 403, 422))
 SheetId = Path(max_length=64, examples=["SH-0001"])

@@ -8,9 +8,9 @@ from sqlmodel import Session
 from api import auth
 from api.auth import Principal, require
 from api.errors import NotFoundError, errors_responses
-from api.models import TokenRow
 from api.routes.deps import get_session
-from api.schemas import TokenOut
+from store.models import TokenRow
+from store.schemas import TokenOut
 
 router = APIRouter(tags=["tokens"], responses=errors_responses(401, 403, 422))
 

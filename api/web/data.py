@@ -1,4 +1,4 @@
-"""What the web UI reads and writes, over the service layer (api.service) and the tables (api.models).
+"""What the web UI reads and writes, over the service layer (store.service) and the tables (store.models).
 
 Reads decode the stored report records (Device, Finding, Sheet JSON) so templates
 get the analyzer's own types; every change goes through the service functions,
@@ -21,9 +21,9 @@ from sqlmodel import Session, select
 
 from analyzer.models import Device, Finding
 from analyzer.sheets import Sheet
-from api.models import FactRow, RunRow, TokenRow, WebSessionRow, utcnow
 from api.web.mapsvg import Edge
 from api.web.session import WebSession
+from store.models import FactRow, RunRow, TokenRow, WebSessionRow, utcnow
 
 Notify = Callable[[dict[str, Any]], None] | None
 MAX_ROWS = 100_000  # the UI lists, sorts and counts in memory: plenty for one hospital's inventory
@@ -122,14 +122,14 @@ def revoke_token(db: Session, token_id: int, *, actor: str) -> bool:
 
 def all_findings(db: Session) -> list[Finding]:
     """Every finding the last analysis produced (with review fields: FindingOut)."""
-    from api.store import list_findings
+    from store.records import list_findings
 
     return list(list_findings(db, limit=MAX_ROWS)[0])
 
 
 def get_finding(db: Session, finding_id: str) -> tuple[Finding, dict[str, Any]] | None:
     """A finding (active or not) and its review fields."""
-    from api.store import get_finding as _get
+    from store.records import get_finding as _get
 
     found = _get(db, finding_id)
     if found is None:
@@ -144,7 +144,7 @@ def set_status(db: Session, finding_id: str, *, status: str, justification: str 
                actor: str, notify: Notify = None) -> dict[str, str]:
     """Change a finding's status (audited by the service); returns the refusals by field (empty when done)."""
     from api.errors import InvalidError, NotFoundError
-    from api.service import set_finding_status
+    from store.service import set_finding_status
 
     try:
         set_finding_status(db, finding_id, status=status, justification=justification, expires=expires,
@@ -157,13 +157,13 @@ def set_status(db: Session, finding_id: str, *, status: str, justification: str 
 
 
 def all_devices(db: Session) -> list[Device]:
-    from api.store import list_devices
+    from store.records import list_devices
 
     return list(list_devices(db, limit=MAX_ROWS)[0])
 
 
 def get_device(db: Session, mac: str) -> Device | None:
-    from api.store import get_device as _get
+    from store.records import get_device as _get
 
     return _get(db, mac)
 
@@ -189,14 +189,14 @@ def conversations(db: Session) -> list[Edge]:
 
 
 def all_sheets(db: Session) -> list[tuple[Sheet, int]]:
-    """Every sheet with its version (api.service.list_sheets)."""
-    from api.service import list_sheets
+    """Every sheet with its version (store.service.list_sheets)."""
+    from store.service import list_sheets
 
     return [(out.sheet, out.version) for out in list_sheets(db, limit=MAX_ROWS)[0]]
 
 
 def get_sheet(db: Session, sheet_id: str) -> tuple[Sheet, int] | None:
-    from api.service import get_sheet as _get
+    from store.service import get_sheet as _get
 
     out = _get(db, sheet_id)
     return (out.sheet, out.version) if out is not None else None
@@ -204,8 +204,8 @@ def get_sheet(db: Session, sheet_id: str) -> tuple[Sheet, int] | None:
 
 def create_sheet(db: Session, sheet: Sheet, *, actor: str, notify: Notify = None) -> bool:
     """False when a sheet with this id already exists."""
-    from api import service
     from api.errors import ConflictError
+    from store import service
 
     try:
         service.create_sheet(db, sheet, actor=actor, notify=notify)
@@ -217,8 +217,8 @@ def create_sheet(db: Session, sheet: Sheet, *, actor: str, notify: Notify = None
 
 def update_sheet(db: Session, sheet: Sheet, *, version: int, actor: str, notify: Notify = None) -> bool:
     """False when the version read is stale (someone saved in between): nothing is changed."""
-    from api import service
     from api.errors import ConflictError
+    from store import service
 
     try:
         service.update_sheet(db, sheet.id, sheet, version=version, actor=actor, notify=notify)
@@ -229,8 +229,8 @@ def update_sheet(db: Session, sheet: Sheet, *, version: int, actor: str, notify:
 
 
 def delete_sheet(db: Session, sheet_id: str, *, actor: str, notify: Notify = None) -> bool:
-    from api import service
     from api.errors import NotFoundError
+    from store import service
 
     try:
         service.delete_sheet(db, sheet_id, actor=actor, notify=notify)
@@ -244,8 +244,8 @@ def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor
                   notify: Notify = None) -> tuple[int, list[str]]:
     """(sheets created or changed, errors as text); nothing is stored when there are errors and not
     partial."""
-    from api import service
     from api.errors import ServiceError
+    from store import service
 
     try:
         result = service.import_sheets(db, content, fmt=fmt, actor=actor, partial=partial, notify=notify)
@@ -256,7 +256,7 @@ def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor
 
 
 def export_sheets(db: Session, *, fmt: str) -> bytes:
-    from api.service import export_sheets as _export
+    from store.service import export_sheets as _export
 
     return _export(db, fmt=fmt)
 
@@ -269,8 +269,8 @@ def _epoch(value: dt.datetime | None) -> float | None:
 
 
 def audit_entries(db: Session, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """Newest first (api.audit.list_audit), with a link to the changed object when it still exists."""
-    from api.audit import list_audit
+    """Newest first (store.audit.list_audit), with a link to the changed object when it still exists."""
+    from store.audit import list_audit
 
     rows, total = list_audit(db, offset=offset, limit=limit)
     links = {"finding": "/findings/{}", "sheet": "/sheets/{}/edit", "device": "/devices/{}"}

@@ -5,7 +5,7 @@ tokens as the API); the browser then holds only a session cookie carrying a
 random session id, the token's SHA-256 (never the token), its role and name, a
 per-session CSRF token and an expiry, signed with HMAC-SHA256 under the settings
 secret (RFC 2104).  The signature alone cannot end a session, so every session
-also has a server-side record (api.models.WebSessionRow, keyed by the SHA-256 of
+also has a server-side record (store.models.WebSessionRow, keyed by the SHA-256 of
 the session id, api.web.data): sign-out revokes it, it ends after
 `session_idle_timeout` seconds without a request and `session_max_age` seconds
 after sign-in (OWASP session management), and revoking or expiring the API
@@ -46,7 +46,7 @@ class WebSession:
 
     @property
     def record_id(self) -> str:
-        """Key of the server-side record (api.models.WebSessionRow)."""
+        """Key of the server-side record (store.models.WebSessionRow)."""
         return hashlib.sha256(self.sid.encode("ascii", "replace")).hexdigest()
 
     @property

@@ -81,7 +81,7 @@ def progress(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_se
 def _live(db: Session, ctx: Ctx) -> dict[str, Any]:
     """Last analysis and each sensor's last batch, epoch seconds for the `ts` macro; silent sensors
     flagged."""
-    from api.facts_store import live_status
+    from store.facts import live_status
 
     status = live_status(db, silent_after=ctx.request.app.state.settings.sensor_silent_after)
     last = status["last_analysis"]

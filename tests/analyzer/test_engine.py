@@ -60,7 +60,7 @@ def _with_exception(expires: str) -> object:
 
 
 def test_exception_unexpired_suppresses_expired_fires_again() -> None:
-    now = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     rules = lambda site: {f.rule for f in analyze(internet_obs(), site=site, now=now).findings}  # noqa: E731
     assert "dm-internet" not in rules(_with_exception("2026-06-30"))
     assert "dm-internet" in rules(_with_exception("2026-01-31"))
@@ -111,8 +111,8 @@ def test_remote_access_gateway_method_and_window() -> None:
         "      suppliers: [Siemens Healthineers]\n      window: {days: [mon, tue, wed, thu, fri], start: '07:00', "
         "end: '19:00', tz: Europe/Paris}\n")
     site = parse_site(windowed)
-    thursday_10 = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.timezone.utc).timestamp()  # 2026-01-01 is a Thursday
-    thursday_22 = dt.datetime(2026, 1, 1, 21, 0, tzinfo=dt.timezone.utc).timestamp()
+    thursday_10 = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC).timestamp()  # 2026-01-01 is a Thursday
+    thursday_22 = dt.datetime(2026, 1, 1, 21, 0, tzinfo=dt.UTC).timestamp()
     fired = lambda obs: "remote-access-unapproved" in {f.rule for f in analyze(obs, site=site).findings}  # noqa: E731
     assert not fired(_remote("10.60.0.10", thursday_10))
     assert fired(_remote("10.60.0.10", thursday_22))  # outside the window

@@ -119,11 +119,11 @@ def test_os_highest_confidence_and_eol() -> None:
     obs = [host(MON, "10.10.110.30", 110),
            OsHint(ts=1.0, ip="10.10.110.30", method="ttl", family="Windows", confidence=0.3),
            OsHint(ts=1.0, mac=MON, method="smb-ntlm", family="Windows", version="7", confidence=0.9)]
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     [d] = analyze(obs, rules=[], now=now).devices
     assert d.os == "Windows 7" and d.os_confidence == 0.9 and d.os_eol
     # the end-of-life date is compared with the analysis date (default: the capture's last packet)
-    assert not analyze(obs, rules=[], now=dt.datetime(2019, 1, 1, tzinfo=dt.timezone.utc)).devices[0].os_eol
+    assert not analyze(obs, rules=[], now=dt.datetime(2019, 1, 1, tzinfo=dt.UTC)).devices[0].os_eol
     obs[-1] = OsHint(ts=1.0, mac=MON, method="smb-ntlm", family="Windows", version="11", confidence=0.9)
     assert not analyze(obs, rules=[], now=now).devices[0].os_eol
 

@@ -10,7 +10,7 @@ from analyzer.reconcile import check_rows, match_sheets, os_differs
 from analyzer.subjects.sheet import SUBJECT, rows
 from tests.api.factories import CT, MONITOR, PACS, conversation, devices, remote, sheet
 
-NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
 def _by_id() -> dict[str, Device]:

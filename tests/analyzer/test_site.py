@@ -68,9 +68,9 @@ def test_gateway_window_in_local_time() -> None:
     site = parse_site("maintenance:\n  gateways:\n    - name: g\n      ips: [10.60.0.10]\n      methods: [rdp]\n"
                       "      window: {days: [mon, tue, wed, thu, fri], start: '07:00', end: '19:00', tz: Europe/Paris}\n")
     gw = site.gateway_for("10.60.0.10")
-    monday_8_paris = dt.datetime(2026, 1, 5, 7, 0, tzinfo=dt.timezone.utc).timestamp()
-    monday_6_paris = dt.datetime(2026, 1, 5, 5, 0, tzinfo=dt.timezone.utc).timestamp()
-    saturday = dt.datetime(2026, 1, 3, 10, 0, tzinfo=dt.timezone.utc).timestamp()
+    monday_8_paris = dt.datetime(2026, 1, 5, 7, 0, tzinfo=dt.UTC).timestamp()
+    monday_6_paris = dt.datetime(2026, 1, 5, 5, 0, tzinfo=dt.UTC).timestamp()
+    saturday = dt.datetime(2026, 1, 3, 10, 0, tzinfo=dt.UTC).timestamp()
     assert gw is not None and gw.in_window(monday_8_paris)
     assert not gw.in_window(monday_6_paris) and not gw.in_window(saturday)
 

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from api.auth import PERMISSIONS, ROLES
-from api.store import save_devices, save_findings
+from store.records import save_devices, save_findings
 from tests.analyzer.test_sheet_io import french_csv
 from tests.api.conftest import Api
 from tests.api.factories import CT, devices, findings, sheet
@@ -229,7 +229,7 @@ def test_exports(api: Api) -> None:
 
 def test_reconciliation_endpoint(api: Api) -> None:
     from analyzer.site import SitePolicy
-    from api.facts_store import save_policy
+    from store.facts import save_policy
 
     seed(api)
     with api.session() as session:  # the seeded devices carry no times: no minimum window for silence checks
@@ -247,7 +247,7 @@ def test_programmatic_alembic_upgrade(db_url: str) -> None:
     import sqlalchemy
     from alembic.script import ScriptDirectory
 
-    from api.db import alembic_config, make_engine, upgrade
+    from store.db import alembic_config, make_engine, upgrade
 
     upgrade(db_url)
     upgrade(db_url)  # idempotent
@@ -259,15 +259,13 @@ def test_programmatic_alembic_upgrade(db_url: str) -> None:
     finally:
         engine.dispose()
     assert {"observation", "ingest_batch", "device", "finding", "sheet", "audit", "token", "run", "web_session"} <= names
-    from alembic.script import ScriptDirectory
 
-    from api.db import alembic_config
 
     assert version == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
 
 
 def test_real_engine_reconciliation_findings_survive_reanalysis(api: Api) -> None:
-    from api.store import store_observations
+    from store.records import store_observations
     from tests.api.factories import PACS, conversation, host, remote
 
     obs = [host(CT, "10.10.110.5"), host(PACS, "10.50.0.20"),
@@ -288,7 +286,7 @@ def test_real_engine_reconciliation_findings_survive_reanalysis(api: Api) -> Non
 
 
 def test_runner_sheet_files_round_trip(sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from api.runner import export_sheets_file, import_sheets_file
+    from store.jobs import export_sheets_file, import_sheets_file
 
     source = tmp_path / "fiches.csv"
     source.write_bytes(french_csv())
@@ -298,5 +296,7 @@ def test_runner_sheet_files_round_trip(sqlite_url: str, tmp_path) -> None:  # ty
     assert import_sheets_file(sqlite_url, out, actor="cli", partial=False).imported == 0
     bad = tmp_path / "bad.csv"
     bad.write_text("Nom du logiciel;VLAN\nx;99999\n")
-    with pytest.raises(ValueError, match="line 2: vlan"):
+    from store.errors import InvalidError
+
+    with pytest.raises(InvalidError, match="line 2: vlan"):
         import_sheets_file(sqlite_url, bad, actor="cli", partial=False)

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from analyzer.models import Device, Evidence, Finding
 from api.cli import app
 from api.render import visible
-from api.runner import session_for
-from api.store import save_devices, save_findings
+from store.db import session_for
+from store.records import save_devices, save_findings
 from tests.conftest import REPO
 
 runner = CliRunner()

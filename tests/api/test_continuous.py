@@ -17,9 +17,9 @@ from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from api.db import make_engine
-from api.models import AuditRow, FactRow, FindingRow, ObservationRow
-from api.runner import run_replay
+from store.db import make_engine
+from store.loop import ReplayOptions, run_replay
+from store.models import AuditRow, FactRow, FindingRow, ObservationRow
 
 DEMO = Path(__file__).resolve().parents[2] / "pcaps" / "demo"
 DAY = 86400
@@ -88,7 +88,7 @@ def test_ten_identical_days_add_little_to_the_store_and_cost_the_same(tmp_path: 
     for day in range(1, 11):
         files = day_files(tmp_path, day)
         with SqlWork() as w:
-            result = run_replay(paths=files, db_url=sqlite_url)
+            result = run_replay(ReplayOptions(paths=files, db_url=sqlite_url))
         assert result.observations > 0 and result.already_stored == 0  # each day is new traffic
         work.append(w.total)
         sizes.append(store_size(sqlite_url))
@@ -115,19 +115,19 @@ def _finding(session: Session, rule: str) -> FindingRow:
 
 
 def test_a_resolved_finding_reopens_when_seen_again(tmp_path: Path, sqlite_url: str) -> None:
-    from api.service import set_finding_status
+    from store.service import set_finding_status
 
-    run_replay(paths=day_files(tmp_path, 1), db_url=sqlite_url)
+    run_replay(ReplayOptions(paths=day_files(tmp_path, 1), db_url=sqlite_url))
     engine = make_engine(sqlite_url)
     try:
         with Session(engine) as session:
             fid = _finding(session, "dm-internet").id
             set_finding_status(session, fid, status="resolved", actor="biomed:alice", justification="firewalled")
-        run_replay(paths=day_files(tmp_path, 1), db_url=sqlite_url)  # the same day again: nothing new
+        run_replay(ReplayOptions(paths=day_files(tmp_path, 1), db_url=sqlite_url))  # the same day again: nothing new
         with Session(engine) as session:
             row = session.get(FindingRow, fid)
             assert row is not None and row.status == "resolved" and row.occurrences == 1
-        run_replay(paths=day_files(tmp_path, 2), db_url=sqlite_url)  # the next day: it happens again
+        run_replay(ReplayOptions(paths=day_files(tmp_path, 2), db_url=sqlite_url))  # the next day: it happens again
         with Session(engine) as session:
             row = session.get(FindingRow, fid)
             assert row is not None and row.status == "open" and row.occurrences == 2
@@ -139,11 +139,11 @@ def test_a_resolved_finding_reopens_when_seen_again(tmp_path: Path, sqlite_url: 
 
 
 def test_a_reopened_finding_is_notified(tmp_path: Path, sqlite_url: str) -> None:
-    from api.service import reanalyze, set_finding_status, store_observations
     from collector.pipeline import replay
     from collector.sinks import ListSink
+    from store.service import reanalyze, set_finding_status, store_observations
 
-    run_replay(paths=day_files(tmp_path, 1), db_url=sqlite_url)
+    run_replay(ReplayOptions(paths=day_files(tmp_path, 1), db_url=sqlite_url))
     sink = ListSink()
     replay(day_files(tmp_path, 2), sink, key=b"test-key-0123456789")
     engine = make_engine(sqlite_url)
@@ -168,10 +168,10 @@ def close_after_half_a_day(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_a_finding_no_longer_seen_closes_then_reopens(tmp_path: Path, sqlite_url: str,
                                                        close_after_half_a_day: None) -> None:
-    from api.service import reanalyze, store_observations
     from collector.schema import HostSighting
+    from store.service import reanalyze, store_observations
 
-    run_replay(paths=day_files(tmp_path, 1), db_url=sqlite_url)
+    run_replay(ReplayOptions(paths=day_files(tmp_path, 1), db_url=sqlite_url))
     engine = make_engine(sqlite_url)
     try:
         with Session(engine) as session:
@@ -185,7 +185,7 @@ def test_a_finding_no_longer_seen_closes_then_reopens(tmp_path: Path, sqlite_url
             closed = session.execute(select(AuditRow).where(AuditRow.entity_id == fid, AuditRow.action == "close")
                                      ).scalars().all()
             assert [(a.who, a.old, a.new) for a in closed] == [("system", "open", "no-longer-observed")]
-        run_replay(paths=day_files(tmp_path, 5), db_url=sqlite_url)
+        run_replay(ReplayOptions(paths=day_files(tmp_path, 5), db_url=sqlite_url))
         with Session(engine) as session:
             row = session.get(FindingRow, fid)
             assert row is not None and row.status == "open"
@@ -197,7 +197,7 @@ def test_raw_rows_are_kept_only_within_their_retention(tmp_path: Path, sqlite_ur
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDTAP_RAW_RETENTION_DAYS", "2")
     for day in range(1, 6):
-        run_replay(paths=day_files(tmp_path, day), db_url=sqlite_url)
+        run_replay(ReplayOptions(paths=day_files(tmp_path, day), db_url=sqlite_url))
     engine = make_engine(sqlite_url)
     try:
         with Session(engine) as session:
@@ -212,11 +212,11 @@ def test_raw_rows_are_kept_only_within_their_retention(tmp_path: Path, sqlite_ur
 
 
 def test_replay_sheets_never_overwrite_a_sheet_edited_in_the_ui(tmp_path: Path, sqlite_url: str) -> None:
-    from api.runner import import_sheets_file
-    from api.service import get_sheet, update_sheet
+    from store.jobs import import_sheets_file
+    from store.service import get_sheet, update_sheet
 
     sheets = DEMO / "sheets.csv"
-    first = run_replay(paths=day_files(tmp_path, 1), db_url=sqlite_url, sheets=sheets)
+    first = run_replay(ReplayOptions(paths=day_files(tmp_path, 1), db_url=sqlite_url, sheets=sheets))
     assert first.sheet_conflicts == []
     engine = make_engine(sqlite_url)
     try:
@@ -225,7 +225,7 @@ def test_replay_sheets_never_overwrite_a_sheet_edited_in_the_ui(tmp_path: Path, 
             assert out is not None
             edited = out.sheet.model_copy(update={"software_version": "VB99-edited-in-the-ui"})
             update_sheet(session, "SH-0001", edited, version=out.version, actor="biomed:alice")
-        again = run_replay(paths=day_files(tmp_path, 2), db_url=sqlite_url, sheets=sheets)
+        again = run_replay(ReplayOptions(paths=day_files(tmp_path, 2), db_url=sqlite_url, sheets=sheets))
         assert len(again.sheet_conflicts) == 1 and "SH-0001" in again.sheet_conflicts[0]
         assert "software_version" in again.sheet_conflicts[0] and "biomed:alice" in again.sheet_conflicts[0]
         with Session(engine) as session:
@@ -247,11 +247,11 @@ def test_silence_rules_wait_for_enough_observed_traffic(tmp_path: Path) -> None:
 
     site = load_site(DEMO / "site.yaml")
     rules = ("declared-not-seen", "declared-server-silent")
-    fresh = run_replay(paths=sorted(DEMO.glob("*.pcap")), db_url=f"sqlite:///{tmp_path / 'a.db'}",
-                       site=site.model_copy(update={"min_observed_hours": 4.0}), sheets=DEMO / "sheets.csv")
+    fresh = run_replay(ReplayOptions(paths=sorted(DEMO.glob("*.pcap")), db_url=f"sqlite:///{tmp_path / 'a.db'}",
+                       site=site.model_copy(update={"min_observed_hours": 4.0}), sheets=DEMO / "sheets.csv"))
     assert not [f for f in fresh.report.findings if f.rule in rules]  # 3.5 h observed, 4 h needed
-    enough = run_replay(paths=sorted(DEMO.glob("*.pcap")), db_url=f"sqlite:///{tmp_path / 'b.db'}",
-                        site=site.model_copy(update={"min_observed_hours": 3.0}), sheets=DEMO / "sheets.csv")
+    enough = run_replay(ReplayOptions(paths=sorted(DEMO.glob("*.pcap")), db_url=f"sqlite:///{tmp_path / 'b.db'}",
+                        site=site.model_copy(update={"min_observed_hours": 3.0}), sheets=DEMO / "sheets.csv"))
     silent = [f for f in enough.report.findings if f.rule in rules]
     assert {f.rule for f in silent} == set(rules)
     assert all("3.5 h" in f.evidence[0].text and "observed on VLAN" in f.evidence[0].text for f in silent)

@@ -74,7 +74,7 @@ def test_identical_batches_posted_at_the_same_moment_store_once(db_url: str) -> 
         with api.session() as session:
             from sqlalchemy import func, select
 
-            from api.models import FactRow
+            from store.models import FactRow
 
             total = session.execute(select(func.sum(FactRow.count)).where(FactRow.kind == "host")).scalar()
         assert total == 5 * len(obs)  # five batches, each stored once

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from api.db import make_engine
-from api.service import ingest_batch, init_db, reanalyze
 from collector.schema import HostSighting
+from store.db import make_engine
+from store.service import ingest_batch, init_db, reanalyze
 
 
 def _sighting(sensor: str, mac: str, ip: str, ts: float) -> dict:

@@ -1,7 +1,7 @@
 """A replay analyzes what it stores as it goes: same report as reading every stored observation again.
 
-api.runner.run_replay folds the observations already stored and each batch it stores into an
-analyzer digest (api.service.start_digest), so the analysis does not read the database back.
+store.loop.run_replay folds the observations already stored and each batch it stores into an
+analyzer digest (store.service.start_digest), so the analysis does not read the database back.
 These tests pin that this shortcut never changes the result: on SQLite and PostgreSQL, into a
 database that already holds other captures, on a repeated (idempotent) replay, and when another
 writer stored observations meanwhile (the digest is then dropped and everything read again).
@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from api.db import make_engine
-from api.facts_store import fact_json as observation_json
-from api.models import FindingRow
-from api.runner import run_replay
-from api.service import init_db, reanalyze, start_digest, store_observations
 from collector.schema import HostSighting, parse_observation
+from store.db import make_engine
+from store.facts import fact_json as observation_json
+from store.loop import ReplayOptions, run_replay
+from store.models import FindingRow
+from store.service import init_db, reanalyze, start_digest, store_observations
 from tests.keys import TEST_KEY
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,18 +39,18 @@ def _full_reanalysis(db_url: str) -> str:
 
 def _replayed(db_url: str, *paths: Path) -> str:
     """run_replay's report, checking that it analyzed its digest (never read the observations back)."""
-    import api.service
+    import store.service
 
-    real = api.service.stored_digest
+    real = store.service.stored_digest
 
     def refuse(*args: object, **kw: object) -> object:
         raise AssertionError("the replay read every stored observation again")
 
-    api.service.stored_digest = refuse  # type: ignore[assignment]
+    store.service.stored_digest = refuse  # type: ignore[assignment]
     try:
-        return run_replay(paths=list(paths), db_url=db_url).report.model_dump_json()
+        return run_replay(ReplayOptions(paths=list(paths), db_url=db_url)).report.model_dump_json()
     finally:
-        api.service.stored_digest = real  # type: ignore[assignment]
+        store.service.stored_digest = real  # type: ignore[assignment]
 
 
 def test_replay_report_equals_a_full_reanalysis(db_url: str) -> None:
@@ -94,7 +94,7 @@ def test_stored_json_is_the_model_dump_text() -> None:
 
 
 def test_new_findings_are_stored_in_bulk_as_produced(sqlite_url: str) -> None:
-    run_replay(paths=[DEMO / "demo-core.pcap"], db_url=sqlite_url)
+    run_replay(ReplayOptions(paths=[DEMO / "demo-core.pcap"], db_url=sqlite_url))
     engine = make_engine(sqlite_url)
     try:
         with Session(engine) as session:
@@ -113,7 +113,7 @@ def test_new_findings_are_stored_in_bulk_as_produced(sqlite_url: str) -> None:
 def test_replay_key_is_the_documented_digest_with_repeated_files() -> None:
     import hashlib
 
-    from api.runner import replay_key
+    from store.loop import replay_key
 
     files = [DEMO / "demo-core.pcap", DEMO / "demo-wifi.pcap", DEMO / "demo-core.pcap"]
     whole = hashlib.sha256(b"local|medtap")

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.auth import create_token
-from api.store import save_devices, save_findings
+from store.records import save_devices, save_findings
 from tests.api.factories import devices, findings
 
 EXAMPLES = int(os.environ.get("MEDTAP_FUZZ_EXAMPLES", "15"))

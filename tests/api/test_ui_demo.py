@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api.service import list_devices, list_findings, list_sheets
 from api.web.mapsvg import is_policy_finding
+from store.service import list_devices, list_findings, list_sheets
 from tests import needs
 from tests.api.test_ui_pages import login
 from tests.api.ui_seed import build_app, demo_available

@@ -115,7 +115,7 @@ def test_dashboard_counts(admin: TestClient) -> None:
 def test_dashboard_frames_are_the_latest_analysis_not_a_sum_of_runs(seeded: Seeded, admin: TestClient) -> None:
     """Each analysis covers every stored observation: a re-analysis must not count the same frames again."""
     from analyzer.models import Stats
-    from api import store
+    from store import records as store
 
     with Session(seeded.app.state.engine) as session:
         run = store.start_run(session, sources=["demo.pcap", "more.pcap"], sensor="sensor-a")
@@ -251,7 +251,7 @@ def test_map_has_red_edges_to_findings_and_links_to_devices(admin: TestClient) -
 
 def test_revoking_the_token_ends_the_web_session(seeded: Seeded, admin: TestClient) -> None:
     from api.auth import hash_token
-    from api.models import TokenRow
+    from store.models import TokenRow
 
     with Session(seeded.app.state.engine) as session:
         row = session.exec(select(TokenRow).where(TokenRow.hash == hash_token(seeded.tokens["admin"]))).one()
@@ -274,7 +274,7 @@ def test_progress_json(admin: TestClient) -> None:
 
 
 def test_a_running_capture_shows_its_progress(seeded: Seeded, admin: TestClient) -> None:
-    from api.store import start_run
+    from store.records import start_run
 
     with Session(seeded.app.state.engine) as session:
         start_run(session, sources=["live:eth1"], sensor="sensor-a")

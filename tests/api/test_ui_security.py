@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.auth import PERMISSIONS, revoke_token
-from api.models import AuditRow, TokenRow
+from store.models import AuditRow, TokenRow
 from tests.api.ui_seed import Seeded, build_app
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -100,7 +100,7 @@ def test_revoking_or_expiring_the_token_ends_its_sessions(seeded: Seeded) -> Non
     with Session(seeded.app.state.engine) as session:  # type: ignore[attr-defined]
         row = session.get(TokenRow, ids["admin"])
         assert row is not None
-        row.expires = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+        row.expires = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
         session.add(row)
         session.commit()
     assert is_login_redirect(admin.get("/findings", follow_redirects=False))

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
-from api.store import save_findings
+from store.records import save_findings
 from tests.api.conftest import make_api
 from tests.api.factories import findings
 

@@ -86,7 +86,7 @@ class Seeded:
 
 
 def _seed_rows(session: Session) -> None:
-    from api import service, store
+    from store import records as store, service
 
     store.store_observations(session, [
         Conversation(ts=T0 + 10, sensor="sensor-a", source="demo.pcap", client_ip=c, server_ip=s, server_port=p,
@@ -116,13 +116,13 @@ def demo_available() -> bool:
 
 
 class _StoreSink:
-    """collector sink -> api.service.store_observations, batch by batch."""
+    """collector sink -> store.service.store_observations, batch by batch."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def emit(self, batch: list[Any]) -> None:
-        from api.service import store_observations
+        from store.service import store_observations
 
         store_observations(self.session, batch, sensor="demo-sensor")
 
@@ -133,7 +133,7 @@ class _StoreSink:
 def _seed_demo(session: Session) -> None:
     """Replay the demo hospital captures, import its sheets, analyze with its site policy."""
     from analyzer.site import load_site
-    from api import service
+    from store import service
     from collector.pipeline import replay
 
     service.import_sheets(session, DEMO / "sheets.csv", fmt="csv", actor="seed")
@@ -147,10 +147,12 @@ def build_app(db_path: Path, *, secret: str = "ui-test-secret-" + "x" * 24, demo
     `settings_kw`: more api.settings.Settings values (e.g. short session timeouts).
     """
     from api.auth import create_token
-    from api.db import make_engine
-    from api.service import init_db
     from api.settings import Settings
+    from store.db import make_engine
+    from store.service import init_db
 
+    # a hand-built inventory has no facts behind it: no background analysis rebuilding it mid-test
+    settings_kw.setdefault("auto_analyze", demo)
     settings = Settings(db_url=f"sqlite:///{db_path}", secret_key=secret, **settings_kw)
     engine = make_engine(settings.db_url)
     init_db(engine)

@@ -104,7 +104,7 @@ def store_size(db: Path) -> dict[str, Any]:
 
 
 def run_flush_analysis(pcap: Path) -> dict[str, Any]:
-    """Incremental analysis as a running capture does it (api.runner.run_capture's `analyze_flush`).
+    """Incremental analysis as a running capture does it (store.loop.run_capture's `analyze_flush`).
 
     The mix is replayed through collector.pipeline.replay into the database sink of medtap's runner,
     which folds every stored batch into the digest; after each flush period of the collector
@@ -114,10 +114,11 @@ def run_flush_analysis(pcap: Path) -> dict[str, Any]:
     import statistics
     import tempfile
 
-    from api.facts_store import generation
-    from api.runner import _DbSink, session_for
-    from api.service import reanalyze, start_digest, stored_digest
     from collector.pipeline import replay
+    from store.db import session_for
+    from store.facts import generation
+    from store.loop import _DbSink
+    from store.service import reanalyze, start_digest, stored_digest
     from tests.keys import TEST_KEY
 
     analyses: list[float] = []

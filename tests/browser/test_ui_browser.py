@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from api.service import list_findings, list_sheets
+from store.service import list_findings, list_sheets
 from tests.browser.conftest import Tab
 
 pytestmark = pytest.mark.browser

@@ -204,8 +204,8 @@ def test_capture_shows_devices_and_findings_while_it_runs(veth: tuple[str, str, 
 
     from sqlmodel import Session
 
-    from api.db import make_engine
-    from api.store import list_devices, list_findings
+    from store.db import make_engine
+    from store.records import list_devices, list_findings
 
     ns, host_end, ns_end = veth
     demo = Path(__file__).resolve().parents[2] / "pcaps" / "demo"

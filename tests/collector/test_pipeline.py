@@ -17,8 +17,8 @@ from collector.protocols.base import STREAM_PREFIX, Detector, Packet
 from collector.schema import Observation, Weird, parse_observation
 from collector.sinks import JsonlSink, ListSink, read_jsonl
 from collector.sources import RawFrame
-from tests.keys import TEST_KEY
 from tests import needs
+from tests.keys import TEST_KEY
 
 CT, PACS = ("02:00:00:00:01:15", "10.10.110.21"), ("02:00:00:00:50:14", "10.50.0.20")
 T0 = 1767258000.0

@@ -19,9 +19,9 @@ from collector.pipeline import replay
 from collector.schema import Conversation, Observation
 from collector.sinks import ListSink
 from collector.tshark_backend import available, enrich_with_tshark, frame_candidates
+from tests import needs
 from tests.conftest import real_pcap
 from tests.keys import TEST_KEY
-from tests import needs
 
 pytestmark = [pytest.mark.tshark, pytest.mark.shared]
 

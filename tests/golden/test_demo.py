@@ -28,15 +28,16 @@ CAPTURES = [DEMO / f"{name}.pcap" for name in EXPECTED["captures"]]
 
 def _replay(db: Path, *, baseline: Path | None = None, paths: list[Path] = CAPTURES, sheets: bool = True) -> dict[str, Any]:
     from analyzer.site import load_site
-    from api.runner import report_json, run_replay
+    from store.jobs import report_json
+    from store.loop import ReplayOptions, run_replay
 
-    result = run_replay(
+    result = run_replay(ReplayOptions(
         paths=paths,
         db_url=f"sqlite:///{db}",
         site=load_site(DEMO / "site.yaml"),
         sheets=DEMO / "sheets.csv" if sheets else None,
         baseline_path=baseline,
-    )
+    ))
     return report_json(result.report)
 
 
@@ -47,7 +48,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def with_baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from api.runner import save_baseline
+    from store.jobs import save_baseline
 
     folder = tmp_path_factory.mktemp("baseline")
     _replay(folder / "base.db", paths=[DEMO / "demo-core.pcap"], sheets=False)

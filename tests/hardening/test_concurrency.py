@@ -81,7 +81,7 @@ class Server:
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.base = f"http://127.0.0.1:{self.port}/api/v1"
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
@@ -233,7 +233,7 @@ def _seed_findings(srv: Server, count: int) -> list[str]:
     import datetime as dt
 
     from analyzer.models import Finding
-    from api.store import save_findings
+    from store.records import save_findings
 
     found = [Finding(id=f"MT-conc-{i:03d}", rule="cleartext-medical", severity="high", title="t", subject=f"s{i}",
                      service="it") for i in range(count)]
@@ -330,8 +330,7 @@ def test_mixed_reviews_creates_and_reads_sqlite(sqlite_db: str) -> None:
 
 def test_every_sqlite_connection_has_wal_and_busy_timeout(sqlite_db: str) -> None:
     """The app engine and the CLI's session_for (and so the alembic upgrade, which uses make_engine) wait 5 s."""
-    from api.db import make_engine, upgrade
-    from api.runner import session_for
+    from store.db import make_engine, session_for, upgrade
 
     upgrade(sqlite_db)
     engine = make_engine(sqlite_db)

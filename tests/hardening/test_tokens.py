@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from api.models import AuditRow, TokenRow
+from store.models import AuditRow, TokenRow
 
 API = "/api/v1"
 runner = CliRunner()
@@ -80,7 +80,7 @@ def test_token_list_shows_every_field_but_the_secret(world: World) -> None:
     assert set(rows["lister"]) == {"id", "name", "role", "sensor", "created", "expires", "last_used", "revoked"}
     assert rows["lister"]["last_used"] is None and rows["lister"]["revoked"] is False
     expires = dt.datetime.fromisoformat(rows["lister"]["expires"])
-    assert dt.timedelta(days=89) < expires - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(days=90)
+    assert dt.timedelta(days=89) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(days=90)
     assert rows["sensor-x"]["revoked"] is True and rows["sensor-x"]["sensor"] == "sensor-x"
     table = world.medtap("token", "list")
     assert "lister" in table and "last_used" in table and clear not in table
@@ -91,7 +91,7 @@ def test_last_use_is_recorded_at_most_once_a_minute(world: World) -> None:
     assert world.row("reader").last_used is None
     assert world.get(clear) == 200
     first = world.row("reader").last_used
-    assert first is not None and dt.datetime.now(dt.timezone.utc) - first < dt.timedelta(seconds=30)
+    assert first is not None and dt.datetime.now(dt.UTC) - first < dt.timedelta(seconds=30)
     assert world.get(clear) == 200
     assert world.row("reader").last_used == first  # no write per request
 
@@ -101,13 +101,13 @@ def test_expiry_by_date_or_duration(world: World) -> None:
     assert "expected a number" in world.medtap("token", "create", "--role", "viewer", "--expires-in", "soon", code=1)
     assert "YYYY-MM-DD" in world.medtap("token", "create", "--role", "viewer", "--expires", "31/12/2099", code=1)
     dated = world.token("viewer", "dated", "--expires", "2099-12-31")
-    assert world.row("dated").expires == dt.datetime(2099, 12, 31, tzinfo=dt.timezone.utc)
+    assert world.row("dated").expires == dt.datetime(2099, 12, 31, tzinfo=dt.UTC)
     assert world.get(dated) == 200
     short = world.token("viewer", "short", "--expires-in", "1h")
     assert world.get(short) == 200
     with Session(world.client.app.state.engine) as session:  # type: ignore[attr-defined]
         row = session.exec(select(TokenRow).where(TokenRow.name == "short")).one()
-        row.expires = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)  # the hour has passed
+        row.expires = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)  # the hour has passed
         session.add(row)
         session.commit()
     assert world.get(short) == 401

@@ -110,7 +110,7 @@ def test_patient_data_never_leaves_the_decoder(tmp_path: Path, caplog: pytest.Lo
         runner.invoke(app, ["sheets", "export", str(csv_out), "--db", f"sqlite:///{db}"])
 
     from api.exports import findings_ecs, findings_syslog, inventory_csv
-    from api.runner import load_report
+    from store.jobs import load_report
 
     stored = load_report(f"sqlite:///{db}")
     outputs.append(findings_syslog(stored.findings))

@@ -2,17 +2,19 @@
 
 No engine exists at import time: `make_engine(url)` builds one when asked, so
 tests and the CLI pick their own database.  `upgrade(url)` applies the alembic
-revisions in api/migrations programmatically (`medtap db upgrade`).
+revisions in store/migrations programmatically (`medtap db upgrade`).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -63,3 +65,29 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+
+
+@contextlib.contextmanager
+def session_for(db_url: str, *, replayable: bool = False) -> Iterator[Session]:
+    """A session on an initialised database (tables created or migrated).
+
+    `replayable`: what this session stores can be stored again by running the same command (a
+    replay: its batches are stored once per input digest), so SQLite need not sync the disk at
+    every commit (synchronous=NORMAL; WAL keeps the file consistent, a power cut can lose the
+    last commits, which the next replay stores again).
+    """
+    engine = make_engine(db_url)
+    if replayable and engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_normal_sync)
+    upgrade_engine(engine)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _sqlite_normal_sync(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()

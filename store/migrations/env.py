@@ -1,6 +1,6 @@
-"""Alembic environment for medtap: target metadata = api.models (SQLModel); online mode only.
+"""Alembic environment for medtap: target metadata = store.models (SQLModel); online mode only.
 
-`api.db.upgrade(url)` and `api.db.upgrade_engine(engine)` run it programmatically;
+`store.db.upgrade(url)` and `store.db.upgrade_engine(engine)` run it programmatically;
 the latter passes its connection in `config.attributes["connection"]`.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import api.models  # noqa: F401  (registers the tables)
+import store.models  # noqa: F401  (registers the tables)
 
 target_metadata = SQLModel.metadata
 
@@ -25,7 +25,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from api.db import make_engine
+    from store.db import make_engine
 
     engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
     try:

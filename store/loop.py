@@ -1,27 +1,30 @@
-"""Jobs behind the CLI: replay or capture into the database, then analyze; load what is stored.
+"""The run loop: a source (capture files or an interface) -> collector -> facts store -> analysis.
 
-Kept apart from `api.cli` so that the web UI and the tests run the same code paths
-the command line does, without parsing arguments or printing.
+`run_replay` and `run_capture` read frames through the collector, which merges them into facts and
+flushes a batch every period; each batch is upserted into the facts store as it arrives (`_DbSink`)
+and folded into the running digest, and each flush of a live capture re-analyses, so the inventory
+and the findings follow the traffic while it runs.  The CLI, the tests and (through the same store
+functions) the API all go through here: nothing in this module knows about HTTP or printing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from sqlmodel import Session
 
 from analyzer.models import Report
 from collector.schema import Observation
+from store.db import session_for
+from store.errors import InvalidError, MissingToolError, NoInputError
+from store.service import import_sheets_path
 
 if TYPE_CHECKING:
     from analyzer.digest import Digest
@@ -29,9 +32,27 @@ if TYPE_CHECKING:
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".pcap.gz", ".pcapng.gz")
 DAMAGE_WEIRD_PREFIXES = ("pcap_", "pcapng_", "capture_", "gzip_")
 
+Progress = Callable[[int, int, int], None]
+"""progress(frames, bytes_read, total_bytes), called while a replay decodes."""
 
-class NoInputError(Exception):
-    """None of the inputs could be read as a capture."""
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """Everything `medtap replay` is asked to do, in one value (the CLI builds it from its options)."""
+
+    paths: Sequence[Path]
+    db_url: str
+    site: Any = None
+    """The site policy (analyzer.site.SitePolicy) given on the command line; None: the stored one."""
+    sheets: Path | None = None
+    sensor: str = "local"
+    report_path: Path | None = None
+    observations_path: Path | None = None
+    baseline_path: Path | None = None
+    forward_url: str | None = None
+    token: str | None = None
+    spool_dir: Path = Path(".medtap-spool")
+    dissector: str = "medtap"
 
 
 @dataclass
@@ -63,45 +84,6 @@ def replay_key(files: Sequence[Path], *, sensor: str, dissector: str) -> str:
     return "replay:" + whole.hexdigest()[:32]
 
 
-@dataclass
-class SheetImport:
-    imported: int
-    errors: list[str] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
-    """Sheets kept because they were edited since their last import (api.service.import_sheets)."""
-
-
-@contextlib.contextmanager
-def session_for(db_url: str, *, replayable: bool = False) -> Iterator[Session]:
-    """A session on an initialised database (tables created or migrated).
-
-    `replayable`: what this session stores can be stored again by running the same command (a
-    replay: its batches are stored once per input digest), so SQLite need not sync the disk at
-    every commit (synchronous=NORMAL; WAL keeps the file consistent, a power cut can lose the
-    last commits, which the next replay stores again).
-    """
-    from api.db import make_engine
-    from api.service import init_db
-
-    engine = make_engine(db_url)
-    if replayable and engine.dialect.name == "sqlite":
-        from sqlalchemy import event
-
-        event.listen(engine, "connect", _sqlite_normal_sync)
-    init_db(engine)
-    try:
-        with Session(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def _sqlite_normal_sync(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
-
-
 class _DbSink:
     """Sink that upserts each batch into the facts store as it arrives (memory and store stay flat).
 
@@ -125,7 +107,7 @@ class _DbSink:
         self.seq = 0
 
     def emit(self, batch: list[Observation]) -> None:
-        from api.facts_store import store_batch
+        from store.facts import store_batch
 
         if self.once_key is None:
             result = store_batch(self.session, batch, sensor=self.sensor)
@@ -212,7 +194,7 @@ def _extra_sinks(observations_path: Path | None, forward_url: str | None, token:
 
 def _analyze_and_store(session: Session, *, site: Any, baseline_path: Path | None,
                        digest: Digest | None = None) -> Report:
-    from api.service import reanalyze
+    from store.service import reanalyze
 
     baseline = None
     if baseline_path is not None and baseline_path.exists():
@@ -222,38 +204,28 @@ def _analyze_and_store(session: Session, *, site: Any, baseline_path: Path | Non
     return reanalyze(session, site=site, baseline=baseline, digest=digest)
 
 
-def run_replay(
-    *,
-    paths: Sequence[Path],
-    db_url: str,
-    site: Any = None,
-    sheets: Path | None = None,
-    sensor: str = "local",
-    report_path: Path | None = None,
-    observations_path: Path | None = None,
-    baseline_path: Path | None = None,
-    forward_url: str | None = None,
-    token: str | None = None,
-    spool_dir: Path = Path(".medtap-spool"),
-    progress: bool = False,
-    console: Console | None = None,
-    dissector: str = "medtap",
-) -> RunResult:
+def run_replay(options: ReplayOptions, *, progress: Progress | None = None) -> RunResult:
     """Replay captures into the database, import sheets, analyze, write the report.
 
     `dissector="tshark"` also runs tshark over the files and labels the conversations medtap's
     own detectors did not identify (`app="tshark:<protocol>"`); it needs the tshark binary.
+    `progress(frames, bytes_read, total_bytes)` is called as frames are decoded (the CLI's bar).
     """
+    o = options
+    paths, db_url, site, sheets, sensor = o.paths, o.db_url, o.site, o.sheets, o.sensor
+    report_path, observations_path, baseline_path = o.report_path, o.observations_path, o.baseline_path
+    forward_url, token, spool_dir, dissector = o.forward_url, o.token, o.spool_dir, o.dissector
     if dissector not in ("medtap", "tshark"):
-        raise ValueError(f"unknown dissector {dissector!r} (medtap or tshark)")
+        raise InvalidError(f"unknown dissector {dissector!r} (medtap or tshark)")
     if dissector == "tshark":
         from collector.tshark_backend import available
 
         if not available():
-            raise ValueError("tshark not found: install the Debian package tshark or drop --dissector tshark")
-    from api.facts_store import policy_in_force
-    from api.service import start_digest
+            raise MissingToolError("tshark not found: install the Debian package tshark or drop "
+                                   "--dissector tshark")
     from collector.pipeline import relaxed_gc, replay
+    from store.facts import policy_in_force
+    from store.service import start_digest
 
     files = expand_inputs(paths)
     # the whole job under relaxed GC: the analysis allocates as much as the replay (devices, facts,
@@ -263,7 +235,7 @@ def run_replay(
     with relaxed_gc(), session_for(db_url, replayable=True) as session:
         site = policy_in_force(session, site, source="replay")
         if sheets is not None:
-            conflicts = _import_sheets(session, sheets, actor="cli", partial=False).conflicts
+            conflicts = import_sheets_path(session, sheets, actor="cli", partial=False).conflicts
         digest = start_digest(session, site=site)
         db_sink = _DbSink(session, sensor, once_key=replay_key(files, sensor=sensor, dissector=dissector),
                           digest=digest)
@@ -276,17 +248,16 @@ def run_replay(
         else:
             sink = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
         live = _LiveRun(session, sources=[str(f) for f in files], sensor=sensor)
-        with _progress(progress, console, files) as bar:
 
-            def callback(frames: int, bytes_read: int, total_bytes: int) -> None:
-                live.update(frames)
-                if bar is not None:
-                    bar(frames, bytes_read, total_bytes)
+        def callback(frames: int, bytes_read: int, total_bytes: int) -> None:
+            live.update(frames)
+            if progress is not None:
+                progress(frames, bytes_read, total_bytes)
 
-            try:
-                stats = replay(files, sink, sensor=sensor, key=pseudonym_key(), progress=callback)
-            finally:
-                live.done()
+        try:
+            stats = replay(files, sink, sensor=sensor, key=pseudonym_key(), progress=callback)
+        finally:
+            live.done()
         sink.close()
         if dissector == "tshark":
             from collector.tshark_backend import enrich_with_tshark
@@ -303,6 +274,8 @@ def run_replay(
         _purge_if_retained(session)
     damaged = bool(stats.truncated) or any(w.startswith(DAMAGE_WEIRD_PREFIXES) for w in stats.weirds)
     if report_path is not None:
+        from store.jobs import write_report
+
         write_report(report, report_path)
     return RunResult(report=report, damaged=damaged, observations=db_sink.count,
                      already_stored=db_sink.already,
@@ -323,12 +296,11 @@ def run_capture(
     forward_url: str | None = None,
     token: str | None = None,
     spool_dir: Path = Path(".medtap-spool"),
-    console: Console | None = None,
 ) -> RunResult:
     """Live capture until duration or SIGINT/SIGTERM; observations are stored at every flush."""
-    from api.facts_store import policy_in_force
-    from api.service import start_digest
     from collector.live import capture
+    from store.facts import policy_in_force
+    from store.service import start_digest
 
     with session_for(db_url) as session:
         site = policy_in_force(session, site, source="capture")
@@ -336,8 +308,8 @@ def run_capture(
 
         def analyze_flush() -> None:
             # every flush period: the inventory and findings follow the capture while it runs
-            from api.facts_store import facts_generation
-            from api.service import reanalyze, stored_digest
+            from store.facts import facts_generation
+            from store.service import reanalyze, stored_digest
 
             if db_sink.digest is not None and db_sink.digest.generation != facts_generation(session):
                 db_sink.digest = stored_digest(session,
@@ -358,7 +330,7 @@ def run_capture(
 
 def _purge_if_retained(session: Session) -> None:
     """Raw observation rows are kept only when a retention is set; then those past it go at each store."""
-    from api.facts_store import purge_raw, raw_retention_days
+    from store.facts import purge_raw, raw_retention_days
 
     if raw_retention_days() > 0:
         purge_raw(session)
@@ -397,7 +369,7 @@ class _LiveRun:
     """
 
     def __init__(self, session: Session, *, sources: list[str], sensor: str) -> None:
-        from api.store import start_run
+        from store.records import start_run
 
         self.session = session
         self.run = start_run(session, sources=sources, sensor=sensor)
@@ -415,147 +387,3 @@ class _LiveRun:
     def done(self) -> None:
         self.session.delete(self.run)
         self.session.commit()
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, console: Console | None, files: Sequence[Path]) -> Iterator[Any]:
-    """A rich progress bar (frames, rate, ETA) for replays that last more than a second.
-
-    Only when asked for (not --quiet) and stderr is a terminal; short replays print nothing.
-    """
-    if not enabled:
-        yield None
-        return
-    total = sum(f.stat().st_size for f in files)
-    bar = Progress(
-        TextColumn("[bold]replay"),
-        BarColumn(),
-        TextColumn("{task.fields[frames]} frames"),
-        TextColumn("{task.fields[rate]} frames/s"),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-    started = time.monotonic()
-    task: list[Any] = []
-
-    def callback(frames: int, bytes_read: int, total_bytes: int) -> None:
-        elapsed = time.monotonic() - started
-        if elapsed < 1.0:
-            return
-        if not task:
-            bar.start()
-            task.append(bar.add_task("replay", total=total_bytes or total or None, frames=0, rate=0))
-        bar.update(task[0], completed=bytes_read, frames=frames, rate=int(frames / elapsed))
-
-    try:
-        yield callback
-    finally:
-        if task:
-            bar.stop()
-
-
-def write_report(report: Report, path: Path) -> None:
-    """The report JSON contract (schema 1), stable field order, sorted lists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report.model_dump_json(by_alias=True, indent=2) + "\n", encoding="utf-8")
-
-
-def load_report(db_url: str) -> Report:
-    """The inventory and findings as stored (no re-analysis)."""
-    from api.service import stored_report
-
-    with session_for(db_url) as session:
-        return stored_report(session)
-
-
-def _import_sheets(session: Session, path: Path, *, actor: str, partial: bool,
-                   overwrite: bool = False) -> SheetImport:
-    from api.service import import_sheets
-
-    fmt = path.suffix.lower().lstrip(".").replace("yml", "yaml")
-    result = import_sheets(session, path.read_bytes(), fmt=fmt, actor=actor, partial=partial,
-                           overwrite=overwrite)
-    errors = [str(e) for e in result.errors]
-    if errors and not partial:
-        raise ValueError(f"{path}: sheets refused:\n  " + "\n  ".join(errors))
-    return SheetImport(imported=result.imported, errors=errors, conflicts=[str(c) for c in result.conflicts])
-
-
-def import_sheets_file(db_url: str, path: Path, *, actor: str, partial: bool,
-                       overwrite: bool = False) -> SheetImport:
-    """Import a sheets file, then re-match: the inventory and findings follow the new sheets at once."""
-    if not path.is_file():
-        raise FileNotFoundError(path)
-    with session_for(db_url) as session:
-        result = _import_sheets(session, path, actor=actor, partial=partial, overwrite=overwrite)
-        if result.imported:
-            from api.facts_store import generation
-            from api.service import reanalyze
-
-            if generation(session) > 0:
-                reanalyze(session, record_run=False)
-        return result
-
-
-def export_sheets_file(db_url: str, path: Path) -> int:
-    from api.service import export_sheets
-
-    fmt = path.suffix.lower().lstrip(".").replace("yml", "yaml")
-    if fmt not in ("csv", "json", "yaml"):
-        raise ValueError(f"{path}: unknown format {fmt!r} (use .csv, .json or .yaml)")
-    with session_for(db_url) as session:
-        data = export_sheets(session, fmt=fmt)
-    path.write_bytes(data)
-    from analyzer.sheet_io import load_sheets_bytes
-
-    return len(load_sheets_bytes(data, fmt=fmt))
-
-
-def create_token(db_url: str, *, role: str, name: str, expires_in: str | None = None,
-                 expires: str | None = None,
-                 sensor: str | None = None) -> str:
-    """A new token (printed once by the CLI); the expiry is `--expires-in 90d` or `--expires YYYY-MM-DD`."""
-    from api.auth import create_token as _create, parse_expiry
-
-    with session_for(db_url) as session:
-        when = parse_expiry(expires_in=expires_in, expires=expires)
-        return _create(session, role=role, name=name, expires=when, sensor=sensor, actor="cli")
-
-
-def list_tokens(db_url: str) -> list[dict[str, Any]]:
-    """Every token without its hash: id, name, role, sensor, created, expires, last_used, revoked."""
-    from api.auth import list_tokens as _list
-
-    with session_for(db_url) as session:
-        return [row.model_dump(exclude={"hash"}) for row in _list(session)]
-
-
-def revoke_token(db_url: str, id_or_name: str) -> dict[str, Any]:
-    """Revoke one token (by id, or by name when one active token has it); its web sessions end too."""
-    from api.auth import find_token, revoke_token as _revoke
-
-    with session_for(db_url) as session:
-        row = find_token(session, id_or_name)
-        _revoke(session, token_id=int(row.id or 0), actor="cli")
-        return {"id": row.id, "name": row.name, "role": row.role}
-
-
-def save_baseline(db_url: str, path: Path) -> int:
-    """Known devices (from the inventory) and every conversation pair stored, as the baseline."""
-    from analyzer.baseline import baseline_from_report, pair, save_baseline as _save
-    from api.store import iter_observations
-
-    with session_for(db_url) as session:
-        from api.store import stored_report
-
-        baseline = baseline_from_report(stored_report(session))
-        for conv in iter_observations(session, kinds=["conversation"]):
-            baseline.conversations.add(pair(conv.client_ip, conv.server_ip))  # type: ignore[attr-defined]
-    _save(baseline, path)
-    return len(baseline.devices) + len(baseline.conversations)
-
-
-def report_json(report: Report) -> dict[str, Any]:
-    return json.loads(report.model_dump_json(by_alias=True))

@@ -1,7 +1,7 @@
 """The central's analyst: a background thread of `medtap serve` that analyzes whenever the store changed.
 
 Sensors' batches (POST /ingest), sheet edits and imports bump the store generation
-(api.facts_store); this thread wakes every `interval` seconds, or at once when kicked by a
+(store.facts); this thread wakes every `interval` seconds, or at once when kicked by a
 sheet change, and re-analyzes when the generation moved past the last analysis or when the
 site policy file changed on disk.  So a central shows the devices and findings of an ingested
 batch within seconds with no manual step, and a saved sheet or policy is re-matched at once.
@@ -85,7 +85,7 @@ class AutoAnalyzer:
     def _policy(self, session: Session) -> Any:
         """The site policy: the settings' file, saved into the store when it changed on disk (which bumps
         the generation, so the analysis re-matches); without a file, the one the store holds."""
-        from api.facts_store import save_policy, stored_policy
+        from store.facts import save_policy, stored_policy
 
         if self.site_file is None:
             return stored_policy(session)
@@ -98,7 +98,7 @@ class AutoAnalyzer:
         return self._site
 
     def fold(self, result: Any) -> None:
-        """Follow one stored batch (api.facts_store.StoreResult) in the in-memory digest; call under `lock`.
+        """Follow one stored batch (store.facts.StoreResult) in the in-memory digest; call under `lock`.
 
         A batch that is not the next one the digest expects (another process wrote meanwhile) drops the
         digest: the next analysis reads the facts again."""
@@ -113,15 +113,15 @@ class AutoAnalyzer:
 
     def _all_facts(self) -> Any:
         """Every stored fact, on a session of its own (the digest outlives the session that built it)."""
-        from api.facts_store import iter_facts
+        from store.facts import iter_facts
 
         with Session(self.engine) as session:
             yield from iter_facts(session)
 
     def analyze_if_changed(self) -> bool:
         """One look: analyze if the store or the policy changed since the last analysis; True if it did."""
-        from api.facts_store import analysis_status, facts_generation
-        from api.service import reanalyze, same_policy, stored_digest
+        from store.facts import analysis_status, facts_generation
+        from store.service import reanalyze, same_policy, stored_digest
 
         with Session(self.engine) as session:
             site = self._policy(session)

@@ -25,9 +25,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session, col
 
-from api.models import FactRow, IngestBatch, ObservationRow, SensorStatus, SitePolicyRow, StoreState, utcnow
 from collector.facts import first_seen, keyed, last_seen, merge
 from collector.schema import Observation, parse_observation
+from store.errors import SettingError
+from store.models import FactRow, IngestBatch, ObservationRow, SensorStatus, SitePolicyRow, StoreState, utcnow
 
 GENERATION = "generation"
 ANALYZED = "analyzed"
@@ -46,9 +47,9 @@ def raw_retention_days() -> float:
     try:
         days = float(text)
     except ValueError:
-        raise ValueError(f"{RAW_RETENTION_ENV}={text!r}: not a number of days") from None
+        raise SettingError(f"{RAW_RETENTION_ENV}={text!r}: not a number of days") from None
     if days < 0:
-        raise ValueError(f"{RAW_RETENTION_ENV}={text!r}: must be 0 or more")
+        raise SettingError(f"{RAW_RETENTION_ENV}={text!r}: must be 0 or more")
     return days
 
 
@@ -297,7 +298,7 @@ def save_policy(session: Session, site: Any, *, source: str, actor: str = "cli")
 
     A change bumps the generation (the next analysis re-matches everything) and is audited.
     """
-    from api.audit import record
+    from store.audit import record
 
     text = site.model_dump_json()
     row = session.get(SitePolicyRow, "current")

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from api.models import AuditRow
+from store.models import AuditRow
 
 
 def _text(value: Any) -> str | None:

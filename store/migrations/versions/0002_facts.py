@@ -44,8 +44,8 @@ def upgrade() -> None:
         sa.Column("at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("key"),
     )
-    # the row every writer locks first (api.facts_store.bump_generation): it must exist before any writer
-    # and the one every analysis locks before it writes (api.facts_store.lock_analysis)
+    # the row every writer locks first (store.facts.bump_generation): it must exist before any writer
+    # and the one every analysis locks before it writes (store.facts.lock_analysis)
     # and `facts`, bumped by fact writes only (an in-memory digest stays valid across sheet and policy
     # changes)
     op.bulk_insert(state, [{"key": "generation", "value": 0}, {"key": "analyzed", "value": 0},

@@ -4,7 +4,7 @@ reconciliation.
 Keyword-only functions over a SQLModel session.  Every change writes audit rows in
 the same transaction and, when a `notify` callable is given (api.notify.Notifier.send),
 queues a webhook event after the commit: notification never blocks a change.
-The persistence helpers of api.store are re-exported here.
+The persistence helpers of store.records are re-exported here.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from sqlmodel import Session, col, select
 from analyzer.models import REVIEW_STATUSES, Report
 from analyzer.sheet_io import SheetError, dump_sheets, read_sheets
 from analyzer.sheets import Sheet
-from api import audit
-from api.facts_store import bump_generation, facts_generation, generation
-from api.models import FindingRow, SheetRow, utcnow
-from api.schemas import FindingOut, ReconciliationOut, SheetOut
-from api.store import (  # noqa: F401  (re-exported: the service API)
+from store import audit
+from store.errors import ConflictError, InvalidError, NotFoundError
+from store.facts import bump_generation, facts_generation, generation
+from store.models import FindingRow, SheetRow, utcnow
+from store.records import (  # noqa: F401  (re-exported: the service API)
     counts,
     finding_out,
     finish_run,
@@ -47,6 +47,7 @@ from api.store import (  # noqa: F401  (re-exported: the service API)
     store_observations,
     stored_report,
 )
+from store.schemas import FindingOut, ReconciliationOut, SheetOut
 
 if TYPE_CHECKING:
     from analyzer.digest import Digest
@@ -54,16 +55,9 @@ if TYPE_CHECKING:
 Notify = Callable[[dict[str, Any]], None] | None
 
 
-def _errors() -> Any:
-    """api.errors on first use: it imports FastAPI (0.1 s), which a command-line replay never needs."""
-    from api import errors
-
-    return errors
-
-
 def init_db(engine: Engine) -> None:
-    """Create or migrate the schema (alembic revisions in api/migrations) on `engine`."""
-    from api.db import upgrade_engine
+    """Create or migrate the schema (alembic revisions in store/migrations) on `engine`."""
+    from store.db import upgrade_engine
 
     upgrade_engine(engine)
 
@@ -82,19 +76,19 @@ def set_finding_status(session: Session, finding_id: str, *, status: str, justif
     """Review a finding; risk-accepted needs a justification and a future expiry, false-positive a
     justification."""
     if status not in REVIEW_STATUSES:
-        raise _errors().InvalidError(f"unknown status {status!r} (one of {', '.join(REVIEW_STATUSES)})",
+        raise InvalidError(f"unknown status {status!r} (one of {', '.join(REVIEW_STATUSES)})",
                                      "status")
     row = session.get(FindingRow, finding_id)
     if row is None:
-        raise _errors().NotFoundError(f"no finding {finding_id!r}", "finding_id")
+        raise NotFoundError(f"no finding {finding_id!r}", "finding_id")
     justification = (justification or "").strip() or None
     if status in ("risk-accepted", "false-positive") and not justification:
-        raise _errors().InvalidError(f"{status} needs a justification", "justification")
+        raise InvalidError(f"{status} needs a justification", "justification")
     if status == "risk-accepted":
         if expires is None:
-            raise _errors().InvalidError("risk-accepted needs an expiry date", "expires")
+            raise InvalidError("risk-accepted needs an expiry date", "expires")
         if expires <= (today or dt.date.today()):
-            raise _errors().InvalidError("the expiry date must be in the future", "expires")
+            raise InvalidError("the expiry date must be in the future", "expires")
     elif expires is not None and status != "risk-accepted":
         expires = None
     old = {"status": row.status, "justification": row.justification,
@@ -153,13 +147,13 @@ def _sheet_dict(sheet: Sheet) -> dict[str, Any]:
 
 def create_sheet(session: Session, sheet: Sheet, *, actor: str, notify: Notify = None) -> SheetOut:
     if session.get(SheetRow, sheet.id) is not None:
-        raise _errors().ConflictError(f"sheet {sheet.id!r} already exists", "id")
+        raise ConflictError(f"sheet {sheet.id!r} already exists", "id")
     row = SheetRow(id=sheet.id, software_name=sheet.software_name, version=1, updated_by=actor,
                    data=sheet.model_dump_json())
     session.add(row)
     audit.record(session, who=actor, action="create", entity="sheet", entity_id=sheet.id,
                  new=_sheet_dict(sheet))
-    bump_generation(session)  # the sheets changed: the next analysis re-matches (api.autoanalyze)
+    bump_generation(session)  # the sheets changed: the next analysis re-matches (store.autoanalyze)
     session.commit()
     session.refresh(row)
     _emit(notify, "sheet.created", sheet.id, actor, software_name=sheet.software_name)
@@ -170,12 +164,12 @@ def update_sheet(session: Session, sheet_id: str, sheet: Sheet, *, version: int 
                  notify: Notify = None) -> SheetOut:
     """Replace a sheet; `version` must be the one read (409 when someone changed it since)."""
     if sheet.id != sheet_id:
-        raise _errors().InvalidError(f"sheet id {sheet.id!r} does not match the URL ({sheet_id!r})", "id")
+        raise InvalidError(f"sheet id {sheet.id!r} does not match the URL ({sheet_id!r})", "id")
     row = session.get(SheetRow, sheet_id)
     if row is None:
-        raise _errors().NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
+        raise NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
     if version is None:
-        raise _errors().InvalidError("send the version you read (If-Match header or `version`)", "version")
+        raise InvalidError("send the version you read (If-Match header or `version`)", "version")
     old = Sheet.model_validate_json(row.data)
     result = session.execute(
         update(SheetRow).where(col(SheetRow.id) == sheet_id, col(SheetRow.version) == version)
@@ -183,7 +177,7 @@ def update_sheet(session: Session, sheet_id: str, sheet: Sheet, *, version: int 
                 updated_by=actor, updated_at=utcnow()))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
-        raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, "
+        raise ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, "
                                       f"you sent {version})", "version")
     changed = audit.record_diff(session, who=actor, action="update", entity="sheet", entity_id=sheet_id,
                                 old=_sheet_dict(old), new=_sheet_dict(sheet))
@@ -201,9 +195,9 @@ def delete_sheet(session: Session, sheet_id: str, *, version: int | None = None,
                  notify: Notify = None) -> None:
     row = session.get(SheetRow, sheet_id)
     if row is None:
-        raise _errors().NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
+        raise NotFoundError(f"no sheet {sheet_id!r}", "sheet_id")
     if version is not None and version != row.version:
-        raise _errors().ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, "
+        raise ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, "
                                       f"you sent {version})", "version")
     audit.record(session, who=actor, action="delete", entity="sheet", entity_id=sheet_id,
                  old=json.loads(row.data))
@@ -295,7 +289,7 @@ def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: s
 
 def _edited_since_import(session: Session, sheet_id: str) -> bool:
     """The sheet's last audited change is a person's edit (create or update), not an import."""
-    from api.models import AuditRow
+    from store.models import AuditRow
 
     last = session.exec(select(AuditRow.action).where(AuditRow.entity == "sheet",
                                                       AuditRow.entity_id == sheet_id)
@@ -305,7 +299,7 @@ def _edited_since_import(session: Session, sheet_id: str) -> bool:
 
 def export_sheets(session: Session, *, fmt: str) -> bytes:
     if fmt not in ("csv", "json", "yaml"):
-        raise _errors().InvalidError(f"unknown format {fmt!r} (csv, json or yaml)", "format")
+        raise InvalidError(f"unknown format {fmt!r} (csv, json or yaml)", "format")
     return dump_sheets(all_sheets(session), fmt=fmt)
 
 
@@ -356,9 +350,9 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
     the evaluation, and not checked against the store.
     """
     from analyzer.engine import analyze
-    from api.facts_store import lock_analysis, mark_analyzed, policy_in_force
-    from api.store import Lifecycle
     from collector.pipeline import relaxed_gc
+    from store.facts import lock_analysis, mark_analyzed, policy_in_force
+    from store.records import Lifecycle
 
     with relaxed_gc():
         site = policy_in_force(session, site, source=", ".join(sources) or "analyze")
@@ -404,7 +398,7 @@ def reconciliation(session: Session, *, now: dt.datetime | None = None) -> list[
     sheets = all_sheets(session)
     matches = match_sheets(devices, sheets)
     from analyzer.subjects.sheet import min_window
-    from api.facts_store import stored_policy
+    from store.facts import stored_policy
 
     rows = check_rows(devices=devices, sheets=sheets, matches=matches,
                       conversations=load_observations(session, kinds=["conversation"]),
@@ -418,3 +412,23 @@ def reconciliation(session: Session, *, now: dt.datetime | None = None) -> list[
             out[row["sheet_id"]].issues.append({k: row[k] for k in ("check", "declared", "observed", "peer",
                                                                     "detail")})
     return list(out.values())
+
+
+@dataclass
+class SheetImport:
+    imported: int
+    errors: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    """Sheets kept because they were edited since their last import (store.service.import_sheets)."""
+
+
+def import_sheets_path(session: Session, path: Path, *, actor: str, partial: bool,
+                   overwrite: bool = False) -> SheetImport:
+    """Import a sheets file (format from its suffix); every error refuses it unless `partial`."""
+    fmt = path.suffix.lower().lstrip(".").replace("yml", "yaml")
+    result = import_sheets(session, path.read_bytes(), fmt=fmt, actor=actor, partial=partial,
+                           overwrite=overwrite)
+    errors = [str(e) for e in result.errors]
+    if errors and not partial:
+        raise InvalidError(f"{path}: sheets refused:\n  " + "\n  ".join(errors))
+    return SheetImport(imported=result.imported, errors=errors, conflicts=[str(c) for c in result.conflicts])

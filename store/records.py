@@ -19,10 +19,11 @@ from sqlalchemy import ColumnElement, func, insert, or_
 from sqlmodel import Session, col, delete, select
 
 from analyzer.models import SEVERITY_ORDER, Device, Finding, Report, Stats
-from api.facts_store import StoreResult, count_facts, iter_facts, store_batch
-from api.models import DeviceRow, FindingRow, RunRow, utcnow
-from api.schemas import FindingOut
 from collector.schema import Observation, Weird, parse_observation
+from store.errors import SettingError
+from store.facts import StoreResult, count_facts, iter_facts, store_batch
+from store.models import DeviceRow, FindingRow, RunRow, utcnow
+from store.schemas import FindingOut
 
 
 def like_pattern(text: str) -> str:
@@ -32,7 +33,7 @@ def like_pattern(text: str) -> str:
 
 
 def store_observations(session: Session, observations: Sequence[Observation], *, sensor: str = "") -> int:
-    """Upsert a batch as facts (api.facts_store) and commit; returns how many records it held."""
+    """Upsert a batch as facts (store.facts) and commit; returns how many records it held."""
     return store_batch(session, observations, sensor=sensor).records
 
 
@@ -153,7 +154,7 @@ def close_unobserved_days() -> float:
     try:
         return float(text) if text else DEFAULT_CLOSE_UNOBSERVED_DAYS
     except ValueError:
-        raise ValueError(f"{CLOSE_UNOBSERVED_ENV}={text!r}: not a number of days") from None
+        raise SettingError(f"{CLOSE_UNOBSERVED_ENV}={text!r}: not a number of days") from None
 
 
 @dataclass
@@ -178,7 +179,7 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
     - an expired risk acceptance reopens; a finding the analysis no longer produces becomes inactive.
     Statuses, justifications and expiries survive all of it.
     """
-    from api.audit import record
+    from store.audit import record
 
     life = lifecycle if lifecycle is not None else Lifecycle()
     close_after = close_unobserved_days() * 86400.0

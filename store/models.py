@@ -3,7 +3,7 @@ sheets, audit, tokens, runs.
 
 Report records (Device, Finding, Sheet) are kept whole as JSON text in `data`,
 with the fields the API filters on copied into indexed columns.  The same code
-runs on SQLite and PostgreSQL; the alembic revision in api/migrations creates
+runs on SQLite and PostgreSQL; the alembic revision in store/migrations creates
 exactly these tables.
 """
 
