@@ -258,8 +258,9 @@ def _services(ctx: AnalysisContext) -> None:
 # --------------------------------------------------------------------------- rules
 
 
-def finding_id(rule_id: str, key: str) -> str:
-    return "MT-" + hashlib.sha1(f"{rule_id}|{key}".encode()).hexdigest()[:12]
+def finding_id(rule_uid: str, key: str) -> str:
+    """A finding's stable id: the rule's immutable uid and the subject (a renamed rule keeps its findings)."""
+    return "MT-" + hashlib.sha1(f"{rule_uid}|{key}".encode()).hexdigest()[:12]
 
 
 def evaluate(rules: Sequence[Rule], ctx: AnalysisContext) -> list[Finding]:
@@ -277,7 +278,7 @@ def evaluate(rules: Sequence[Rule], ctx: AnalysisContext) -> list[Finding]:
             if not predicate(row):
                 continue
             key = fill(subject_key, row) if subject_key else str(row.get("_key", ""))
-            fid = finding_id(rule.id, key)
+            fid = finding_id(rule.uid, key)
             prev = found.get(fid)
             if prev is not None:
                 prev.devices = sorted(set(prev.devices) | set(row.get("_devices", [])))
@@ -287,8 +288,8 @@ def evaluate(rules: Sequence[Rule], ctx: AnalysisContext) -> list[Finding]:
                 prev.last_seen = _max(prev.last_seen, row.get("_last_seen"))
                 continue
             found[fid] = Finding(
-                id=fid, rule=rule.id, severity=rule.severity, title=rule.title, title_fr=rule.title_fr,
-                subject=key,
+                id=fid, rule=rule.id, rule_uid=rule.uid, severity=rule.severity, title=rule.title,
+                title_fr=rule.title_fr, subject=key,
                 devices=sorted(set(row.get("_devices", []))), ips=sorted(set(row.get("_ips", []))),
                 evidence=list(row.get("_evidence", []))[:10], service=rule.service,
                 recommendation=fill(rule.remediation, row).strip(), zone=row.get("_zone"),

@@ -98,8 +98,9 @@ class Evidence(Model):
 class Finding(Model):
     """One finding: a rule that fired on one subject."""
 
-    id: str = Field(description="Stable id: same rule and subject give the same id across runs.")
+    id: str = Field(description="Stable id: same rule (uid) and subject give the same id across runs.")
     rule: str = Field(description="Rule id from the catalogue in rules/.")
+    rule_uid: str = Field(default="", description="The rule's immutable uid (kept when the rule is renamed).")
     severity: Severity = Field(description="info..critical.")
     title: str = Field(description="English title.")
     title_fr: str = Field(default="", description="French title.")

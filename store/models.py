@@ -111,6 +111,7 @@ class FindingRow(SQLModel, table=True):
     __tablename__ = "finding"
     id: str = Field(primary_key=True, max_length=64)
     rule: str = Field(index=True, max_length=128)
+    rule_uid: str = Field(default="", index=True, max_length=36)
     severity: str = Field(index=True, max_length=16)
     severity_rank: int = 0
     status: str = Field(default="open", index=True, max_length=32)

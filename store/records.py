@@ -191,7 +191,7 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
         row = existing.get(f.id)
         if row is None:
             # first seen: inserted in bulk below (no ORM object per finding), stored as produced
-            new_rows.append({"id": f.id, "rule": f.rule, "severity": f.severity,
+            new_rows.append({"id": f.id, "rule": f.rule, "rule_uid": f.rule_uid, "severity": f.severity,
                              "severity_rank": SEVERITY_ORDER[f.severity],
                              "status": f.status, "justification": None, "expires": None, "updated_by": None,
                              "updated_at": None, "active": True, "zone": f.zone, "service": f.service,
@@ -218,7 +218,8 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
         if not seen_again and row.active and row.data and status == row.status and _same(row, f):
             out.append(f.model_copy(update={"status": status}))
             continue  # nothing changed: no write (an analysis per flush touches only what moved)
-        row.rule, row.severity, row.severity_rank = f.rule, f.severity, SEVERITY_ORDER[f.severity]
+        row.rule, row.rule_uid, row.severity = f.rule, f.rule_uid, f.severity
+        row.severity_rank = SEVERITY_ORDER[f.severity]
         row.zone, row.service, row.first_seen, row.last_seen, row.active = (f.zone, f.service, f.first_seen,
                                                                             f.last_seen, True)
         stored = f.model_copy(update={"status": status})

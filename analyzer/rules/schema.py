@@ -1,8 +1,9 @@
 """The rule file model (one YAML file per rule in rules/<area>/<id>.yaml), validated with pydantic.
 
 Fields follow Sigma's rule layout (id, title, status, level -> severity, description,
-falsepositives, references) plus medtap's responsible service, rationale (which bad practice it
-evidences, ANSSI/AFIB vocabulary), remediation template and fixture tests.
+falsepositives, references; `uid` is the immutable identity, as Sigma's UUID `id`) plus medtap's
+responsible service, rationale (which bad practice it evidences, ANSSI/AFIB vocabulary),
+remediation template and fixture tests.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from analyzer.rules.match import Predicate
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class RuleModel(BaseModel):
@@ -32,6 +35,10 @@ class RuleTests(RuleModel):
 
 class Rule(RuleModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    uid: str = Field(pattern=UUID_PATTERN,
+                     description="Immutable identity (a UUID, as Sigma's rule id): chosen once, never "
+                                 "changed. Findings and their reviews hang on it, so renaming `id` keeps "
+                                 "the history.")
     title: str = Field(min_length=1)
     title_fr: str = ""
     status: Literal["experimental", "test", "stable", "deprecated"] = "experimental"

@@ -1,5 +1,5 @@
-"""Catalogue-level checks on loaded rules: unique ids, file name = id, references for high and
-critical rules, fixture tests listed (one positive, one negative).  Each returns error strings."""
+"""Catalogue-level checks on loaded rules: unique ids and uids, file name = id, references for high
+and critical rules, fixture tests listed (one positive, one negative).  Each returns error strings."""
 
 from __future__ import annotations
 
@@ -16,6 +16,18 @@ def unique_ids(rules: Sequence[Rule]) -> list[str]:
         if r.id in seen:
             errors.append(f"{r.path}: duplicate rule id {r.id!r} (also in {seen[r.id]})")
         seen.setdefault(r.id, r.path)
+    return errors
+
+
+def unique_uids(rules: Sequence[Rule]) -> list[str]:
+    """A uid names one rule for ever: two files with the same one (a copied rule) are refused."""
+    seen: dict[str, str] = {}
+    errors: list[str] = []
+    for r in rules:
+        if r.uid in seen:
+            errors.append(f"{r.path}: duplicate rule uid {r.uid} (also in {seen[r.uid]}); a new rule needs "
+                          "a new one: python3 -c 'import uuid; print(uuid.uuid4())'")
+        seen.setdefault(r.uid, r.path)
     return errors
 
 
@@ -37,4 +49,5 @@ def tests_present(rules: Sequence[Rule]) -> list[str]:
 
 
 def validate(rules: Sequence[Rule]) -> list[str]:
-    return unique_ids(rules) + filename_is_id(rules) + references_for_severe(rules) + tests_present(rules)
+    return (unique_ids(rules) + unique_uids(rules) + filename_is_id(rules) + references_for_severe(rules)
+            + tests_present(rules))

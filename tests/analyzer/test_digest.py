@@ -119,7 +119,7 @@ def test_the_digest_grows_with_entities_not_with_records(demo_obs: list[Observat
 def _dns_rule(tmp_path: Path) -> Any:
     path = tmp_path / "dns-seen.yaml"
     path.write_text(
-        "id: dns-seen\ntitle: DNS query seen\nseverity: info\nservice: it\n"
+        "id: dns-seen\nuid: 0b9b1c4e-1d2a-4c55-9e55-6d4f3c2b1a00\ntitle: DNS query seen\nseverity: info\nservice: it\n"
         "match:\n  subject: observation\n  where: {kind: dns}\n", encoding="utf-8")
     return load_rule_file(path)
 

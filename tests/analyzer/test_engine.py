@@ -8,6 +8,7 @@ from pathlib import Path
 
 from analyzer.baseline import Baseline, baseline_from_report, load_baseline, pair, save_baseline
 from analyzer.engine import analyze
+from analyzer.rules import load_rules
 from analyzer.site import load_site, parse_site
 from collector.schema import CaptureStats, Conversation, DhcpObs, HostSighting, RemoteAccessObs, SmbObs
 
@@ -38,7 +39,8 @@ def test_dm_internet_groups_by_subject_key_and_fills_remediation() -> None:
     report = analyze(internet_obs(), site=SITE)
     [f] = [f for f in report.findings if f.rule == "dm-internet"]
     assert f.subject == "10.10.120.50-203.0.113.80"
-    assert f.id == "MT-" + hashlib.sha1(b"dm-internet|10.10.120.50-203.0.113.80").hexdigest()[:12]
+    uid = next(r.uid for r in load_rules() if r.id == "dm-internet")
+    assert f.id == "MT-" + hashlib.sha1(f"{uid}|10.10.120.50-203.0.113.80".encode()).hexdigest()[:12]
     assert f.devices == [MON] and f.ips == ["10.10.120.50", "203.0.113.80"]
     assert "10.10.120.50" in f.recommendation and "{" not in f.recommendation
     assert f.service == "biomedical" and f.zone == "monitoring" and f.evidence

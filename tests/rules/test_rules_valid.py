@@ -3,6 +3,7 @@ the loader refuses broken rules naming the file, line and reason."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,8 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     area = tmp_path / "area"
     area.mkdir(exist_ok=True)
     path = area / f"{name}.yaml"
+    if "uid:" not in text and text.startswith("id:") and text.endswith("\n"):  # every rule needs one; last
+        text += f"uid: {uuid.uuid5(uuid.NAMESPACE_URL, name)}\n"  # line, so the tests' line numbers hold
     path.write_text(text)
     return path
 
@@ -88,7 +91,8 @@ def test_validators(tmp_path: Path) -> None:
 def test_duplicate_ids(tmp_path: Path) -> None:
     _write(tmp_path, "d", GOOD.format(id="d", where="is_dm: true"))
     (tmp_path / "other").mkdir()
-    (tmp_path / "other" / "d.yaml").write_text(GOOD.format(id="d", where="is_dm: true"))
+    (tmp_path / "other" / "d.yaml").write_text(GOOD.format(id="d", where="is_dm: true")
+                                             + "uid: 00000000-0000-4000-8000-000000000001\n")
     with pytest.raises(RuleError, match="duplicate rule id 'd'"):
         load_rules(tmp_path)
 
