@@ -306,6 +306,8 @@ def capture(
             forward_url=forward,
             token=token,
             spool_dir=spool,
+            on_ready=lambda: err.print(f"capturing on {safe_text(interface)}, a flush every {flush:g} s "
+                                       f"into {safe_text(_shown_url(db))}"),
         )
     except PermissionError:
         _fail(f"cannot open {interface}: live capture needs root or CAP_NET_RAW + CAP_NET_ADMIN")

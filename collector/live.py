@@ -24,7 +24,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from collector.pipeline import Pipeline, require_key
@@ -158,9 +158,14 @@ def capture(
     sensor: str = "",
     key: bytes,
     stop_event: threading.Event | None = None,
+    on_ready: Callable[[], None] | None = None,
     **options: Any,
 ) -> CaptureStats:
-    """Capture on `interface` until `duration`, `stop_event` or SIGINT/SIGTERM; returns the run's stats."""
+    """Capture on `interface` until `duration`, `stop_event` or SIGINT/SIGTERM; returns the run's stats.
+
+    `on_ready()` is called once the socket is bound and read: from then on no frame is missed (the
+    CLI says so on stderr, which a supervisor's log and the tests wait for).
+    """
     key = require_key(key)
     stop = stop_event or threading.Event()
     sock, _filter = open_socket(interface, bpf, snaplen)
@@ -178,6 +183,8 @@ def capture(
     started = time.monotonic()
     next_flush = started + flush_interval
     reader.start()
+    if on_ready is not None:
+        on_ready()
     try:
         while not stop.is_set() and reader.error is None:
             now = time.monotonic()

@@ -296,8 +296,11 @@ def run_capture(
     forward_url: str | None = None,
     token: str | None = None,
     spool_dir: Path = Path(".medtap-spool"),
+    on_ready: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Live capture until duration or SIGINT/SIGTERM; observations are stored at every flush."""
+    """Live capture until duration or SIGINT/SIGTERM; observations are stored at every flush.
+
+    `on_ready()`: the database is ready and the interface bound (collector.live.capture)."""
     from collector.live import capture
     from store.facts import policy_in_force
     from store.service import start_digest
@@ -321,7 +324,7 @@ def run_capture(
         sink = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
         capture(
             interface, sink, bpf=bpf, duration=duration, snaplen=snaplen, flush_interval=flush_interval,
-            sensor=sensor, key=pseudonym_key(),
+            sensor=sensor, key=pseudonym_key(), on_ready=on_ready,
         )
         sink.close()
         report = _analyze_and_store(session, site=site, baseline_path=None, digest=db_sink.digest)

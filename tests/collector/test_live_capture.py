@@ -158,16 +158,29 @@ def _capturing(*args: str) -> Iterator[subprocess.Popen[bytes]]:
     """`medtap capture ARGS` as an operator runs it, ready to capture; stopped by SIGTERM, which must end it cleanly."""
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "capture", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines: list[bytes] = []
+    ready = threading.Event()
+
+    def read_stderr() -> None:  # the command says when its socket is bound: wait for that, not a guess
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith(b"capturing on"):
+                ready.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
     try:
-        time.sleep(3.0)  # interpreter start, socket bound and promiscuous
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert ready.wait(timeout=120), b"".join(lines).decode()
+        assert proc.poll() is None, b"".join(lines).decode()
         yield proc
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, err.decode()[-2000:]
+    assert proc.returncode == 0, b"".join(lines).decode()[-2000:]
 
 
 def _send(ns: str, ns_end: str, pcap: Path) -> None:
