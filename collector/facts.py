@@ -45,6 +45,9 @@ VOLATILE: dict[str, frozenset[str]] = {
         "first_ts", "client_port", "community_id", "syn_seen", "src_mac", "dst_mac", "src_ip", "dst_ip",
         "src_port", "dst_port", "packets_c2s", "packets_s2c", "bytes_c2s", "bytes_s2c",
     },
+    # an ARP record states the sender's (mac, ip); whom it asked for or answered is evidence, not identity
+    # (a host that ARPs for 2,000 peers is one fact with a count, not 2,000)
+    "arp": ENVELOPE_VOLATILE | {"dst_mac", "target_mac", "target_ip"},
     # a passive OS hint is about (mac, ip): which frame, to whom and from which port is evidence, not identity
     "os_hint": ENVELOPE_VOLATILE | {"src_mac", "dst_mac", "src_ip", "dst_ip", "src_port", "dst_port"},
 }

@@ -7,6 +7,13 @@ of frames 802.1Q-tagged (the medical VLANs), interleaved sessions: DICOM C-STORE
 transfers (A-ASSOCIATE-RQ/AC then hundreds of full-size P-DATA segments), HL7 v2 over MLLP,
 DHCP, LLDP, CDP, TLS ClientHello with SNI, SMB2 negotiate, RDP (X.224 with cookie), VNC (RFB),
 TeamViewer (TCP 5938), ARP and DNS.  Same seed, same bytes.
+
+`--profile identity` (issue 15, the second bench mix): the same hosts and sessions, but weighted
+towards identity traffic whose content varies, as on a real core switch: DNS with distinct names,
+transaction ids and answers, ARP, DHCP with distinct transaction ids and host names, NTP, mDNS and
+SSDP and WS-Discovery announcements with distinct UUIDs, LLDP/CDP from many switch ports,
+NBNS/LLMNR queries, DICOM associations with many distinct AE titles and HL7 messages from many
+sending applications.  At least a quarter of its frames carry identity (the generator prints it).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ LLDP_MAC = bytes.fromhex("0180c200000e")
 CDP_MAC = bytes.fromhex("01000ccccccc")
 T0 = 1767258000.0
 MEDICAL_VLANS = (110, 120, 130)
+WORDS = ("ct", "mri", "pacs", "ris", "lab", "icu", "monitor", "pump", "gw", "ward", "print", "mail", "erp",
+         "wiki", "backup", "update", "auth", "vpn", "drive", "cdn", "api", "portal", "stats", "time")
 Host = tuple[bytes, bytes, int | None]  # mac, ip (4 bytes), vlan (None = untagged on the SPAN)
 
 
@@ -220,6 +229,135 @@ class Mix:
             dst_mac = BCAST if op == 1 else None
             yield self.udp(src, client if op == 2 else None, dst_ip, sport, dport, body, dst_mac)
 
+    # -------------------------------------------------------------- identity-heavy profile
+
+    def _name(self) -> bytes:
+        r = self.rng
+        return b"%s%d" % (r.choice(WORDS).encode(), r.randrange(10_000))
+
+    @staticmethod
+    def _qname(*labels: bytes) -> bytes:
+        return b"".join(bytes((len(x),)) + x for x in labels) + b"\x00"
+
+    def dns_varied(self) -> Iterator[bytes]:
+        """A query for a distinct name, a distinct transaction id, an answer with a distinct address."""
+        r = self.rng
+        client = r.choice(self.hosts)
+        qid = r.getrandbits(16)
+        qname = self._qname(self._name(), r.choice(WORDS).encode(), b"example")
+        q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + qname + b"\x00\x01\x00\x01"
+        answer = bytes((10, r.randrange(256), r.randrange(256), r.randrange(1, 255)))
+        a = (struct.pack(">HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q[12:]
+             + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x0e\x10\x00\x04" + answer)
+        sport = r.randrange(49152, 65535)
+        yield self.udp(client, self.dns_server, self.dns_server[1], sport, 53, q)
+        yield self.udp(self.dns_server, client, client[1], 53, sport, a)
+
+    def dhcp_varied(self) -> Iterator[bytes]:
+        """DHCP INFORM/REQUEST with a distinct transaction id and host name (option 12)."""
+        r = self.rng
+        client = r.choice(self.hosts)
+        body = struct.pack(">BBBBIHH4s4s4s4s", 1, 1, 6, 0, r.getrandbits(32), 0, 0, client[1], b"\0" * 4,
+                           b"\0" * 4, b"\0" * 4)
+        name = self._name()
+        body += client[0] + bytes(10) + bytes(192) + b"\x63\x82\x53\x63"
+        body += bytes((53, 1, 8, 12, len(name))) + name + bytes((55, 5, 1, 3, 6, 15, 119))
+        body += bytes((60, 8)) + b"MSFT 5.0" + b"\xff"
+        yield self.udp(client, None, b"\xff" * 4, 68, 67, body, BCAST)
+
+    def ntp(self) -> Iterator[bytes]:
+        r = self.rng
+        client = r.choice(self.hosts)
+        req = bytes((0x23, 0, 6, 0xEC)) + bytes(36) + struct.pack(">II", 0xE9A1B200 + r.getrandbits(16), r.getrandbits(32))
+        rep = bytes((0x24, 2, 6, 0xEC)) + bytes(8) + b"GPS\x00" + bytes(24) + struct.pack(">II", 0xE9A1B200, 1)
+        sport = r.randrange(49152, 65535) if r.random() < 0.5 else 123
+        yield self.udp(client, self.dns_server, self.dns_server[1], sport, 123, req)
+        yield self.udp(self.dns_server, client, client[1], 123, sport, rep)
+
+    def mdns(self) -> Iterator[bytes]:
+        """An mDNS announcement (response, port 5353) of a distinct instance name."""
+        r = self.rng
+        host = r.choice(self.hosts)
+        inst = self._qname(self._name(), b"_ipp", b"_tcp", b"local")
+        rr = inst + b"\x00\x21\x80\x01\x00\x00\x00\x78" + struct.pack(">H", 8) + b"\x00\x00\x00\x00\x02\x77\xc0\x0c"
+        msg = struct.pack(">HHHHHH", 0, 0x8400, 0, 1, 0, 0) + rr
+        yield self.udp(host, None, bytes((224, 0, 0, 251)), 5353, 5353, msg, bytes.fromhex("01005e0000fb"))
+
+    def _uuid(self) -> bytes:
+        h = "%032x" % self.rng.getrandbits(128)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}".encode()
+
+    def ssdp(self) -> Iterator[bytes]:
+        r = self.rng
+        host = r.choice(self.hosts)
+        uuid = self._uuid()
+        msg = (b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=1800\r\n"
+               b"LOCATION: http://%d.%d.%d.%d:49152/desc.xml\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n"
+               b"SERVER: Linux/4.9 UPnP/1.0 %s/1.%d\r\nUSN: uuid:%s::upnp:rootdevice\r\n\r\n"
+               % (*host[1], r.choice(WORDS).encode(), r.randrange(20), uuid))
+        yield self.udp(host, None, bytes((239, 255, 255, 250)), 1900, 1900, msg, bytes.fromhex("01005e7ffffa"))
+
+    def wsd(self) -> Iterator[bytes]:
+        """A WS-Discovery Hello (SOAP over UDP, 3702) with a distinct endpoint UUID and message id."""
+        r = self.rng
+        host = r.choice(self.medical if r.random() < 0.5 else self.hosts)
+        body = (b'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"'
+                b' xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"'
+                b' xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"><s:Header>'
+                b"<a:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Hello</a:Action>"
+                b"<a:MessageID>urn:uuid:%s</a:MessageID><a:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>"
+                b"</s:Header><s:Body><d:Hello><a:EndpointReference><a:Address>urn:uuid:%s</a:Address>"
+                b"</a:EndpointReference><d:Types>dpws:Device</d:Types><d:MetadataVersion>%d</d:MetadataVersion>"
+                b"</d:Hello></s:Body></s:Envelope>" % (self._uuid(), self._uuid(), r.randrange(1, 9)))
+        yield self.udp(host, None, bytes((239, 255, 255, 250)), 3702, 3702, body, bytes.fromhex("01005e7ffffa"))
+
+    def nbns_llmnr(self) -> Iterator[bytes]:
+        r = self.rng
+        host = r.choice(self.office)
+        name = self._name()[:15].upper()
+        if r.random() < 0.5:  # NBNS name query, first-level encoded
+            enc = b"".join(bytes((0x41 + (c >> 4), 0x41 + (c & 15))) for c in name.ljust(15) + b"\x00")
+            q = struct.pack(">HHHHHH", r.getrandbits(16), 0x0110, 1, 0, 0, 0) + b"\x20" + enc + b"\x00\x00\x20\x00\x01"
+            bcast = bytes((*host[1][:3], 255))
+            yield self.udp(host, None, bcast, 137, 137, q, BCAST)
+        else:  # LLMNR query
+            q = struct.pack(">HHHHHH", r.getrandbits(16), 0, 1, 0, 0, 0) + self._qname(name.lower()) + b"\x00\x01\x00\x01"
+            yield self.udp(host, None, bytes((224, 0, 0, 252)), r.randrange(49152, 65535), 5355, q,
+                           bytes.fromhex("01005e0000fc"))
+
+    def dicom_varied(self) -> Iterator[bytes]:
+        """A short association (echo) from a modality with its own calling AE title to one of several archives."""
+        r = self.rng
+        modality = r.choice(self.medical)
+        calling = b"MOD_%s" % (self._name()[:12].upper(),)
+        called = b"ARCHIVE_%d" % (r.randrange(4),)
+        ctx = struct.pack(">BBH", 0x30, 0, 17) + b"1.2.840.10008.1.1" + struct.pack(">BBH", 0x40, 0, 17) + b"1.2.840.10008.1.2"
+        items = struct.pack(">BBH", 0x10, 0, 21) + b"1.2.840.10008.3.1.1.1"
+        items += struct.pack(">BBHBBBB", 0x20, 0, 4 + len(ctx), 1, 0, 0xFF, 0) + ctx
+        impl = b"1.2.276.0.7230010.3.0.3.%d" % (r.randrange(1, 7),)
+        user = struct.pack(">BBHI", 0x51, 0, 4, 16384) + struct.pack(">BBH", 0x52, 0, len(impl)) + impl
+        items += struct.pack(">BBH", 0x50, 0, len(user)) + user
+        body = b"\x00\x01\x00\x00" + called.ljust(16) + calling.ljust(16) + b"\x00" * 32 + items
+        chunks = iter([(True, struct.pack(">BBI", 1, 0, len(body)) + body),
+                       (False, struct.pack(">BBI", 2, 0, len(body)) + body),
+                       (True, struct.pack(">BBI", 5, 0, 4) + b"\x00" * 4),
+                       (False, struct.pack(">BBI", 6, 0, 4) + b"\x00" * 4)])
+        return self.stream(modality, self.pacs, self.pacs[1], 104, chunks)
+
+    def hl7_varied(self) -> Iterator[bytes]:
+        """A few HL7 messages from a sending application and facility of many."""
+        r = self.rng
+        dev = r.choice(self.medical)
+        app, fac = self._name().upper(), r.choice(WORDS).upper().encode()
+        msgs = []
+        for k in range(r.randrange(1, 4)):
+            msh = (b"MSH|^~\\&|%s|%s|HL7ENG|DEMOHOSP|20260101090000||ORU^R01|%s%d|P|2.5\r"
+                   % (app, fac, app, k))
+            msgs.append((True, b"\x0b" + msh + b"OBX|1|NM|8867-4^HR^LN||72|/min\r" + b"\x1c\r"))
+            msgs.append((False, b"\x0bMSH|^~\\&|HL7ENG|DEMOHOSP|%s|%s|20260101090001||ACK|A1|P|2.5\rMSA|AA|M1\r\x1c\r"
+                         % (app, fac)))
+        return self.stream(dev, self.hl7_engine, self.hl7_engine[1], 2575, iter(msgs))
+
     def lldp_cdp(self) -> Iterator[bytes]:
         sw = bytes((0x00, 0x1C, 0x0E, 0x00, 0x00, self.rng.randrange(1, 40)))
         if self.rng.random() < 0.5:
@@ -233,11 +371,23 @@ class Mix:
             yield CDP_MAC + sw + struct.pack(">H", len(llc)) + llc
 
 
-def frames(n: int, seed: int) -> Iterator[tuple[float, bytes]]:
+PROFILES = ("default", "identity")
+
+
+def frames(n: int, seed: int, profile: str = "default") -> Iterator[tuple[float, bytes]]:
     mix = Mix(seed)
     r = mix.rng
-    kinds = [mix.dicom, mix.tls, mix.hl7, mix.smb, mix.rdp, mix.vnc, mix.teamviewer, mix.dns, mix.arp, mix.dhcp, mix.lldp_cdp]
-    weights = [1, 10, 3, 3, 1, 1, 2, 40, 20, 4, 10]
+    if profile == "identity":
+        kinds = [mix.dicom, mix.tls, mix.hl7, mix.smb, mix.rdp, mix.vnc, mix.teamviewer, mix.dns_varied, mix.arp,
+                 mix.dhcp_varied, mix.lldp_cdp, mix.ntp, mix.mdns, mix.ssdp, mix.wsd, mix.nbns_llmnr,
+                 mix.dicom_varied, mix.hl7_varied]
+        # a session holds its slot for as many frames as it has: the short identity exchanges get
+        # weights that give them about a third of the frames
+        weights = [1, 10, 2, 3, 1, 1, 2, 400, 120, 80, 60, 80, 80, 80, 80, 80, 20, 20]
+    else:
+        kinds = [mix.dicom, mix.tls, mix.hl7, mix.smb, mix.rdp, mix.vnc, mix.teamviewer, mix.dns, mix.arp, mix.dhcp,
+                 mix.lldp_cdp]
+        weights = [1, 10, 3, 3, 1, 1, 2, 40, 20, 4, 10]
     active = [r.choices(kinds, weights)[0]() for _ in range(48)]
     t = T0
     for _ in range(n):
@@ -251,25 +401,42 @@ def frames(n: int, seed: int) -> Iterator[tuple[float, bytes]]:
         yield t, frame
 
 
-def write(path: Path, n: int, seed: int) -> dict[str, int]:
+IDENTITY_UDP_PORTS = frozenset({53, 67, 68, 123, 137, 1900, 3702, 5353, 5355})
+
+
+def _carries_identity(frame: bytes) -> bool:
+    """ARP, LLDP, CDP and the identity UDP protocols (what reaches the collector's deep path)."""
+    off = 16 if frame[12:14] == b"\x81\x00" else 12
+    etype = frame[off:off + 2]
+    if etype in (b"\x08\x06", b"\x88\xcc") or frame[:6] == CDP_MAC:
+        return True
+    if etype == b"\x08\x00" and frame[off + 11] == 17:
+        udp = off + 2 + 20
+        return (int.from_bytes(frame[udp:udp + 2], "big") in IDENTITY_UDP_PORTS
+                or int.from_bytes(frame[udp + 2:udp + 4], "big") in IDENTITY_UDP_PORTS)
+    return False
+
+
+def write(path: Path, n: int, seed: int, profile: str = "default") -> dict[str, int]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tagged = size = 0
+    tagged = size = identity = 0
     rec = struct.Struct("<IIII")
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         out = []
-        for k, (t, frame) in enumerate(frames(n, seed)):
+        for k, (t, frame) in enumerate(frames(n, seed, profile)):
             sec = int(t)
             out.append(rec.pack(sec, int((t - sec) * 1e6), len(frame), len(frame)))
             out.append(frame)
             if frame[12:14] == b"\x81\x00":
                 tagged += 1
             size += len(frame)
+            identity += _carries_identity(frame)
             if k % 10000 == 9999:
                 f.write(b"".join(out))
                 out = []
         f.write(b"".join(out))
-    return {"frames": n, "vlan_tagged": tagged, "bytes": size}
+    return {"frames": n, "vlan_tagged": tagged, "bytes": size, "identity": identity}
 
 
 def main() -> None:
@@ -277,9 +444,12 @@ def main() -> None:
     ap.add_argument("out", nargs="?", default="/tmp/medtap-bench/mix.pcap")
     ap.add_argument("--frames", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--profile", choices=PROFILES, default="default",
+                    help="default: the hospital mix; identity: identity frames varied and frequent (issue 15)")
     args = ap.parse_args()
-    info = write(Path(args.out), args.frames, args.seed)
-    print(f"{args.out}: {info['frames']} frames, {info['vlan_tagged'] / info['frames']:.0%} VLAN-tagged, "
+    info = write(Path(args.out), args.frames, args.seed, args.profile)
+    print(f"{args.out}: {info['frames']} frames ({args.profile}), {info['vlan_tagged'] / info['frames']:.0%} "
+          f"VLAN-tagged, {info['identity'] / info['frames']:.0%} carrying identity, "
           f"{info['bytes'] / 1e6:.0f} MB of frames")
 
 

@@ -372,3 +372,18 @@ def test_tables_stay_flat_over_days_as_idle_entries_age_out() -> None:
     stats = pipe.close()
     assert stats.aged_out["hosts"] >= len(frames) - 7 and stats.aged_out["conversations"] >= len(frames) - 7
     assert len({o.mac for o in sink.observations if o.kind == "host"}) == len(frames)  # every host was reported
+
+
+def test_arp_records_of_one_sender_are_one_fact_whoever_they_ask_for() -> None:
+    """The sender's (mac, ip) is the identity an ARP record states; the targets are evidence (issue 15)."""
+    from collector.facts import keyed
+    from collector.schema import ArpObs
+
+    records = [ArpObs(ts=T0 + i, src_mac=CT[0], dst_mac="ff:ff:ff:ff:ff:ff", op="request", sender_mac=CT[0],
+                      sender_ip=CT[1], target_mac="00:00:00:00:00:00", target_ip=f"192.0.2.{i}") for i in range(1, 30)]
+    other = ArpObs(ts=T0, src_mac=PACS[0], dst_mac="ff:ff:ff:ff:ff:ff", op="request", sender_mac=PACS[0],
+                   sender_ip=PACS[1], target_mac="00:00:00:00:00:00", target_ip="192.0.2.1")
+    facts = keyed([*records, other])
+    assert len(facts) == 2
+    mine = next(f for f in facts.values() if f.sender_mac == CT[0])  # type: ignore[attr-defined]
+    assert mine.count == 29 and mine.target_ip == "192.0.2.1"  # type: ignore[attr-defined]
