@@ -25,7 +25,7 @@ from analyzer.context import AnalysisContext, ConvView, Tables
 from analyzer.digest import DIGEST_SUBJECTS, ConvGroup, Digest, bucket
 from analyzer.enrich import load_aliases
 from analyzer.models import SEVERITY_ORDER, Device, Evidence, Finding, Report, Stats
-from analyzer.os_eol import eol_entry, load_eol, load_fingerprints
+from analyzer.os_eol import eol_verdict, load_eol, load_fingerprints
 from analyzer.rules import Rule, load_rules
 from analyzer.rules.match import fill
 from analyzer.sheets import Sheet
@@ -201,7 +201,9 @@ def _os(ctx: AnalysisContext, today: dt.date) -> None:
             conf, _, family, version = best[mac]
             d.os = f"{family} {version}" if version else family
             d.os_confidence = conf
-            d.os_eol = eol_entry(family, version, ctx.tables.eol, today) is not None
+            verdict = eol_verdict(family, version, ctx.tables.eol, today)
+            d.os_eol = verdict is not None and verdict.obsolete
+            d.os_eol_evidence = [verdict.basis] if verdict is not None else []
 
 
 def _connection(ctx: AnalysisContext) -> None:
