@@ -241,6 +241,18 @@ def _by_edition(candidates: list[EolEntry], edition: str | None) -> list[EolEntr
     return [e for e in candidates if e.edition is None] or candidates
 
 
+def refine_with_declared(family: str | None, version: str | None, declared: str, table: tuple[EolEntry, ...],
+                         today: dt.date) -> EolVerdict | None:
+    """The verdict for an identification sheet's OS text ("Windows 10 IoT Enterprise LTSC 2021") when it is
+    about the version the evidence shows and names more of it (edition, release), else None: the sheet
+    tells apart what the wire cannot, never contradicts it."""
+    observed = eol_verdict(family, version, table, today)
+    stated = eol_verdict(family, declared, table, today)
+    if observed is None or stated is None or stated.entry.version != observed.entry.version:
+        return None
+    return stated if len(stated.assumed) < len(observed.assumed) else None
+
+
 def eol_entry(family: str | None, version: str | None, table: tuple[EolEntry, ...],
               today: dt.date) -> EolEntry | None:
     """The entry of `eol_verdict` when its end-of-support date has passed, else None."""

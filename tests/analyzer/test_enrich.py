@@ -134,3 +134,16 @@ def test_a_snapshot_without_date_or_with_a_bad_line_is_an_error_naming_the_file(
     bad.write_text("# snapshot-date: 2026-01-01\n00112\tMaker\n", encoding="utf-8")
     with pytest.raises(DataFileError, match="bad.tsv:2"):
         load_registry(bad)
+
+
+def test_a_site_rules_folder_without_the_snapshot_uses_the_installed_one(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from collector.datafiles import packaged_rules_dir, registry_file
+
+    monkeypatch.setenv("MEDTAP_RULES_DIR", str(tmp_path))
+    assert registry_file("ieee_mac_blocks.tsv") == packaged_rules_dir() / "ieee_mac_blocks.tsv"
+    own = tmp_path / "ieee_mac_blocks.tsv"
+    own.write_text("# snapshot-date: 2027-01-01\n001122\tSite Maker\n", encoding="utf-8")
+    assert registry_file("ieee_mac_blocks.tsv") == own
+    with pytest.raises(DataFileError, match="nothing.tsv: data table missing"):
+        registry_file("nothing.tsv")

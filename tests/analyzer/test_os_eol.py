@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from analyzer.engine import analyze
-from analyzer.os_eol import EolVerdict, edition_named, eol_entry, eol_verdict, load_eol
+from analyzer.os_eol import EolVerdict, edition_named, eol_entry, eol_verdict, load_eol, refine_with_declared
 from analyzer.os_eol_refresh import generate
 from analyzer.paths import data_file
+from analyzer.sheets import Sheet
 from collector.schema import HostSighting, OsHint
 
 TODAY = dt.date(2026, 12, 7)
@@ -93,6 +94,23 @@ def test_the_device_carries_the_verdict_and_its_basis() -> None:
     assert not ltsc.os_eol and "2032-01-13" in ltsc.os_eol_evidence[0]
     plain = device("10")
     assert plain.os_eol and "names no edition" in plain.os_eol_evidence[0]
+
+
+def test_a_sheet_names_the_edition_the_wire_does_not() -> None:
+    obs = [HostSighting(ts=1.0, mac=MAC, ip="10.10.110.30", vlan=110, first_ts=1.0, last_ts=1.0),
+           OsHint(ts=1.0, mac=MAC, method="dhcp", family="Windows", version="10", confidence=0.5)]
+    now = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    ltsc = Sheet(id="SH-LTSC", software_name="Monitoring", mac=MAC, os_name="Windows 10 IoT Enterprise",
+                 os_version="LTSC 2021")
+    [d] = analyze(obs, rules=[], now=now, sheets=[ltsc]).devices
+    assert d.sheet_id == "SH-LTSC" and not d.os_eol
+    assert "2032-01-13" in d.os_eol_evidence[0] and "sheet SH-LTSC" in d.os_eol_evidence[0]
+    [d] = analyze(obs, rules=[], now=now).devices  # without the sheet: assumed Home/Pro, obsolete
+    assert d.os_eol
+    # a sheet about another version, or naming nothing more, changes nothing
+    assert refine_with_declared("Windows", "10", "Windows 7 Embedded", _table(), TODAY) is None
+    assert refine_with_declared("Windows", "10", "Windows 10", _table(), TODAY) is None
+    assert refine_with_declared("Windows", "7", "Linux 2.6", _table(), TODAY) is None
 
 
 def test_the_table_records_its_source_and_every_windows_entry_comes_from_it() -> None:
