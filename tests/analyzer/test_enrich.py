@@ -136,8 +136,8 @@ def test_a_snapshot_without_date_or_with_a_bad_line_is_an_error_naming_the_file(
         load_registry(bad)
 
 
-def test_a_site_rules_folder_without_the_snapshot_uses_the_installed_one(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_site_rules_folder_without_the_snapshot_uses_the_installed_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from collector.datafiles import packaged_rules_dir, registry_file
 
     monkeypatch.setenv("MEDTAP_RULES_DIR", str(tmp_path))
