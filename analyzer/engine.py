@@ -25,7 +25,7 @@ from analyzer.context import AnalysisContext, ConvView, Tables
 from analyzer.digest import DIGEST_SUBJECTS, ConvGroup, Digest, bucket
 from analyzer.enrich import load_aliases
 from analyzer.models import SEVERITY_ORDER, Device, Evidence, Finding, Report, Stats
-from analyzer.os_eol import eol_entry, load_eol, load_fingerprints
+from analyzer.os_eol import eol_verdict, load_eol, load_fingerprints, refine_with_declared
 from analyzer.rules import Rule, load_rules
 from analyzer.rules.match import fill
 from analyzer.sheets import Sheet
@@ -201,7 +201,25 @@ def _os(ctx: AnalysisContext, today: dt.date) -> None:
             conf, _, family, version = best[mac]
             d.os = f"{family} {version}" if version else family
             d.os_confidence = conf
-            d.os_eol = eol_entry(family, version, ctx.tables.eol, today) is not None
+            verdict = eol_verdict(family, version, ctx.tables.eol, today)
+            d.os_eol = verdict is not None and verdict.obsolete
+            d.os_eol_evidence = [verdict.basis] if verdict is not None else []
+
+
+def _declared_os(ctx: AnalysisContext) -> None:
+    """The matched sheet's OS may name the edition or release that the wire evidence does not
+    (Windows 10 IoT Enterprise LTSC 2021): the end-of-support verdict then follows it (analyzer.os_eol)."""
+    sheets = {s.id: s for s in ctx.sheets}
+    for d in ctx.devices.values():
+        sheet = sheets.get(d.sheet_id or "")
+        declared = " ".join(x for x in (sheet.os_name, sheet.os_version) if x) if sheet else ""
+        if sheet is None or not declared or not d.os:
+            continue
+        family, _, version = d.os.partition(" ")
+        verdict = refine_with_declared(family, version, declared, ctx.tables.eol, ctx.now.date())
+        if verdict is not None:
+            d.os_eol = verdict.obsolete
+            d.os_eol_evidence = [f"{verdict.basis} (edition or release from sheet {sheet.id}: {declared})"]
 
 
 def _connection(ctx: AnalysisContext) -> None:
@@ -367,6 +385,7 @@ def analyze(observations: Iterable[Observation] | Digest, *, site: SitePolicy | 
         c.client_zone = _zone(ctx, c.client, c.client_ip)
         c.server_zone = _zone(ctx, c.server, c.server_ip)
     _reconcile(ctx)
+    _declared_os(ctx)
     _services(ctx)
     findings = apply_exceptions(evaluate(rule_list, ctx), site, now.date())
     findings.sort(key=lambda f: (-SEVERITY_ORDER[f.severity], f.rule, f.id))

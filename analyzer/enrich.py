@@ -1,4 +1,5 @@
-"""Vendor enrichment: the offline IEEE OUI registry (netaddr) plus the alias table rules/vendors.yaml.
+"""Vendor enrichment: the offline IEEE MAC block registries (rules/ieee_mac_blocks.tsv, analyzer.macs)
+plus the alias table rules/vendors.yaml.
 
 The registry gives an organisation name ("Philips Patient Monitoring"); the alias table maps it to a
 manufacturer name used in reports (Philips) and flags medical manufacturers and the makers of
@@ -8,15 +9,12 @@ Locally administered (randomised) MACs have no meaningful OUI and get no vendor.
 
 from __future__ import annotations
 
-import importlib.resources
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import netaddr
-
-from analyzer.macs import is_locally_administered
+from analyzer.macs import is_locally_administered, mac_registry, normalise_mac
 from analyzer.paths import DataFileError
 from analyzer.yamlload import load_file
 
@@ -53,56 +51,15 @@ def load_aliases(path: Path) -> tuple[VendorAlias, ...]:
 
 @lru_cache(maxsize=4096)
 def oui_org(mac: str) -> str | None:
-    """IEEE registry organisation of the MAC's OUI (offline), None when unknown or randomised."""
+    """IEEE registry organisation of the MAC's block (offline snapshot, longest prefix: MA-S/IAB 36 bits,
+    then MA-M 28, then MA-L 24), None when unknown, randomised or not a MAC."""
+    try:
+        mac = normalise_mac(mac)
+    except ValueError:
+        return None
     if is_locally_administered(mac):
         return None
-    index = _oui_index() if _MAC48.fullmatch(mac) else None
-    if index is not None:
-        entry = index.get(int(mac[0:2] + mac[3:5] + mac[6:8], 16))
-        return None if entry is None else _oui_record_org(*entry)
-    try:
-        return str(netaddr.EUI(mac).oui.registration().org).strip() or None
-    except (netaddr.NotRegisteredError, netaddr.AddrFormatError, IndexError, ValueError):
-        return None
-
-
-_MAC48 = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
-_OUI_INDEX_LINE = re.compile(rb"^(\d+),(\d+),(\d+)\s*$", re.MULTILINE)
-
-
-@lru_cache(maxsize=1)
-def _oui_index() -> dict[int, tuple[int, int]] | None:
-    """netaddr's OUI index (OUI -> offset and size of its first record in oui.txt), read in one pass.
-
-    netaddr's own loader takes 0.15 s on first use (csv module, every line); the registry and its
-    records are the same, so the organisation names are too.  None when the files cannot be read
-    (netaddr is then asked directly).
-    """
-    try:
-        data = (importlib.resources.files("netaddr.eui") / "oui.idx").read_bytes()
-    except (OSError, ModuleNotFoundError):
-        return None
-    index: dict[int, tuple[int, int]] = {}
-    for key, offset, size in _OUI_INDEX_LINE.findall(data):
-        index.setdefault(int(key), (int(offset), int(size)))
-    return index
-
-
-@lru_cache(maxsize=4096)
-def _oui_record_org(offset: int, size: int) -> str | None:
-    """The organisation of the oui.txt record at offset (parsed as netaddr.eui.OUI does)."""
-    with (importlib.resources.files("netaddr.eui") / "oui.txt").open("rb") as fh:
-        fh.seek(offset)
-        data = fh.read(size).decode("UTF-8")
-    org = ""
-    try:
-        for line in data.split("\n"):
-            line = line.strip()
-            if line and "(hex)" in line:
-                org = line.split(None, 2)[2]
-    except IndexError:
-        return None
-    return org.strip() or None
+    return mac_registry().org(mac)
 
 
 def vendor_of(mac: str, aliases: tuple[VendorAlias, ...]) -> VendorInfo:

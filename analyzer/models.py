@@ -72,6 +72,9 @@ class Device(Model):
     os: str | None = Field(default=None, description="OS family and version, e.g. 'Windows 7'.")
     os_confidence: float = Field(default=0.0, description="0..1.")
     os_eol: bool = Field(default=False, description="The end-of-life table marks this OS unsupported.")
+    os_eol_evidence: list[str] = Field(default_factory=list,
+                                       description="The end-of-support entry that applies to the OS and why "
+                                                   "(what the evidence did not name was assumed).")
     switch_port: str | None = Field(default=None, description="'switch-name port-id' from LLDP/CDP.")
     protocols: list[str] = Field(default_factory=list,
                                  description="Protocols it speaks, as 'app/client' or 'app/server'.")

@@ -657,6 +657,25 @@ def rules_check(
     except RuleError as exc:
         _fail(str(exc))
     out.print(f"{len(rules)} rules valid")
+    _report_registry_age()
+
+
+def _report_registry_age() -> None:
+    """The IEEE MAC block snapshot's date and age; a warning (never a failure) when it is stale."""
+    import datetime as dt
+
+    from analyzer.macs import mac_registry
+    from collector.datafiles import DataFileError
+
+    try:
+        registry = mac_registry()
+    except DataFileError as exc:
+        _fail(str(exc))
+    today = dt.datetime.now(dt.UTC).date()
+    out.print(f"IEEE MAC block snapshot {registry.date.isoformat()} ({registry.age_days(today)} days old)")
+    stale = registry.staleness(today)
+    if stale:
+        err.print(f"[yellow]warning:[/] {safe_text(stale)}", soft_wrap=True)
 
 
 def main() -> None:

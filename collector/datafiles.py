@@ -50,3 +50,24 @@ def require_data_files() -> Path:
     for name in REQUIRED:
         data_file(name)
     return rules_dir()
+
+
+def packaged_rules_dir() -> Path:
+    """The rules folder installed with medtap (the repository's rules/), whatever MEDTAP_RULES_DIR says."""
+    try:
+        import rules
+    except ImportError:  # not installed: running from a source checkout
+        return Path(__file__).resolve().parents[1] / "rules"
+    return Path(rules.__file__).resolve().parent
+
+
+def registry_file(name: str) -> Path:
+    """A reference registry (e.g. the IEEE MAC block snapshot "ieee_mac_blocks.tsv"): the rules folder's
+    copy when it has one (a site may ship a fresher snapshot), else the one installed with medtap, so a
+    site's own rules folder need not copy the registries; DataFileError when neither has it."""
+    for folder in (rules_dir(), packaged_rules_dir()):
+        path = folder / name
+        if path.is_file():
+            return path
+    raise DataFileError(f"{rules_dir() / name}: data table missing (reinstall medtap, or set {RULES_ENV} "
+                        f"to a rules folder that has it)")

@@ -28,6 +28,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"rules/vendors.yaml", "rules/signatures/remote_access.yaml", "rules/segmentation/flat-network.yaml",
             "store/migrations/versions/0002_facts.py"} <= names
+    assert "rules/ieee_mac_blocks.tsv" in names
     site = tmp / "site"
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
                               str(wheel)], capture_output=True, text=True, timeout=300)

@@ -86,6 +86,7 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
         evidence = [Evidence(text=f"device {mac} ({d.hostname or '-'}), {d.vendor or 'unknown vendor'}, "
                                   f"role {d.role}")]
         evidence += smb1.get(mac, [])
+        evidence += [Evidence(text=f"OS hint {d.os} -> {basis}") for basis in d.os_eol_evidence if d.os_eol]
         yield {
             "mac": mac, "ips": d.ips, "vlans": d.vlans, "vlan_count": len([v for v in d.vlans if v]),
             "vendor": d.vendor,

@@ -6,7 +6,7 @@ handshake message is parsed: a ClientHello (type 1) or a ServerHello (type 2).
   GREASE values (RFC 8701) removed; the record keeps the string and its MD5.  JA3S for servers:
   `version,cipher,extensions`.
 - JA4 (FoxIO JA4 spec): `t` + version (highest supported_versions, else legacy) + `d`/`i` (SNI) +
-  2-digit cipher and extension counts + first/last char of the first ALPN, `_` sha256[:12] of the
+  2-digit cipher and extension counts + first/last char of the first ALPN (`ja4_alpn`), `_` sha256[:12] of the
   sorted cipher list, `_` sha256[:12] of the sorted extensions without SNI and ALPN, `_`, and the
   signature algorithms in offered order.
 """
@@ -163,20 +163,35 @@ def _sha12(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12] if text else "000000000000"
 
 
+_ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def ja4_alpn(first: bytes) -> str:
+    """The two ALPN characters of JA4_a from the first ALPN value.
+
+    FoxIO's JA4 spec: "00" when empty; its first and last bytes when both are ASCII alphanumeric (one
+    byte counts as both); otherwise the first and last characters of its hex form (0x61 0x20 -> "60",
+    0x30 0xAB -> "3b").  One exception, from FoxIO's published test vectors, which every FoxIO
+    implementation (Rust, Python, Wireshark plugin) and so every JA4 database follows, against the
+    spec's hex examples: a value whose first byte is not ASCII gives "99" (0xBA 0xAD -> "99", not "bd").
+    """
+    if not first:
+        return "00"
+    if first[0] >= 0x80:
+        return "99"
+    if first[0] in _ALNUM and first[-1] in _ALNUM:
+        return chr(first[0]) + chr(first[-1])
+    hexed = first.hex()
+    return hexed[0] + hexed[-1]
+
+
 def ja4(h: Hello, transport: str = "t") -> str:
     """JA4 of a ClientHello (FoxIO spec, sorted form)."""
     versions = [v for v in h.versions if not is_grease(v)]
     version = JA4_VERSIONS.get(max(versions) if versions else h.version, "00")
     ciphers = [c for c in h.ciphers if not is_grease(c)]
     exts = [e for e in h.extensions if not is_grease(e)]
-    alpn = "00"
-    if h.alpn and h.alpn[0]:
-        first = h.alpn[0]
-        if chr(first[0]).isalnum() and chr(first[-1]).isalnum() and first[0] < 128 and first[-1] < 128:
-            alpn = chr(first[0]) + chr(first[-1])
-        else:
-            hexed = first.hex()
-            alpn = hexed[0] + hexed[-1]
+    alpn = ja4_alpn(h.alpn[0]) if h.alpn else "00"
     part_a = (
         f"{transport}{version}{'d' if EXT_SNI in exts else 'i'}{min(len(ciphers), 99):02d}"
         f"{min(len(exts), 99):02d}{alpn}"

@@ -9,7 +9,8 @@ Known vectors checked (public references, see the report):
   and ja4 t13d1516h2_8daaf6152771_d8a2da3f94cd; the hello is rebuilt (with GREASE) from its ja4_ro
   ordering in pcaps/fixtures/gen_infra.py and both fingerprints must come out identical.
 - FoxIO-LLC/ja4 technical_details/JA4.md: the worked example t13d1516h2_8daaf6152771_e5627efa2ab1,
-  the no-signature-algorithm hash 6d807ffa2a79 and the ALPN hex rules.
+  the no-signature-algorithm hash 6d807ffa2a79 and the ALPN hex rules (but for a first byte beyond ASCII:
+  FoxIO's published vectors, tests/collector/test_ja4_vectors.py).
 - tshark 4.0 `tls.handshake.ja3` / `ja3s` on real captures: tests/collector/test_tshark_infra.py.
 """
 
@@ -87,14 +88,20 @@ def test_foxio_spec_example() -> None:
 @pytest.mark.parametrize(
     ("alpn", "chars"),
     [
-        (b"\xab", "ab"),
-        (b"\xab\xcd", "ad"),
+        (b"\x20", "20"),
+        (b"\x20\x61", "21"),
+        (b"\x61\x20", "60"),
         (b"\x30\xab", "3b"),
         (b"\x30\x31\xab\xcd", "3d"),
         (b"\x30\xab\xcd\x31", "01"),
         (b"h", "hh"),
         (b"http/1.1", "h1"),
         (b"", "00"),
+        # the spec's hex examples for a first byte beyond ASCII (0xAB -> "ab", 0xAB 0xCD -> "ad") lose to
+        # FoxIO's published vectors (tls-non-ascii-alpn: 0xBA 0xAD -> "99", test_ja4_vectors.py)
+        (b"\xab", "99"),
+        (b"\xab\xcd", "99"),
+        (b"\xba\xad", "99"),
     ],
 )
 def test_foxio_alpn_rules(alpn: bytes, chars: str) -> None:
@@ -105,8 +112,8 @@ def test_ja4_without_sni_alpn_and_sigalgs() -> None:
     hello = tls.Hello(kind=1, version=0x0303, ciphers=[0x002F], extensions=[0x000A])
     assert tls.ja4(hello).startswith("t12i010100_")
     assert tls.ja4(hello).endswith("_" + hashlib.sha256(b"000a").hexdigest()[:12])
-    weird_alpn = tls.Hello(kind=1, version=0x0303, alpn=[b"\xab\xcd"])
-    assert tls.ja4(weird_alpn)[8:10] == "ad" and tls.ja4(weird_alpn).split("_")[1] == "000000000000"
+    weird_alpn = tls.Hello(kind=1, version=0x0303, alpn=[b"\x30\xab\xcd"])
+    assert tls.ja4(weird_alpn)[8:10] == "3d" and tls.ja4(weird_alpn).split("_")[1] == "000000000000"
 
 
 def test_server_hello_ja3s() -> None:
