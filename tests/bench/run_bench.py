@@ -37,7 +37,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script (make bench): tests/ is not on the path otherwise
     sys.path.insert(0, str(REPO))
-DEFAULT_PCAP = Path("/tmp/medtap-bench/mix.pcap")
+BENCH_DIR = Path("/tmp/medtap-bench")
+PROFILES = ("default", "identity")  # pcaps/make_bench_mix.py --profile: both mixes in every table
 RESULTS = Path("/tmp/medtap-bench/results.json")
 SCAPY_FRAMES = 50_000
 TSHARK_FIELDS = ["vlan.id", "eth.src", "eth.dst", "ip.src", "ip.dst", "ip.proto", "tcp.srcport", "tcp.dstport",
@@ -362,9 +363,30 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def side_by_side(per_profile: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """One row per contender, frames/s and peak RSS on each mix side by side."""
+    profiles = list(per_profile)
+    names = list(dict.fromkeys(n for results in per_profile.values() for n in results))
+    head = f"{'contender':24}" + "".join(f" {p + ' frames/s':>20} {'RSS':>7}" for p in profiles)
+    rows = [head]
+    for name in names:
+        cells = []
+        for prof in profiles:
+            r = per_profile[prof].get(name)
+            if not r or "error" in r:
+                cells.append(f" {'-' if not r else 'error':>20} {'-':>7}")
+            else:
+                cells.append(f" {r['fps']:>20,.0f} {r['rss_mib']:>5.0f}Mi")
+        rows.append(f"{name:24}" + "".join(cells))
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="medtap benchmark (see module docstring)")
-    ap.add_argument("--pcap", type=Path, default=DEFAULT_PCAP)
+    ap.add_argument("--pcap", type=Path, default=None,
+                    help="one capture instead of the generated mixes (--child: the capture to run on)")
+    ap.add_argument("--profiles", nargs="*", default=list(PROFILES), choices=PROFILES,
+                    help="generated mixes to run (default: both)")
     ap.add_argument("--frames", type=int, default=1_000_000, help="frames of the generated mix")
     ap.add_argument("--with-5m", action="store_true", help="also replay the file 5 times in one run (memory check)")
     ap.add_argument("--skip", nargs="*", default=[], help="contenders to skip")
@@ -385,25 +407,35 @@ def main() -> None:
     if args.child:
         child(args.child, args.pcap)
         return
-    if not args.pcap.exists():
-        print(f"generating {args.pcap} ({args.frames:,} frames)...", flush=True)
-        subprocess.run([sys.executable, str(REPO / "pcaps" / "make_bench_mix.py"), str(args.pcap), "--frames",
-                        str(args.frames)], check=True)
     names = [n for n in CONTENDERS if n not in args.skip and ("5x" not in n or args.with_5m)]
-    results: dict[str, dict[str, Any]] = {}
+    mixes: dict[str, Path] = {}
+    if args.pcap is not None:
+        mixes["given"] = args.pcap
+    else:
+        for prof in args.profiles:
+            path = BENCH_DIR / ("mix.pcap" if prof == "default" else f"mix-{prof}.pcap")
+            if not path.exists():
+                print(f"generating {path} ({args.frames:,} frames, {prof})...", flush=True)
+                subprocess.run([sys.executable, str(REPO / "pcaps" / "make_bench_mix.py"), str(path), "--frames",
+                                str(args.frames), "--profile", prof], check=True)
+            mixes[prof] = path
+    per_profile: dict[str, dict[str, dict[str, Any]]] = {}
     load_start = os.getloadavg()
-    for name in names:
-        print(f"running {name}...", flush=True)
-        runs = 1 if name == "tshark-fields" or "5x" in name else max(1, args.best_of)
-        tries = [run_child(name, args.pcap) for _ in range(runs)]
-        ok = [t for t in tries if "error" not in t]
-        r = min(ok, key=lambda t: t["seconds"]) if ok else tries[0]
-        r["runs"] = runs
-        if "error" not in r:
-            r["fps"] = r["frames"] / r["seconds"] if r["seconds"] else 0.0
-            r["mbps"] = r["bytes"] / r["seconds"] / 1e6 if r["seconds"] else 0.0
-            r["rss_mib"] = max(r["maxrss_kib"], r.get("tshark_maxrss_kib", 0), r.get("child_maxrss_kib", 0)) / 1024
-        results[name] = r
+    for prof, pcap in mixes.items():
+        per_profile[prof] = results = {}
+        for name in names:
+            print(f"running {name} on the {prof} mix...", flush=True)
+            runs = 1 if name == "tshark-fields" or "5x" in name else max(1, args.best_of)
+            tries = [run_child(name, pcap) for _ in range(runs)]
+            ok = [t for t in tries if "error" not in t]
+            r = min(ok, key=lambda t: t["seconds"]) if ok else tries[0]
+            r["runs"] = runs
+            if "error" not in r:
+                r["fps"] = r["frames"] / r["seconds"] if r["seconds"] else 0.0
+                r["mbps"] = r["bytes"] / r["seconds"] / 1e6 if r["seconds"] else 0.0
+                r["rss_mib"] = max(r["maxrss_kib"], r.get("tshark_maxrss_kib", 0),
+                                   r.get("child_maxrss_kib", 0)) / 1024
+            results[name] = r
     central: dict[str, Any] | None = None
     if not args.skip_central:
         print("running central-ingest...", flush=True)
@@ -413,11 +445,15 @@ def main() -> None:
                                          period=args.central_period)
         except ConnectionError as exc:  # no PostgreSQL here: the other figures still stand
             central = {"error": f"skipped, {exc}"}
-    print()
-    print(table(results))
-    extra = extra_table(results, central)
-    if extra:
-        print(extra)
+    for prof, results in per_profile.items():
+        print(f"\n{prof} mix ({mixes[prof]}):")
+        print(table(results))
+        extra = extra_table(results, central if prof == next(iter(per_profile)) else None)
+        if extra:
+            print(extra)
+    if len(per_profile) > 1:
+        print("\nboth mixes side by side:")
+        print(side_by_side(per_profile))
     machine = {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
                "cores_visible": os.cpu_count(), "one_core_pinned": hasattr(os, "sched_setaffinity"),
                "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "best_of": args.best_of}
@@ -432,8 +468,8 @@ def main() -> None:
           f"load average {machine['loadavg_start'][0]:.1f} -> {machine['loadavg_end'][0]:.1f}; each contender pinned "
           f"to one core, best of {args.best_of}; scapy measured on the first 50,000 frames and extrapolated")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"pcap": str(args.pcap), "machine": machine, "results": results,
-                                   "central_ingest": central}, indent=2))
+    RESULTS.write_text(json.dumps({"mixes": {k: str(v) for k, v in mixes.items()}, "machine": machine,
+                                   "results": per_profile, "central_ingest": central}, indent=2))
     print(f"results: {RESULTS}")
 
 
