@@ -176,13 +176,14 @@ def catalogue() -> list[str]:
     return sorted(r.id for r in load_rules(rules_dir()) if r.status != "deprecated")
 
 
-def scores(hospital: Hospital) -> list[Score]:
+def scores(hospital: Hospital, report_of: Callable[[Hospital, str], dict[str, Any]] = run) -> list[Score]:
+    """Per rule of the catalogue: the findings of its run (`report_of(hospital, run)`) against the truth."""
     expected = hospital.expected["rules"]
     out: list[Score] = []
     for rule in catalogue():
         spec = expected.get(rule, {"run": "plain", "subjects": []})
         name = spec.get("run", "plain")
-        report = run(hospital, name)
+        report = report_of(hospital, name)
         want = set(spec.get("subjects") or [])
         seen = {f["subject"] for f in report["findings"] if f["rule"] == rule}
         out.append(
