@@ -103,9 +103,7 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
         for s in segments[mac]:
             if d.is_dm and kinds[s] == "dm":
                 dms.setdefault(s, set()).add(mac)
-            elif not d.is_dm and d.zone_kind != "dm" and kinds[s] != "dm":
-                office.setdefault(s, set()).add(mac)
-            elif not d.is_dm and d.role in OFFICE_ROLES and kinds[s] != "dm":
+            elif not d.is_dm and kinds[s] != "dm" and (d.zone_kind != "dm" or d.role in OFFICE_ROLES):
                 office.setdefault(s, set()).add(mac)
     endpoints = getattr(ctx.tables, "endpoints", None)
     around: dict[frozenset[str], tuple[set[str], list[str]]] = {}

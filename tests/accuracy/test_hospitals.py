@@ -31,6 +31,15 @@ def test_every_device_of_the_scenario_is_found(hospital: Hospital) -> None:
     assert d.missing == [] and d.extra == []
 
 
+@pytest.mark.parametrize("hospital", HOSPITALS, ids=lambda h: h.name)
+def test_normal_traffic_raises_nothing(hospital: Hospital) -> None:
+    from tests.accuracy.hospitals import run
+
+    normal = set(hospital.expected["normal"])
+    assert not sorted({(f["rule"], f["subject"]) for f in run(hospital, "plain")["findings"]
+                       if f["subject"] in normal})
+
+
 def test_the_gate_can_fail() -> None:
     """A report missing one expected finding and carrying one unexpected one is scored as such."""
     from tests.accuracy.hospitals import run
