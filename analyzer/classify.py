@@ -125,6 +125,17 @@ def office_evidence(device: Device, table: EndpointTable | None,
     return out
 
 
+def vendor_class_os(device: Device, table: EndpointTable) -> tuple[str, str | None] | None:
+    """(family, version) a desktop DHCP client's option 60 names (`android-dhcp-13` -> Android 13)."""
+    for vc in _fact_values(device, "vendor_class"):
+        for pattern, os_name in table.vendor_classes:
+            m = pattern.search(vc)
+            if m and os_name:
+                version = m.group("version") if "version" in pattern.groupindex else None
+                return os_name, version or None
+    return None
+
+
 def speaks_medical(device: Device) -> bool:
     """A medical application protocol in its own conversations (client or server)."""
     return any(p.split("/", 1)[0] in MEDICAL_APPS for p in device.protocols)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.baseline import Baseline
-from analyzer.classify import classify, decide_service, load_endpoints, load_roles
+from analyzer.classify import classify, decide_service, load_endpoints, load_roles, vendor_class_os
 from analyzer.context import AnalysisContext, ConvView, Tables
 from analyzer.digest import DIGEST_SUBJECTS, ConvGroup, Digest, bucket
 from analyzer.enrich import load_aliases
@@ -198,6 +198,10 @@ def _os(ctx: AnalysisContext, today: dt.date) -> None:
                 if fp is not None:
                     best[mac] = (fp.confidence, 1 if fp.version else 0, fp.family, fp.version)
                     break
+        if mac not in best and ctx.tables.endpoints is not None:
+            guess = vendor_class_os(d, ctx.tables.endpoints)
+            if guess is not None:
+                best[mac] = (0.3, 1 if guess[1] else 0, guess[0], guess[1])
         if mac in best:
             conf, _, family, version = best[mac]
             d.os = f"{family} {version}" if version else family

@@ -167,3 +167,12 @@ def test_cross_zone_flow_names_both_zones_and_the_missing_conduit_with_lines() -
                           f"policy: site-rules.yaml:{monitoring} zone monitoring (dm)"]
     assert "no conduit from office to monitoring allows tcp/80 http" in policy[2]
     assert f.evidence[0].text.startswith("10.20.0.11 -> 10.10.120.50:80")  # what was seen comes first
+
+
+def test_os_family_and_version_from_the_dhcp_vendor_class_when_nothing_stronger() -> None:
+    phone = "02:00:00:00:00:01"
+    obs = [host(phone, "10.20.0.31", 200),
+           DhcpObs(ts=T0, src_mac=phone, vlan=200, message_type="discover", client_mac=phone,
+                   vendor_class="android-dhcp-13")]
+    d = next(d for d in analyze(obs, site=SITE).devices if d.mac == phone)
+    assert d.os == "Android 13" and d.os_confidence == 0.3
