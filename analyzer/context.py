@@ -83,6 +83,8 @@ class Tables:
     eol: tuple[Any, ...] = ()
     fingerprints: tuple[Any, ...] = ()
     roles: list[Any] = field(default_factory=list)
+    endpoints: Any = None
+    """Office/IT endpoint evidence (analyzer.classify.EndpointTable from rules/endpoints.yaml)."""
 
 
 @dataclass

@@ -190,6 +190,8 @@ class Digest:
         self.sessions: dict[tuple[Any, ...], RemoteSession] = {}
         self.smb1: dict[tuple[Any, ...], Top] = {}
         self.dhcp_servers: dict[str, DhcpServer] = {}
+        self.dhcp_relays: set[tuple[str, str]] = set()
+        """(relay agent address, server address) of relayed DHCP (RFC 1542: giaddr, UDP 67 both ways)."""
         inv = self.inventory
         self._folds: dict[str, Callable[[Any, Key], None]] = {
             "host": inv.add_host, "conversation": self._conversation, "arp": inv.add_arp, "dhcp": self._dhcp,
@@ -257,6 +259,11 @@ class Digest:
 
     def _dhcp(self, o: Any, key: Key) -> None:
         self.inventory.add_dhcp(o, key)
+        relay = o.relay_ip
+        if (relay not in (None, "0.0.0.0") and o.src_port == 67 and o.dst_port == 67
+                and o.src_ip and o.dst_ip and relay in (o.src_ip, o.dst_ip)):
+            # relay agent <-> server leg: the server is the other end (RFC 1542 section 4.1)
+            self.dhcp_relays.add((relay, o.dst_ip if relay == o.src_ip else o.src_ip))
         if o.message_type not in ("offer", "ack", "nak"):
             return
         ip = o.server_id or o.src_ip

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.baseline import Baseline
-from analyzer.classify import classify, decide_service, load_roles
+from analyzer.classify import classify, decide_service, load_endpoints, load_roles, vendor_class_os
 from analyzer.context import AnalysisContext, ConvView, Tables
 from analyzer.digest import DIGEST_SUBJECTS, ConvGroup, Digest, bucket
 from analyzer.enrich import load_aliases
@@ -40,7 +40,8 @@ def load_tables(rules_dir: Path) -> Tables:
     return Tables(rules_dir=rules_dir, vendors=load_aliases(rules_dir / "vendors.yaml"),
                   eol=load_eol(rules_dir / "os_eol.yaml"),
                   fingerprints=load_fingerprints(rules_dir / "os_fingerprints.yaml"),
-                  roles=list(load_roles(rules_dir / "classification.yaml")))
+                  roles=list(load_roles(rules_dir / "classification.yaml")),
+                  endpoints=load_endpoints(rules_dir / "endpoints.yaml"))
 
 
 def _bucket(observations: Iterable[Observation]) -> dict[str, list[Observation]]:
@@ -197,6 +198,10 @@ def _os(ctx: AnalysisContext, today: dt.date) -> None:
                 if fp is not None:
                     best[mac] = (fp.confidence, 1 if fp.version else 0, fp.family, fp.version)
                     break
+        if mac not in best and ctx.tables.endpoints is not None:
+            guess = vendor_class_os(d, ctx.tables.endpoints)
+            if guess is not None:
+                best[mac] = (0.3, 1 if guess[1] else 0, guess[0], guess[1])
         if mac in best:
             conf, _, family, version = best[mac]
             d.os = f"{family} {version}" if version else family
@@ -309,11 +314,21 @@ def evaluate(rules: Sequence[Rule], ctx: AnalysisContext) -> list[Finding]:
                 id=fid, rule=rule.id, rule_uid=rule.uid, severity=rule.severity, title=rule.title,
                 title_fr=rule.title_fr, subject=key,
                 devices=sorted(set(row.get("_devices", []))), ips=sorted(set(row.get("_ips", []))),
-                evidence=list(row.get("_evidence", []))[:10], service=rule.service,
+                evidence=_with_policy(row), service=rule.service,
                 recommendation=fill(rule.remediation, row).strip(), zone=row.get("_zone"),
                 first_seen=row.get("_first_seen"), last_seen=row.get("_last_seen"),
             )
     return list(found.values())
+
+
+MAX_EVIDENCE = 10
+
+
+def _with_policy(row: dict[str, Any]) -> list[Evidence]:
+    """The row's evidence, then the policy lines the verdict rests on (`policy: site.yaml:12 zone ...`),
+    within MAX_EVIDENCE entries: a reviewer sees what was observed and which declaration it broke."""
+    policy = [Evidence(text=f"policy: {p}") for p in row.get("_policy", [])][:3]
+    return list(row.get("_evidence", []))[:MAX_EVIDENCE - len(policy)] + policy
 
 
 def _min(a: float | None, b: float | None) -> float | None:

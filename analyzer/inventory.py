@@ -240,7 +240,8 @@ class InventoryBuilder:
         if o.message_type == "ack" and _usable_ip(o.assigned_ip):
             a.bound(o.assigned_ip, 1, key)
             self._bind(a.mac, o.assigned_ip, 1, _latest(o, key))
-        if o.message_type in ("offer", "ack") and o.server_id:
+        if o.message_type in ("offer", "ack") and o.server_id and o.src_ip == o.server_id:
+            # the server's own frame (a relay agent forwarding the answer to the client is not the server)
             srv = self._get(o.src_mac)
             if srv is not None:
                 srv.fact("dhcp_server", o.server_id, "dhcp.opt54", o)
@@ -272,6 +273,10 @@ class InventoryBuilder:
             a = self._get(o.src_mac)
             if a is not None:
                 a.fact("http_server", o.server, "http.server", o)
+        if o.user_agent and o.method:  # a request: the client's own software (browser, update agent)
+            a = self._get(o.src_mac)
+            if a is not None:
+                a.fact("user_agent", o.user_agent, "http.user-agent", o)
 
     def add_lldp(self, o: Any, key: Key) -> None:
         chassis = _as_mac(o.chassis_id)

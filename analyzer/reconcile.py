@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from analyzer.classify import MEDICAL_APPS, MEDICAL_ROLES
 from analyzer.digest import ConvGroup
 from analyzer.models import Device, Evidence
 from analyzer.sheets import Sheet
@@ -61,6 +62,28 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+INFRA_ROLES = frozenset({"router", "switch", "access-point"})
+
+
+def perimeter_reason(device: Device) -> str | None:
+    """Why a device is in the biomedical perimeter (so needs an identification sheet), or None.
+
+    Every non-infrastructure device that is a DM, sits in a DM zone, or speaks a medical protocol
+    (servers included: PACS and other archives, worklists, lab middleware, suppliers' servers)."""
+    if device.is_router or device.role in INFRA_ROLES:
+        return None
+    if device.is_dm and device.role in MEDICAL_ROLES:
+        return f"medical device, role {device.role}"
+    if device.zone_kind == "dm":
+        return f"in DM zone {device.zone}"
+    if device.is_dm:
+        return "medical device"
+    medical = sorted({p.rsplit("/", 1)[0] for p in device.protocols if p.split("/", 1)[0] in MEDICAL_APPS})
+    if medical:
+        return f"speaks {', '.join(medical)}"
+    return None
 
 
 def match_sheets(devices: dict[str, Device], sheets: Sequence[Sheet]) -> dict[str, tuple[str, str]]:
@@ -233,10 +256,11 @@ def check_rows(
     resolver = _Resolver(devices)
     windows = observed_windows(devices.values())
     for device in sorted(devices.values(), key=lambda d: d.mac):
-        if device.is_dm and not device.is_router and device.mac not in matched_macs:
+        why = perimeter_reason(device)
+        if why and device.mac not in matched_macs:
             rows.append(_row("undeclared-device", None, device, None, observed=device.role,
-                             detail=f"medical device {device.hostname or device.mac} ({device.role}) "
-                                    "has no identification sheet"))
+                             detail=f"{device.hostname or device.mac} ({device.role}) is in the biomedical "
+                                    f"perimeter ({why}) and has no identification sheet"))
     for sheet in sorted(sheets, key=lambda s: s.id):
         if sheet.last_review is None or (today - sheet.last_review).days > REVIEW_DAYS:
             days = None if sheet.last_review is None else (today - sheet.last_review).days

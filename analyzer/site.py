@@ -272,6 +272,8 @@ class SitePolicy(SiteModel):
                                       "device) before declared-not-seen and declared-server-silent may fire: "
                                       "a freshly started sensor flags no sheet.")
     _zone_cache: dict[tuple[str | None, int | None], Zone | None] = PrivateAttr(default_factory=dict)
+    _source: str = PrivateAttr(default="site policy")
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _refs(self) -> SitePolicy:
@@ -285,6 +287,45 @@ class SitePolicy(SiteModel):
                 if end not in known:
                     raise ValueError(f"conduit {c.from_} -> {c.to}: unknown zone {end!r}")
         return self
+
+    # ------------------------------------------------------------------ where a verdict comes from
+
+    def located(self, source: str, lines: dict[tuple[str | int, ...], int]) -> SitePolicy:
+        """Remember the file and the line of every entry (parse_site does it), for `ref`."""
+        self._source, self._lines = Path(source).name or source, dict(lines)  # no machine-specific folder
+        return self
+
+    def ref(self, *loc: str | int) -> str:
+        """`file:line` of a policy entry (just the file when the policy was not read from text)."""
+        line = self._lines.get(tuple(loc))
+        return f"{self._source}:{line}" if line is not None else self._source
+
+    def zone_ref(self, name: str | None) -> str | None:
+        """Where zone `name` is defined, with its kind: `site.yaml:12 zone imaging (dm)`."""
+        for i, z in enumerate(self.zones):
+            if z.name == name:
+                return f"{self.ref('zones', i)} zone {z.name} ({z.kind})"
+        return None
+
+    def conduit_ref(self, src_zone: str | None, dst_zone: str | None, transport: str | None,
+                    port: int | None, app: str | None = None) -> str:
+        """The policy line that allows a flow, or why none does."""
+        if src_zone is not None and src_zone == dst_zone:
+            return f"{self.zone_ref(src_zone) or src_zone}: same zone, always allowed"
+        for i, c in enumerate(self.conduits):
+            if c.from_ in (src_zone, "any") and c.to in (dst_zone, "any") and c.permits(transport, port, app):
+                return f"{self.ref('conduits', i)} conduit {c.from_} -> {c.to} {', '.join(c.services)}"
+        ends = [c for c in self.conduits if c.from_ in (src_zone, "any") and c.to in (dst_zone, "any")]
+        listed = "; ".join(f"{self.ref('conduits', self.conduits.index(c))} allows only "
+                           f"{', '.join(c.services)}" for c in ends[:3])
+        return (f"{self.ref('conduits')} no conduit from {src_zone} to {dst_zone} allows "
+                f"{transport}/{port}{' ' + app if app else ''}" + (f" ({listed})" if listed else ""))
+
+    def dhcp_ref(self, ip: str | None) -> str:
+        """Where the DHCP servers are declared, and whether `ip` is one of them."""
+        if ip in self.dhcp_servers:
+            return f"{self.ref('dhcp_servers', self.dhcp_servers.index(ip))} dhcp_servers lists {ip}"
+        return f"{self.ref('dhcp_servers')} dhcp_servers [{', '.join(self.dhcp_servers)}] does not list {ip}"
 
     # ------------------------------------------------------------------ lookups
 
@@ -349,7 +390,7 @@ def parse_site(text: str, name: str = "site.yaml") -> SitePolicy:
     if not isinstance(data, dict):
         raise SiteError(f"{name}:1: the site policy must be a mapping")
     try:
-        return SitePolicy.model_validate(data)
+        return SitePolicy.model_validate(data).located(name, lines)
     except ValidationError as exc:
         raise SiteError("\n".join(pydantic_errors(name, exc, lines))) from None
 

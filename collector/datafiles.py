@@ -39,7 +39,7 @@ def data_file(name: str) -> Path:
     return path
 
 
-REQUIRED = ("vendors.yaml", "os_eol.yaml", "os_fingerprints.yaml", "classification.yaml",
+REQUIRED = ("vendors.yaml", "os_eol.yaml", "os_fingerprints.yaml", "classification.yaml", "endpoints.yaml",
             "dicom_sop_classes.yaml", "signatures/remote_access.yaml")
 """Tables every replay, capture and analysis needs (the rule files themselves are checked by their loader)."""
 

@@ -1,6 +1,7 @@
 """Generate the committed sample captures, byte for byte: `python pcaps/make_samples.py [--check]`.
 
-Writes pcaps/demo/<name>.pcap for every entry of `pcaps.demo.gen_demo.CAPTURES` and
+Writes pcaps/demo/<name>.pcap for every entry of `pcaps.demo.gen_demo.CAPTURES`, pcaps/demo2/<name>.pcap
+for every entry of `pcaps.demo2.gen_demo2.CAPTURES` (the second demo hospital), and
 pcaps/fixtures/<name>.pcap for every entry of each `pcaps/fixtures/gen_*.py` module's `CAPTURES`
 (modules found with pkgutil, so a new generator needs no registration).  Output is deterministic:
 packets carry explicit times, generators seed their own `random.Random`, and the classic pcap
@@ -30,13 +31,14 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 PCAPS = REPO / "pcaps"
 PCAP_MAGIC_US = 0xA1B2C3D4
 Builder = Callable[[], list]
+DEMOS = (("demo", "pcaps.demo.gen_demo"), ("demo2", "pcaps.demo2.gen_demo2"))
 
 
 def generators() -> Iterator[tuple[str, str, Builder]]:
-    """(sub-directory, capture name, builder) for the demo and every fixture generator module."""
-    demo = importlib.import_module("pcaps.demo.gen_demo")
-    for name, build in demo.CAPTURES.items():
-        yield "demo", name, build
+    """(sub-directory, capture name, builder) for the demo hospitals and every fixture generator module."""
+    for sub, module in DEMOS:
+        for name, build in importlib.import_module(module).CAPTURES.items():
+            yield sub, name, build
     fixtures = importlib.import_module("pcaps.fixtures")
     for info in sorted(pkgutil.iter_modules(fixtures.__path__), key=lambda m: m.name):
         if not info.name.startswith("gen_"):
@@ -63,7 +65,7 @@ def write_pcap(path: Path, packets: list) -> None:
 
 
 def generate(root: Path) -> list[Path]:
-    """Write every capture under root/<demo|fixtures>/ and return the written paths (relative to root)."""
+    """Write every capture under root/<sub-directory>/ and return the written paths (relative to root)."""
     written: list[Path] = []
     seen: dict[Path, str] = {}
     for sub, name, build in generators():
@@ -89,7 +91,7 @@ def check(committed_root: Path | None = None) -> list[str]:
                 problems.append(f"missing: pcaps/{rel}")
             elif not filecmp.cmp(committed, fresh / rel, shallow=False):
                 problems.append(f"differs: pcaps/{rel}")
-        for sub in ("demo", "fixtures"):
+        for sub in (*(d for d, _ in DEMOS), "fixtures"):
             for path in sorted((committed_root / sub).glob("*.pcap")):
                 rel = path.relative_to(committed_root)
                 if rel not in generated:

@@ -68,9 +68,19 @@ def save_scores() -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not hasattr(session.config, "workerinput"):  # the controller (or a plain run), before any worker tests
         SCORES_FILE.unlink(missing_ok=True)
+        for path in SCORES_FILE.parent.glob("accuracy-*.txt"):
+            path.unlink()
 
 
 def pytest_terminal_summary(terminalreporter: object, exitstatus: int, config: pytest.Config) -> None:
+    accuracy = sorted(SCORES_FILE.parent.glob("accuracy-*.txt")) if SCORES_FILE.parent.is_dir() else []
+    if accuracy:  # tests/accuracy/test_hospitals.py: every demo hospital, tuned on or not
+        write = terminalreporter.write_line  # type: ignore[attr-defined]
+        write("")
+        write("Precision and recall per rule on every demo hospital (tests/accuracy, make accuracy):")
+        for path in accuracy:
+            for line in path.read_text(encoding="utf-8").splitlines():
+                write(line)
     lines = SCORES or (SCORES_FILE.read_text(encoding="utf-8").splitlines() if SCORES_FILE.is_file() else [])
     if lines:
         write = terminalreporter.write_line  # type: ignore[attr-defined]

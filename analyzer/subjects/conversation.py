@@ -35,6 +35,8 @@ FIELDS: dict[str, str] = {
     "in_baseline": "address pair known in the baseline", "has_baseline": "a baseline is loaded",
     "packets": "frames both ways", "bytes": "bytes both ways", "client_vlan": "client home VLAN",
     "server_vlan": "server home VLAN",
+    "dhcp_relay": "DHCP between a relay agent and a server (giaddr, UDP 67 both sides): DHCP service, "
+                  "not a flow of the relaying router",
 }
 ADMIN_APPS = {"telnet": "telnet", "ftp": "ftp"}
 NO_ADMIN: tuple[set[str], list[Evidence]] = (set(), [])
@@ -81,7 +83,7 @@ def _remote(ctx: AnalysisContext) -> dict[int, str]:
 
 
 def row(ctx: AnalysisContext, c: ConvView, admin: tuple[set[str], list[Evidence]],
-        remote: str | None) -> dict[str, Any]:
+        remote: str | None, relays: frozenset[tuple[str, str]] = frozenset()) -> dict[str, Any]:
     site = ctx.site
     cz, sz = c.client_zone, c.server_zone
     cvlan, svlan = ctx.home_vlan.get(c.client_ip), ctx.home_vlan.get(c.server_ip)
@@ -105,6 +107,15 @@ def row(ctx: AnalysisContext, c: ConvView, admin: tuple[set[str], list[Evidence]
     evidence = c.evidence[:3] + admin[1]  # Evidence records are immutable in practice: shared, not copied
     devices = sorted({d.mac for d in (c.client, c.server) if d is not None and not d.is_router})
     baseline = ctx.baseline
+    relay = c.transport == "udp" and c.server_port == 67 and (
+        (c.client_ip, c.server_ip) in relays or (c.server_ip, c.client_ip) in relays)
+    policy: list[str] = []
+    if site is not None and crosses:
+        policy = [r for r in (site.zone_ref(zone_name(cz)), site.zone_ref(zone_name(sz))) if r]
+        policy.append(site.conduit_ref(zone_name(cz), zone_name(sz), c.transport, c.server_port, c.app))
+    if relay:
+        evidence = [*evidence, Evidence(text=f"relayed DHCP: {c.client_ip} and {c.server_ip} exchange BOOTP "
+                                             "with giaddr set, UDP 67 on both sides")]
     return {
         "client_ip": c.client_ip, "server_ip": c.server_ip,
         "client_mac": c.client.mac if c.client else None, "server_mac": c.server.mac if c.server else None,
@@ -119,7 +130,7 @@ def row(ctx: AnalysisContext, c: ConvView, admin: tuple[set[str], list[Evidence]
         "in_window": gw is not None and gw.in_window(c.first_ts),
         "in_baseline": baseline is not None and baseline.knows_pair(c.client_ip, c.server_ip),
         "has_baseline": baseline is not None, "packets": c.packets, "bytes": c.bytes,
-        "client_vlan": cvlan, "server_vlan": svlan,
+        "client_vlan": cvlan, "server_vlan": svlan, "dhcp_relay": relay, "_policy": policy,
         "_key": c.key, "_devices": devices, "_ips": sorted({c.client_ip, c.server_ip}), "_evidence": evidence,
         "_zone": zone_name(c.client_zone if cdm or not sdm else c.server_zone),
         "_first_seen": c.first_ts, "_last_seen": c.last_ts,
@@ -129,5 +140,6 @@ def row(ctx: AnalysisContext, c: ConvView, admin: tuple[set[str], list[Evidence]
 def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
     admin = _admin_evidence(ctx)
     remote = _remote(ctx)
+    relays = frozenset(digest_of(ctx).dhcp_relays)
     for c in ctx.conversations:
-        yield row(ctx, c, admin.get(id(c), NO_ADMIN), remote.get(id(c)))
+        yield row(ctx, c, admin.get(id(c), NO_ADMIN), remote.get(id(c)), relays)

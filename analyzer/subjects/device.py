@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+from analyzer.classify import office_evidence
 from analyzer.context import AnalysisContext
 from analyzer.digest import Top, digest_of
 from analyzer.models import Device, Evidence
@@ -23,13 +24,18 @@ FIELDS: dict[str, str] = {
     "zone": "zone name", "zone_kind": "zone kind", "os": "OS text", "os_eol": "OS past end of support",
     "smb1": "offered or negotiated SMBv1", "in_baseline": "known in the baseline",
     "has_baseline": "a baseline is loaded",
-    "shares_segment_with_office": "shares its VLAN/subnet with non-DM endpoints",
-    "segment_neighbours": "non-DM endpoints (outside a dm zone) in its VLAN/subnet",
+    "shares_segment_with_office": "a DM sharing a VLAN/subnet that is not a DM zone with non-DM endpoints",
+    "segment_neighbours": "the devices it should be separated from: non-DM endpoints (for a DM), or the DMs "
+                          "of the DM segment it sits in (for an office/IT endpoint)",
+    "office_endpoint": "office/IT endpoint (office workstation or printer) from its own evidence",
+    "in_dm_segment": "one of its VLANs/subnets belongs to a dm zone of the site policy",
+    "office_evidence": "what made it an office/IT endpoint",
     "switch_port": "switch and port",
     "service": "responsible service", "sheet_id": "matched identification sheet",
     "has_site": "a site policy is loaded",
 }
 INFRA_ROLES = ("router", "switch", "access-point")
+OFFICE_ROLES = ("office-workstation", "printer")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -65,13 +71,40 @@ def smb1_macs(ctx: AnalysisContext) -> dict[str, list[Evidence]]:
     return out
 
 
+def _segment_kind(ctx: AnalysisContext, segment: str) -> str | None:
+    """Zone kind of a segment ("vlan:120" or "net:10.10.120.0/24") in the site policy."""
+    if ctx.site is None:
+        return None
+    what, value = segment.split(":", 1)
+    zone = (ctx.site.zone_of(None, int(value)) if what == "vlan"
+            else ctx.site.zone_of(value.split("/", 1)[0]))
+    return zone.kind if zone is not None else None
+
+
+def _segment_ref(ctx: AnalysisContext, segment: str) -> str | None:
+    if ctx.site is None:
+        return None
+    what, value = segment.split(":", 1)
+    zone = (ctx.site.zone_of(None, int(value)) if what == "vlan"
+            else ctx.site.zone_of(value.split("/", 1)[0]))
+    ref = ctx.site.zone_ref(zone.name) if zone is not None else None
+    return f"{ref}: {segment.replace(':', ' ', 1)}" if ref else None
+
+
 def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
     segments = {mac: frozenset(_segments(d)) for mac, d in ctx.devices.items()}
-    office: dict[str, set[str]] = {}  # segment -> MACs of its non-DM endpoints outside a dm zone
+    kinds = {s: _segment_kind(ctx, s) for segs in segments.values() for s in segs}
+    office: dict[str, set[str]] = {}  # segment (not a DM zone) -> its non-DM endpoints outside a dm zone
+    dms: dict[str, set[str]] = {}  # DM segment -> MACs of its DMs
     for mac, d in ctx.devices.items():
-        if not d.is_router and d.role not in INFRA_ROLES and not d.is_dm and d.zone_kind != "dm":
-            for s in segments[mac]:
+        if d.is_router or d.role in INFRA_ROLES:
+            continue
+        for s in segments[mac]:
+            if d.is_dm and kinds[s] == "dm":
+                dms.setdefault(s, set()).add(mac)
+            elif not d.is_dm and kinds[s] != "dm" and (d.zone_kind != "dm" or d.role in OFFICE_ROLES):
                 office.setdefault(s, set()).add(mac)
+    endpoints = getattr(ctx.tables, "endpoints", None)
     around: dict[frozenset[str], tuple[set[str], list[str]]] = {}
     smb1 = smb1_macs(ctx)
     baseline = ctx.baseline
@@ -82,11 +115,23 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
             around[segs] = (union, sorted(union))
         union, ordered = around[segs]
         neighbours = [m for m in ordered if m != mac] if mac in union else list(ordered)
+        office_endpoint = d.role in OFFICE_ROLES and not d.is_dm and not d.is_router
+        dm_segments = sorted(s for s in segs if kinds[s] == "dm")
+        office_why: list[str] = []
+        policy: list[str] = []
+        if office_endpoint and dm_segments:
+            office_why = office_evidence(d, endpoints, ctx.tables.fingerprints) or list(d.role_evidence)
+            neighbours = sorted({m for s in dm_segments for m in dms.get(s, ())} - {mac})
+            policy = [r for r in (_segment_ref(ctx, s) for s in dm_segments) if r]
+        elif d.is_dm and neighbours:
+            policy = [r for r in (_segment_ref(ctx, s) for s in sorted(segs)) if r]
         in_baseline = baseline is not None and baseline.knows_device(d)
         evidence = [Evidence(text=f"device {mac} ({d.hostname or '-'}), {d.vendor or 'unknown vendor'}, "
                                   f"role {d.role}")]
         evidence += smb1.get(mac, [])
-        evidence += [Evidence(text=f"OS hint {d.os} -> {basis}") for basis in d.os_eol_evidence if d.os_eol]
+        evidence += [Evidence(text=f"OS {d.os} (confidence {d.os_confidence:g}): {basis}")
+                     for basis in d.os_eol_evidence if d.os_eol]
+        evidence += [Evidence(text=f"{d.role}: {why}") for why in office_why]
         yield {
             "mac": mac, "ips": d.ips, "vlans": d.vlans, "vlan_count": len([v for v in d.vlans if v]),
             "vendor": d.vendor,
@@ -97,6 +142,8 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
             "os_eol": d.os_eol, "smb1": mac in smb1, "in_baseline": in_baseline,
             "has_baseline": baseline is not None,
             "shares_segment_with_office": bool(neighbours) and d.is_dm, "segment_neighbours": neighbours,
+            "office_endpoint": office_endpoint, "in_dm_segment": bool(dm_segments),
+            "office_evidence": office_why, "_policy": policy,
             "switch_port": d.switch_port, "service": d.service, "sheet_id": d.sheet_id,
             "has_site": ctx.site is not None,
             "_key": mac, "_devices": [mac], "_ips": d.ips, "_evidence": evidence, "_zone": d.zone,

@@ -1,7 +1,8 @@
 """Subject `dhcp_server`: DHCP servers seen answering (offer/ack), keyed by server identifier (opt 54).
 
 declared = the site policy lists the address in dhcp_servers.  Relayed answers name the real
-server in option 54, so a relay agent is not mistaken for a server.
+server in option 54, so a relay agent is not mistaken for a server, and a declared server reached
+through a relay is credited by that identifier.
 """
 
 from __future__ import annotations
@@ -35,4 +36,5 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
             "_evidence": [Evidence(source=source or None, frame_no=frame_no or None, ts=ts, text=text)
                           for _, (source, frame_no, ts, text) in s.top.items],
             "_zone": dev.zone if dev else None, "_first_seen": s.first_ts, "_last_seen": s.last_ts,
+            "_policy": [ctx.site.dhcp_ref(ip)] if ctx.site is not None else [],
         }

@@ -55,6 +55,15 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
         window = gw is not None and s.in_window
         cdm, sdm = bool(cdev and cdev.is_dm), bool(sdev and sdev.is_dm)
         devices = sorted({d.mac for d in (cdev, sdev) if d is not None and not d.is_router})
+        policy: list[str] = []
+        if site is not None:
+            if gw is None:
+                policy.append(f"{site.ref('maintenance')} maintenance gateways "
+                              f"[{', '.join(g.name for g in site.maintenance.gateways)}]: neither end is one")
+            else:
+                i = site.maintenance.gateways.index(gw)
+                policy.append(f"{site.ref('maintenance', 'gateways', i)} gateway {gw.name} methods "
+                              f"{', '.join(gw.methods)}" + ("" if window else ", outside its window"))
         yield {
             "method": method, "signature": signature, "evidence": evidence,
             "confidence": confidence, "client_ip": client, "server_ip": server, "server_port": port,
@@ -69,5 +78,5 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
             "_evidence": [Evidence(source=source or None, frame_no=frame_no or None, ts=ts, text=text)
                           for _, (source, frame_no, ts, text) in s.top.items],
             "_zone": (sdev.zone if sdm and sdev else cdev.zone if cdev else None),
-            "_first_seen": first, "_last_seen": last,
+            "_first_seen": first, "_last_seen": last, "_policy": policy,
         }

@@ -23,12 +23,21 @@ def rows(ctx: Any) -> Iterable[dict[str, Any]]:
     if matches is None or (sheets and not matches):
         matches = match_sheets(ctx.devices, sheets)
     digest = digest_of(ctx)
-    return check_rows(
+    site = getattr(ctx, "site", None)
+    out = check_rows(
         devices=ctx.devices, sheets=sheets, matches=matches,
         conversations=digest.conversation_groups(), remote=digest.remote_records(),
         now=getattr(ctx, "now", None),
-        min_window=min_window(getattr(ctx, "site", None)),
+        min_window=min_window(site),
     )
+    for row in out:  # what the verdict rests on: the sheet, and for an undeclared device its zone
+        policy = [f"identification sheet {row['sheet_id']}"] if row.get("sheet_id") else []
+        ref_of = getattr(site, "zone_ref", None)  # a SitePolicy (callers may pass a bare namespace)
+        zone_ref = ref_of(row.get("_zone")) if ref_of is not None and row.get("_zone") else None
+        if zone_ref and row.get("check") == "undeclared-device":
+            policy.append(zone_ref)
+        row["_policy"] = policy
+    return out
 
 
 def min_window(site: Any) -> float:

@@ -1,0 +1,54 @@
+"""The gate of issue 20: every rule at least THRESHOLD precision and recall on every demo hospital.
+
+pcaps/demo is the hospital the rules were tuned on, pcaps/demo2 one they were never tuned on
+(tests/accuracy/hospitals.py scores them; `make accuracy` prints the same tables).  The tables
+are written to tests/artifacts/accuracy-<hospital>.txt and printed at the end of the run.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.accuracy.hospitals import HOSPITALS, THRESHOLD, Hospital, details, device_score, scores, table
+from tests.conftest import REPO
+
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+
+@pytest.mark.parametrize("hospital", HOSPITALS, ids=lambda h: h.name)
+def test_every_rule_reaches_the_threshold(hospital: Hospital) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    lines = table(hospital)
+    (ARTIFACTS / f"accuracy-{hospital.name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    low = [f"{s.rule}: precision {s.precision:.3f}, recall {s.recall:.3f}" for s in scores(hospital)
+           if min(s.precision, s.recall) < THRESHOLD]
+    assert not low, "\n".join(low + details(hospital))
+
+
+@pytest.mark.parametrize("hospital", HOSPITALS, ids=lambda h: h.name)
+def test_every_device_of_the_scenario_is_found(hospital: Hospital) -> None:
+    d = device_score(hospital)
+    assert d.missing == [] and d.extra == []
+
+
+@pytest.mark.parametrize("hospital", HOSPITALS, ids=lambda h: h.name)
+def test_normal_traffic_raises_nothing(hospital: Hospital) -> None:
+    from tests.accuracy.hospitals import run
+
+    normal = set(hospital.expected["normal"])
+    assert not sorted({(f["rule"], f["subject"]) for f in run(hospital, "plain")["findings"]
+                       if f["subject"] in normal})
+
+
+def test_the_gate_can_fail() -> None:
+    """A report missing one expected finding and carrying one unexpected one is scored as such."""
+    from tests.accuracy.hospitals import run
+
+    demo2 = HOSPITALS[1]
+    report = run(demo2, "plain")
+    expected = demo2.expected["rules"]["rogue-dhcp"]["subjects"]
+    doctored = {**report, "findings": [f for f in report["findings"] if f["subject"] not in expected]
+                + [{"rule": "rogue-dhcp", "subject": "172.20.10.5"}]}
+    [s] = [s for s in scores(demo2, lambda h, name: doctored if name == "plain" else run(h, name))
+           if s.rule == "rogue-dhcp"]
+    assert (s.tp, s.fp, s.fn, s.precision, s.recall) == (0, 1, 1, 0.0, 0.0)
