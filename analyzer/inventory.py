@@ -4,10 +4,11 @@ Sources: HostSighting (MAC, IP, VLAN as frame source), ARP (RFC 826 sender bindi
 (RFC 2131 assigned addresses, options 12/81/60/55), DNS/mDNS/LLMNR answers (A/AAAA/PTR),
 NetBIOS (RFC 1002), LLDP (IEEE 802.1AB, LLDP-MED), CDP, OS hints.
 
-Routers: a MAC that sources more than 8 IPs, or any public IP, or addresses outside the zone of
-its VLAN, or that answers ARP for the gateway (.1) of two or more subnets, is a routed interface
-(`is_router`); only its ARP/DHCP-bound addresses are its own and it never wins IP->MAC lookups,
-which prefer ARP/DHCP bindings over frame sources.
+Routers: a MAC that sources more than 8 IPs, or public IPs that are not its own (external peers,
+see `_own_public`), or addresses outside the zone of its VLAN, or that answers ARP for the gateway
+(.1) of two or more subnets, is a routed interface (`is_router`); only its ARP/DHCP-bound
+addresses are its own and it never wins IP->MAC lookups, which prefer ARP/DHCP bindings over frame
+sources.
 
 Switch ports (SPAN heuristic, documented in rules/README.md): an LLDP frame carrying an LLDP-MED
 device class, or whose chassis MAC is its own source MAC without the bridge capability, is a
@@ -47,6 +48,7 @@ class _Acc:
     __slots__ = (
         "arp_vlan",
         "bound_ips",
+        "client_ips",
         "conv_vlan",
         "facts",
         "first",
@@ -66,6 +68,7 @@ class _Acc:
         self.mac = mac
         self.src_ips: dict[str, int] = {}
         self.bound_ips: dict[str, tuple[int, Key]] = {}  # ip -> first binding (ARP before DHCP, then key)
+        self.client_ips: set[str] = set()  # addresses it opened conversations from
         self.vlans: set[int] = set()
         self.arp_vlan: dict[str, tuple[Key, int | None]] = {}  # latest ARP
         self.host_vlan: dict[str, tuple[Key, int | None]] = {}  # first host record
@@ -193,12 +196,14 @@ class InventoryBuilder:
                 a.host_vlan[ip] = (key, o.vlan)
 
     def add_conversation(self, o: Any, key: Key) -> None:
-        for mac, ip in ((o.client_mac, o.client_ip), (o.server_mac, o.server_ip)):
+        for mac, ip, client in ((o.client_mac, o.client_ip, True), (o.server_mac, o.server_ip, False)):
             a = self._get(mac)
             if a is not None:
                 a.seen(o.first_ts, o.last_ts, o.sensor)
                 a.vlans.add(o.vlan or 0)
                 if _usable_ip(ip):
+                    if client:
+                        a.client_ips.add(ip)
                     if ip not in a.src_ips:
                         a.src_ips[ip] = 0
                     cur = a.conv_vlan.get(ip)
@@ -325,8 +330,9 @@ class InventoryBuilder:
         if len(ips) > ROUTER_MAX_IPS:
             why.append(f"sources {len(ips)} IP addresses (> {ROUTER_MAX_IPS})")
         public = sorted(ip for ip in ips if is_public(ip))
-        if public:
-            why.append(f"sources public address(es) {', '.join(public[:3])}")
+        peers = sorted(set(public) - self._own_public(a, public))
+        if peers:
+            why.append(f"sources public address(es) {', '.join(peers[:3])}")
         if len(a.gateway_arp) >= 2:
             why.append(f"answers ARP for gateways {', '.join(sorted(a.gateway_arp))}")
         if self.site is not None:
@@ -337,6 +343,21 @@ class InventoryBuilder:
                     why.append(f"sources {ip} outside VLAN {vlan} zone {zone.name}")
                     break
         return bool(why), why
+
+    def _own_public(self, a: _Acc, public: list[str]) -> set[str]:
+        """The public addresses among `public` (all sourced by `a`) that are its own, not external peers.
+
+        Its own: bound to it by ARP or DHCP; with a site policy, inside a declared zone (a public
+        address plan); without one, the single public address it opens conversations from (a host
+        captured on its own link).  Any other public source address is an external peer whose frames
+        the MAC carries (a gateway): the address stays a peer, and never becomes a device.
+        """
+        own = {ip for ip in public if ip in a.bound_ips}
+        if self.site is not None:
+            own |= {ip for ip in public if any(z.cidrs and z.contains(ip) for z in self.site.zones)}
+        elif len(public) == 1 and public[0] in a.client_ips:
+            own.add(public[0])
+        return own
 
     def build(self, obs: dict[str, list[Observation]] | None = None,
               ) -> tuple[dict[str, Device], dict[str, str], dict[str, int | None]]:

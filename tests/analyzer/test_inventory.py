@@ -85,6 +85,33 @@ def test_public_source_ip_makes_a_router_and_arp_wins_ip_lookup() -> None:
     assert by["3c:52:82:20:00:11"].ips == ["10.20.0.11"]
 
 
+def test_public_peers_are_peers_and_the_host_talking_to_them_keeps_its_address() -> None:
+    """Issue 20 item 6: a host on a public address (captured on its own link) opens conversations
+    to two Internet servers through its gateway: the host keeps its address and protocols, the
+    servers stay external peers (no device), the gateway is a router without their addresses."""
+    pc, gw = "c8:bc:c8:96:d2:a0", "00:10:db:88:d2:ef"
+    obs = [host(pc, "141.142.228.5", None), host(gw, "192.150.187.43", None), host(gw, "198.51.100.80", None),
+           conv("141.142.228.5", "192.150.187.43", 80, pc, gw, app="http"),
+           conv("141.142.228.5", "198.51.100.80", 443, pc, gw, app="tls")]
+    by = {d.mac: d for d in analyze(obs, rules=[]).devices}
+    assert set(by) == {pc, gw}
+    assert not by[pc].is_router and by[pc].ips == ["141.142.228.5"]
+    assert by[pc].protocols == ["http/client", "tls/client"]
+    assert by[pc].peers == ["192.150.187.43", "198.51.100.80"]
+    assert by[gw].is_router and by[gw].ips == [] and by[gw].protocols == []
+
+
+def test_public_address_outside_every_zone_is_a_peer_even_as_client() -> None:
+    """With a site policy, a public address is a device's own only inside a zone or bound by ARP/DHCP:
+    an Internet client reaching a server through the gateway stays a peer."""
+    srv, gw = "3c:52:82:20:00:11", "00:00:0c:00:00:01"
+    obs = [host(srv, "10.20.0.11", 200), host(gw, "203.0.113.80", 200),
+           conv("203.0.113.80", "10.20.0.11", 443, gw, srv, vlan=200, app="tls")]
+    by = {d.mac: d for d in analyze(obs, site=SITE, rules=[]).devices}
+    assert by[gw].is_router and by[gw].ips == []
+    assert by[srv].ips == ["10.20.0.11"] and by[srv].protocols == ["tls/server"]
+
+
 def test_switch_port_from_nearest_switch_lldp_in_same_vlan() -> None:
     switch = "00:00:0c:aa:01:05"
     obs = [
