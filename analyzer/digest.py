@@ -195,7 +195,7 @@ class Digest:
             "host": inv.add_host, "conversation": self._conversation, "arp": inv.add_arp, "dhcp": self._dhcp,
             "dns": inv.add_dns, "netbios": inv.add_netbios, "ssdp": inv.add_ssdp, "http": self._http,
             "lldp": inv.add_lldp, "cdp": inv.add_cdp, "os_hint": self._os_hint, "wifi": self._wifi,
-            "dicom": self._dicom, "hl7": self._hl7, "tls": self._app_hint, "ssh": self._app_hint,
+            "dicom": self._dicom, "hl7": self._hl7, "tls": self._tls, "ssh": self._app_hint,
             "snmp": self._snmp, "remote_access": self._remote, "smb": self._smb, "sdc": self._sdc,
             "astm": self._astm, "intellivue": self._intellivue, "poct": self._poct, "stats": self._stats,
         }
@@ -339,6 +339,10 @@ class Digest:
         label = app or o.kind
         self.app_hints.add(((o.src_ip, o.dst_ip, o.dst_port), label))
         self.app_hints.add(((o.dst_ip, o.src_ip, o.src_port), label))
+
+    def _tls(self, o: Any, key: Key) -> None:
+        self._app_hint(o, key)
+        self.inventory.add_tls(o, key)
 
     def _dicom(self, o: Any, key: Key) -> None:
         self._app_hint(o, key, "dicom-tls" if o.tls else "dicom")

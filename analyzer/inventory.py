@@ -277,6 +277,18 @@ class InventoryBuilder:
             a = self._get(o.src_mac)
             if a is not None:
                 a.fact("http_server", o.server, "http.server", o)
+        if o.method and o.host:
+            # the names a client asks for are part of its identity (update servers, vendor portals)
+            a = self._get(o.src_mac)
+            if a is not None:
+                a.fact("http_host", o.host, "http.host", o)
+
+    def add_tls(self, o: Any, key: Key | None = None) -> None:
+        """The server name a TLS client asks for (ClientHello SNI) is a fact of the client device."""
+        if o.hello == "client" and o.sni:
+            a = self._get(o.src_mac)
+            if a is not None:
+                a.fact("tls_sni", o.sni, "tls.sni", o)
 
     def add_lldp(self, o: Any, key: Key) -> None:
         chassis = _as_mac(o.chassis_id)

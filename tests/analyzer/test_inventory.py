@@ -15,9 +15,11 @@ from collector.schema import (
     DnsAnswer,
     DnsObs,
     HostSighting,
+    HttpObs,
     LldpObs,
     NetbiosObs,
     OsHint,
+    TlsObs,
     WifiObs,
 )
 
@@ -110,6 +112,22 @@ def test_public_address_outside_every_zone_is_a_peer_even_as_client() -> None:
     by = {d.mac: d for d in analyze(obs, site=SITE, rules=[]).devices}
     assert by[gw].is_router and by[gw].ips == []
     assert by[srv].ips == ["10.20.0.11"] and by[srv].protocols == ["tls/server"]
+
+
+def test_tls_sni_and_http_host_are_facts_of_the_client() -> None:
+    """Issue 20 items 7 and 10: the names a client asks for (SNI, Host) appear in its identity."""
+    pc, srv = "3c:52:82:20:00:11", "00:50:56:00:00:20"
+    obs = [host(pc, "10.20.0.11", 200), host(srv, "10.50.0.20", 50),
+           TlsObs(ts=1.0, src_mac=pc, src_ip="10.20.0.11", dst_ip="10.50.0.20", hello="client",
+                  sni="pacs.demo.example"),
+           TlsObs(ts=1.1, src_mac=srv, src_ip="10.50.0.20", dst_ip="10.20.0.11", hello="server"),
+           HttpObs(ts=2.0, src_mac=pc, src_ip="10.20.0.11", dst_ip="10.50.0.20", method="GET",
+                   host="portal.demo.example"),
+           HttpObs(ts=2.1, src_mac=srv, src_ip="10.50.0.20", dst_ip="10.20.0.11", status=200, server="nginx")]
+    by = {d.mac: d for d in analyze(obs, rules=[]).devices}
+    facts = {(f.attribute, f.value, f.source) for f in by[pc].facts}
+    assert {("tls_sni", "pacs.demo.example", "tls.sni"), ("http_host", "portal.demo.example", "http.host")} <= facts
+    assert not {f.attribute for f in by[srv].facts} & {"tls_sni", "http_host"}
 
 
 def test_switch_port_from_nearest_switch_lldp_in_same_vlan() -> None:
