@@ -293,6 +293,8 @@ class Digest:
 
     def _remote(self, o: Any, key: Key) -> None:
         ts = key[0]
+        if o.evidence != "port":  # the tool recognised by content or server name names the conversation
+            self._app_hint(o, key, o.method)
         if o.method in ADMIN_APPS:
             self._admin(o, key, o.method, 2)
         # the best record per connection: highest confidence, the first one at that confidence
@@ -354,6 +356,8 @@ class Digest:
         self.hl7_pairs.add((o.dst_ip, o.src_ip))
 
     def _smb(self, o: Any, key: Key) -> None:
+        for family in o.versions:  # smb1, smb2, smb3 name the conversation (analyzer.engine.protocol_names)
+            self._app_hint(o, key, family)
         if not o.smb1:
             return
         _keep_evidence(self.smb1, (o.src_ip, o.dst_ip, tuple(o.dialects_offered), o.dialect_chosen), o, key)

@@ -53,7 +53,7 @@ from typing import Any
 
 from collector.flows import C_APP, C_DONE, C_LAST, C_STREAM, C_STREAMS_LEFT, MAX_PARALLEL_STREAMS, TRANSPORTS
 from collector.protocols.base import STREAM_PREFIX, Detector, Packet, never
-from collector.schema import Observation, WifiObs
+from collector.schema import Observation, RemoteAccessObs, WifiObs
 
 STREAM_SEGMENTS = 4
 UDP_PROBE_DATAGRAMS = 8
@@ -67,6 +67,15 @@ D_BUF, D_SEGS, D_FIRST, D_SEQ, D_SYN, D_DONE = range(6)
 # A followed TCP connection: [client port, client->server direction, server->client direction,
 # first connection of its conversation (tcp_syn detectors), flush count when it was started]
 S_PORT, S_C2S, S_S2C, S_FIRST, S_EPOCH = range(5)
+
+
+def app_of(records: Sequence[Observation]) -> str | None:
+    """The application a generic detector's records name: the remote-access tool a signature recognised by
+    content or server name (a port-only match is a hint and names nothing)."""
+    for o in records:
+        if isinstance(o, RemoteAccessObs) and o.evidence != "port":
+            return o.method
+    return None
 
 
 def new_direction() -> list[Any]:
@@ -242,7 +251,7 @@ class DeepPath:
             out = self._run(det, pkt)
             if out:
                 self._add(out)
-                app = det.app or det.name
+                app = det.app or app_of(out) or det.name
                 if conv is not None and conv[C_APP] is None and det.layer != "tcp_syn":
                     conv[C_APP] = app  # an OS hint is not an application
                 if key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP:

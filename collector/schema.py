@@ -317,6 +317,10 @@ class SmbObs(Observation):
     ntlm_os_version: str | None = Field(default=None, description="NTLMSSP version as major.minor.build.")
     ntlm_host: str | None = Field(default=None, description="NetBIOS computer name from NTLM.")
     ntlm_domain: str | None = Field(default=None, description="NetBIOS domain name from NTLM.")
+    versions: tuple[str, ...] = Field(
+        default=(), description="SMB families whose messages were seen: smb1 (0xFF 'SMB' header), smb2 "
+        "(0xFE 'SMB' header, dialect 2.x or not negotiated in the capture), smb3 (dialect 3.x or a 0xFD "
+        "transform).")
 
 
 class SnmpObs(Observation):
