@@ -136,7 +136,8 @@ def _resolve(ctx: AnalysisContext, ip: str, mac: str | None) -> Device | None:
     if d is not None:
         return d
     d = ctx.device_by_mac(mac)
-    if d is not None and not d.is_router and ip in d.ips:
+    # an unspecified source (a DHCP client before it has an address) is the device of its MAC
+    if d is not None and not d.is_router and (ip in d.ips or ip in ("0.0.0.0", "::")):
         return d
     return None
 

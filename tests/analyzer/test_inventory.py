@@ -114,6 +114,14 @@ def test_public_address_outside_every_zone_is_a_peer_even_as_client() -> None:
     assert by[srv].ips == ["10.20.0.11"] and by[srv].protocols == ["tls/server"]
 
 
+def test_dhcp_client_without_an_address_speaks_dhcp() -> None:
+    """A DHCP discover comes from 0.0.0.0: the conversation belongs to the device of its MAC."""
+    obs = [host(MON, None, 120), conv("0.0.0.0", "255.255.255.255", 67, MON, "ff:ff:ff:ff:ff:ff", vlan=120,
+                                      transport="udp", app="dhcp")]
+    [d] = analyze(obs, rules=[]).devices
+    assert d.protocols == ["dhcp/client"] and d.ips == []
+
+
 def test_tls_sni_and_http_host_are_facts_of_the_client() -> None:
     """Issue 20 items 7 and 10: the names a client asks for (SNI, Host) appear in its identity."""
     pc, srv = "3c:52:82:20:00:11", "00:50:56:00:00:20"
