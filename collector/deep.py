@@ -69,13 +69,16 @@ D_BUF, D_SEGS, D_FIRST, D_SEQ, D_SYN, D_DONE = range(6)
 S_PORT, S_C2S, S_S2C, S_FIRST, S_EPOCH = range(5)
 
 
-def app_of(records: Sequence[Observation]) -> str | None:
-    """The application a generic detector's records name: the remote-access tool a signature recognised by
-    content or server name (a port-only match is a hint and names nothing)."""
-    for o in records:
-        if isinstance(o, RemoteAccessObs) and o.evidence != "port":
-            return o.method
-    return None
+def app_of(det: Detector, records: Sequence[Observation]) -> str:
+    """The application that `det`'s records name on their conversation ("" for none): its `app`, else the
+    remote-access tool a signature recognised by content or server name (a port-only match is a hint
+    and names nothing), else the detector's name."""
+    if det.app:
+        return det.app
+    remote = [o for o in records if isinstance(o, RemoteAccessObs)]
+    if remote:
+        return next((o.method for o in remote if o.evidence != "port"), "")
+    return det.name
 
 
 def new_direction() -> list[Any]:
@@ -242,7 +245,7 @@ class DeepPath:
                 app = repeats.get(key)
                 if app is not None:
                     self.deep_repeats += 1
-                    if conv is not None and conv[C_APP] is None:
+                    if app and conv is not None and conv[C_APP] is None:
                         conv[C_APP] = app
                     continue
             if pkt is None:
@@ -251,8 +254,8 @@ class DeepPath:
             out = self._run(det, pkt)
             if out:
                 self._add(out)
-                app = det.app or app_of(out) or det.name
-                if conv is not None and conv[C_APP] is None and det.layer != "tcp_syn":
+                app = app_of(det, out)
+                if app and conv is not None and conv[C_APP] is None and det.layer != "tcp_syn":
                     conv[C_APP] = app  # an OS hint is not an application
                 if key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP:
                     repeats[key] = app
