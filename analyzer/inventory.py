@@ -10,6 +10,10 @@ see `_own_public`), or addresses outside the zone of its VLAN, or that answers A
 addresses are its own and it never wins IP->MAC lookups, which prefer ARP/DHCP bindings over frame
 sources.
 
+VLANs: a device's `vlans` are the 802.1Q tags of its frames, 0 when untagged; a frame that came
+out of a Wi-Fi controller tunnel (CAPWAP, LWAPP, Aruba GRE) tells no VLAN of its station (the tag
+on the wire is the tunnel's), so a station seen only that way has none: unknown, never 0.
+
 Switch ports (SPAN heuristic, documented in rules/README.md): an LLDP frame carrying an LLDP-MED
 device class, or whose chassis MAC is its own source MAC without the bridge capability, is a
 device's own announcement; any other LLDP frame is a switch port announcement.  A device's
@@ -129,6 +133,23 @@ def _usable_ip(ip: str | None) -> bool:
     return not (a.is_unspecified or a.is_multicast or ip.endswith(".255"))
 
 
+CONTROLLER_TUNNELS = frozenset({"capwap", "lwapp", "aruba-gre"})
+
+
+def _vlan(o: Any) -> int | None:
+    """The VLAN a record puts its device in; None (unknown) for a station seen only inside a Wi-Fi
+    controller tunnel, whose tag is the tunnel's (access point to controller), not the station's."""
+    if o.tunnel in CONTROLLER_TUNNELS:
+        return None
+    return o.vlan
+
+
+def _add_vlan(a: _Acc, o: Any) -> None:
+    """Record the VLAN of `o` on `a` (0 for untagged); nothing when it is unknown (see `_vlan`)."""
+    if o.tunnel not in CONTROLLER_TUNNELS:
+        a.vlans.add(o.vlan or 0)
+
+
 def _as_mac(text: str | None) -> str | None:
     if not text:
         return None
@@ -184,7 +205,7 @@ class InventoryBuilder:
         ts = key[0]
         first, last = o.first_ts, o.last_ts
         a.seen(first if first is not None else ts, last if last is not None else ts, o.sensor)
-        a.vlans.add(o.vlan or 0)
+        _add_vlan(a, o)
         if o.wifi:
             a.wifi_frames = True
             a.tunnels.add(o.tunnel or "802.11")
@@ -193,14 +214,14 @@ class InventoryBuilder:
             a.src_ips[ip] = a.src_ips.get(ip, 0) + max(1, o.frames)
             cur = a.host_vlan.get(ip)
             if cur is None or key < cur[0]:
-                a.host_vlan[ip] = (key, o.vlan)
+                a.host_vlan[ip] = (key, _vlan(o))
 
     def add_conversation(self, o: Any, key: Key) -> None:
         for mac, ip, client in ((o.client_mac, o.client_ip, True), (o.server_mac, o.server_ip, False)):
             a = self._get(mac)
             if a is not None:
                 a.seen(o.first_ts, o.last_ts, o.sensor)
-                a.vlans.add(o.vlan or 0)
+                _add_vlan(a, o)
                 if _usable_ip(ip):
                     if client:
                         a.client_ips.add(ip)
@@ -208,7 +229,7 @@ class InventoryBuilder:
                         a.src_ips[ip] = 0
                     cur = a.conv_vlan.get(ip)
                     if cur is None or key < cur[0]:
-                        a.conv_vlan[ip] = (key, o.vlan)
+                        a.conv_vlan[ip] = (key, _vlan(o))
 
     def add_arp(self, o: Any, key: Key) -> None:
         ip = o.sender_ip
@@ -218,11 +239,11 @@ class InventoryBuilder:
         # a merged record (collector.facts) stands for ARP packets up to its last time: "latest" compares that
         latest = _latest(o, key)
         a.seen(key[0], latest[0], o.sensor)
-        a.vlans.add(o.vlan or 0)
+        _add_vlan(a, o)
         a.bound(ip, 0, key)
         cur = a.arp_vlan.get(ip)
         if cur is None or latest > cur[0]:
-            a.arp_vlan[ip] = (latest, o.vlan)
+            a.arp_vlan[ip] = (latest, _vlan(o))
         self._bind(a.mac, ip, 0, latest)
         if o.op == "reply" and ip.endswith(".1"):
             a.gateway_arp.add(ip)
@@ -235,7 +256,7 @@ class InventoryBuilder:
         a.seen(ts, o.last_ts if o.last_ts is not None else ts, o.sensor)
         if o.message_type in ("discover", "request",
                               "inform") and o.src_mac == o.client_mac:  # not a relayed copy
-            a.vlans.add(o.vlan or 0)
+            _add_vlan(a, o)
         a.name(o.hostname, "dhcp")
         a.name(o.fqdn, "dhcp")
         a.fact("hostname", o.hostname, "dhcp.opt12", o)
