@@ -336,6 +336,7 @@ class Digest:
     def _wifi(self, o: Any, key: Key) -> None:
         self.wifi.add((o.client_mac, o.client_ip, o.evidence, o.confidence))
         self.values[("wifi", "ap_mac")].add(o.ap_mac)
+        self.inventory.add_wifi(o, key)
 
     def _app_hint(self, o: Any, key: Key, app: str | None = None) -> None:
         label = app or o.kind

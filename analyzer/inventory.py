@@ -304,6 +304,23 @@ class InventoryBuilder:
             if a is not None:
                 a.fact("http_host", o.host, "http.host", o)
 
+    def add_wifi(self, o: Any, key: Key | None = None) -> None:
+        """SSID and BSSID as facts: a station's network (`ssid`, `bssid`), an access point's (`ssid`).
+
+        The access point's device is the BSSID's (a radio MAC; several SSIDs of one radio share it)."""
+        if o.ssid is None and o.ap_mac is None:
+            return
+        source = "dot11" if o.evidence.startswith("dot11") else o.evidence
+        client = self._get(o.client_mac) if o.client_mac else None
+        if client is not None:
+            client.seen(o.ts, o.last_ts if o.last_ts is not None else o.ts, o.sensor)
+            client.fact("ssid", o.ssid, source, o)
+            client.fact("bssid", o.ap_mac, source, o)
+        ap = self._get(o.ap_mac) if o.ap_mac and o.ssid and o.client_mac is None else None
+        if ap is not None:
+            ap.seen(o.ts, o.last_ts if o.last_ts is not None else o.ts, o.sensor)
+            ap.fact("ssid", o.ssid, source, o)
+
     def add_tls(self, o: Any, key: Key | None = None) -> None:
         """The server name a TLS client asks for (ClientHello SNI) is a fact of the client device."""
         if o.hello == "client" and o.sni:
