@@ -357,7 +357,9 @@ class Digest:
         self.hl7_pairs.add((o.dst_ip, o.src_ip))
 
     def _smb(self, o: Any, key: Key) -> None:
-        for family in o.versions:  # smb1, smb2, smb3 name the conversation (analyzer.engine.protocol_names)
+        # smb1, smb2, smb3 name the conversation (analyzer.engine.protocol_names); a record without
+        # `versions` (an older collector, SMB1 outside a TCP session) that says SMBv1 names smb1
+        for family in o.versions or (("smb1",) if o.smb1 else ()):
             self._app_hint(o, key, family)
         if not o.smb1:
             return

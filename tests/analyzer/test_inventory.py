@@ -19,6 +19,7 @@ from collector.schema import (
     LldpObs,
     NetbiosObs,
     OsHint,
+    SmbObs,
     TlsObs,
     WifiObs,
 )
@@ -120,6 +121,21 @@ def test_dhcp_client_without_an_address_speaks_dhcp() -> None:
                                       transport="udp", app="dhcp")]
     [d] = analyze(obs, rules=[]).devices
     assert d.protocols == ["dhcp/client"] and d.ips == []
+
+
+def test_smb_family_names_the_conversation() -> None:
+    """smb1/smb2/smb3 from the records replace the generic smb; SMB1 without `versions` (a datagram
+    over NetBIOS) names smb1; smb3 is more precise than smb2 on one conversation."""
+    ws, srv = "3c:52:82:20:00:11", "00:50:56:00:00:20"
+    obs = [host(ws, "10.20.0.11", 200), host(srv, "10.50.0.20", 50),
+           conv("10.20.0.11", "10.50.0.20", 445, ws, srv, app="smb"),
+           SmbObs(ts=1.0, src_ip="10.20.0.11", dst_ip="10.50.0.20", dst_port=445, versions=("smb2",)),
+           SmbObs(ts=1.1, src_ip="10.50.0.20", dst_ip="10.20.0.11", src_port=445, versions=("smb3",)),
+           conv("10.20.0.11", "10.20.0.255", 138, ws, "ff:ff:ff:ff:ff:ff", transport="udp"),
+           SmbObs(ts=2.0, src_ip="10.20.0.11", dst_ip="10.20.0.255", dst_port=138, smb1=True)]
+    by = {d.mac: d for d in analyze(obs, rules=[]).devices}
+    assert by[ws].protocols == ["smb1/client", "smb3/client"]
+    assert by[srv].protocols == ["smb3/server"]
 
 
 def test_tls_sni_and_http_host_are_facts_of_the_client() -> None:
