@@ -150,10 +150,13 @@ def collect(names: Sequence[str]) -> list[Row]:
             row.devices, row.ours, row.beyond = run_medtap(path)
         except Exception as exc:  # noqa: BLE001 - a crash is a row of the table, not the end of it
             row.error = f"{type(exc).__name__}: {exc}"
-        if tshark:
-            row.tshark_macs, row.tshark_ips = tshark_counts(tshark, path)
-        if ndpi:
-            row.ndpi = ndpi_names(ndpi, path)
+        try:  # a tool that hangs on one capture leaves that cell empty (n/a), not the table
+            if tshark:
+                row.tshark_macs, row.tshark_ips = tshark_counts(tshark, path)
+            if ndpi:
+                row.ndpi = ndpi_names(ndpi, path)
+        except subprocess.TimeoutExpired as exc:
+            print(f"{name}: {exc.cmd[0]} timed out", file=sys.stderr)
         rows.append(row)
     return rows
 
