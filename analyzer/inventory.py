@@ -312,13 +312,12 @@ class InventoryBuilder:
             return
         source = "dot11" if o.evidence.startswith("dot11") else o.evidence
         client = self._get(o.client_mac) if o.client_mac else None
+        # no seen(): a record about a station (a RADIUS exchange, an access point's answer) is not its packet
         if client is not None:
-            client.seen(o.ts, o.last_ts if o.last_ts is not None else o.ts, o.sensor)
             client.fact("ssid", o.ssid, source, o)
             client.fact("bssid", o.ap_mac, source, o)
         ap = self._get(o.ap_mac) if o.ap_mac and o.ssid and o.client_mac is None else None
         if ap is not None:
-            ap.seen(o.ts, o.last_ts if o.last_ts is not None else o.ts, o.sensor)
             ap.fact("ssid", o.ssid, source, o)
 
     def add_tls(self, o: Any, key: Key | None = None) -> None:
