@@ -150,13 +150,17 @@ def collect(names: Sequence[str]) -> list[Row]:
             row.devices, row.ours, row.beyond = run_medtap(path)
         except Exception as exc:  # noqa: BLE001 - a crash is a row of the table, not the end of it
             row.error = f"{type(exc).__name__}: {exc}"
-        try:  # a tool that hangs on one capture leaves that cell empty (n/a), not the table
-            if tshark:
+        # a tool that hangs on one capture leaves its cell empty (n/a), not the table
+        if tshark:
+            try:
                 row.tshark_macs, row.tshark_ips = tshark_counts(tshark, path)
-            if ndpi:
+            except subprocess.TimeoutExpired:
+                print(f"{name}: tshark timed out", file=sys.stderr)
+        if ndpi:
+            try:
                 row.ndpi = ndpi_names(ndpi, path)
-        except subprocess.TimeoutExpired as exc:
-            print(f"{name}: {exc.cmd[0]} timed out", file=sys.stderr)
+            except subprocess.TimeoutExpired:
+                print(f"{name}: ndpiReader timed out", file=sys.stderr)
         rows.append(row)
     return rows
 
