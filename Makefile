@@ -37,7 +37,7 @@ run: $(VENV)/.run-installed
 # Test-only system tools: tshark (Wireshark cross-checks), chromium (UI tests), tcpreplay, iproute2 (live capture).
 system-deps:
 	@missing=""; \
-	for pair in tshark:tshark chromium:chromium chromedriver:chromium-driver tcpreplay:tcpreplay ip:iproute2; do \
+	for pair in tshark:tshark chromium:chromium chromedriver:chromium-driver tcpreplay:tcpreplay ip:iproute2 ndpiReader:libndpi-bin; do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -197,7 +197,7 @@ class Digest:
             "host": inv.add_host, "conversation": self._conversation, "arp": inv.add_arp, "dhcp": self._dhcp,
             "dns": inv.add_dns, "netbios": inv.add_netbios, "ssdp": inv.add_ssdp, "http": self._http,
             "lldp": inv.add_lldp, "cdp": inv.add_cdp, "os_hint": self._os_hint, "wifi": self._wifi,
-            "dicom": self._dicom, "hl7": self._hl7, "tls": self._app_hint, "ssh": self._app_hint,
+            "dicom": self._dicom, "hl7": self._hl7, "tls": self._tls, "ssh": self._app_hint,
             "snmp": self._snmp, "remote_access": self._remote, "smb": self._smb, "sdc": self._sdc,
             "astm": self._astm, "intellivue": self._intellivue, "poct": self._poct, "stats": self._stats,
         }
@@ -300,6 +300,8 @@ class Digest:
 
     def _remote(self, o: Any, key: Key) -> None:
         ts = key[0]
+        if o.evidence != "port":  # the tool recognised by content or server name names the conversation
+            self._app_hint(o, key, o.method)
         if o.method in ADMIN_APPS:
             self._admin(o, key, o.method, 2)
         # the best record per connection: highest confidence, the first one at that confidence
@@ -341,11 +343,16 @@ class Digest:
     def _wifi(self, o: Any, key: Key) -> None:
         self.wifi.add((o.client_mac, o.client_ip, o.evidence, o.confidence))
         self.values[("wifi", "ap_mac")].add(o.ap_mac)
+        self.inventory.add_wifi(o, key)
 
     def _app_hint(self, o: Any, key: Key, app: str | None = None) -> None:
         label = app or o.kind
         self.app_hints.add(((o.src_ip, o.dst_ip, o.dst_port), label))
         self.app_hints.add(((o.dst_ip, o.src_ip, o.src_port), label))
+
+    def _tls(self, o: Any, key: Key) -> None:
+        self._app_hint(o, key)
+        self.inventory.add_tls(o, key)
 
     def _dicom(self, o: Any, key: Key) -> None:
         self._app_hint(o, key, "dicom-tls" if o.tls else "dicom")
@@ -357,6 +364,10 @@ class Digest:
         self.hl7_pairs.add((o.dst_ip, o.src_ip))
 
     def _smb(self, o: Any, key: Key) -> None:
+        # smb1, smb2, smb3 name the conversation (analyzer.engine.protocol_names); a record without
+        # `versions` (an older collector, SMB1 outside a TCP session) that says SMBv1 names smb1
+        for family in o.versions or (("smb1",) if o.smb1 else ()):
+            self._app_hint(o, key, family)
         if not o.smb1:
             return
         _keep_evidence(self.smb1, (o.src_ip, o.dst_ip, tuple(o.dialects_offered), o.dialect_chosen), o, key)

@@ -137,7 +137,8 @@ def _resolve(ctx: AnalysisContext, ip: str, mac: str | None) -> Device | None:
     if d is not None:
         return d
     d = ctx.device_by_mac(mac)
-    if d is not None and not d.is_router and ip in d.ips:
+    # an unspecified source (a DHCP client before it has an address) is the device of its MAC
+    if d is not None and not d.is_router and (ip in d.ips or ip in ("0.0.0.0", "::")):
         return d
     return None
 
@@ -160,17 +161,38 @@ def _finish_devices(ctx: AnalysisContext) -> None:
     protocols: dict[str, set[str]] = defaultdict(set)
     peers: dict[str, set[str]] = defaultdict(set)
     for c in ctx.conversations:
-        app = c.app or (f"{c.transport}/{c.server_port}" if c.server_port is not None else c.transport
-                        or "other")
+        apps = protocol_names(c)
         if c.client is not None:
-            protocols[c.client.mac].add(f"{app}/client")
+            protocols[c.client.mac].update(f"{app}/client" for app in apps)
             peers[c.client.mac].add(c.server_ip)
         if c.server is not None:
-            protocols[c.server.mac].add(f"{app}/server")
+            protocols[c.server.mac].update(f"{app}/server" for app in apps)
             peers[c.server.mac].add(c.client_ip)
     for mac, d in ctx.devices.items():
         d.protocols = sorted(protocols.get(mac, ()))
         d.peers = sorted(peers.get(mac, ()))
+
+
+# A label that a more precise one of the same conversation replaces: the SMB family a header
+# showed (smb3, known from a 3.x dialect or a transform header, is more precise than smb2, which
+# also stands for "2.x or 3.x, negotiate not seen"); the remote-access tool a signature recognised
+# over the generic name of the signature detector or the transport it rides.
+_REFINED_BY = {"smb": ("smb1", "smb2", "smb3"), "smb2": ("smb3",),
+               "remote-signatures-tcp": (), "remote-signatures-udp": (), "tls": ("rdp", "dicom-tls")}
+
+
+def protocol_names(c: ConvView) -> list[str]:
+    """Every protocol decoded on a conversation (its app and the hints of its records), generic labels
+    replaced by precise ones; the transport and port when nothing was decoded."""
+    names = set(c.apps)
+    if c.app:
+        names.add(c.app)
+    for generic, precise in _REFINED_BY.items():
+        if generic in names and (not precise and len(names) > 1 or names.intersection(precise)):
+            names.discard(generic)
+    if not names:
+        return [f"{c.transport}/{c.server_port}" if c.server_port is not None else c.transport or "other"]
+    return sorted(names)
 
 
 def _os(ctx: AnalysisContext, today: dt.date) -> None:

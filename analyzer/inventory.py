@@ -4,10 +4,15 @@ Sources: HostSighting (MAC, IP, VLAN as frame source), ARP (RFC 826 sender bindi
 (RFC 2131 assigned addresses, options 12/81/60/55), DNS/mDNS/LLMNR answers (A/AAAA/PTR),
 NetBIOS (RFC 1002), LLDP (IEEE 802.1AB, LLDP-MED), CDP, OS hints.
 
-Routers: a MAC that sources more than 8 IPs, or any public IP, or addresses outside the zone of
-its VLAN, or that answers ARP for the gateway (.1) of two or more subnets, is a routed interface
-(`is_router`); only its ARP/DHCP-bound addresses are its own and it never wins IP->MAC lookups,
-which prefer ARP/DHCP bindings over frame sources.
+Routers: a MAC that sources more than 8 IPs, or public IPs that are not its own (external peers,
+see `_own_public`), or addresses outside the zone of its VLAN, or that answers ARP for the gateway
+(.1) of two or more subnets, is a routed interface (`is_router`); only its ARP/DHCP-bound
+addresses are its own and it never wins IP->MAC lookups, which prefer ARP/DHCP bindings over frame
+sources.
+
+VLANs: a device's `vlans` are the 802.1Q tags of its frames, 0 when untagged; a frame that came
+out of a Wi-Fi controller tunnel (CAPWAP, LWAPP, Aruba GRE) tells no VLAN of its station (the tag
+on the wire is the tunnel's), so a station seen only that way has none: unknown, never 0.
 
 Switch ports (SPAN heuristic, documented in rules/README.md): an LLDP frame carrying an LLDP-MED
 device class, or whose chassis MAC is its own source MAC without the bridge capability, is a
@@ -47,6 +52,7 @@ class _Acc:
     __slots__ = (
         "arp_vlan",
         "bound_ips",
+        "client_ips",
         "conv_vlan",
         "facts",
         "first",
@@ -66,6 +72,7 @@ class _Acc:
         self.mac = mac
         self.src_ips: dict[str, int] = {}
         self.bound_ips: dict[str, tuple[int, Key]] = {}  # ip -> first binding (ARP before DHCP, then key)
+        self.client_ips: set[str] = set()  # addresses it opened conversations from
         self.vlans: set[int] = set()
         self.arp_vlan: dict[str, tuple[Key, int | None]] = {}  # latest ARP
         self.host_vlan: dict[str, tuple[Key, int | None]] = {}  # first host record
@@ -126,6 +133,23 @@ def _usable_ip(ip: str | None) -> bool:
     return not (a.is_unspecified or a.is_multicast or ip.endswith(".255"))
 
 
+CONTROLLER_TUNNELS = frozenset({"capwap", "lwapp", "aruba-gre"})
+
+
+def _vlan(o: Any) -> int | None:
+    """The VLAN a record puts its device in; None (unknown) for a station seen only inside a Wi-Fi
+    controller tunnel, whose tag is the tunnel's (access point to controller), not the station's."""
+    if o.tunnel in CONTROLLER_TUNNELS:
+        return None
+    return o.vlan
+
+
+def _add_vlan(a: _Acc, o: Any) -> None:
+    """Record the VLAN of `o` on `a` (0 for untagged); nothing when it is unknown (see `_vlan`)."""
+    if o.tunnel not in CONTROLLER_TUNNELS:
+        a.vlans.add(o.vlan or 0)
+
+
 def _as_mac(text: str | None) -> str | None:
     if not text:
         return None
@@ -181,7 +205,7 @@ class InventoryBuilder:
         ts = key[0]
         first, last = o.first_ts, o.last_ts
         a.seen(first if first is not None else ts, last if last is not None else ts, o.sensor)
-        a.vlans.add(o.vlan or 0)
+        _add_vlan(a, o)
         if o.wifi:
             a.wifi_frames = True
             a.tunnels.add(o.tunnel or "802.11")
@@ -190,20 +214,22 @@ class InventoryBuilder:
             a.src_ips[ip] = a.src_ips.get(ip, 0) + max(1, o.frames)
             cur = a.host_vlan.get(ip)
             if cur is None or key < cur[0]:
-                a.host_vlan[ip] = (key, o.vlan)
+                a.host_vlan[ip] = (key, _vlan(o))
 
     def add_conversation(self, o: Any, key: Key) -> None:
-        for mac, ip in ((o.client_mac, o.client_ip), (o.server_mac, o.server_ip)):
+        for mac, ip, client in ((o.client_mac, o.client_ip, True), (o.server_mac, o.server_ip, False)):
             a = self._get(mac)
             if a is not None:
                 a.seen(o.first_ts, o.last_ts, o.sensor)
-                a.vlans.add(o.vlan or 0)
+                _add_vlan(a, o)
                 if _usable_ip(ip):
+                    if client:
+                        a.client_ips.add(ip)
                     if ip not in a.src_ips:
                         a.src_ips[ip] = 0
                     cur = a.conv_vlan.get(ip)
                     if cur is None or key < cur[0]:
-                        a.conv_vlan[ip] = (key, o.vlan)
+                        a.conv_vlan[ip] = (key, _vlan(o))
 
     def add_arp(self, o: Any, key: Key) -> None:
         ip = o.sender_ip
@@ -213,11 +239,11 @@ class InventoryBuilder:
         # a merged record (collector.facts) stands for ARP packets up to its last time: "latest" compares that
         latest = _latest(o, key)
         a.seen(key[0], latest[0], o.sensor)
-        a.vlans.add(o.vlan or 0)
+        _add_vlan(a, o)
         a.bound(ip, 0, key)
         cur = a.arp_vlan.get(ip)
         if cur is None or latest > cur[0]:
-            a.arp_vlan[ip] = (latest, o.vlan)
+            a.arp_vlan[ip] = (latest, _vlan(o))
         self._bind(a.mac, ip, 0, latest)
         if o.op == "reply" and ip.endswith(".1"):
             a.gateway_arp.add(ip)
@@ -230,7 +256,7 @@ class InventoryBuilder:
         a.seen(ts, o.last_ts if o.last_ts is not None else ts, o.sensor)
         if o.message_type in ("discover", "request",
                               "inform") and o.src_mac == o.client_mac:  # not a relayed copy
-            a.vlans.add(o.vlan or 0)
+            _add_vlan(a, o)
         a.name(o.hostname, "dhcp")
         a.name(o.fqdn, "dhcp")
         a.fact("hostname", o.hostname, "dhcp.opt12", o)
@@ -277,6 +303,34 @@ class InventoryBuilder:
             a = self._get(o.src_mac)
             if a is not None:
                 a.fact("user_agent", o.user_agent, "http.user-agent", o)
+        if o.method and o.host:
+            # the names a client asks for are part of its identity (update servers, vendor portals)
+            a = self._get(o.src_mac)
+            if a is not None:
+                a.fact("http_host", o.host, "http.host", o)
+
+    def add_wifi(self, o: Any, key: Key | None = None) -> None:
+        """SSID and BSSID as facts: a station's network (`ssid`, `bssid`), an access point's (`ssid`).
+
+        The access point's device is the BSSID's (a radio MAC; several SSIDs of one radio share it)."""
+        if o.ssid is None and o.ap_mac is None:
+            return
+        source = "dot11" if o.evidence.startswith("dot11") else o.evidence
+        client = self._get(o.client_mac) if o.client_mac else None
+        # no seen(): a record about a station (a RADIUS exchange, an access point's answer) is not its packet
+        if client is not None:
+            client.fact("ssid", o.ssid, source, o)
+            client.fact("bssid", o.ap_mac, source, o)
+        ap = self._get(o.ap_mac) if o.ap_mac and o.ssid and o.client_mac is None else None
+        if ap is not None:
+            ap.fact("ssid", o.ssid, source, o)
+
+    def add_tls(self, o: Any, key: Key | None = None) -> None:
+        """The server name a TLS client asks for (ClientHello SNI) is a fact of the client device."""
+        if o.hello == "client" and o.sni:
+            a = self._get(o.src_mac)
+            if a is not None:
+                a.fact("tls_sni", o.sni, "tls.sni", o)
 
     def add_lldp(self, o: Any, key: Key) -> None:
         chassis = _as_mac(o.chassis_id)
@@ -330,8 +384,9 @@ class InventoryBuilder:
         if len(ips) > ROUTER_MAX_IPS:
             why.append(f"sources {len(ips)} IP addresses (> {ROUTER_MAX_IPS})")
         public = sorted(ip for ip in ips if is_public(ip))
-        if public:
-            why.append(f"sources public address(es) {', '.join(public[:3])}")
+        peers = sorted(set(public) - self._own_public(a, public))
+        if peers:
+            why.append(f"sources public address(es) {', '.join(peers[:3])}")
         if len(a.gateway_arp) >= 2:
             why.append(f"answers ARP for gateways {', '.join(sorted(a.gateway_arp))}")
         if self.site is not None:
@@ -342,6 +397,21 @@ class InventoryBuilder:
                     why.append(f"sources {ip} outside VLAN {vlan} zone {zone.name}")
                     break
         return bool(why), why
+
+    def _own_public(self, a: _Acc, public: list[str]) -> set[str]:
+        """The public addresses among `public` (all sourced by `a`) that are its own, not external peers.
+
+        Its own: bound to it by ARP or DHCP; with a site policy, inside a declared zone (a public
+        address plan); without one, the single public address it opens conversations from (a host
+        captured on its own link).  Any other public source address is an external peer whose frames
+        the MAC carries (a gateway): the address stays a peer, and never becomes a device.
+        """
+        own = {ip for ip in public if ip in a.bound_ips}
+        if self.site is not None:
+            own |= {ip for ip in public if any(z.cidrs and z.contains(ip) for z in self.site.zones)}
+        elif len(public) == 1 and public[0] in a.client_ips:
+            own.add(public[0])
+        return own
 
     def build(self, obs: dict[str, list[Observation]] | None = None,
               ) -> tuple[dict[str, Device], dict[str, str], dict[str, int | None]]:

@@ -53,7 +53,7 @@ from typing import Any
 
 from collector.flows import C_APP, C_DONE, C_LAST, C_STREAM, C_STREAMS_LEFT, MAX_PARALLEL_STREAMS, TRANSPORTS
 from collector.protocols.base import STREAM_PREFIX, Detector, Packet, never
-from collector.schema import Observation, WifiObs
+from collector.schema import Observation, RemoteAccessObs, WifiObs
 
 STREAM_SEGMENTS = 4
 UDP_PROBE_DATAGRAMS = 8
@@ -67,6 +67,18 @@ D_BUF, D_SEGS, D_FIRST, D_SEQ, D_SYN, D_DONE = range(6)
 # A followed TCP connection: [client port, client->server direction, server->client direction,
 # first connection of its conversation (tcp_syn detectors), flush count when it was started]
 S_PORT, S_C2S, S_S2C, S_FIRST, S_EPOCH = range(5)
+
+
+def app_of(det: Detector, records: Sequence[Observation]) -> str:
+    """The application that `det`'s records name on their conversation ("" for none): its `app`, else the
+    remote-access tool a signature recognised by content or server name (a port-only match is a hint
+    and names nothing), else the detector's name."""
+    if det.app:
+        return det.app
+    remote = [o for o in records if isinstance(o, RemoteAccessObs)]
+    if remote:
+        return next((o.method for o in remote if o.evidence != "port"), "")
+    return det.name
 
 
 def new_direction() -> list[Any]:
@@ -233,7 +245,7 @@ class DeepPath:
                 app = repeats.get(key)
                 if app is not None:
                     self.deep_repeats += 1
-                    if conv is not None and conv[C_APP] is None:
+                    if app and conv is not None and conv[C_APP] is None:
                         conv[C_APP] = app
                     continue
             if pkt is None:
@@ -242,8 +254,8 @@ class DeepPath:
             out = self._run(det, pkt)
             if out:
                 self._add(out)
-                app = det.app or det.name
-                if conv is not None and conv[C_APP] is None and det.layer != "tcp_syn":
+                app = app_of(det, out)
+                if app and conv is not None and conv[C_APP] is None and det.layer != "tcp_syn":
                     conv[C_APP] = app  # an OS hint is not an application
                 if key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP:
                     repeats[key] = app

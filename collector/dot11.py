@@ -12,6 +12,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 SNAP = b"\xaa\xaa\x03"
+MGMT = 0x1_0000
+"""Pseudo ethertype of a management frame that names stations and access points (beacon, probe,
+(re)association): out of the 16-bit range, so no wire ethertype can take it; the ether-layer
+detector collector/protocols/dot11_mgmt.py receives the frame from its 802.11 header on."""
+MGMT_SUBTYPES = frozenset({0, 1, 2, 3, 4, 5, 8})  # (re)assoc req/resp, probe req/resp, beacon
 
 
 class Dot11View(NamedTuple):
@@ -57,8 +62,12 @@ def parse(data: bytes, off: int, end: int) -> Dot11View | str:
         return "truncated_dot11"
     fc0, fc1 = data[off], data[off + 1]
     ftype = (fc0 >> 2) & 0x3
+    if ftype == 0 and fc0 >> 4 in MGMT_SUBTYPES and end - off >= 24:
+        # the transmitter is a host; the station of the exchange is left to the detector (a probe
+        # request's BSSID is the wildcard, a beacon has no station)
+        return Dot11View(data[off + 10 : off + 16], data[off + 4 : off + 10], None, None, MGMT, off, end)
     if ftype != 2:
-        return ""  # management/control: counted, nothing for the tables
+        return ""  # control and other management frames: counted, nothing for the tables
     subtype = fc0 >> 4
     to_ds, from_ds = fc1 & 0x1, fc1 & 0x2
     hdr = 24

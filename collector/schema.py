@@ -317,6 +317,10 @@ class SmbObs(Observation):
     ntlm_os_version: str | None = Field(default=None, description="NTLMSSP version as major.minor.build.")
     ntlm_host: str | None = Field(default=None, description="NetBIOS computer name from NTLM.")
     ntlm_domain: str | None = Field(default=None, description="NetBIOS domain name from NTLM.")
+    versions: tuple[str, ...] = Field(
+        default=(), description="SMB families whose messages were seen: smb1 (0xFF 'SMB' header), smb2 "
+        "(0xFE 'SMB' header, dialect 2.x or not negotiated in the capture), smb3 (dialect 3.x or a 0xFD "
+        "transform).")
 
 
 class SnmpObs(Observation):
@@ -326,6 +330,20 @@ class SnmpObs(Observation):
     version: Literal["v1", "v2c", "v3"] = Field(description="SNMP version.")
     pdu: str | None = Field(default=None, description="PDU type (get, set, trap, response...).")
     community_default: bool = Field(default=False, description="The community is a well-known default.")
+
+
+class NtpObs(Observation):
+    """NTP message header (RFC 5905): who keeps time for whom."""
+
+    kind: Literal["ntp"] = "ntp"
+    version: int = Field(description="NTP version (1 to 4).")
+    mode: Literal["symmetric-active", "symmetric-passive", "client", "server", "broadcast", "control",
+                  "private"] = Field(description="Association mode; control is ntpq (mode 6), private ntpdc "
+                                     "(mode 7).")
+    stratum: int | None = Field(default=None, description="Stratum (modes 1 to 5); 0 is a kiss-o'-death.")
+    reference_id: str | None = Field(default=None,
+                                     description="Kiss code or clock source (stratum 0/1), else the IPv4 "
+                                     "address of the upstream server (IPv6: its 4-byte hash in hex).")
 
 
 class OsHint(Observation):
@@ -462,8 +480,8 @@ class WifiObs(Observation):
 
 AnyObservation = Annotated[
     HostSighting | Conversation | CaptureStats | Weird | ArpObs | DhcpObs | LldpObs | CdpObs | DnsObs
-    | NetbiosObs | SsdpObs | HttpObs | TlsObs | SshObs | SmbObs | SnmpObs | OsHint | DicomObs | Hl7Obs
-    | SdcObs | IntellivueObs | PoctObs | AstmObs | RemoteAccessObs | WifiObs,
+    | NetbiosObs | SsdpObs | HttpObs | TlsObs | SshObs | SmbObs | SnmpObs | NtpObs | OsHint | DicomObs
+    | Hl7Obs | SdcObs | IntellivueObs | PoctObs | AstmObs | RemoteAccessObs | WifiObs,
     Field(discriminator="kind"),
 ]
 

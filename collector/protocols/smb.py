@@ -7,7 +7,12 @@ Each direction's prefix is a sequence of NetBIOS session service messages (RFC 1
   "SMB 2.xxx") or negotiated (an SMB1 response);
 - NTLMSSP in session setup: the version structure (MS-NLMP 2.2.2.10), the NetBIOS computer and
   domain names (CHALLENGE target info from a server, AUTHENTICATE workstation/domain from a
-  client).  The user name is never read.  A version also yields an OsHint (method "smb-ntlm").
+  client).  The user name is never read.  A version also yields an OsHint (method "smb-ntlm");
+- the SMB families in use (`versions`), from the header of any message of the prefix, so a
+  capture that starts after the negotiate still names SMB: 0xFF 'SMB' is smb1, 0xFE 'SMB' smb2
+  (MS-SMB2 2.2.1), 0xFD 'SMB' (the SMB 3.x transform header of an encrypted message, MS-SMB2
+  2.2.41) or a 3.x dialect negotiated smb3.  Without a negotiate, 0xFE alone cannot tell 2.x from
+  3.x: it says smb2, the family nDPI calls SMBv23.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import Observation, OsHint, SmbObs
 
 SMB1, SMB2, SMB3_TRANSFORM = b"\xffSMB", b"\xfeSMB", b"\xfdSMB"
+MAGICS = (SMB1, SMB2, SMB3_TRANSFORM)
+SESSION_TYPES = (b"\x00", b"\x81", b"\x82", b"\x83", b"\x84", b"\x85")  # RFC 1002 4.3.1
 NTLMSSP = b"NTLMSSP\x00"
 SMB2_DIALECTS = {
     0x0202: "2.0.2",
@@ -38,9 +45,29 @@ MAX_MESSAGES = 16
 MAX_NAME = 64
 
 
+def resync(payload: bytes) -> int:
+    """Offset of the first session message whose body starts with an SMB magic, or -1.
+
+    A capture that starts inside a large message (a READ response) has its first segments in the
+    middle of it: the next message begins after it, on a segment boundary we cannot see, so the
+    magic is searched for (a session message header is 0x00 and a 17-bit length before it).
+    """
+    best = -1
+    for magic in (SMB2, SMB3_TRANSFORM, SMB1):
+        at = payload.find(magic, 4)
+        while at >= 4 and payload[at - 4] != 0x00:
+            at = payload.find(magic, at + 1)
+        if at >= 4 and (best < 0 or at - 4 < best):
+            best = at - 4
+    return best
+
+
 def probe(payload: bytes) -> bool:
-    """A session message (or a port 139 session request) whose body starts with an SMB magic."""
+    """A session message (or a port 139 session request) whose body starts with an SMB magic, at the
+    start of the prefix or, for a connection seen mid-way, further on (`resync`)."""
     if len(payload) >= 8 and payload[0] == 0x00 and payload[4:8] in (SMB1, SMB2, SMB3_TRANSFORM):
+        return True
+    if resync(payload) >= 0:
         return True
     # port 139 session request (RFC 1002 4.3.2): two encoded names of 34 bytes each
     return len(payload) >= 5 and payload[0] == 0x81 and payload[1:4] == b"\x00\x00\x44" and payload[4] == 0x20
@@ -50,6 +77,9 @@ def messages(payload: bytes) -> list[bytes]:
     """SMB messages of the NetBIOS session service stream (type 0x00 messages only)."""
     out: list[bytes] = []
     pos = 0
+    if not (payload[:1] in SESSION_TYPES and (payload[0] != 0x00 or payload[4:8] in MAGICS)):
+        at = resync(payload)  # a connection seen mid-way: start at its first whole SMB message
+        pos = at if at >= 0 else len(payload)
     while pos + 4 <= len(payload) and len(out) < MAX_MESSAGES:
         mtype = payload[pos]
         length = int.from_bytes(payload[pos + 1 : pos + 4], "big") & 0x1FFFF
@@ -142,12 +172,19 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[Observation]:
     """One SmbObs per direction that carried a negotiate or NTLMSSP, plus an OsHint from NTLM."""
     acc: dict[str, Any] = {"offered": [], "chosen": None, "smb1": False, "ntlm": {}}
     seen = False
+    families: set[str] = set()
     for msg in messages(pkt.payload):
         magic = msg[:4]
         if magic == SMB1 and len(msg) >= 33:
+            families.add("smb1")
             _smb1(msg, acc)
         elif magic == SMB2 and len(msg) >= 64:
+            families.add("smb2")
             _smb2(msg, acc)
+        elif magic == SMB3_TRANSFORM and len(msg) >= 52:
+            families.add("smb3")
+            seen = True
+            continue
         else:
             continue
         seen = True
@@ -157,8 +194,12 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[Observation]:
                 if value is not None:
                     acc["ntlm"].setdefault(key, value)
     ntlm = acc["ntlm"]
-    if not seen or not (acc["offered"] or acc["chosen"] or acc["smb1"] or ntlm):
-        return []  # mid-stream SMB2 without a negotiate or NTLMSSP: nothing to say
+    if not seen:
+        return []
+    chosen = acc["chosen"] or ""
+    if "smb2" in families and chosen.startswith("3"):
+        families.discard("smb2")
+        families.add("smb3")
     version = ntlm.get("version")
     out: list[Observation] = [
         SmbObs(
@@ -169,6 +210,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[Observation]:
             ntlm_os_version=".".join(str(v) for v in version) if version else None,
             ntlm_host=ntlm.get("host"),
             ntlm_domain=ntlm.get("domain"),
+            versions=tuple(sorted(families)),
         )
     ]
     if version:

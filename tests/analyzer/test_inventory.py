@@ -15,9 +15,12 @@ from collector.schema import (
     DnsAnswer,
     DnsObs,
     HostSighting,
+    HttpObs,
     LldpObs,
     NetbiosObs,
     OsHint,
+    SmbObs,
+    TlsObs,
     WifiObs,
 )
 
@@ -83,6 +86,72 @@ def test_public_source_ip_makes_a_router_and_arp_wins_ip_lookup() -> None:
     by = {d.mac: d for d in report.devices}
     assert by[gw].is_router and "10.20.0.11" not in by[gw].ips
     assert by["3c:52:82:20:00:11"].ips == ["10.20.0.11"]
+
+
+def test_public_peers_are_peers_and_the_host_talking_to_them_keeps_its_address() -> None:
+    """Issue 20 item 6: a host on a public address (captured on its own link) opens conversations
+    to two Internet servers through its gateway: the host keeps its address and protocols, the
+    servers stay external peers (no device), the gateway is a router without their addresses."""
+    pc, gw = "c8:bc:c8:96:d2:a0", "00:10:db:88:d2:ef"
+    obs = [host(pc, "141.142.228.5", None), host(gw, "192.150.187.43", None), host(gw, "198.51.100.80", None),
+           conv("141.142.228.5", "192.150.187.43", 80, pc, gw, app="http"),
+           conv("141.142.228.5", "198.51.100.80", 443, pc, gw, app="tls")]
+    by = {d.mac: d for d in analyze(obs, rules=[]).devices}
+    assert set(by) == {pc, gw}
+    assert not by[pc].is_router and by[pc].ips == ["141.142.228.5"]
+    assert by[pc].protocols == ["http/client", "tls/client"]
+    assert by[pc].peers == ["192.150.187.43", "198.51.100.80"]
+    assert by[gw].is_router and by[gw].ips == [] and by[gw].protocols == []
+
+
+def test_public_address_outside_every_zone_is_a_peer_even_as_client() -> None:
+    """With a site policy, a public address is a device's own only inside a zone or bound by ARP/DHCP:
+    an Internet client reaching a server through the gateway stays a peer."""
+    srv, gw = "3c:52:82:20:00:11", "00:00:0c:00:00:01"
+    obs = [host(srv, "10.20.0.11", 200), host(gw, "203.0.113.80", 200),
+           conv("203.0.113.80", "10.20.0.11", 443, gw, srv, vlan=200, app="tls")]
+    by = {d.mac: d for d in analyze(obs, site=SITE, rules=[]).devices}
+    assert by[gw].is_router and by[gw].ips == []
+    assert by[srv].ips == ["10.20.0.11"] and by[srv].protocols == ["tls/server"]
+
+
+def test_dhcp_client_without_an_address_speaks_dhcp() -> None:
+    """A DHCP discover comes from 0.0.0.0: the conversation belongs to the device of its MAC."""
+    obs = [host(MON, None, 120), conv("0.0.0.0", "255.255.255.255", 67, MON, "ff:ff:ff:ff:ff:ff", vlan=120,
+                                      transport="udp", app="dhcp")]
+    [d] = analyze(obs, rules=[]).devices
+    assert d.protocols == ["dhcp/client"] and d.ips == []
+
+
+def test_smb_family_names_the_conversation() -> None:
+    """smb1/smb2/smb3 from the records replace the generic smb; SMB1 without `versions` (a datagram
+    over NetBIOS) names smb1; smb3 is more precise than smb2 on one conversation."""
+    ws, srv = "3c:52:82:20:00:11", "00:50:56:00:00:20"
+    obs = [host(ws, "10.20.0.11", 200), host(srv, "10.50.0.20", 50),
+           conv("10.20.0.11", "10.50.0.20", 445, ws, srv, app="smb"),
+           SmbObs(ts=1.0, src_ip="10.20.0.11", dst_ip="10.50.0.20", dst_port=445, versions=("smb2",)),
+           SmbObs(ts=1.1, src_ip="10.50.0.20", dst_ip="10.20.0.11", src_port=445, versions=("smb3",)),
+           conv("10.20.0.11", "10.20.0.255", 138, ws, "ff:ff:ff:ff:ff:ff", transport="udp"),
+           SmbObs(ts=2.0, src_ip="10.20.0.11", dst_ip="10.20.0.255", dst_port=138, smb1=True)]
+    by = {d.mac: d for d in analyze(obs, rules=[]).devices}
+    assert by[ws].protocols == ["smb1/client", "smb3/client"]
+    assert by[srv].protocols == ["smb3/server"]
+
+
+def test_tls_sni_and_http_host_are_facts_of_the_client() -> None:
+    """Issue 20 items 7 and 10: the names a client asks for (SNI, Host) appear in its identity."""
+    pc, srv = "3c:52:82:20:00:11", "00:50:56:00:00:20"
+    obs = [host(pc, "10.20.0.11", 200), host(srv, "10.50.0.20", 50),
+           TlsObs(ts=1.0, src_mac=pc, src_ip="10.20.0.11", dst_ip="10.50.0.20", hello="client",
+                  sni="pacs.demo.example"),
+           TlsObs(ts=1.1, src_mac=srv, src_ip="10.50.0.20", dst_ip="10.20.0.11", hello="server"),
+           HttpObs(ts=2.0, src_mac=pc, src_ip="10.20.0.11", dst_ip="10.50.0.20", method="GET",
+                   host="portal.demo.example"),
+           HttpObs(ts=2.1, src_mac=srv, src_ip="10.50.0.20", dst_ip="10.20.0.11", status=200, server="nginx")]
+    by = {d.mac: d for d in analyze(obs, rules=[]).devices}
+    facts = {(f.attribute, f.value, f.source) for f in by[pc].facts}
+    assert {("tls_sni", "pacs.demo.example", "tls.sni"), ("http_host", "portal.demo.example", "http.host")} <= facts
+    assert not {f.attribute for f in by[srv].facts} & {"tls_sni", "http_host"}
 
 
 def test_switch_port_from_nearest_switch_lldp_in_same_vlan() -> None:

@@ -126,9 +126,17 @@ def test_80211_from_ds_and_fcs_stripped() -> None:
     assert rt[h[D.POFF]:h[D.PEND]] == b"q" * 12
 
 
-def test_80211_management_frame_is_not_a_host() -> None:
+def test_80211_beacon_is_its_access_point_and_other_management_frames_are_nothing() -> None:
+    """A beacon, probe or association names its transmitter (issue 20 item 7: access points and
+    stations of management-only captures) and goes to collector/protocols/dot11_mgmt.py by the
+    pseudo ethertype dot11.MGMT; a deauthentication or a control frame is still nothing."""
+    from collector import dot11
+
     d = Decoder()
-    assert d.decode(bytes(Dot11(type=0, subtype=8, addr1="ff:ff:ff:ff:ff:ff", addr2=A, addr3=A) / Raw(b"\x00" * 12)), 105) is None
+    h = d.decode(bytes(Dot11(type=0, subtype=8, addr1="ff:ff:ff:ff:ff:ff", addr2=A, addr3=A) / Raw(b"\x00" * 12)), 105)
+    assert h is not None and h[D.ETYPE] == dot11.MGMT and h[D.IPVER] == 0 and h[D.L2OFF] == 0
+    assert d.decode(bytes(Dot11(type=0, subtype=12, addr1=A, addr2=A, addr3=A) / Raw(b"\x07\x00")), 105) is None
+    assert d.decode(bytes(Dot11(type=1, subtype=13, addr1=A)), 105) is None
     assert d.weirds == {}
 
 

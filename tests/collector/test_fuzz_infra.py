@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from scapy.layers.inet import TCP, UDP
 from scapy.layers.l2 import Dot3, Ether
 
-from collector.protocols import arp, cdp, dhcp, dns, http, lldp, netbios, oshint, smb, snmp, ssdp, ssh, tls
+from collector.protocols import arp, cdp, dhcp, dns, http, lldp, netbios, ntp, oshint, smb, snmp, ssdp, ssh, tls
 from collector.protocols.base import Detector, Packet, SimpleContext
 from collector.schema import Observation, parse_observation
 from pcaps.fixtures import gen_infra as g
@@ -56,6 +56,7 @@ SEEDS: dict[str, tuple[Detector, list[bytes]]] = {
     "netbios": (netbios.DETECTOR, _udp(g.netbios_ns())),
     "ssdp": (ssdp.DETECTOR, _udp(g.ssdp_notify())),
     "snmp": (snmp.DETECTOR, _udp(g.snmp_public())),
+    "ntp": (ntp.DETECTOR, _udp(g.ntp_sync())),
     "http": (http.DETECTOR, _tcp(g.http_basic())),
     "tls": (tls.DETECTOR, _tcp(g.tls_hello())),
     "ssh": (ssh.DETECTOR, _tcp(g.ssh_banner())),

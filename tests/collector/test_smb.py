@@ -106,5 +106,36 @@ def test_real_smb1_osx_ntlm_host() -> None:
     assert {o.ntlm_host for o in osx} == {"TS412"}
 
 
-def test_real_midstream_smb2_says_nothing() -> None:
-    assert _smb("zeek-smb1.pcap") == []
+@pytest.mark.parametrize("name", ["zeek-smb1.pcap", "ndpi-smb_deletefile.pcap"])
+def test_real_midstream_smb2_names_the_family(name: str) -> None:
+    """Issue 20 item 10: a capture that starts after the negotiate still says SMB2 (0xFE 'SMB' headers),
+    with no dialect (not seen) and no SMB1."""
+    out = [o for o in _smb(name) if o.kind == "smb"]
+    assert out and all(o.versions == ("smb2",) and o.dialect_chosen is None and not o.smb1 for o in out)
+
+
+def test_real_smb3_dialect_or_transform_says_smb3() -> None:
+    out = [o for o in _smb("zeek-smb3.pcap") if o.kind == "smb"]
+    assert any(o.versions == ("smb3",) for o in out)
+
+
+def _session(body: bytes) -> bytes:
+    return b"\x00" + len(body).to_bytes(3, "big") + body
+
+
+def test_prefix_starting_inside_a_message_resyncs_on_the_next_smb_header() -> None:
+    # the tail of a READ response whose start was before the capture, then an SMB2 WRITE request header
+    smb2_write = b"\xfeSMB" + (64).to_bytes(2, "little") + bytes(6) + (9).to_bytes(2, "little") + bytes(52)
+    tail = bytes(range(256)) * 2
+    payload = tail + _session(smb2_write + bytes(48))
+    assert smb.probe(payload)
+    [record] = smb.decode(_pkt(payload), SimpleContext())
+    assert record.versions == ("smb2",) and record.dialects_offered == () and not record.smb1
+
+
+def test_transform_header_is_smb3_and_bytes_without_a_session_header_are_not_smb() -> None:
+    transform = b"\xfdSMB" + bytes(16) + bytes(16) + (64).to_bytes(4, "little") + bytes(2) + b"\x01\x00" + bytes(8)
+    [record] = smb.decode(_pkt(_session(transform + bytes(64))), SimpleContext())
+    assert record.versions == ("smb3",)
+    stray = b"GET / HTTP/1.1\r\nX: \x07\xfeSMB\r\n\r\n"  # the magic without a session message header before it
+    assert not smb.probe(stray) and smb.decode(_pkt(stray), SimpleContext()) == []

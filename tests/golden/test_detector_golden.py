@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "detectors"
 CASES = sorted(GOLDEN.glob("*.yaml"))
 DETECTOR_GENERATORS = ("gen_infra", "gen_medical", "gen_remote", "gen_wifi")
-INFRA_PREFIXES = {"arp", "dhcp", "dns", "netbios", "ssdp", "lldp", "cdp", "http", "tls", "ssh", "smb", "snmp", "os-syn"}
+INFRA_PREFIXES = {"arp", "dhcp", "dns", "netbios", "ssdp", "lldp", "cdp", "http", "tls", "ssh", "smb", "snmp", "ntp",
+                  "os-syn"}
 MEDICAL_KINDS = {"dicom", "hl7", "sdc", "intellivue", "poct", "astm"}
 
 
