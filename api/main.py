@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
         health,
         ingest,
         reconciliation,
+        reports,
         runs,
         sheets,
         tokens,
@@ -159,7 +160,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     app.state.notifier = notifier
     app.state.analyzer = analyzer
     app.state.secret = (settings.secret_key or secrets.token_hex(32)).encode()
-    for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs, tokens):
+    for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs, tokens,
+                   reports):
         app.include_router(module.router, prefix=API_PREFIX)
     install_error_handlers(app)
     app.add_middleware(BodyGuard, limit=settings.max_body_bytes)
