@@ -181,3 +181,21 @@ def isolation_flows(session: Session, mac: str) -> list[dict[str, Any]] | None:
         return None
     devices = list_devices(session, limit=10**9)[0]
     return clinical_flows(device, iter_observations(session, kinds=["conversation"]), devices)
+
+
+
+def referent_digest(session: Session,
+                    service: str) -> tuple[dict[str, list[dict[str, Any]]] | None, dict[str, Any]]:
+    """What changed on `service`'s perimeter since its referents' last digest (analyzer.referents), and
+    the state it reflects: save that state (`save_referent_state`) once the digest is delivered, so a
+    change made meanwhile is in the next one.  The first time there is no digest (None): the current
+    state becomes the reference at once."""
+    from analyzer.referents import digest_items, state
+
+    devices, findings = _devices_and_findings(session)
+    now = state(devices, findings, service)
+    before, _ = referent_state(session, service)
+    if before is None:
+        save_referent_state(session, service, now)
+        return None, now
+    return digest_items(before, now, findings, service), now
