@@ -64,6 +64,9 @@ def digest_items(before: dict[str, Any], now: dict[str, Any], findings: Sequence
             continue
         for key, out in (("versions", versions), ("peers", peers), ("services", services)):
             added = sorted(set(dev[key]) - set(old[key]))
+            if key == "versions":  # a changed version, not a first one (an OS guess that appears)
+                known = {v.partition("=")[0] for v in old[key]}
+                added = [v for v in added if v.partition("=")[0] in known]
             if added:
                 out.append({"mac": mac, "name": dev["name"], "added": added})
     new_findings.sort(key=lambda i: (-SEVERITY_ORDER[i["severity"]], i["id"]))

@@ -183,6 +183,7 @@ def test_digest_items_new_reopened_and_device_changes() -> None:
         "peers": ["192.0.2.9", "192.0.2.10"], "protocols": ["http/server", "telnet/server"],
         "facts": [*pump.facts, Fact(attribute="software", value="1.1", source="lldp-med", first_seen=1,
                                     last_seen=1)]})
+    upgraded = upgraded.model_copy(update={"os": "Linux"})  # a first OS guess is not a version change
     monitor = Device(mac="02:00:00:00:00:03", hostname="MON-1", service="biomedical")
     findings = [finding("MT-a", "open"), finding("MT-b", "open"), finding("MT-c", "open"),
                 finding("MT-d", "risk-accepted")]

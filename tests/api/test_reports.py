@@ -302,3 +302,9 @@ def test_a_viewer_sees_the_campaign_but_cannot_mark(app_on_copy: tuple[TestClien
     assert page.status_code == 200 and "btn-open-review" not in page.text
     token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
     assert client.post("/reviews/open", data={"csrf_token": token}, follow_redirects=False).status_code == 403
+
+
+def test_the_readme_shows_the_one_score_formula() -> None:
+    from analyzer.suppliers import FORMULA
+
+    assert f"> {FORMULA}\n" in (REPO / "README.md").read_text(encoding="utf-8")
