@@ -308,3 +308,25 @@ def test_the_readme_shows_the_one_score_formula() -> None:
     from analyzer.suppliers import FORMULA
 
     assert f"> {FORMULA}\n" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_review_campaign_on_both_databases(db_url: str) -> None:
+    """Open, mark, close and compare on SQLite and PostgreSQL (the 0005_reviews tables)."""
+    from analyzer.sheets import Sheet
+    from store import service
+    from store.reviews import close_review, mark_reviewed, open_review, perimeter_data, progress
+
+    for session in _session(db_url):
+        for sid, owner in (("SH-1", "establishment"), ("SH-2", "supplier")):
+            service.create_sheet(session, Sheet(id=sid, software_name=f"App {sid}", workstation_owner=owner),
+                                 actor="seed")
+        open_review(session, actor="j.martin")
+        mark_reviewed(session, "SH-2", actor="j.martin", today=TODAY)
+        assert progress(session)["left"] == ["SH-1"]
+        close_review(session, actor="j.martin")
+        service.delete_sheet(session, "SH-1", actor="a.bernard")
+        data = perimeter_data(session, today=TODAY)
+    apps = data["services"][0]["applications"]
+    assert [(a["id"], a["owner"], a["due"], a["last_review"]) for a in apps] == [
+        ("SH-2", "supplier", False, TODAY.isoformat())]
+    assert [i["id"] for i in data["changes"]["sheets"]["removed"]] == ["SH-1"]
