@@ -9,6 +9,7 @@ FROM python:3.11-slim
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpcap0.8 tcpdump iproute2 libcap2-bin \
+    libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/medtap
@@ -20,7 +21,8 @@ COPY api ./api
 COPY rules ./rules
 COPY pcaps ./pcaps
 # A plain install: rules/ and the data tables are package data (collector.datafiles), found from any folder.
-RUN pip install --no-cache-dir . \
+# [pdf]: WeasyPrint for the PDF perimeter review (it uses the Pango library installed above)
+RUN pip install --no-cache-dir '.[pdf]' \
  && useradd --system --home /data --create-home medtap \
  && setcap cap_net_raw,cap_net_admin+eip "$(readlink -f /usr/local/bin/python3)"
 # File capabilities let the non-root user open AF_PACKET sockets, but only when the container is

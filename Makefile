@@ -40,6 +40,7 @@ system-deps:
 	for pair in tshark:tshark chromium:chromium chromedriver:chromium-driver tcpreplay:tcpreplay ip:iproute2 ndpiReader:libndpi-bin; do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
+	ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0' || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing test tools:$$missing"; apt-get update -qq && \

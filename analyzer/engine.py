@@ -338,6 +338,7 @@ def evaluate(rules: Sequence[Rule], ctx: AnalysisContext) -> list[Finding]:
                 devices=sorted(set(row.get("_devices", []))), ips=sorted(set(row.get("_ips", []))),
                 evidence=_with_policy(row), service=rule.service,
                 recommendation=fill(rule.remediation, row).strip(), zone=row.get("_zone"),
+                playbook=rule.playbook, playbook_fr=rule.playbook_fr,
                 first_seen=row.get("_first_seen"), last_seen=row.get("_last_seen"),
             )
     return list(found.values())

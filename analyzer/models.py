@@ -114,6 +114,8 @@ class Finding(Model):
     evidence: list[Evidence] = Field(default_factory=list, description="What was seen.")
     service: Service = Field(description="Responsible service.")
     recommendation: str = Field(default="", description="What to change, where.")
+    playbook: str = Field(default="", description="First response in an incident (the rule's `playbook`).")
+    playbook_fr: str = Field(default="", description="First response in French (the rule's `playbook_fr`).")
     zone: str | None = Field(default=None, description="Zone of the main device.")
     status: Status = Field(default="open", description="Review status; survives re-analysis.")
     first_seen: float | None = Field(default=None, description="First packet time of the evidence.")

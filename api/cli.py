@@ -55,12 +55,15 @@ policy_app = typer.Typer(help="Site policy: validate or propose zones.", no_args
 baseline_app = typer.Typer(help="Baseline of known devices and conversations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 rules_app = typer.Typer(help="Rule catalogue.", no_args_is_help=True)
+report_app = typer.Typer(help="Printable reports: the yearly perimeter review, supplier scorecards.",
+                         no_args_is_help=True)
 app.add_typer(sheets_app, name="sheets")
 app.add_typer(token_app, name="token")
 app.add_typer(policy_app, name="policy")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(db_app, name="db")
 app.add_typer(rules_app, name="rules")
+app.add_typer(report_app, name="report")
 
 DbOpt = Annotated[
     str,
@@ -676,6 +679,50 @@ def _report_registry_age() -> None:
     stale = registry.staleness(today)
     if stale:
         err.print(f"[yellow]warning:[/] {safe_text(stale)}", soft_wrap=True)
+
+
+LangOpt = Annotated[str, typer.Option(help="Language of the HTML and PDF reports: en or fr.")]
+
+
+@report_app.command("perimeter")
+@_opens_db
+def report_perimeter(
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="html, pdf or json.")] = "html",
+    lang: LangOpt = "en",
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """The yearly perimeter review per service, with what changed since the last review and a sign-off."""
+    from api.reports import perimeter_report
+    from store.db import session_for
+    from store.reviews import perimeter_data
+
+    with session_for(db) as session:
+        data = perimeter_data(session)
+    body = perimeter_report(data, fmt=fmt, lang=lang)
+    out_file.write_bytes(body)
+    due = sum(s["due"] for s in data["services"])
+    out.print(f"perimeter review written to {safe_text(str(out_file))} ({fmt}, {len(body)} bytes; "
+              f"{due} sheet review(s) due)")
+
+
+@report_app.command("suppliers")
+@_opens_db
+def report_suppliers(
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="json, csv or html.")] = "json",
+    lang: LangOpt = "en",
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Supplier scorecards for purchasing: exposure of each supplier's devices and a score."""
+    from api.reports import supplier_report
+    from store.db import session_for
+    from store.reviews import supplier_data
+
+    with session_for(db) as session:
+        cards = supplier_data(session)
+    out_file.write_bytes(supplier_report(cards, fmt=fmt, lang=lang))
+    out.print(f"{len(cards)} supplier scorecard(s) written to {safe_text(str(out_file))} ({fmt})")
 
 
 def main() -> None:

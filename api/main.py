@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
         health,
         ingest,
         reconciliation,
+        reports,
         runs,
         sheets,
         tokens,
@@ -134,11 +135,21 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
                                 notify=notifier.send if notifier is not None else None,
                                 interval=settings.analyze_interval)
 
+    referents = None
+    if settings.referents:
+        from api.referents import ReferentDigests
+
+        referents = ReferentDigests(engine, settings)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if analyzer is not None:
             analyzer.start()
+        if referents is not None:
+            referents.start()
         yield
+        if referents is not None:
+            referents.stop()
         if analyzer is not None:
             analyzer.stop()
         if notifier is not None:
@@ -158,8 +169,10 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     app.state.engine = engine
     app.state.notifier = notifier
     app.state.analyzer = analyzer
+    app.state.referents = referents
     app.state.secret = (settings.secret_key or secrets.token_hex(32)).encode()
-    for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs, tokens):
+    for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs, tokens,
+                   reports):
         app.include_router(module.router, prefix=API_PREFIX)
     install_error_handlers(app)
     app.add_middleware(BodyGuard, limit=settings.max_body_bytes)

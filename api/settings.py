@@ -6,9 +6,18 @@ Example: MEDTAP_DB_URL=postgresql+psycopg://medtap@db/medtap MEDTAP_SECRET_KEY=.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Referents(BaseModel):
+    """Who is told of the changes on one service's perimeter (api.referents)."""
+
+    model_config = ConfigDict(extra="forbid")
+    emails: list[str] = Field(default_factory=list, description="E-mail addresses of the digest.")
+    webhook: str | None = Field(default=None, description="URL that receives the digest as JSON.")
 
 
 class Settings(BaseSettings):
@@ -54,3 +63,19 @@ class Settings(BaseSettings):
                                        description="Seconds without a batch after which a "
                                        "sensor is reported silent (a dead SPAN port must not look like a "
                                        "quiet network).")
+    # reports: referents' digests
+    referents: dict[Literal["biomedical", "it"], Referents] = Field(
+        default_factory=dict, description="Per service (biomedical, it): e-mail addresses and webhook of its "
+        'referents, as JSON: {"biomedical": {"emails": ["biomed@hospital.example"], "webhook": null}}.')
+    digest_period: float = Field(default=3600.0, gt=0,
+                                 description="Seconds between two digests to the referents (changes are "
+                                 "batched; only sent after an analysis, never during one).")
+    public_url: str = Field(default="http://127.0.0.1:8000",
+                            description="Address of this server's web UI, for the links in digests.")
+    smtp_host: str | None = Field(default=None, description="SMTP server of the digests (none: no e-mail).")
+    smtp_port: int = Field(default=25, description="SMTP port (587 with STARTTLS, 465 with TLS).")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(default="none",
+                                                         description="SMTP transport security.")
+    smtp_user: str | None = Field(default=None, description="SMTP login, if the server needs one.")
+    smtp_password: str = Field(default="", description="SMTP password.")
+    smtp_from: str = Field(default="medtap@localhost", description="Sender address of the digests.")

@@ -188,3 +188,41 @@ class RunRow(SQLModel, table=True):
     sources: str = Field(default="[]", sa_column=Column("sources", Text, nullable=False))
     stats: str = Field(default="{}", sa_column=Column("stats", Text, nullable=False))
     sensor: str = Field(default="", max_length=128)
+
+
+class PerimeterReviewRow(SQLModel, table=True):
+    """A yearly perimeter review campaign: opened, sheets marked reviewed (SheetReviewRow), closed.
+
+    Closing keeps `snapshot` (analyzer.perimeter.snapshot: each sheet's and device's service), so the
+    next review's report says what was added, removed or moved since."""
+
+    __tablename__ = "perimeter_review"
+    id: int | None = Field(default=None, primary_key=True)
+    opened_at: dt.datetime = Field(default_factory=utcnow)
+    opened_by: str = Field(max_length=255)
+    closed_at: dt.datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=255)
+    snapshot: str | None = Field(default=None, sa_column=Column("snapshot", Text, nullable=True))
+
+
+class SheetReviewRow(SQLModel, table=True):
+    """One sheet marked reviewed in a campaign: who, when (audited as well)."""
+
+    __tablename__ = "sheet_review"
+    __table_args__ = (UniqueConstraint("review_id", "sheet_id", name="uq_sheet_review_review_sheet"),)
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: int = Field(index=True)
+    sheet_id: str = Field(max_length=64)
+    reviewed_by: str = Field(max_length=255)
+    reviewed_at: dt.datetime = Field(default_factory=utcnow)
+    note: str | None = Field(default=None, sa_column=Column("note", Text, nullable=True))
+
+
+class ReferentDigestRow(SQLModel, table=True):
+    """Per service: when its referents' last digest was sent, and the perimeter state it reflected
+    (analyzer.referents.state), so the next digest lists only what changed since."""
+
+    __tablename__ = "referent_digest"
+    service: str = Field(primary_key=True, max_length=16)
+    sent_at: dt.datetime = Field(default_factory=utcnow)
+    json_text: str = Field(sa_column=Column("json", Text, nullable=False))

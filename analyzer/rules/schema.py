@@ -49,6 +49,9 @@ class Rule(RuleModel):
     remediation: str = ""
     references: list[str] = Field(default_factory=list)
     falsepositives: list[str] = Field(default_factory=list)
+    playbook: str = Field(default="", description="First response in an incident: what to do now, before "
+                          "the remediation (one or two sentences, shown on every finding of the rule).")
+    playbook_fr: str = Field(default="", description="The same first response in French.")
     match: Match
     tests: RuleTests = Field(default_factory=RuleTests)
     _predicate: Predicate | None = PrivateAttr(default=None)

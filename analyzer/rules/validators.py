@@ -48,6 +48,12 @@ def tests_present(rules: Sequence[Rule]) -> list[str]:
             and (not r.tests.positive or not r.tests.negative)]
 
 
+def playbook_present(rules: Sequence[Rule]) -> list[str]:
+    """Every active rule says what to do first, in English and French (shown on its findings)."""
+    return [f"{r.path}: a rule needs a first-response `playbook` and `playbook_fr`" for r in rules
+            if r.status != "deprecated" and (not r.playbook.strip() or not r.playbook_fr.strip())]
+
+
 def validate(rules: Sequence[Rule]) -> list[str]:
     return (unique_ids(rules) + unique_uids(rules) + filename_is_id(rules) + references_for_severe(rules)
-            + tests_present(rules))
+            + tests_present(rules) + playbook_present(rules))

@@ -426,8 +426,11 @@ def device_page(mac: str, ctx: Ctx = Depends(needs("read")),
     sheet = found[0] if found else None
     findings = [f for f in data.all_findings(db) if device.mac in f.devices]
     findings.sort(key=lambda f: -SEVERITY_ORDER.get(f.severity, 0))
+    from store.reviews import isolation_flows
+
     return ctx.render("device.html", active="devices", device=device, sheet=sheet,
-                      compare=compare_rows(device, sheet), findings=findings)
+                      compare=compare_rows(device, sheet), findings=findings,
+                      isolation=isolation_flows(db, device.mac) or [])
 
 
 # ----------------------------------------------------------------------------- map and audit

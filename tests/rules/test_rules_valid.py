@@ -42,6 +42,8 @@ match:
   where:
     {where}
 tests: {{positive: [a.pcap], negative: [b.pcap]}}
+playbook: Do this first.
+playbook_fr: Faire ceci d'abord.
 """
 
 
@@ -101,3 +103,16 @@ def test_invalid_yaml(tmp_path: Path) -> None:
     _write(tmp_path, "b", "id: b\ntitle: [unclosed\n")
     with pytest.raises(RuleError, match=r"b\.yaml:\d+: not valid YAML"):
         load_rules(tmp_path)
+
+
+def test_a_rule_without_a_playbook_is_refused(tmp_path: Path) -> None:
+    text = GOOD.format(id="x", where="is_dm: true").replace("playbook_fr: Faire ceci d'abord.\n", "")
+    _write(tmp_path, "x", text)
+    with pytest.raises(RuleError, match=r"x\.yaml: a rule needs a first-response `playbook`"):
+        load_rules(tmp_path)
+
+
+def test_every_rule_carries_its_playbook_onto_its_findings() -> None:
+    """The engine copies the rule's first response onto each finding (API and UI show it from there)."""
+    for rule in load_rules(RULES_DIR):
+        assert rule.playbook.strip() and rule.playbook_fr.strip(), rule.id

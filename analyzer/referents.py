@@ -1,0 +1,79 @@
+"""What a service's referents are told: new and reopened findings, and changes of the devices of their
+perimeter since the last digest (a new device, a version change, a new peer, a new service offered).
+
+Pure: `state()` is what a digest remembers of a service's perimeter (devices and findings), and
+`digest_items()` compares the remembered state with the current one.  The store keeps the state per
+service (store.referents), the central sends the digest (api.referents).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from analyzer.models import CLOSED_STATUSES, SEVERITY_ORDER, Device, Finding
+
+VERSION_ATTRIBUTES = frozenset({"software", "http_server", "ssdp_server", "platform", "model",
+                                "lldp_system_description"})
+"""Device facts that name a software or firmware version: a new value is a version change."""
+
+
+def _versions(d: Device) -> list[str]:
+    values = {f"{f.attribute}={f.value}" for f in d.facts if f.attribute in VERSION_ATTRIBUTES}
+    if d.os:
+        values.add(f"os={d.os}")
+    return sorted(values)
+
+
+def state(devices: Sequence[Device], findings: Sequence[Finding], service: str) -> dict[str, Any]:
+    """What the digest of `service` remembers: its devices (name, versions, peers, services offered) and
+    the status of each of its findings."""
+    return {
+        "devices": {d.mac: {"name": d.hostname or (d.ips[0] if d.ips else d.mac), "versions": _versions(d),
+                            "peers": sorted(d.peers),
+                            "services": sorted(p for p in d.protocols if p.endswith("/server"))}
+                    for d in devices if d.service == service and not d.is_router},
+        "findings": {f.id: f.status for f in findings if f.service == service},
+    }
+
+
+def digest_items(before: dict[str, Any], now: dict[str, Any], findings: Sequence[Finding],
+                 service: str) -> dict[str, list[dict[str, Any]]]:
+    """The changes of `service`'s perimeter from `before` to `now` (both from `state`)."""
+    by_id = {f.id: f for f in findings if f.service == service}
+    new_findings, reopened = [], []
+    for fid, status in sorted(now["findings"].items()):
+        f = by_id.get(fid)
+        if f is None or status in CLOSED_STATUSES or status == "risk-accepted":
+            continue
+        old = before["findings"].get(fid)
+        item = {"id": fid, "rule": f.rule, "severity": f.severity, "title": f.title, "title_fr": f.title_fr,
+                "subject": f.subject, "playbook": f.playbook}
+        if old is None:
+            new_findings.append(item)
+        elif old in CLOSED_STATUSES:
+            reopened.append(item)
+    new_devices: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    peers: list[dict[str, Any]] = []
+    services: list[dict[str, Any]] = []
+    for mac, dev in sorted(now["devices"].items()):
+        old = before["devices"].get(mac)
+        if old is None:
+            new_devices.append({"mac": mac, "name": dev["name"]})
+            continue
+        for key, out in (("versions", versions), ("peers", peers), ("services", services)):
+            added = sorted(set(dev[key]) - set(old[key]))
+            if key == "versions":  # a changed version, not a first one (an OS guess that appears)
+                known = {v.partition("=")[0] for v in old[key]}
+                added = [v for v in added if v.partition("=")[0] in known]
+            if added:
+                out.append({"mac": mac, "name": dev["name"], "added": added})
+    new_findings.sort(key=lambda i: (-SEVERITY_ORDER[i["severity"]], i["id"]))
+    reopened.sort(key=lambda i: (-SEVERITY_ORDER[i["severity"]], i["id"]))
+    return {"new_findings": new_findings, "reopened_findings": reopened, "new_devices": new_devices,
+            "version_changes": versions, "new_peers": peers, "new_services": services}
+
+
+def is_empty(items: dict[str, list[dict[str, Any]]]) -> bool:
+    return not any(items.values())
