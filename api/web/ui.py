@@ -28,12 +28,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
-from analyzer.models import CLOSED_STATUSES, REVIEW_STATUSES, SEVERITY_ORDER, STATUSES, Device, Finding
+from analyzer.models import REVIEW_STATUSES, SEVERITY_ORDER, STATUSES, Device
 from api.auth import PERMISSIONS, allowed
 from api.web import data
 from api.web.forms import parse_acceptance
 from api.web.i18n import LANG_COOKIE, LANGS, Bound, Translator, negotiate
-from api.web.mapsvg import Edge, policy_edges, render_map
 from api.web.session import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -430,20 +429,7 @@ def device_page(mac: str, ctx: Ctx = Depends(needs("read")),
                       compare=compare_rows(device, sheet), findings=findings)
 
 
-# ----------------------------------------------------------------------------- map and audit
-
-
-@router.get("/map", response_class=HTMLResponse)
-def map_page(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
-    devices = data.all_devices(db)
-    findings: list[Finding] = [f for f in data.all_findings(db) if f.status not in CLOSED_STATUSES]
-    if ctx.lang == "fr":  # the red edges' titles in the page language
-        findings = [f.model_copy(update={"title": f.title_fr}) if f.title_fr else f for f in findings]
-    edges: list[Edge] = data.conversations(db)
-    labels = {k: ctx.t("map." + k) for k in ("external", "unzoned",
-                                             "policy")} | {"title": ctx.t("map.svg_title")}
-    svg = render_map(devices, edges, findings, labels=labels)
-    return ctx.render("map.html", active="map", svg=svg, bad_edges=policy_edges(devices, edges, findings))
+# ----------------------------------------------------------------------------- audit (the map: ui_map)
 
 
 @router.get("/audit", response_class=HTMLResponse)
