@@ -392,16 +392,18 @@ def _matches_q(device: Device, q: str) -> bool:
 def devices_page(
     ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
     zone: str = "", role: str = "", connection: str = "", q: str = "", sort: str = "", desc: str = "",
-    offset: str = "0",
+    offset: str = "0", sheet: str = "", dm: str = "",
 ) -> Response:
     params = {"zone": _clean(zone), "role": _clean(role), "connection": _clean(connection, CONNECTIONS),
               "q": _clean(q),
-              "sort": _clean(sort, tuple(DEVICE_SORTS)), "desc": "1" if desc else ""}
+              "sort": _clean(sort, tuple(DEVICE_SORTS)), "desc": "1" if desc else "",
+              "sheet": _clean(sheet, ("none",)), "dm": "1" if dm == "1" else ""}
     everything = data.all_devices(db)
     chosen = [d for d in everything if (not params["zone"] or d.zone == params["zone"])
               and (not params["role"] or d.role == params["role"])
               and (not params["connection"] or d.connection == params["connection"])
-              and (not params["q"] or _matches_q(d, params["q"]))]
+              and (not params["q"] or _matches_q(d, params["q"]))
+              and (not params["sheet"] or not d.sheet_id) and (not params["dm"] or d.is_dm)]
     chosen.sort(key=DEVICE_SORTS[params["sort"] or "mac"], reverse=bool(params["desc"]))
     start = min(as_offset(offset), len(chosen))
     options = {"zone": sorted({d.zone for d in everything if d.zone}),

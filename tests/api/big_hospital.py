@@ -10,7 +10,9 @@ store's own functions, exactly as an analysis and the reviewers would:
   services and remediations read from the rule catalogue (rules/);
 - sheets imported as a JSON export (store.service.import_sheets), some with a yearly review due;
 - review decisions through store.service.set_finding_status (audited): acknowledged, risk-accepted with
-  a bounded expiry, false-positive, resolved.
+  a bounded expiry, false-positive, resolved;
+- the dashboard's daily counts (store.dashboard.snapshot_counts): a week ago before the reviews, today
+  after them.
 
 The hospital's segments exercise the map's grouping: zones of the site policy; VLANs that no zone
 covers (devices with a VLAN and no zone); untagged subnets with neither (grouped by /24).  Addresses
@@ -304,6 +306,7 @@ def fill(db_url: str, *, size: int = SIZE, seed: int = SEED) -> dict[str, str]:
     from analyzer.sheet_io import dump_sheets
     from api.auth import ROLES, create_token
     from store import records, service
+    from store.dashboard import snapshot_counts
     from store.db import make_engine
 
     h = plan(size, seed=seed)
@@ -323,13 +326,17 @@ def fill(db_url: str, *, size: int = SIZE, seed: int = SEED) -> dict[str, str]:
             records.save_findings(session, h.findings, today=dt.date.today())
             records.finish_run(session, run, Stats(packets=40 * len(h.conversations), first_ts=T0,
                                                    last_ts=T0 + SPAN, files=[f"{s}.pcap" for s in SENSORS]))
-            session.commit()
             today = dt.date.today()
+            # the dashboard's trend: a week ago before the reviews, today after them
+            snapshot_counts(session, today=today - dt.timedelta(days=7))
+            session.commit()
             for r in h.reviews:
                 expires = today + dt.timedelta(days=r.expires_in_days) if r.expires_in_days else None
                 service.set_finding_status(session, r.finding_id, status=r.status,
                                            justification=r.justification, expires=expires,
                                            actor="reviewer@big-hospital.example")
+            snapshot_counts(session, today=today)
+            session.commit()
             return {role: create_token(session, role=role, name=f"big-{role}") for role in ROLES}
     finally:
         engine.dispose()
