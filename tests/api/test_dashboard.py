@@ -1,4 +1,4 @@
-"""The dashboard (issue 19 item 5): every count equals the list it links to; trends of open findings per day."""
+"""The dashboard (issue 19 item 5): each count equals the list it links to; open findings per day."""
 
 from __future__ import annotations
 

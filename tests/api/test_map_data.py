@@ -75,7 +75,8 @@ def test_colour_is_the_worst_open_finding_and_accepted_is_counted(big: Any) -> N
         assert page["total"] == len(page["items"])
         for node in page["items"]:
             want = worst.get(node["mac"], -1)
-            assert node["worst"] == (next(s for s, r in SEVERITY_ORDER.items() if r == want) if want >= 0 else None)
+            name = next((s for s, r in SEVERITY_ORDER.items() if r == want), None)
+            assert node["worst"] == name
             assert node["accepted"] == accepted[node["mac"]]
             seen_accepted_only |= node["worst"] is None and node["accepted"] > 0
     assert seen_accepted_only, "a device whose only finding is risk-accepted is shown as accepted, not red"
@@ -84,7 +85,8 @@ def test_colour_is_the_worst_open_finding_and_accepted_is_counted(big: Any) -> N
 def test_devices_come_in_pages(big: Any) -> None:
     _, client, _ = big
     first = client.get("/map/data/devices", params={"group": "zone:office", "limit": 30}).json()
-    second = client.get("/map/data/devices", params={"group": "zone:office", "limit": 30, "offset": 30}).json()
+    params = {"group": "zone:office", "limit": 30, "offset": 30}
+    second = client.get("/map/data/devices", params=params).json()
     assert len(first["items"]) == len(second["items"]) == 30 and first["total"] > 60
     assert not {n["mac"] for n in first["items"]} & {n["mac"] for n in second["items"]}
 

@@ -108,7 +108,8 @@ def test_risk_accepted_is_shown_as_such(big_tab: Tab) -> None:
     with big_tab.db() as db:
         rows = db.exec(select(FindingRow).where(FindingRow.active == True)).all()  # noqa: E712
         accepted = {json.loads(r.data)["devices"][0] for r in rows if r.status == "risk-accepted"}
-        still_open = {m for r in rows if r.status in ("open", "acknowledged") for m in json.loads(r.data)["devices"]}
+        still_open = {m for r in rows if r.status in ("open", "acknowledged")
+                      for m in json.loads(r.data)["devices"]}
     mac = sorted(accepted - still_open)[0]
     big_tab.sign_in("viewer", path="/map")
     big_tab.go(f"/map?q={mac}")
