@@ -88,6 +88,7 @@ class MapEdge(_Out):
     b: str = Field(description="The other end.")
     a_group: str
     b_group: str
+    b_label: str = Field(default="", description="Hostname, address or group key of the other end.")
     services: list[str] = Field(description="app or transport/port, sorted.")
     conversations: int = Field(default=1, description="Conversations merged into this edge.")
     finding: str | None = Field(default=None, description="A policy finding on both ends (worst first).")
@@ -362,7 +363,9 @@ def map_edges(session: Session, *, mac: str | None = None, group: str | None = N
         if edge is None:
             if len(edges) >= MAX_EDGES:
                 return MapEdges(edges=list(edges.values()), truncated=True)
-            edge = edges[(a, b)] = MapEdge(a=a, b=b, a_group=ag, b_group=bg, services=[], conversations=0)
+            peer = index.devices.get(b)
+            edge = edges[(a, b)] = MapEdge(a=a, b=b, a_group=ag, b_group=bg, services=[], conversations=0,
+                                           b_label=peer.label if peer is not None else b)
             ends_of[(a, b)] = (set(), set())
         edge.conversations += 1
         if service not in edge.services:

@@ -24,8 +24,8 @@
       { selector: "node.dm", style: { "shape": "ellipse" } },
       { selector: "node.accepted", style: { "border-width": 4, "border-color": ACCEPTED } },
       { selector: "node.peer", style: { "shape": "hexagon", "background-color": "#8a949e" } },
-      { selector: "node.cluster", style: { "label": "data(label)", "text-wrap": "wrap", "text-max-width": 160,
-        "font-size": 12, "text-valign": "center", "color": "#ffffff", "text-outline-width": 2,
+      { selector: "node.cluster", style: { "label": "data(label)", "text-wrap": "wrap", "text-max-width": 200,
+        "font-size": 22, "min-zoomed-font-size": 0, "text-valign": "center", "color": "#ffffff", "text-outline-width": 2,
         "text-outline-color": "data(color)", "width": "data(size)", "height": "data(size)", "shape": "ellipse" } },
       { selector: "node.cluster:parent", style: { "background-opacity": 0.08, "shape": "round-rectangle",
         "text-valign": "top", "color": "#1b1f24", "text-outline-width": 0, "padding": 14,
@@ -192,7 +192,7 @@
   function edgeSummary(data) {
     var list = document.createElement("ul"); list.id = "map-edges";
     data.edges.forEach(function (e) {
-      var li = text("li", name(e.a) + " ↔ " + name(e.b) + ": " + e.services.join(", ") + " (" + e.conversations + ")");
+      var li = text("li", name(e.a) + " ↔ " + (cy.getElementById(e.b).nonempty() ? name(e.b) : e.b_label) + ": " + e.services.join(", ") + " (" + e.conversations + ")");
       if (e.finding) { li.appendChild(text("span", " ")); li.appendChild(link("/findings/" + encodeURIComponent(e.finding), e.finding_title || T.finding)); }
       list.appendChild(li);
     });
