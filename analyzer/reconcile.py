@@ -22,6 +22,11 @@ from analyzer.models import Device, Evidence
 from analyzer.sheets import Sheet
 
 REVIEW_DAYS = 365
+
+
+def review_due(last_review: dt.date | None, today: dt.date) -> bool:
+    """A sheet's yearly review is due: never reviewed, or more than REVIEW_DAYS days ago."""
+    return last_review is None or (today - last_review).days > REVIEW_DAYS
 INFRA_PORTS = frozenset({53, 67, 68, 123, 137, 138, 546, 547, 1900, 5353, 5355})
 INFRA_APPS = frozenset({"dns", "dhcp", "ntp", "mdns", "llmnr", "netbios", "ssdp"})
 CHECKS = (
@@ -262,7 +267,7 @@ def check_rows(
                              detail=f"{device.hostname or device.mac} ({device.role}) is in the biomedical "
                                     f"perimeter ({why}) and has no identification sheet"))
     for sheet in sorted(sheets, key=lambda s: s.id):
-        if sheet.last_review is None or (today - sheet.last_review).days > REVIEW_DAYS:
+        if review_due(sheet.last_review, today):
             days = None if sheet.last_review is None else (today - sheet.last_review).days
             match = matches.get(sheet.id)
             rows.append(_row("review-overdue", sheet, devices.get(match[0]) if match else None,

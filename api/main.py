@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from api.errors import install_error_handlers
 from api.settings import Settings
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
         findings,
         health,
         ingest,
+        netmap,
         reconciliation,
         reports,
         runs,
@@ -172,10 +174,12 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     app.state.referents = referents
     app.state.secret = (settings.secret_key or secrets.token_hex(32)).encode()
     for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs, tokens,
-                   reports):
+                   reports, netmap):
         app.include_router(module.router, prefix=API_PREFIX)
     install_error_handlers(app)
     app.add_middleware(BodyGuard, limit=settings.max_body_bytes)
+    # responses over 1 kB are gzip-compressed when the client accepts it (pages, JSON, the vendored scripts)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     if web:
         try:
             from api.web import install_web

@@ -226,3 +226,17 @@ class ReferentDigestRow(SQLModel, table=True):
     service: str = Field(primary_key=True, max_length=16)
     sent_at: dt.datetime = Field(default_factory=utcnow)
     json_text: str = Field(sa_column=Column("json", Text, nullable=False))
+
+
+class DashboardSnapshot(SQLModel, table=True):
+    """Open findings counted per day when an analysis runs (store.dashboard), for the dashboard's trends:
+    one row per (day, dimension, key), e.g. (2026-03-02, severity, high) -> 41; the day's last analysis
+    wins."""
+
+    __tablename__ = "dashboard_snapshot"
+    __table_args__ = (UniqueConstraint("day", "dimension", "key", name="uq_dashboard_snapshot_day_dim_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    day: dt.date = Field(index=True)
+    dimension: str = Field(max_length=16, description="severity or service.")
+    key: str = Field(max_length=32, description="The severity or service counted.")
+    count: int = 0

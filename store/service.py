@@ -351,6 +351,7 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
     """
     from analyzer.engine import analyze
     from collector.pipeline import relaxed_gc
+    from store.dashboard import snapshot_counts
     from store.facts import lock_analysis, mark_analyzed, policy_in_force
     from store.records import Lifecycle
 
@@ -377,6 +378,7 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
         findings = save_findings(session, report.findings, today=today, now_ts=newest, lifecycle=life)
         if run is not None:
             finish_run(session, run, report.stats)
+        snapshot_counts(session, today=today)  # the dashboard's trend point of the day
         mark_analyzed(session, gen)
         session.commit()
     for f in life.reopened:

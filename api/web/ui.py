@@ -28,12 +28,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
-from analyzer.models import CLOSED_STATUSES, REVIEW_STATUSES, SEVERITY_ORDER, STATUSES, Device, Finding
+from analyzer.models import REVIEW_STATUSES, SEVERITY_ORDER, STATUSES, Device
 from api.auth import PERMISSIONS, allowed
 from api.web import data
 from api.web.forms import parse_acceptance
 from api.web.i18n import LANG_COOKIE, LANGS, Bound, Translator, negotiate
-from api.web.mapsvg import Edge, policy_edges, render_map
 from api.web.session import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -393,16 +392,18 @@ def _matches_q(device: Device, q: str) -> bool:
 def devices_page(
     ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
     zone: str = "", role: str = "", connection: str = "", q: str = "", sort: str = "", desc: str = "",
-    offset: str = "0",
+    offset: str = "0", sheet: str = "", dm: str = "",
 ) -> Response:
     params = {"zone": _clean(zone), "role": _clean(role), "connection": _clean(connection, CONNECTIONS),
               "q": _clean(q),
-              "sort": _clean(sort, tuple(DEVICE_SORTS)), "desc": "1" if desc else ""}
+              "sort": _clean(sort, tuple(DEVICE_SORTS)), "desc": "1" if desc else "",
+              "sheet": _clean(sheet, ("none",)), "dm": "1" if dm == "1" else ""}
     everything = data.all_devices(db)
     chosen = [d for d in everything if (not params["zone"] or d.zone == params["zone"])
               and (not params["role"] or d.role == params["role"])
               and (not params["connection"] or d.connection == params["connection"])
-              and (not params["q"] or _matches_q(d, params["q"]))]
+              and (not params["q"] or _matches_q(d, params["q"]))
+              and (not params["sheet"] or not d.sheet_id) and (not params["dm"] or d.is_dm)]
     chosen.sort(key=DEVICE_SORTS[params["sort"] or "mac"], reverse=bool(params["desc"]))
     start = min(as_offset(offset), len(chosen))
     options = {"zone": sorted({d.zone for d in everything if d.zone}),
@@ -433,20 +434,7 @@ def device_page(mac: str, ctx: Ctx = Depends(needs("read")),
                       isolation=isolation_flows(db, device.mac) or [])
 
 
-# ----------------------------------------------------------------------------- map and audit
-
-
-@router.get("/map", response_class=HTMLResponse)
-def map_page(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
-    devices = data.all_devices(db)
-    findings: list[Finding] = [f for f in data.all_findings(db) if f.status not in CLOSED_STATUSES]
-    if ctx.lang == "fr":  # the red edges' titles in the page language
-        findings = [f.model_copy(update={"title": f.title_fr}) if f.title_fr else f for f in findings]
-    edges: list[Edge] = data.conversations(db)
-    labels = {k: ctx.t("map." + k) for k in ("external", "unzoned",
-                                             "policy")} | {"title": ctx.t("map.svg_title")}
-    svg = render_map(devices, edges, findings, labels=labels)
-    return ctx.render("map.html", active="map", svg=svg, bad_edges=policy_edges(devices, edges, findings))
+# ----------------------------------------------------------------------------- audit (the map: ui_map)
 
 
 @router.get("/audit", response_class=HTMLResponse)

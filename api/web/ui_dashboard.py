@@ -3,6 +3,7 @@ period)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import Counter
 from typing import Any
@@ -11,10 +12,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
-from analyzer.models import CLOSED_STATUSES, SEVERITY_ORDER
+from analyzer.models import SEVERITY_ORDER
+from analyzer.reconcile import review_due
 from api.web import data
 from api.web.i18n import Bound
 from api.web.ui import CONNECTIONS, SERVICES, Ctx, needs
+from store.dashboard import trend
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,7 +40,8 @@ def _progress(db: Session, t: Bound) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session)) -> Response:
-    findings = [f for f in data.all_findings(db) if f.status not in CLOSED_STATUSES]
+    # "open" is status open, the list each count links to (findings?status=open&...): the two agree
+    findings = [f for f in data.all_findings(db) if f.status == "open"]
     devices = data.all_devices(db)
     sheets = data.all_sheets(db)
     dms = [d for d in devices if d.is_dm]
@@ -62,7 +66,10 @@ def dashboard(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_s
         "sheets_total": len(sheets),
         "sheets_unseen": sum(1 for s, _ in sheets if s.id not in matched),
         "devices_total": len(devices),
-        "findings_open": sum(1 for f in findings if f.status == "open"),
+        "findings_open": len(findings),
+        "dm_without_sheet": sum(1 for d in dms if not d.sheet_id),
+        "sheets_review_due": sum(1 for s, _ in sheets if review_due(s.last_review, dt.date.today())),
+        "trend": trend(db),
         "period": (summary["first_ts"], summary["last_ts"]),
         "sensors": summary["sensors"],
         "packets": summary["packets"],

@@ -8,6 +8,7 @@ as the API does with If-Match.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -35,13 +36,19 @@ def _form_page(ctx: Ctx, *, editing: bool, form: dict[str, Any], version: int,
 
 @router.get("/sheets", response_class=HTMLResponse)
 def sheets_page(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
-                offset: str = "0") -> Response:
+                offset: str = "0", review: str = "") -> Response:
+    from analyzer.reconcile import review_due
+
+    params = {"review": "due" if review == "due" else ""}
     sheets = sorted((s for s, _ in data.all_sheets(db)), key=lambda s: s.id)
+    if params["review"]:
+        today = dt.date.today()
+        sheets = [s for s in sheets if review_due(s.last_review, today)]
     matches = {d.sheet_id: d.mac for d in data.all_devices(db) if d.sheet_id}
     start = min(as_offset(offset), len(sheets))
     return ctx.render("sheets.html", active="sheets", sheets=sheets[start:start + PAGE], total=len(sheets),
                       offset=start,
-                      limit=PAGE, params={}, matches=matches, import_errors=[])
+                      limit=PAGE, params=params, matches=matches, import_errors=[])
 
 
 @router.get("/sheets/new", response_class=HTMLResponse)

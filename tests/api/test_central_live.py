@@ -57,8 +57,12 @@ def test_an_ingested_batch_is_visible_within_ten_seconds_without_analyze(db_url:
         assert runs == []  # nobody called analyze: the background analysis did it
 
 
-def test_a_saved_sheet_is_matched_at_once(api_sqlite: Api) -> None:
-    api = api_sqlite
+def test_a_saved_sheet_is_matched_at_once(sqlite_url: str) -> None:
+    for api in make_api(sqlite_url):  # the central's background analysis on, as `medtap serve` runs it
+        _saved_sheet_is_matched(api)
+
+
+def _saved_sheet_is_matched(api: Api) -> None:
     api.post(f"{V1}/ingest", "sensor", json={"sensor": "test-sensor", "seq": 1, "schema_version": 1,
                                              "observations": _demo_batch()})
     devices, _ = _within(10, lambda: _devices(api))

@@ -43,7 +43,7 @@ def test_every_device_finding_and_sheet_page_renders(demo: tuple[TestClient, Ses
 def test_demo_map_red_edges_are_policy_findings(demo: tuple[TestClient, Session]) -> None:
     client, db = demo
     findings = {f.id: f for f in list_findings(db, limit=10_000)[0]}
-    page = client.get("/map").text
+    page = client.get("/map/svg").text
     red = set(re.findall(r'<a class="edge-link" href="/findings/([^"]+)"', page))
     assert red, "the demo hospital has flows against its policy"
     assert all(is_policy_finding(findings[fid]) for fid in red)

@@ -95,7 +95,7 @@ def test_language_from_accept_language_then_the_switch(seeded: Seeded) -> None:
 
 def test_every_page_renders_for_an_editor(admin: TestClient) -> None:
     for path, marker in (("/", 'id="coverage"'), ("/findings", 'id="findings-table"'), ("/devices", 'id="devices-table"'),
-                         ("/sheets", 'id="sheets-table"'), ("/map", 'id="netmap"'), ("/audit", 'id="audit-table"'),
+                         ("/sheets", 'id="sheets-table"'), ("/map/svg", 'id="netmap"'), ("/audit", 'id="audit-table"'),
                          (f"/findings/{FINDINGS[0].id}", 'id="accept-form"'), (f"/devices/{CT}", 'id="compare-table"'),
                          ("/sheets/new", 'id="save-sheet"'), ("/sheets/SH-CT/edit", 'id="save-sheet"')):
         resp = admin.get(path)
@@ -243,7 +243,7 @@ def test_device_page_highlights_differences(admin: TestClient) -> None:
 
 
 def test_map_has_red_edges_to_findings_and_links_to_devices(admin: TestClient) -> None:
-    page = admin.get("/map").text
+    page = admin.get("/map/svg").text
     bad = set(re.findall(r'<a class="edge-link" href="/findings/([^"]+)"', page))
     assert bad == {"MT-dminternet01", "MT-crosszone001"}
     assert f'href="/devices/{CT.replace(":", "%3A")}"' in page
