@@ -23,7 +23,7 @@ from analyzer.models import Device, Finding
 from analyzer.sheets import Sheet
 from api.web.mapsvg import Edge
 from api.web.session import WebSession
-from store.models import FactRow, RunRow, TokenRow, WebSessionRow, utcnow
+from store.models import DeviceRow, FactRow, RunRow, TokenRow, WebSessionRow, utcnow
 
 Notify = Callable[[dict[str, Any]], None] | None
 MAX_ROWS = 100_000  # the UI lists, sorts and counts in memory: plenty for one hospital's inventory
@@ -154,6 +154,62 @@ def set_status(db: Session, finding_id: str, *, status: str, justification: str 
         db.rollback()
         return {exc.field or "status": exc.detail}
     return {}
+
+
+def set_many_status(db: Session, finding_ids: list[str], *, status: str, justification: str | None,
+                    expires: dt.date | None, actor: str, notify: Notify = None) -> tuple[int, dict[str, str]]:
+    """Review many findings with one comment (store.service.set_findings_status: all or none, audited per
+    finding); (how many changed, refusals by field)."""
+    from api.errors import InvalidError, NotFoundError
+    from store.service import set_findings_status
+
+    try:
+        return set_findings_status(db, finding_ids, status=status, justification=justification,
+                                   expires=expires, actor=actor, notify=notify), {}
+    except (InvalidError, NotFoundError) as exc:
+        db.rollback()
+        return 0, {exc.field or "status": exc.detail}
+
+
+def acceptance_limit(db: Session, today: dt.date) -> dt.date:
+    """Latest expiry of a risk acceptance given today (the site policy's maximum, one year by default)."""
+    from store.service import acceptance_limit as _limit
+
+    return _limit(db, today)
+
+
+def device_names(db: Session) -> dict[str, str]:
+    """MAC -> best name (hostname, else the MAC), read from the indexed columns only (no JSON decoding)."""
+    return {mac: host or mac for mac, host in db.exec(select(DeviceRow.mac, DeviceRow.hostname))}
+
+
+def finding_history(db: Session, finding_id: str) -> list[dict[str, Any]]:
+    """The finding's review changes from the audit log, oldest first: when, who and each field's
+    before/after."""
+    from store.audit import list_audit
+
+    rows, _ = list_audit(db, entity="finding", entity_id=finding_id, limit=1000)
+    out: list[dict[str, Any]] = []
+    for r in sorted(rows, key=lambda r: (r.when, r.id or 0)):
+        last = out[-1] if out else None
+        if last is not None and last["who"] == r.who and last["action"] == r.action and \
+                abs((r.when - last["when"]).total_seconds()) < 1:
+            last["changes"].append((r.field, _plain(r.old), _plain(r.new)))
+            continue
+        out.append({"when": r.when, "ts": _epoch(r.when), "who": r.who, "action": r.action,
+                    "changes": [(r.field, _plain(r.old), _plain(r.new))]})
+    return out
+
+
+def _plain(value: str | None) -> str | None:
+    """An audit value as stored (JSON text for non-strings) shown as text."""
+    if value is None:
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else value
 
 
 def all_devices(db: Session) -> list[Device]:

@@ -148,8 +148,10 @@ def parse_sheet_form(
 
 
 def parse_acceptance(form: Mapping[str, Any], gettext: Callable[..., str],
-                     today: dt.date) -> tuple[str, dt.date | None, dict[str, str]]:
-    """Justification and expiry of a risk acceptance, each checked (both required, expiry in the future)."""
+                     today: dt.date,
+                     latest: dt.date | None = None) -> tuple[str, dt.date | None, dict[str, str]]:
+    """Justification and expiry of a risk acceptance, each checked (both required, expiry in the future and
+    no later than `latest`, the site policy's maximum)."""
     justification = str(form.get("justification") or "").strip()[:2000]
     raw = str(form.get("expires") or "").strip()
     errors: dict[str, str] = {}
@@ -166,4 +168,7 @@ def parse_acceptance(form: Mapping[str, Any], gettext: Callable[..., str],
         else:
             if expires <= today:
                 errors["expires"] = gettext("finding.bad_expiry")
+            elif latest is not None and expires > latest:
+                errors["expires"] = gettext("finding.expiry_too_far", latest=latest.isoformat(),
+                                            days=(latest - today).days)
     return justification, expires, errors

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from analyzer.models import CLOSED_STATUSES, REVIEW_STATUSES, SEVERITY_ORDER, STATUSES, Device, Finding
 from api.auth import PERMISSIONS, allowed
-from api.web import data
+from api.web import data, triage
 from api.web.forms import parse_acceptance
 from api.web.i18n import LANG_COOKIE, LANGS, Bound, Translator, negotiate
 from api.web.mapsvg import Edge, policy_edges, render_map
@@ -44,6 +44,7 @@ from api.web.session import (
     load_session,
     new_session,
 )
+from store.service import MAX_BULK_REVIEW
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -53,7 +54,8 @@ SERVICES = ("biomedical", "it")
 CONNECTIONS = ("wired", "wifi", "unknown")
 PAGE = 50
 # Flash messages travel as a catalogue key in the redirect URL; only these keys are shown.
-FLASH_KEYS = frozenset({"finding.status_changed", "sheets.saved", "sheets.deleted", "sheets.imported",
+FLASH_KEYS = frozenset({"finding.status_changed", "findings.bulk_changed", "sheets.saved", "sheets.deleted",
+                        "sheets.imported",
                         "login.signed_out",
                         "tokens.revoked"})
 
@@ -127,9 +129,11 @@ class Ctx:
         state: WebState = self.request.app.state.web
         here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
         msg = self.request.query_params.get("msg")
-        flash = self.t(msg,
-                       **{k: v for k, v in self.request.query_params.items()
-                          if k in ("id", "n", "status")}) if msg in FLASH_KEYS else None
+        shown: dict[str, Any] = {k: v for k, v in self.request.query_params.items()
+                                 if k in ("id", "n", "status")}
+        if str(shown.get("n", "")).isdigit() and len(shown["n"]) < 9:
+            shown["n"] = int(shown["n"])  # a count: the plural form follows it
+        flash = self.t(msg, **shown) if msg in FLASH_KEYS else None
         base = {"lang": self.lang, "t": self.t, "user": self.user,
                 "csrf": self.user.csrf if self.user else "",
                 "here": here, "active": None, "flash": flash, "flash_kind": "ok", "can": self.can}
@@ -295,35 +299,100 @@ def _clean(value: str | None, allowed: tuple[str, ...] | None = None) -> str:
     return value if allowed is None or value in allowed else ""
 
 
-@router.get("/findings", response_class=HTMLResponse)
-def findings_page(
-    ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
-    rule: str = "", severity: str = "", status: str = "", zone: str = "", service: str = "",
-    sort: str = "", desc: str = "", offset: str = "0",
-) -> Response:
-    params = {"rule": _clean(rule), "severity": _clean(severity, tuple(SEVERITY_ORDER)),
-              "status": _clean(status, STATUSES),
-              "zone": _clean(zone), "service": _clean(service, SERVICES),
-              "sort": _clean(sort, tuple(FINDING_SORTS)),
-              "desc": "1" if desc else ""}
+FINDING_PAGE = 100
+
+
+def _findings_view(ctx: Ctx, db: Session, raw: Mapping[str, str], *, status_code: int = 200,
+                   errors: dict[str, str] | None = None, form: Mapping[str, Any] | None = None,
+                   ticked: Iterable[str] = (), ticked_keys: Iterable[str] = ()) -> Response:
+    params = triage.clean_params(raw)
+    params |= {"group": _clean(raw.get("group"), triage.GROUPINGS),
+               "sort": _clean(raw.get("sort"), tuple(FINDING_SORTS)), "desc": "1" if raw.get("desc") else ""}
     everything = data.all_findings(db)
-    chosen = [f for f in everything if all(not params[k] or (getattr(f, k) or "") == params[k]
-                                           for k in ("rule", "severity", "status", "zone", "service"))]
+    names = data.device_names(db)
+    chosen = triage.select(everything, params, names)
     if params["sort"]:
         chosen.sort(key=FINDING_SORTS[params["sort"]], reverse=bool(params["desc"]))
     else:
         chosen.sort(key=lambda f: (-SEVERITY_ORDER.get(f.severity, 0), -(f.last_seen or 0.0), f.id))
-    start = min(as_offset(offset), len(chosen))
+    groups = triage.group(chosen, params["group"], lang=ctx.lang, names=names) if params["group"] else []
+    rows: list[Any] = groups if params["group"] else chosen
+    start = min(as_offset(str(raw.get("offset") or "0")), len(rows))
     options = {
         "rule": sorted({f.rule for f in everything}),
         "severity": sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s]),
-        "status": list(STATUSES), "zone": sorted({f.zone for f in everything if f.zone}),
-        "service": list(SERVICES),
+        "status": ["unresolved", *STATUSES], "zone": sorted({f.zone for f in everything if f.zone}),
+        "service": list(SERVICES), "group": list(triage.GROUPINGS),
+        "review": list(REVIEW_STATUSES),
     }
-    return ctx.render("findings.html", active="findings", findings=chosen[start:start + PAGE],
-                      total=len(chosen),
-                      offset=start, limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]),
-                      options=options)
+    today = dt.date.today()
+    shown = chosen[start:start + FINDING_PAGE] if not params["group"] else []
+    return ctx.render("findings.html", status_code, active="findings", findings=shown,
+                      groups=groups[start:start + FINDING_PAGE],
+                      total=len(rows), matched=len(chosen), offset=start, limit=FINDING_PAGE, params=params,
+                      sort=params["sort"], desc=bool(params["desc"]), options=options, names=names,
+                      errors=errors or {}, form=form or {}, ticked=set(ticked),
+                      ticked_keys=set(ticked_keys),
+                      accept_min=(today + dt.timedelta(days=1)).isoformat(),
+                      accept_max=data.acceptance_limit(db, today).isoformat())
+
+
+@router.get("/findings", response_class=HTMLResponse)
+def findings_page(request: Request, ctx: Ctx = Depends(needs("read")),
+                  db: Session = Depends(data.db_session)) -> Response:
+    return _findings_view(ctx, db, request.query_params)
+
+
+def check_review(form: Mapping[str, Any], t: Bound, today: dt.date,
+                 latest: dt.date) -> tuple[str, str, dt.date | None, dict[str, str]]:
+    """(status, justification, expiry, errors by field) of a review form, with the messages in the page
+    language (the service checks the same again)."""
+    status = str(form.get("status") or "")
+    justification = str(form.get("justification") or "").strip()[:2000]
+    if status not in REVIEW_STATUSES:
+        return status, justification, None, {"status": t("finding.need_status")}
+    if status == "risk-accepted":
+        justification, expires, errors = parse_acceptance(form, t, today, latest=latest)
+        return status, justification, expires, errors
+    if status == "false-positive" and not justification:
+        return status, justification, None, {"justification": t("finding.need_justification_fp")}
+    return status, justification, None, {}
+
+
+@router.post("/findings/bulk", response_class=HTMLResponse)
+async def findings_bulk(request: Request, ctx: Ctx = Depends(needs("finding.status")),
+                        db: Session = Depends(data.db_session)) -> Response:
+    """One status and one comment for the ticked findings, the ticked groups or every finding of the
+    filter (each finding gets its own audited change)."""
+    form = await request.form()
+    if not csrf_ok(ctx.user, str(form.get(CSRF_FIELD) or "")):
+        raise Forbidden("error.csrf")
+    # the page's query travels as filter_<key> (the form's own `status` is the new status)
+    raw = {k: str(form.get(f"filter_{k}") or "") for k in (*triage.FILTER_KEYS, "group", "sort", "desc")}
+    params = triage.clean_params(raw)
+    by = _clean(raw.get("group"), triage.GROUPINGS)
+    chosen = triage.select(data.all_findings(db), params, data.device_names(db))
+    ticked = [str(v) for v in form.getlist("id")][:MAX_BULK_REVIEW]
+    keys = [str(v) for v in form.getlist("key")][:MAX_BULK_REVIEW]
+    ids = triage.expand(chosen, ids=ticked, groups=keys, by=by,
+                        everything=form.get("all") == "1")
+    today = dt.date.today()
+    latest = data.acceptance_limit(db, today)
+    status, justification, expires, errors = check_review(form, ctx.t, today, latest)
+    if not ids:
+        errors["ids"] = ctx.t("findings.bulk_none")
+    if not errors:
+        assert ctx.user is not None
+        n, refused = data.set_many_status(db, ids, status=status, justification=justification or None,
+                                          expires=expires, actor=ctx.user.actor,
+                                          notify=data.notifier(request))
+        if not refused:
+            back = {k: v for k, v in raw.items() if v and k in (*triage.FILTER_KEYS, "group", "sort", "desc")}
+            return redirect("/findings?" + qs(back, msg="findings.bulk_changed", n=n,
+                                              status=ctx.t("status." + status)))
+        errors = refused
+    return _findings_view(ctx, db, raw, status_code=422, errors=errors, form=form, ticked=ticked,
+                          ticked_keys=keys)
 
 
 def _finding_page(ctx: Ctx, db: Session, finding_id: str, *, status_code: int = 200,
@@ -349,19 +418,13 @@ def finding_page(finding_id: str, ctx: Ctx = Depends(needs("read")),
 async def finding_status(finding_id: str, request: Request, ctx: Ctx = Depends(needs("finding.status")),
                          db: Session = Depends(data.db_session)) -> Response:
     form = await posted(request, ctx)
-    status = str(form.get("status") or "")
-    if status not in REVIEW_STATUSES or data.get_finding(db, finding_id) is None:
-        return ctx.render("error.html", 404 if status in REVIEW_STATUSES else 422,
-                          message=ctx.t("error.not_found"))
-    expires: dt.date | None = None
-    justification = str(form.get("justification") or "").strip()[:2000]
-    if status == "risk-accepted":
-        justification, expires, errors = parse_acceptance(form, ctx.t, dt.date.today())
-        if errors:
-            return _finding_page(ctx, db, finding_id, status_code=422, errors=errors, form=form)
-    elif status == "false-positive" and not justification:
-        return _finding_page(ctx, db, finding_id, status_code=422, form=form,
-                             errors={"justification": ctx.t("finding.need_justification_fp")})
+    if data.get_finding(db, finding_id) is None:
+        return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
+    today = dt.date.today()
+    latest = data.acceptance_limit(db, today)
+    status, justification, expires, errors = check_review(form, ctx.t, today, latest)
+    if errors:
+        return _finding_page(ctx, db, finding_id, status_code=422, errors=errors, form=form)
     assert ctx.user is not None
     refused = data.set_status(db, finding_id, status=status, justification=justification or None,
                               expires=expires,

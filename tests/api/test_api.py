@@ -84,15 +84,19 @@ def test_finding_review_is_validated_audited_and_filtered(api: Api) -> None:
     assert bad.status_code == 422 and bad.json()["field"] == "justification"
     past = api.patch(f"{V1}/findings/{fid}", json={"status": "risk-accepted", "justification": "isolated", "expires": "2001-01-01"})
     assert past.status_code == 422 and past.json()["field"] == "expires"
+    too_far = api.patch(f"{V1}/findings/{fid}", "biomedical",
+                        json={"status": "risk-accepted", "justification": "Isolated VLAN", "expires": "2099-01-01"})
+    assert too_far.status_code == 422 and too_far.json()["field"] == "expires"  # one year at most by default
+    until = (dt.date.today() + dt.timedelta(days=365)).isoformat()
     ok = api.patch(f"{V1}/findings/{fid}", "biomedical",
-                   json={"status": "risk-accepted", "justification": "Isolated VLAN", "expires": "2099-01-01"})
+                   json={"status": "risk-accepted", "justification": "Isolated VLAN", "expires": until})
     assert ok.status_code == 200 and ok.json()["status"] == "risk-accepted" and ok.json()["updated_by"] == "biomedical:test-biomedical"
     assert api.get(f"{V1}/findings", params={"status": "risk-accepted"}).json()["total"] == 1
     assert api.get(f"{V1}/findings", params={"severity": "low", "zone": "imaging"}).json()["total"] == 1
     assert api.patch(f"{V1}/findings/MT-unknown", json={"status": "acknowledged"}).status_code == 404
     entries = api.get(f"{V1}/audit", params={"entity": "finding"}).json()["items"]
     assert {(e["field"], e["old"], e["new"]) for e in entries} == {
-        ("status", "open", "risk-accepted"), ("justification", None, "Isolated VLAN"), ("expires", None, "2099-01-01")}
+        ("status", "open", "risk-accepted"), ("justification", None, "Isolated VLAN"), ("expires", None, until)}
     assert all(e["who"] == "biomedical:test-biomedical" and e["entity_id"] == fid for e in entries)
 
 
