@@ -44,13 +44,10 @@ class Server:
     seeded: Seeded
 
 
-@pytest.fixture(scope="session")
-def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    _require_chromium()
+def _serve(seeded: Seeded) -> Iterator[Server]:
+    """`seeded.app` served by uvicorn on a free 127.0.0.1 port until the generator is closed."""
     import uvicorn
 
-    # The demo hospital replayed through collector -> service -> analyzer when it is there, else hand-built rows.
-    seeded = build_app(tmp_path_factory.mktemp("ui") / "browser.db", demo=demo_available())
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(seeded.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="ui-uvicorn", daemon=True)
@@ -63,6 +60,23 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield Server(url=f"http://127.0.0.1:{port}", seeded=seeded)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    _require_chromium()
+    # The demo hospital replayed through collector -> service -> analyzer when it is there, else hand-built rows.
+    seeded = build_app(tmp_path_factory.mktemp("ui") / "browser.db", demo=demo_available())
+    yield from _serve(seeded)
+
+
+@pytest.fixture(scope="session")
+def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The generated 2,000-device hospital (tests.api.big_hospital), served once per test session."""
+    _require_chromium()
+    from tests.api.big_hospital import big_app
+
+    yield from _serve(big_app(tmp_path_factory.mktemp("big") / "big.db"))
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +130,19 @@ def tab(ui_server: Server, chromium: Any) -> Iterator[Tab]:
     page = context.new_page()
     page.set_default_timeout(10_000)
     tab = Tab(page=page, base=ui_server.url, server=ui_server)
+    page.on("console", lambda msg: tab.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def big_tab(big_server: Server, chromium: Any) -> Iterator[Tab]:
+    """A browser page on the 2,000-device hospital (sign in with `big_tab.sign_in(role)`)."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    tab = Tab(page=page, base=big_server.url, server=big_server)
     page.on("console", lambda msg: tab.errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
     yield tab
