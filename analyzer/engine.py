@@ -291,7 +291,9 @@ def evaluate(rules: Sequence[Rule], ctx: AnalysisContext) -> list[Finding]:
                 subject=key,
                 devices=sorted(set(row.get("_devices", []))), ips=sorted(set(row.get("_ips", []))),
                 evidence=list(row.get("_evidence", []))[:10], service=rule.service,
-                recommendation=fill(rule.remediation, row).strip(), zone=row.get("_zone"),
+                recommendation=fill(rule.remediation, row).strip(),
+                recommendation_fr=fill(rule.remediation_fr, row).strip() if rule.remediation_fr else "",
+                zone=row.get("_zone"),
                 first_seen=row.get("_first_seen"), last_seen=row.get("_last_seen"),
             )
     return list(found.values())

@@ -110,6 +110,9 @@ class Finding(Model):
     evidence: list[Evidence] = Field(default_factory=list, description="What was seen.")
     service: Service = Field(description="Responsible service.")
     recommendation: str = Field(default="", description="What to change, where.")
+    recommendation_fr: str = Field(default="", description="The recommendation in French (the rule's "
+                                   "remediation_fr filled with the same values); empty when the rule has "
+                                   "none.")
     zone: str | None = Field(default=None, description="Zone of the main device.")
     status: Status = Field(default="open", description="Review status; survives re-analysis.")
     first_seen: float | None = Field(default=None, description="First packet time of the evidence.")

@@ -9,6 +9,7 @@ page code so that a change of the storage touches one module.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -192,8 +193,8 @@ def finding_history(db: Session, finding_id: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for r in sorted(rows, key=lambda r: (r.when, r.id or 0)):
         last = out[-1] if out else None
-        if last is not None and last["who"] == r.who and last["action"] == r.action and \
-                abs((r.when - last["when"]).total_seconds()) < 1:
+        # one change writes one row per field, all with the same time (store.audit.record_diff)
+        if last is not None and (last["who"], last["action"], last["when"]) == (r.who, r.action, r.when):
             last["changes"].append((r.field, _plain(r.old), _plain(r.new)))
             continue
         out.append({"when": r.when, "ts": _epoch(r.when), "who": r.who, "action": r.action,
@@ -210,6 +211,33 @@ def _plain(value: str | None) -> str | None:
     except ValueError:
         return value
     return decoded if isinstance(decoded, str) else value
+
+
+@functools.lru_cache(maxsize=4)
+def _catalogue(folder: str | None) -> dict[str, Any]:
+    from analyzer.rules import RuleError, load_rules
+
+    try:
+        return {r.id: r for r in load_rules(folder)}
+    except (RuleError, OSError):
+        return {}
+
+
+def rule_texts(settings: Any, rule_id: str, lang: str) -> dict[str, Any] | None:
+    """What the rule catalogue (rules/) says about a rule, in the reader's language where the rule has it:
+    description, rationale, references, false positives (None for a rule the catalogue no longer has)."""
+    folder = getattr(settings, "rules_dir", None)
+    rule = _catalogue(str(folder) if folder else None).get(rule_id)
+    if rule is None:
+        return None
+
+    def pick(name: str) -> str:
+        text = getattr(rule, f"{name}_fr", "") if lang == "fr" else ""
+        return str(text or getattr(rule, name) or "")
+
+    return {"description": pick("description"), "rationale": pick("rationale"),
+            "references": list(rule.references), "falsepositives": list(rule.falsepositives),
+            "title": rule.title_fr if lang == "fr" and rule.title_fr else rule.title}
 
 
 def all_devices(db: Session) -> list[Device]:

@@ -54,6 +54,11 @@ def mac_key(text: str) -> str:
     return _HEX.sub("", text.lower())
 
 
+def is_mac_like(text: str) -> bool:
+    """Hex digit pairs with or without separators (':', '-', '.', ' '): what a person types for a MAC."""
+    return _MAC_LIKE.fullmatch(text.strip().lower()) is not None
+
+
 def _epoch(day: str, end: bool = False) -> float:
     when = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
     return (when + dt.timedelta(days=1) if end else when).timestamp()
@@ -62,7 +67,7 @@ def _epoch(day: str, end: bool = False) -> float:
 def haystack(finding: Finding, names: Mapping[str, str]) -> str:
     """The searchable text of a finding (lower case), device names included."""
     parts = [finding.id, finding.rule, finding.title, finding.title_fr, finding.subject, finding.zone or "",
-             finding.recommendation, *finding.ips, *finding.devices,
+             finding.recommendation, finding.recommendation_fr, *finding.ips, *finding.devices,
              *(names.get(mac, "") for mac in finding.devices), *(e.text for e in finding.evidence)]
     return "\n".join(parts).lower()
 
@@ -91,7 +96,7 @@ def matches(finding: Finding, params: Mapping[str, str], names: Mapping[str, str
     if q and not all(word in haystack(finding, names or {}) for word in q.split()):
         # a MAC typed without separators (or with other ones) still finds the device
         digits = mac_key(q)
-        if not (_MAC_LIKE.fullmatch(q) and len(digits) >= 4
+        if not (is_mac_like(q) and len(digits) >= 4
                 and any(digits in mac_key(m) for m in finding.devices)):
             return False
     return True

@@ -215,7 +215,8 @@ def install_handlers(app: Any) -> None:
     """Exception handlers of the UI (LoginRequired -> 303 to /login, Forbidden -> 403 page)."""
 
     async def login_required(request: Request, exc: Exception) -> Response:
-        return redirect("/login?" + qs(next=request.url.path))
+        query = f"?{request.url.query}" if request.url.query and len(request.url.query) < 2000 else ""
+        return redirect("/login?" + qs(next=request.url.path + query))  # back to the same filtered view
 
     async def forbidden(request: Request, exc: Exception) -> Response:
         ctx = context(request)
@@ -401,11 +402,17 @@ def _finding_page(ctx: Ctx, db: Session, finding_id: str, *, status_code: int = 
     if found is None:
         return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
     finding, extra = found
-    names = {d.mac: d.hostname or d.mac for d in (data.get_device(db,
-                                                                  mac) for mac in finding.devices)
-             if d is not None}
+    names = data.device_names(db)
+    macs = set(finding.devices)
+    related = [f for f in data.all_findings(db) if f.id != finding.id and macs & set(f.devices)]
+    related.sort(key=lambda f: (-SEVERITY_ORDER.get(f.severity, 0), f.rule, f.id))
+    today = dt.date.today()
     return ctx.render("finding.html", status_code, active="findings", finding=finding, extra=extra,
-                      device_names=names, errors=errors or {}, form=form or {})
+                      device_names=names, errors=errors or {}, form=form or {},
+                      rule=data.rule_texts(_state(ctx.request).settings, finding.rule, ctx.lang),
+                      history=data.finding_history(db, finding.id), related=related[:50],
+                      related_total=len(related), accept_min=(today + dt.timedelta(days=1)).isoformat(),
+                      accept_max=data.acceptance_limit(db, today).isoformat())
 
 
 @router.get("/findings/{finding_id}", response_class=HTMLResponse)
@@ -449,7 +456,10 @@ DEVICE_SORTS: dict[str, Any] = {
 def _matches_q(device: Device, q: str) -> bool:
     q = q.lower()
     hay = [device.mac, device.hostname or "", device.vendor or "", *device.ips, *device.names]
-    return any(q in h.lower() for h in hay)
+    if any(q in h.lower() for h in hay):
+        return True
+    digits = triage.mac_key(q)  # a MAC typed without separators, or with dashes or Cisco dots
+    return triage.is_mac_like(q) and len(digits) >= 4 and digits in triage.mac_key(device.mac)
 
 
 @router.get("/devices", response_class=HTMLResponse)

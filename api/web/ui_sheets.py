@@ -84,7 +84,8 @@ async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write"
     else:
         content = await upload.read(MAX_IMPORT_BYTES + 1)
         name = str(upload.filename).lower()
-        fmt = "json" if name.endswith(".json") else "yaml" if name.endswith((".yaml", ".yml")) else "csv"
+        fmt = ("json" if name.endswith(".json") else "yaml" if name.endswith((".yaml", ".yml"))
+               else "xlsx" if name.endswith(".xlsx") or content[:4] == b"PK\x03\x04" else "csv")
         if len(content) > MAX_IMPORT_BYTES:
             return _list_with_errors(ctx, db,
                                      [ctx.t("sheets.import_too_large", n=MAX_IMPORT_BYTES // (1024 * 1024))],

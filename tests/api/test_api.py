@@ -225,7 +225,9 @@ def test_exports(api: Api) -> None:
     ecs = [json.loads(x) for x in api.get(f"{V1}/exports/findings.ecs.jsonl").text.splitlines()]
     assert ecs[0]["event"]["kind"] == "alert" and ecs[0]["rule"]["id"] == "dm-internet"
     assert ecs[0]["related"]["ip"] == ["10.10.110.5", "203.0.113.9"] and ecs[0]["@timestamp"].endswith("Z")
-    rows = list(csv.DictReader(io.StringIO(api.get(f"{V1}/exports/inventory.csv").text)))
+    raw = api.get(f"{V1}/exports/inventory.csv").content
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM and ';': French Excel opens it as it is
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
     assert len(rows) == 3
     ct = next(r for r in rows if r["mac"] == CT)
     assert ct["vendor"].startswith("'=HYPERLINK") and ct["is_dm"] == "yes"

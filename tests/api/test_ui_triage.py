@@ -25,7 +25,8 @@ from tests.api.test_ui_pages import csrf_of, login
 from tests.api.ui_seed import CT, FINDINGS, PUMP, T0, Seeded, build_app
 
 FLAT = [Finding(id=f"MT-flat{i:07d}", rule="flat-network", severity="medium", title="Flat network",
-                title_fr="Réseau à plat", subject=f"00:1b:00:00:01:{i:02x}", devices=[f"00:1b:00:00:01:{i:02x}"],
+                title_fr="Réseau à plat", subject=f"00:1b:00:00:01:{i:02x}",
+                devices=[f"00:1b:00:00:01:{i:02x}"],
                 ips=[f"10.9.0.{i}"], service="it", zone="office" if i % 2 else "imaging",
                 first_seen=T0 + 86400 * (i % 3), last_seen=T0 + 86400 * (i % 3) + 60,
                 evidence=[Evidence(text=f"10.9.0.{i} reaches 10.9.1.{i} with no filtering")])
@@ -95,7 +96,8 @@ def test_a_group_is_risk_accepted_with_one_justification_audited_per_finding(adm
     token = csrf_of(admin, "/findings?group=rule")
     until = (dt.date.today() + dt.timedelta(days=300)).isoformat()
     form = {"csrf_token": token, "filter_group": "rule", "filter_zone": "office", "key": "flat-network",
-            "status": "risk-accepted", "justification": "Office VLAN split planned for 2027", "expires": until}
+            "status": "risk-accepted", "justification": "Office VLAN split planned for 2027",
+            "expires": until}
     done = admin.post("/findings/bulk", data=form, follow_redirects=False)
     assert done.status_code == 303 and "msg=findings.bulk_changed" in done.headers["location"]
     assert "15 findings changed" in admin.get(done.headers["location"]).text
@@ -104,7 +106,8 @@ def test_a_group_is_risk_accepted_with_one_justification_audited_per_finding(adm
         accepted = {i for i, r in rows.items() if r.status == "risk-accepted"}
         assert accepted == {f.id for f in FLAT if f.zone == "office"}  # the group within the filter, no more
         assert all(rows[i].justification == "Office VLAN split planned for 2027" for i in accepted)
-        audit = db.exec(select(AuditRow).where(AuditRow.entity == "finding", AuditRow.field == "status")).all()
+        audit = db.exec(select(AuditRow).where(AuditRow.entity == "finding",
+                                               AuditRow.field == "status")).all()
         assert Counter(a.entity_id for a in audit) == Counter(accepted)  # one audited change per finding
         assert all(a.who == "admin-user (admin)" and a.new == "risk-accepted" for a in audit)
 
@@ -139,7 +142,8 @@ def test_bulk_refusals_change_nothing(admin: TestClient, seeded: Seeded) -> None
     for extra, error in cases:
         resp = admin.post("/findings/bulk", data={**base, **extra})
         assert resp.status_code == 422 and f'id="{error}"' in resp.text, (extra, resp.text[-500:])
-    assert admin.post("/findings/bulk", data={**base, "status": "acknowledged", "csrf_token": "x"}).status_code == 403
+    forged = admin.post("/findings/bulk", data={**base, "status": "acknowledged", "csrf_token": "x"})
+    assert forged.status_code == 403
     with _db(seeded) as db:
         assert {r.status for r in db.exec(select(FindingRow))} == {"open"}
         assert not db.exec(select(AuditRow).where(AuditRow.entity == "finding")).all()
@@ -202,5 +206,34 @@ def test_triage_units() -> None:
     groups = triage.group([*FLAT, FINDINGS[0]], "rule", lang="fr")
     assert groups[0].key == "dm-internet" and groups[0].label.startswith("Dispositif")  # worst severity first
     assert groups[1].count == 30 and groups[1].label == "Réseau à plat"
-    assert triage.expand(FLAT, ids=[FLAT[0].id, "MT-other"], groups=[], by="", everything=False) == [FLAT[0].id]
+    picked = triage.expand(FLAT, ids=[FLAT[0].id, "MT-other"], groups=[], by="", everything=False)
+    assert picked == [FLAT[0].id]
     assert PUMP not in {f.subject for f in FLAT}
+
+
+def test_finding_page_rule_texts_history_and_related(admin: TestClient, seeded: Seeded) -> None:
+    from analyzer.rules import load_rules
+
+    rule = next(r for r in load_rules() if r.id == FINDINGS[0].rule)
+    fid = FINDINGS[0].id  # dm-internet on the CT scanner, which also has an end-of-life finding
+    token = csrf_of(admin, f"/findings/{fid}")
+    admin.post(f"/findings/{fid}/status", data={"csrf_token": token, "status": "acknowledged",
+                                               "justification": "ticket 4711"})
+    until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    admin.post("/findings/bulk", data={"csrf_token": token, "id": [fid], "status": "risk-accepted",
+                                       "justification": "vendor VPN until March", "expires": until})
+    page = admin.get(f"/findings/{fid}").text
+    assert rule.rationale in page and rule.description in page
+    assert all(ref.replace("'", "&#39;") in page for ref in rule.references)
+    assert FINDINGS[0].recommendation in page
+    history = page[page.index('id="history-table"'):page.index('id="related-findings"')]
+    rows = re.findall(r"<tr><td>(.*?)</tr>", history, re.S)
+    assert len(rows) == 2 and all("admin-user (admin)" in r for r in rows)  # who, oldest first
+    assert "ticket 4711" in rows[0] and "st-acknowledged" in rows[0] and "st-open" in rows[0]
+    assert "vendor VPN until March" in rows[1] and until in rows[1] and "st-risk-accepted" in rows[1]
+    assert all("<time datetime=" in r for r in rows)  # when
+    related = re.findall(r'<li data-id="([^"]+)"', page[page.index('id="related-findings"'):])
+    assert related == [f.id for f in FINDINGS[1:] if CT in f.devices]
+    french = admin.get(f"/findings/{fid}", cookies={"medtap_lang": "fr"}).text
+    assert "Historique du statut" in french and "revue" in french and "Autres constats" in french
+    assert 'max="' + acceptance_limit(_db(seeded), dt.date.today()).isoformat() + '"' in page

@@ -22,7 +22,7 @@
         : (note.getAttribute("data-template") || "{n}").replace("{n}", String(n));
     }
     if (status && expires) {
-      expires.closest(".field").hidden = status.value !== "risk-accepted";
+      expires.closest(".field").style.display = status.value === "risk-accepted" ? "" : "none";
     }
   }
   if (all) {
