@@ -336,7 +336,23 @@ def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor
     except (ServiceError, ValueError, UnicodeDecodeError) as exc:
         db.rollback()
         return 0, [getattr(exc, "detail", None) or str(exc)]
-    return result.imported, [str(e) for e in result.errors] + [str(c) for c in result.conflicts]
+    return result.imported, summarise_errors(result.errors) + [str(c) for c in result.conflicts]
+
+
+def summarise_errors(errors: list[Any], *, lines_shown: int = 8) -> list[str]:
+    """Import errors as one line per distinct (field, reason) with how many rows and which lines, most
+    frequent first: 400 rows with the same bad VLAN are one line, not 400."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for e in errors:
+        key = (str(getattr(e, "field", "")), str(getattr(e, "reason", e)))
+        groups.setdefault(key, []).append(int(getattr(e, "line", 0) or 0))
+    out = []
+    for (field, reason), lines in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        shown = ", ".join(str(n) for n in sorted(lines)[:lines_shown])
+        shown += " …" if len(lines) > lines_shown else ""
+        out.append(f"{field}: {reason} — {len(lines)} × (lines {shown})" if len(lines) > 1
+                   else f"line {lines[0]}: {field}: {reason}")
+    return out
 
 
 def export_sheets(db: Session, *, fmt: str) -> bytes:
@@ -352,21 +368,63 @@ def _epoch(value: dt.datetime | None) -> float | None:
     return value.replace(tzinfo=dt.UTC).timestamp() if value is not None else None
 
 
-def audit_entries(db: Session, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """Newest first (store.audit.list_audit), with a link to the changed object when it still exists."""
-    from store.audit import list_audit
+AUDIT_FILTERS = ("who", "entity", "action", "q")
 
-    rows, total = list_audit(db, offset=offset, limit=limit)
+
+def audit_choices(db: Session) -> dict[str, list[str]]:
+    """The distinct people, objects and actions of the audit log (the filter lists)."""
+    from store.models import AuditRow
+
+    out: dict[str, list[str]] = {}
+    for name in ("who", "entity", "action"):
+        column = getattr(AuditRow, name)
+        out[name] = sorted(v for v in db.exec(select(column).distinct().limit(500)) if v)
+    return out
+
+
+def audit_entries(db: Session, *, offset: int, limit: int,
+                  filters: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Newest first, filtered by person, object kind, action and object id (substring), with a link to the
+    changed object when it still exists; old and new values decoded for reading."""
+    from sqlmodel import col
+
+    from store.models import AuditRow
+
+    wanted = {k: v for k, v in (filters or {}).items() if v and k in AUDIT_FILTERS}
+    conds = [col(getattr(AuditRow, k)) == v for k, v in wanted.items() if k != "q"]
+    if wanted.get("q"):
+        from store.records import like_pattern
+
+        conds.append(func.lower(AuditRow.entity_id).like(like_pattern(wanted["q"]), escape="\\"))
+    total = int(db.exec(select(func.count()).select_from(AuditRow).where(*conds)).one())
+    rows = db.exec(select(AuditRow).where(*conds).order_by(col(AuditRow.id).desc())
+                   .offset(offset).limit(limit)).all()
     links = {"finding": "/findings/{}", "sheet": "/sheets/{}/edit", "device": "/devices/{}"}
     out = []
     for r in rows:
         link = links.get(r.entity)
-        out.append({"when": r.when.strftime("%Y-%m-%d %H:%M:%S"), "who": r.who, "action": r.action,
-                    "entity": r.entity,
-                    "entity_id": r.entity_id, "field": r.field, "old": r.old, "new": r.new,
+        out.append({"when": r.when, "who": r.who, "action": r.action, "entity": r.entity,
+                    "entity_id": r.entity_id, "field": r.field, "old": _readable(r.old),
+                    "new": _readable(r.new),
                     "link": link.format(quote(r.entity_id,
                                               safe="")) if link and r.action != "delete" else None})
-    return out, int(total)
+    return out, total
+
+
+def _readable(value: str | None) -> Any:
+    """An audit value for reading: text as is, a JSON object as its (key, value) pairs, a list joined."""
+    if value is None:
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    if isinstance(decoded, dict):
+        return [(str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                for k, v in decoded.items() if v not in (None, "", [], {})]
+    if isinstance(decoded, list):
+        return ", ".join(str(v) for v in decoded)
+    return str(decoded) if not isinstance(decoded, str) else decoded
 
 
 def _stats(row: RunRow) -> dict[str, Any]:

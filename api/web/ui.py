@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from fastapi import APIRouter, Depends, Request
@@ -50,6 +51,7 @@ WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 LOGIN_COOKIE = "medtap_login"
+TZ_COOKIE = "medtap_tz"  # the reader's IANA time zone, set by static/tz.js from the browser
 SERVICES = ("biomedical", "it")
 CONNECTIONS = ("wired", "wifi", "unknown")
 PAGE = 50
@@ -90,11 +92,52 @@ def qs(params: dict[str, Any] | None = None, **changes: Any) -> str:
     return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
 
 
-def _isotime(value: float | None, short: bool = False) -> str:
+def _instant(value: float | dt.datetime) -> dt.datetime:
+    """A packet time (epoch seconds) or a stored datetime (naive = UTC) as an aware UTC datetime."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromtimestamp(float(value), dt.UTC)
+
+
+def _isotime(value: float | dt.datetime | None, short: bool = False) -> str:
     if value is None:
         return ""
-    when = dt.datetime.fromtimestamp(float(value), dt.UTC)
+    when = _instant(value)
     return when.strftime("%Y-%m-%d %H:%M") if short else when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+BABEL_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+
+
+def zone_of(name: str | None, fallback: str = "UTC") -> ZoneInfo:
+    """An IANA time zone by name (the reader's browser, or the settings), UTC when unknown."""
+    for candidate in (name, fallback):
+        if candidate and len(candidate) < 64:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+@jinja2.pass_context
+def _localtime(context: Any, value: float | dt.datetime | None, fmt: str = "short") -> str:
+    """A time in the reader's language and time zone (Babel, CLDR formats): 29/12/2025 10:20 in French."""
+    from babel.dates import format_datetime
+
+    if value is None:
+        return ""
+    locale = BABEL_LOCALES.get(context.get("lang") or "en", "en_GB")
+    return str(format_datetime(_instant(value), format=fmt, tzinfo=context.get("tz") or ZoneInfo("UTC"),
+                               locale=locale))
+
+
+@jinja2.pass_context
+def _localnum(context: Any, value: int | float) -> str:
+    """A number in the reader's language (1 203 in French, 1,203 in English)."""
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(value, locale=BABEL_LOCALES.get(context.get("lang") or "en", "en_GB")))
 
 
 @dataclass
@@ -111,6 +154,8 @@ class WebState:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
         env.filters["qs"] = qs
         env.filters["isotime"] = _isotime
+        env.filters["localtime"] = _localtime
+        env.filters["num"] = _localnum
         env.globals["static_url"] = lambda name: f"/static/{name}"
         raw = data.settings_secret(settings)
         # A key of its own for the session cookie, derived from the settings secret (RFC 2104 HMAC as a KDF).
@@ -134,7 +179,10 @@ class Ctx:
         if str(shown.get("n", "")).isdigit() and len(shown["n"]) < 9:
             shown["n"] = int(shown["n"])  # a count: the plural form follows it
         flash = self.t(msg, **shown) if msg in FLASH_KEYS else None
-        base = {"lang": self.lang, "t": self.t, "user": self.user,
+        state_settings = state.settings
+        tz = zone_of(unquote(self.request.cookies.get(TZ_COOKIE) or ""),
+                     getattr(state_settings, "ui_timezone", "UTC"))
+        base = {"lang": self.lang, "t": self.t, "user": self.user, "tz": tz, "tz_name": str(tz.key),
                 "csrf": self.user.csrf if self.user else "",
                 "here": here, "active": None, "flash": flash, "flash_kind": "ok", "can": self.can}
         resp = state.templates.TemplateResponse(self.request, name, {**base, **context},
@@ -520,12 +568,13 @@ def map_page(ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_se
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(ctx: Ctx = Depends(needs("audit.read")), db: Session = Depends(data.db_session),
-               offset: str = "0") -> Response:
+def audit_page(request: Request, ctx: Ctx = Depends(needs("audit.read")),
+               db: Session = Depends(data.db_session), offset: str = "0") -> Response:
     start = as_offset(offset)
-    entries, total = data.audit_entries(db, offset=start, limit=PAGE)
+    params = {k: _clean(request.query_params.get(k)) for k in data.AUDIT_FILTERS}
+    entries, total = data.audit_entries(db, offset=start, limit=PAGE, filters=params)
     return ctx.render("audit.html", active="audit", entries=entries, total=total, offset=start, limit=PAGE,
-                      params={})
+                      params=params, options=data.audit_choices(db))
 
 
 # ----------------------------------------------------------------------------- API tokens (admin)

@@ -150,8 +150,13 @@ async def update_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs
 @router.post("/sheets/{sheet_id}/delete")
 async def delete_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs("sheet.write")),
                        db: Session = Depends(data.db_session)) -> Response:
-    await posted(request, ctx)
+    form = await posted(request, ctx)
     assert ctx.user is not None
+    if form.get("confirm") != "1":  # the list's button asks first: a page that says what will go
+        found = data.get_sheet(db, sheet_id)
+        if found is None:
+            return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
+        return ctx.render("confirm_delete.html", active="sheets", sheet=found[0])
     if not data.delete_sheet(db, sheet_id, actor=ctx.user.actor, notify=data.notifier(request)):
         return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
     return redirect("/sheets?" + _qs(msg="sheets.deleted", id=sheet_id))

@@ -227,7 +227,10 @@ def test_import_and_export_csv(admin: TestClient) -> None:
     assert exported.status_code == 200 and "SH-CT" in exported.text
     assert exported.headers["content-disposition"].endswith('.csv"')
     token = csrf_of(admin, "/sheets")
-    admin.post("/sheets/SH-LAB/delete", data={"csrf_token": token})
+    asked = admin.post("/sheets/SH-LAB/delete", data={"csrf_token": token})
+    assert asked.status_code == 200 and 'id="confirm-delete"' in asked.text  # asks first, deletes nothing
+    assert "SH-LAB" in admin.get("/sheets").text
+    admin.post("/sheets/SH-LAB/delete", data={"csrf_token": token, "confirm": "1"})
     assert "SH-LAB" not in admin.get("/sheets").text
     ok = admin.post("/sheets/import", data={"csrf_token": token}, files={"file": ("sheets.csv", exported.content, "text/csv")},
                     follow_redirects=False)
