@@ -510,8 +510,28 @@ def _matches_q(device: Device, q: str) -> bool:
     return triage.is_mac_like(q) and len(digits) >= 4 and digits in triage.mac_key(device.mac)
 
 
+DEVICE_COLUMNS = ("ips", "vlan", "vendor", "hostname", "role", "zone", "switch_port", "connection", "os",
+                  "sheet")
+"""Inventory columns a reader may show or hide (the MAC always shows: it is the link)."""
+DEFAULT_COLUMNS = ("ips", "vlan", "vendor", "hostname", "role", "zone", "os", "sheet")
+"""What fits a 1366-pixel laptop screen."""
+COLS_COOKIE = "medtap_cols"
+
+
+def chosen_columns(request: Request) -> tuple[tuple[str, ...], bool]:
+    """(columns to show, whether the reader just chose them): the form's ticks, else the cookie, else the
+    defaults."""
+    if request.query_params.get("cols_set"):
+        picked = set(request.query_params.getlist("cols"))
+        return tuple(c for c in DEVICE_COLUMNS if c in picked), True
+    saved = set((request.cookies.get(COLS_COOKIE) or "").split(","))
+    kept = tuple(c for c in DEVICE_COLUMNS if c in saved)
+    return (kept or DEFAULT_COLUMNS), False
+
+
 @router.get("/devices", response_class=HTMLResponse)
 def devices_page(
+    request: Request,
     ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
     zone: str = "", role: str = "", connection: str = "", q: str = "", sort: str = "", desc: str = "",
     offset: str = "0",
@@ -529,10 +549,15 @@ def devices_page(
     options = {"zone": sorted({d.zone for d in everything if d.zone}),
                "role": sorted({d.role for d in everything}),
                "connection": list(CONNECTIONS)}
-    return ctx.render("devices.html", active="devices", devices=chosen[start:start + PAGE], total=len(chosen),
+    cols, just_chosen = chosen_columns(request)
+    resp = ctx.render("devices.html", active="devices", devices=chosen[start:start + PAGE], total=len(chosen),
                       offset=start,
                       limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]),
-                      options=options)
+                      options=options, cols=cols, all_cols=DEVICE_COLUMNS)
+    if just_chosen:  # the choice sticks for this browser
+        resp.set_cookie(COLS_COOKIE, ",".join(cols) or "mac",
+                        **cookie_kwargs(secure=request.url.scheme == "https", max_age=365 * 86400))
+    return resp
 
 
 @router.get("/devices/{mac}", response_class=HTMLResponse)

@@ -91,3 +91,18 @@ def test_import_errors_are_summarised() -> None:
     assert len(lines) == 2
     assert lines[0].startswith("vlan: greater than or equal to 1 — 400 ×") and "2, 3, 4" in lines[0]
     assert lines[1] == "line 500: ip: not an IPv4 or IPv6 address"
+
+
+def test_inventory_columns_are_chosen_and_remembered(admin: TestClient) -> None:
+    def heads(html: str) -> list[str]:
+        table = html[html.index('id="devices-table"'):html.index("</thead>")]
+        return re.findall(r'<th scope="col"[^>]*>\s*(?:<a [^>]*>)?([^<]+)', table)
+
+    default = heads(admin.get("/devices").text)
+    assert default == ["MAC", "IP", "VLAN", "Vendor", "Name", "Role", "Zone", "OS", "Sheet"]
+    picked = admin.get("/devices", params=[("cols_set", "1"), ("cols", "hostname"), ("cols", "switch_port")])
+    assert heads(picked.text) == ["MAC", "Name", "Switch port"]
+    assert "medtap_cols=" in picked.headers["set-cookie"]
+    assert heads(admin.get("/devices").text) == ["MAC", "Name", "Switch port"]  # remembered
+    row = re.search(r"<tbody>\s*<tr>(.*?)</tr>", admin.get("/devices").text, re.S)
+    assert row is not None and row.group(1).count("<td") == 3

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from store.models import AuditRow, FindingRow
 from store.records import list_findings
-from tests.browser.conftest import Tab
+from tests.browser.conftest import ARTIFACTS, Tab
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +41,8 @@ def test_group_by_rule_then_risk_accept_a_whole_group(big_tab: Tab) -> None:
     assert tab.page.locator("#bulk-expires").is_visible()
     assert tab.page.locator("#bulk-selected").inner_text().endswith(str(len(open_ids)))
     tab.page.fill("#bulk-justification", "Flat segment accepted until the 2027 re-cabling; ACL in place")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=str(ARTIFACTS / "findings-triage.png"), full_page=True)  # README picture
     tab.page.fill("#bulk-expires", (dt.date.today() + dt.timedelta(days=400)).isoformat())
     tab.page.click("#bulk-apply")
     assert tab.page.locator("#err-expires").is_visible()  # beyond the policy's year: refused, nothing changed
@@ -123,3 +125,52 @@ def test_export_downloads_and_print_layout(big_tab: Tab, tmp_path) -> None:  # t
     assert tab.page.locator(".site-header").is_hidden() and tab.page.locator("#compare-table").is_visible()
     tab.page.emulate_media(media="screen")
     tab.finish("device-page")
+
+
+def _english_fragments(rule) -> list[str]:  # type: ignore[no-untyped-def]
+    """Pieces of a rule's English texts long enough to be unmistakable (remediations up to their first
+    placeholder)."""
+    texts = [rule.title, rule.description, rule.rationale, rule.remediation.split("{")[0]]
+    return [t.strip() for t in texts if len(t.strip()) >= 25]
+
+
+def test_french_pages_show_no_english_rule_text(tab: Tab) -> None:
+    from analyzer.rules import load_rules
+
+    catalogue = {r.id: r for r in load_rules()}
+    with tab.db() as db:
+        stored = list_findings(db, limit=100_000)[0]
+    one_per_rule = {f.rule: f for f in stored if f.rule in catalogue}
+    assert len(one_per_rule) >= 5
+    tab.page.context.add_cookies([{"name": "medtap_lang", "value": "fr", "url": tab.base}])
+    tab.sign_in(path="/findings")
+    pages = ["/findings", "/findings?group=rule", *(f"/findings/{f.id}" for f in one_per_rule.values())]
+    for path in pages:
+        tab.go(path)
+        assert tab.page.locator("html").get_attribute("lang") == "fr"
+        text = tab.page.locator("main").inner_text()
+        for rule_id, rule in catalogue.items():
+            for fragment in _english_fragments(rule):
+                assert fragment not in text, (path, rule_id, fragment)
+    finding = next(iter(one_per_rule.values()))
+    tab.go(f"/findings/{finding.id}")
+    rule = catalogue[finding.rule]
+    assert rule.rationale_fr in tab.page.locator("#rule-rationale").inner_text()
+    tab.finish("finding-fr")
+
+
+def test_inventory_fits_a_laptop_screen_and_columns_stick(big_tab: Tab) -> None:
+    tab = big_tab  # a 1366-pixel-wide window
+    tab.sign_in(path="/devices")
+    assert tab.page.evaluate("document.documentElement.scrollWidth") <= 1366
+    assert tab.page.locator("#devices-table tbody tr").count() == 50
+    tab.page.click("#column-chooser summary")
+    tab.page.check("#col-switch_port")
+    tab.page.uncheck("#col-os")
+    tab.page.click("#apply-filters")
+    tab.page.wait_for_url(re.compile(r"cols_set=1"))
+    tab.go("/devices")
+    heads = tab.page.locator("#devices-table thead th").all_inner_texts()
+    assert any("Switch port" in h for h in heads) and not any(h.strip().startswith("OS") for h in heads)
+    assert tab.page.evaluate("document.documentElement.scrollWidth") <= 1366
+    tab.finish("inventory-1366")
