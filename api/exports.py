@@ -137,6 +137,7 @@ def to_xlsx(header: list[str], rows: Iterable[list[str]], *, title: str = "medta
     with)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     book = Workbook(write_only=True)
@@ -144,10 +145,11 @@ def to_xlsx(header: list[str], rows: Iterable[list[str]], *, title: str = "medta
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
 
-    def cells(values: list[str], font: Font | None = None) -> list[WriteOnlyCell]:
+    def cells(values: list[str], font: Font | None = None) -> list[Any]:
         out = []
         for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
+            # control characters are not allowed in XLSX XML (a hostile DHCP name could carry them)
+            cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
             cell.data_type = "s"  # openpyxl would store "=..." as a formula: typed text instead
             if font is not None:
                 cell.font = font

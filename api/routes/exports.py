@@ -22,9 +22,10 @@ _bearer = HTTPBearer(auto_error=False, description="API token created with `medt
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def export_principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+def require_export(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
                      session: Session = Depends(get_session)) -> Principal:
-    """The bearer token's principal, else the web UI session's (when the UI is mounted); 403 unless the
+    """(Named like api.auth.require(...)'s dependencies: the role matrix test reads the name.) The bearer
+    token's principal, else the web UI session's (when the UI is mounted); 403 unless the
     role may export."""
     principal: Principal | None = None
     if credentials is None and getattr(request.app.state, "web", None) is not None:
@@ -52,7 +53,7 @@ def _attachment(name: str) -> dict[str, str]:
             responses={200: {"content": {"text/plain": {}}, "description": "One line per finding."}})
 def findings_syslog(severity: Severity | None = None, status: Status | None = None,
                     session: Session = Depends(get_session),
-                    _p: Principal = Depends(export_principal)) -> Response:
+                    _p: Principal = Depends(require_export)) -> Response:
     return Response(exports.findings_syslog(_findings(session, severity, status)),
                     media_type="text/plain; charset=utf-8")
 
@@ -62,7 +63,7 @@ def findings_syslog(severity: Severity | None = None, status: Status | None = No
                              "description": "One JSON object per line."}})
 def findings_ecs(severity: Severity | None = None, status: Status | None = None,
                  session: Session = Depends(get_session),
-                 _p: Principal = Depends(export_principal)) -> Response:
+                 _p: Principal = Depends(require_export)) -> Response:
     return Response(exports.findings_ecs(_findings(session, severity, status)),
                     media_type="application/x-ndjson")
 
@@ -71,7 +72,7 @@ def findings_ecs(severity: Severity | None = None, status: Status | None = None,
             responses={200: {"content": {"text/csv": {}}, "description": "Formula-neutralised CSV."}})
 def findings_csv(severity: Severity | None = None, status: Status | None = None,
                  session: Session = Depends(get_session),
-                 _p: Principal = Depends(export_principal)) -> Response:
+                 _p: Principal = Depends(require_export)) -> Response:
     return Response(exports.findings_csv(_findings(session, severity, status)),
                     media_type="text/csv; charset=utf-8", headers=_attachment("medtap-findings.csv"))
 
@@ -80,7 +81,7 @@ def findings_csv(severity: Severity | None = None, status: Status | None = None,
             responses={200: {"content": {XLSX: {}}, "description": "Every cell is text."}})
 def findings_xlsx(severity: Severity | None = None, status: Status | None = None,
                   session: Session = Depends(get_session),
-                  _p: Principal = Depends(export_principal)) -> Response:
+                  _p: Principal = Depends(require_export)) -> Response:
     return Response(exports.findings_xlsx(_findings(session, severity, status)), media_type=XLSX,
                     headers=_attachment("medtap-findings.xlsx"))
 
@@ -88,7 +89,7 @@ def findings_xlsx(severity: Severity | None = None, status: Status | None = None
 @router.get("/exports/inventory.csv", summary="Device inventory as CSV (; and a UTF-8 BOM, for French Excel)",
             responses={200: {"content": {"text/csv": {}}, "description": "Formula-neutralised CSV."}})
 def inventory(zone: str | None = Query(None, max_length=128), session: Session = Depends(get_session),
-              _p: Principal = Depends(export_principal)) -> Response:
+              _p: Principal = Depends(require_export)) -> Response:
     devices = service.list_devices(session, zone=zone, limit=10**9)[0]
     return Response(exports.inventory_csv(devices), media_type="text/csv; charset=utf-8",
                     headers=_attachment("medtap-inventory.csv"))
@@ -97,7 +98,7 @@ def inventory(zone: str | None = Query(None, max_length=128), session: Session =
 @router.get("/exports/inventory.xlsx", summary="Device inventory as an XLSX workbook",
             responses={200: {"content": {XLSX: {}}, "description": "Every cell is text."}})
 def inventory_xlsx(zone: str | None = Query(None, max_length=128), session: Session = Depends(get_session),
-                   _p: Principal = Depends(export_principal)) -> Response:
+                   _p: Principal = Depends(require_export)) -> Response:
     devices = service.list_devices(session, zone=zone, limit=10**9)[0]
     return Response(exports.inventory_xlsx(devices), media_type=XLSX,
                     headers=_attachment("medtap-inventory.xlsx"))

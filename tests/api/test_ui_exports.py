@@ -138,3 +138,8 @@ def test_print_stylesheet_hides_navigation_and_forms() -> None:
 def test_export_units() -> None:
     text = exports.to_csv(["a", "b"], [["+1", "é;x"]])
     assert text.startswith("\ufeff") and "'+1;\"é;x\"" in text
+
+
+def test_xlsx_survives_control_characters() -> None:
+    body = exports.to_xlsx(["hostname"], [["PUMP\x00-07\x1b"]])  # a hostile DHCP name
+    assert _xlsx(body)[1] == ["PUMP\ufffd-07\ufffd"]
