@@ -337,8 +337,9 @@ def evaluate(rules: Sequence[Rule], ctx: AnalysisContext) -> list[Finding]:
                 title_fr=rule.title_fr, subject=key,
                 devices=sorted(set(row.get("_devices", []))), ips=sorted(set(row.get("_ips", []))),
                 evidence=_with_policy(row), service=rule.service,
-                recommendation=fill(rule.remediation, row).strip(), zone=row.get("_zone"),
-                playbook=rule.playbook, playbook_fr=rule.playbook_fr,
+                recommendation=fill(rule.remediation, row).strip(),
+                recommendation_fr=fill(rule.remediation_fr, row).strip() if rule.remediation_fr else "",
+                zone=row.get("_zone"), playbook=rule.playbook, playbook_fr=rule.playbook_fr,
                 first_seen=row.get("_first_seen"), last_seen=row.get("_last_seen"),
             )
     return list(found.values())

@@ -116,6 +116,9 @@ class Finding(Model):
     recommendation: str = Field(default="", description="What to change, where.")
     playbook: str = Field(default="", description="First response in an incident (the rule's `playbook`).")
     playbook_fr: str = Field(default="", description="First response in French (the rule's `playbook_fr`).")
+    recommendation_fr: str = Field(default="", description="The recommendation in French (the rule's "
+                                   "remediation_fr filled with the same values); empty when the rule has "
+                                   "none.")
     zone: str | None = Field(default=None, description="Zone of the main device.")
     status: Status = Field(default="open", description="Review status; survives re-analysis.")
     first_seen: float | None = Field(default=None, description="First packet time of the evidence.")

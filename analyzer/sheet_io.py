@@ -364,10 +364,49 @@ def _read_structured(items: Any, result: ParseResult) -> list[tuple[int, Sheet]]
     return out
 
 
+XLSX_MAX_ROWS = 200_000
+XLSX_MAX_COLUMNS = 200
+
+
+def xlsx_to_csv(data: bytes) -> str:
+    """The first worksheet of an XLSX workbook (an asset database's usual export) as `;`-separated CSV text,
+    read as values (a formula cell gives its cached value, never evaluated); ValueError when it is not a
+    readable workbook."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+    try:
+        sheet = book.worksheets[0]
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf, delimiter=";", lineterminator="\n")
+        for n, row in enumerate(sheet.iter_rows(values_only=True)):
+            if n >= XLSX_MAX_ROWS:
+                raise ValueError(f"more than {XLSX_MAX_ROWS} rows")
+            cells = ["" if v is None else v.isoformat()[:10] if isinstance(v, dt.date) else str(v)
+                     for v in row[:XLSX_MAX_COLUMNS]]
+            if any(cells):
+                writer.writerow(cells)
+        return buf.getvalue()
+    finally:
+        book.close()
+
+
 def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
-    """Parse a file's content; every refused row becomes a SheetError (line = CSV line or item number)."""
+    """Parse a file's content; every refused row becomes a SheetError (line = CSV line or item number).
+    XLSX is read as the CSV of its first worksheet (same columns, French or English headers)."""
     fmt = fmt.lower().replace("yml", "yaml")
     result = ParseResult()
+    if fmt == "xlsx":
+        try:
+            data, fmt = xlsx_to_csv(data if isinstance(data, bytes) else data.encode()), "csv"
+        except ValueError as exc:
+            result.errors.append(SheetError(0, "file", str(exc)))
+            return result
     try:
         text = _decode(data)
     except UnicodeDecodeError as exc:
@@ -392,7 +431,7 @@ def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
             return result
         rows = _read_structured(parsed, result)
     else:
-        result.errors.append(SheetError(0, "format", f"unknown format {fmt!r} (csv, json or yaml)"))
+        result.errors.append(SheetError(0, "format", f"unknown format {fmt!r} (csv, xlsx, json or yaml)"))
         return result
     seen: set[str] = set()
     for line, sheet in rows:

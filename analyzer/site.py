@@ -267,6 +267,10 @@ class SitePolicy(SiteModel):
     maintenance: Maintenance = Field(default_factory=Maintenance)
     dhcp_servers: list[str] = Field(default_factory=list)
     exceptions: list[SiteException] = Field(default_factory=list)
+    risk_acceptance_max_days: int = Field(default=365, ge=1, le=3650,
+                                          description="Longest a risk acceptance of a finding may run, in "
+                                          "days from the day it is given (the API and the UI refuse a later "
+                                          "expiry).")
     min_observed_hours: float = Field(default=1.0, ge=0,
                                       description="Hours of traffic observed on a device's VLAN (or of the "
                                       "device) before declared-not-seen and declared-server-silent may fire: "

@@ -1,10 +1,13 @@
-"""Exports for the SIEM and spreadsheets: findings as RFC 5424 syslog or ECS JSON lines, inventory as CSV.
+"""Exports for the SIEM and spreadsheets: findings as RFC 5424 syslog or ECS JSON lines, findings and
+inventory as CSV and XLSX.
 
 Syslog lines follow RFC 5424 (PRI from facility local0 and the finding severity,
 structured data `medtap@32473`, the IANA example enterprise number).  ECS lines
 use Elastic Common Schema field names (event.*, rule.*, related.ip, observer.*).
 The inventory CSV neutralises spreadsheet formulas (OWASP CSV injection): a cell
-starting with = + - @ (or tab/CR) gets a leading `'`.
+starting with = + - @ (or tab/CR) gets a leading `'`.  CSV is `;`-separated UTF-8 with a BOM, as the
+sheets export: French Excel opens it as it is, accents and columns intact.  XLSX is written with openpyxl,
+every text cell typed as a string, so no value is ever read as a formula.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from analyzer.models import Device, Finding
@@ -92,14 +95,86 @@ def _cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return _iso(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return str(value)
 
 
-def inventory_csv(devices: Iterable[Device]) -> str:
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(INVENTORY_COLUMNS)
+FINDING_COLUMNS = ["id", "rule", "severity", "status", "title", "service", "zone", "subject", "devices",
+                   "ips", "first_seen", "last_seen", "justification", "expires", "updated_by",
+                   "recommendation"]
+
+
+def inventory_rows(devices: Iterable[Device]) -> Iterator[list[str]]:
     for device in devices:
         data = device.model_dump()
-        writer.writerow([neutralise(_cell(data.get(c))) for c in INVENTORY_COLUMNS])
+        yield [_cell(data.get(c)) for c in INVENTORY_COLUMNS]
+
+
+def finding_rows(findings: Iterable[Finding], *, lang: str = "en") -> Iterator[list[str]]:
+    """One row per finding (FINDING_COLUMNS); the title in `lang` when the rule has it."""
+    for f in findings:
+        data = f.model_dump()
+        if lang == "fr" and f.title_fr:
+            data["title"] = f.title_fr
+        if lang == "fr" and f.recommendation_fr:
+            data["recommendation"] = f.recommendation_fr
+        yield [_cell(data.get(c)) for c in FINDING_COLUMNS]
+
+
+def to_csv(header: list[str], rows: Iterable[list[str]]) -> str:
+    """`;`-separated, CRLF, a UTF-8 BOM in front, formulas neutralised."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([neutralise(v) for v in row])
+    return "\ufeff" + buf.getvalue()
+
+
+def to_xlsx(header: list[str], rows: Iterable[list[str]], *, title: str = "medtap") -> bytes:
+    """One worksheet, a bold frozen header row; every cell a string (never a formula, whatever it starts
+    with)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+
+    def cells(values: list[str], font: Font | None = None) -> list[Any]:
+        out = []
+        for value in values:
+            # control characters are not allowed in XLSX XML (a hostile DHCP name could carry them)
+            cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+            cell.data_type = "s"  # openpyxl would store "=..." as a formula: typed text instead
+            if font is not None:
+                cell.font = font
+            out.append(cell)
+        return out
+
+    sheet.append(cells(header, bold))
+    for row in rows:
+        sheet.append(cells(row))
+    buf = io.BytesIO()
+    book.save(buf)
     return buf.getvalue()
+
+
+def inventory_csv(devices: Iterable[Device]) -> str:
+    return to_csv(INVENTORY_COLUMNS, inventory_rows(devices))
+
+
+def inventory_xlsx(devices: Iterable[Device]) -> bytes:
+    return to_xlsx(INVENTORY_COLUMNS, inventory_rows(devices), title="inventory")
+
+
+def findings_csv(findings: Iterable[Finding], *, lang: str = "en") -> str:
+    return to_csv(FINDING_COLUMNS, finding_rows(findings, lang=lang))
+
+
+def findings_xlsx(findings: Iterable[Finding], *, lang: str = "en") -> bytes:
+    return to_xlsx(FINDING_COLUMNS, finding_rows(findings, lang=lang), title="findings")

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="",
                             description="Key for UI sessions and pseudonymisation; random per process "
                             "when empty.")
+    ui_timezone: str = Field(default="Europe/Paris",
+                             description="Time zone the web UI shows times in until the reader's browser "
+                             "tells its own (IANA name).")
     session_idle_timeout: int = Field(default=30 * 60, ge=1,
                                       description="Seconds without a request that end a UI session.")
     session_max_age: int = Field(default=12 * 3600, ge=1,

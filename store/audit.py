@@ -6,13 +6,14 @@ writes rows here in the same transaction as the change itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from store.models import AuditRow
+from store.models import AuditRow, utcnow
 
 
 def _text(value: Any) -> str | None:
@@ -24,22 +25,25 @@ def _text(value: Any) -> str | None:
 
 
 def record(session: Session, *, who: str, action: str, entity: str, entity_id: str,
-           field: str | None = None, old: Any = None, new: Any = None) -> AuditRow:
+           field: str | None = None, old: Any = None, new: Any = None,
+           when: dt.datetime | None = None) -> AuditRow:
     """Add one audit row (committed by the caller with the change)."""
     row = AuditRow(who=who, action=action, entity=entity, entity_id=entity_id, field=field, old=_text(old),
-                   new=_text(new))
+                   new=_text(new), when=when or utcnow())
     session.add(row)
     return row
 
 
 def record_diff(session: Session, *, who: str, action: str, entity: str, entity_id: str,
                 old: dict[str, Any], new: dict[str, Any]) -> int:
-    """One row per top-level field whose value changed; returns how many."""
+    """One row per top-level field whose value changed, all with the same time (one change); returns how
+    many."""
     count = 0
+    when = utcnow()
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):
             record(session, who=who, action=action, entity=entity, entity_id=entity_id, field=key,
-                   old=old.get(key), new=new.get(key))
+                   old=old.get(key), new=new.get(key), when=when)
             count += 1
     return count
 

@@ -70,32 +70,52 @@ def _emit(notify: Notify, kind: str, entity_id: str, actor: str, **extra: Any) -
 # --------------------------------------------------------------------------- findings
 
 
-def set_finding_status(session: Session, finding_id: str, *, status: str, justification: str | None = None,
-                       expires: dt.date | None = None, actor: str, notify: Notify = None,
-                       today: dt.date | None = None) -> FindingOut:
-    """Review a finding; risk-accepted needs a justification and a future expiry, false-positive a
-    justification."""
+RISK_ACCEPTANCE_MAX_DAYS = 365
+"""Longest risk acceptance when there is no site policy (SitePolicy.risk_acceptance_max_days)."""
+MAX_BULK_REVIEW = 20_000
+"""Most findings one bulk review may change (a whole rule group of a large hospital fits)."""
+
+
+def acceptance_limit(session: Session, today: dt.date | None = None) -> dt.date:
+    """The latest expiry a risk acceptance given `today` may have: the stored site policy's maximum
+    (`risk_acceptance_max_days`), one year when there is no policy."""
+    from store.facts import stored_policy
+
+    policy = stored_policy(session)
+    days = int(getattr(policy, "risk_acceptance_max_days", 0) or RISK_ACCEPTANCE_MAX_DAYS)
+    return (today or dt.date.today()) + dt.timedelta(days=days)
+
+
+def _checked_review(session: Session, status: str, justification: str | None, expires: dt.date | None,
+                    today: dt.date | None) -> tuple[str | None, dt.date | None]:
+    """The review's justification and expiry once every rule holds, else InvalidError on the field."""
     if status not in REVIEW_STATUSES:
-        raise InvalidError(f"unknown status {status!r} (one of {', '.join(REVIEW_STATUSES)})",
-                                     "status")
-    row = session.get(FindingRow, finding_id)
-    if row is None:
-        raise NotFoundError(f"no finding {finding_id!r}", "finding_id")
+        raise InvalidError(f"unknown status {status!r} (one of {', '.join(REVIEW_STATUSES)})", "status")
     justification = (justification or "").strip() or None
     if status in ("risk-accepted", "false-positive") and not justification:
         raise InvalidError(f"{status} needs a justification", "justification")
-    if status == "risk-accepted":
-        if expires is None:
-            raise InvalidError("risk-accepted needs an expiry date", "expires")
-        if expires <= (today or dt.date.today()):
-            raise InvalidError("the expiry date must be in the future", "expires")
-    elif expires is not None and status != "risk-accepted":
-        expires = None
+    if status != "risk-accepted":
+        return justification, None
+    if expires is None:
+        raise InvalidError("risk-accepted needs an expiry date", "expires")
+    day = today or dt.date.today()
+    if expires <= day:
+        raise InvalidError("the expiry date must be in the future", "expires")
+    limit = acceptance_limit(session, day)
+    if expires > limit:
+        raise InvalidError(f"the expiry date may be {limit.isoformat()} at the latest (the site policy's "
+                           f"maximum risk acceptance is {(limit - day).days} days)", "expires")
+    return justification, expires
+
+
+def _review(session: Session, row: FindingRow, *, status: str, justification: str | None,
+            expires: dt.date | None, actor: str) -> dict[str, Any]:
+    """Apply a checked review to one finding row with its audit rows (the caller commits)."""
     old = {"status": row.status, "justification": row.justification,
            "expires": row.expires.isoformat() if row.expires else None}
     new = {"status": status, "justification": justification,
            "expires": expires.isoformat() if expires else None}
-    audit.record_diff(session, who=actor, action="review", entity="finding", entity_id=finding_id, old=old,
+    audit.record_diff(session, who=actor, action="review", entity="finding", entity_id=row.id, old=old,
                       new=new)
     row.status, row.justification, row.expires = status, justification, expires
     row.updated_by, row.updated_at = actor, utcnow()
@@ -103,11 +123,53 @@ def set_finding_status(session: Session, finding_id: str, *, status: str, justif
     data["status"] = status
     row.data = json.dumps(data)
     session.add(row)
+    return new
+
+
+def set_finding_status(session: Session, finding_id: str, *, status: str, justification: str | None = None,
+                       expires: dt.date | None = None, actor: str, notify: Notify = None,
+                       today: dt.date | None = None) -> FindingOut:
+    """Review a finding; risk-accepted needs a justification and a future expiry no later than the site
+    policy's maximum (acceptance_limit), false-positive a justification."""
+    justification, expires = _checked_review(session, status, justification, expires, today)
+    row = session.get(FindingRow, finding_id)
+    if row is None:
+        raise NotFoundError(f"no finding {finding_id!r}", "finding_id")
+    new = _review(session, row, status=status, justification=justification, expires=expires, actor=actor)
     session.commit()
     session.refresh(row)
     _emit(notify, "finding.status", finding_id, actor, rule=row.rule, severity=row.severity, status=status,
           justification=justification, expires=new["expires"])
     return finding_out(row)
+
+
+def set_findings_status(session: Session, finding_ids: Sequence[str], *, status: str,
+                        justification: str | None = None, expires: dt.date | None = None, actor: str,
+                        notify: Notify = None, today: dt.date | None = None) -> int:
+    """Review many findings with one comment, all or none: the checks of set_finding_status, every id must
+    exist, one audited change per finding, one commit.  Returns how many findings were reviewed."""
+    justification, expires = _checked_review(session, status, justification, expires, today)
+    ids = list(dict.fromkeys(finding_ids))
+    if not ids:
+        raise InvalidError("select at least one finding", "ids")
+    if len(ids) > MAX_BULK_REVIEW:
+        raise InvalidError(f"at most {MAX_BULK_REVIEW} findings at once", "ids")
+    rows: list[FindingRow] = []
+    for start in range(0, len(ids), 500):
+        rows += session.exec(select(FindingRow).where(col(FindingRow.id).in_(ids[start:start + 500]))).all()
+    missing = sorted(set(ids) - {r.id for r in rows})
+    if missing:
+        raise NotFoundError(f"no finding {missing[0]!r}" + (f" (and {len(missing) - 1} more)"
+                                                           if len(missing) > 1 else ""), "ids")
+    events = []
+    for row in rows:
+        new = _review(session, row, status=status, justification=justification, expires=expires, actor=actor)
+        events.append((row.id, row.rule, row.severity, new["expires"]))
+    session.commit()
+    for finding_id, rule, severity, until in events:
+        _emit(notify, "finding.status", finding_id, actor, rule=rule, severity=severity, status=status,
+              justification=justification, expires=until)
+    return len(rows)
 
 
 # --------------------------------------------------------------------------- sheets

@@ -45,8 +45,11 @@ class Rule(RuleModel):
     severity: Literal["info", "low", "medium", "high", "critical"]
     service: Literal["biomedical", "it"]
     description: str = ""
+    description_fr: str = Field(default="", description="French description (shown on French pages).")
     rationale: str = ""
+    rationale_fr: str = Field(default="", description="French rationale.")
     remediation: str = ""
+    remediation_fr: str = Field(default="", description="French remediation template (same placeholders).")
     references: list[str] = Field(default_factory=list)
     falsepositives: list[str] = Field(default_factory=list)
     playbook: str = Field(default="", description="First response in an incident: what to do now, before "

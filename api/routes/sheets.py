@@ -77,8 +77,8 @@ def export_sheets(format: Literal["csv", "json", "yaml"] = Query("csv"),
 
 @router.post("/sheets/import", response_model=ImportOut, summary="Import a sheets file (multipart)",
              description="A bad row refuses the whole file (422 listing every error) unless partial=true.")
-async def import_sheets(file: UploadFile = File(..., description="CSV (; or ,), JSON or YAML."),
-                        format: Literal["csv", "json", "yaml"] | None = Form(
+async def import_sheets(file: UploadFile = File(..., description="CSV (; or ,), XLSX, JSON or YAML."),
+                        format: Literal["csv", "xlsx", "json", "yaml"] | None = Form(
                             None, description="Default: from the file name."),
                         partial: bool = Form(False),
                         overwrite: bool = Form(False,
@@ -87,9 +87,9 @@ async def import_sheets(file: UploadFile = File(..., description="CSV (; or ,), 
                         principal: Principal = Depends(require("sheet.write")),
                         notify: Notify = Depends(get_notify)) -> ImportOut:
     fmt = format or (file.filename or "").rsplit(".", 1)[-1].lower().replace("yml", "yaml")
-    if fmt not in ("csv", "json", "yaml"):
-        raise InvalidError("give format=csv|json|yaml or a file name ending in .csv, .json or .yaml",
-                           "format")
+    if fmt not in ("csv", "xlsx", "json", "yaml"):
+        raise InvalidError("give format=csv|xlsx|json|yaml or a file name ending in .csv, .xlsx, .json or "
+                           ".yaml", "format")
     data = await file.read()
     result = service.import_sheets(session, data, fmt=fmt, actor=principal.actor, partial=partial,
                                    notify=notify,

@@ -17,11 +17,13 @@ def install_web(app: FastAPI, settings: Any) -> None:
 
     from api.web.ui import STATIC_DIR, WebState, install_handlers, router
     from api.web.ui_dashboard import router as dashboard_router
+    from api.web.ui_exports import router as exports_router
     from api.web.ui_map import router as map_router
     from api.web.ui_reports import router as reports_router
     from api.web.ui_sheets import router as sheets_router
 
     app.state.web = WebState.create(settings)
+    app.include_router(exports_router)  # before the pages: /findings/export.csv is not a finding id
     app.include_router(router)
     app.include_router(dashboard_router)
     app.include_router(map_router)

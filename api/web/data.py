@@ -9,6 +9,7 @@ page code so that a change of the storage touches one module.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from analyzer.models import Device, Finding
 from analyzer.sheets import Sheet
 from api.web.mapsvg import Edge
 from api.web.session import WebSession
-from store.models import FactRow, RunRow, TokenRow, WebSessionRow, utcnow
+from store.models import DeviceRow, FactRow, RunRow, TokenRow, WebSessionRow, utcnow
 
 Notify = Callable[[dict[str, Any]], None] | None
 MAX_ROWS = 100_000  # the UI lists, sorts and counts in memory: plenty for one hospital's inventory
@@ -156,6 +157,89 @@ def set_status(db: Session, finding_id: str, *, status: str, justification: str 
     return {}
 
 
+def set_many_status(db: Session, finding_ids: list[str], *, status: str, justification: str | None,
+                    expires: dt.date | None, actor: str, notify: Notify = None) -> tuple[int, dict[str, str]]:
+    """Review many findings with one comment (store.service.set_findings_status: all or none, audited per
+    finding); (how many changed, refusals by field)."""
+    from api.errors import InvalidError, NotFoundError
+    from store.service import set_findings_status
+
+    try:
+        return set_findings_status(db, finding_ids, status=status, justification=justification,
+                                   expires=expires, actor=actor, notify=notify), {}
+    except (InvalidError, NotFoundError) as exc:
+        db.rollback()
+        return 0, {exc.field or "status": exc.detail}
+
+
+def acceptance_limit(db: Session, today: dt.date) -> dt.date:
+    """Latest expiry of a risk acceptance given today (the site policy's maximum, one year by default)."""
+    from store.service import acceptance_limit as _limit
+
+    return _limit(db, today)
+
+
+def device_names(db: Session) -> dict[str, str]:
+    """MAC -> best name (hostname, else the MAC), read from the indexed columns only (no JSON decoding)."""
+    return {mac: host or mac for mac, host in db.exec(select(DeviceRow.mac, DeviceRow.hostname))}
+
+
+def finding_history(db: Session, finding_id: str) -> list[dict[str, Any]]:
+    """The finding's review changes from the audit log, oldest first: when, who and each field's
+    before/after."""
+    from store.audit import list_audit
+
+    rows, _ = list_audit(db, entity="finding", entity_id=finding_id, limit=1000)
+    out: list[dict[str, Any]] = []
+    for r in sorted(rows, key=lambda r: (r.when, r.id or 0)):
+        last = out[-1] if out else None
+        # one change writes one row per field, all with the same time (store.audit.record_diff)
+        if last is not None and (last["who"], last["action"], last["when"]) == (r.who, r.action, r.when):
+            last["changes"].append((r.field, _plain(r.old), _plain(r.new)))
+            continue
+        out.append({"when": r.when, "ts": _epoch(r.when), "who": r.who, "action": r.action,
+                    "changes": [(r.field, _plain(r.old), _plain(r.new))]})
+    return out
+
+
+def _plain(value: str | None) -> str | None:
+    """An audit value as stored (JSON text for non-strings) shown as text."""
+    if value is None:
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else value
+
+
+@functools.lru_cache(maxsize=4)
+def _catalogue(folder: str | None) -> dict[str, Any]:
+    from analyzer.rules import RuleError, load_rules
+
+    try:
+        return {r.id: r for r in load_rules(folder)}
+    except (RuleError, OSError):
+        return {}
+
+
+def rule_texts(settings: Any, rule_id: str, lang: str) -> dict[str, Any] | None:
+    """What the rule catalogue (rules/) says about a rule, in the reader's language where the rule has it:
+    description, rationale, references, false positives (None for a rule the catalogue no longer has)."""
+    folder = getattr(settings, "rules_dir", None)
+    rule = _catalogue(str(folder) if folder else None).get(rule_id)
+    if rule is None:
+        return None
+
+    def pick(name: str) -> str:
+        text = getattr(rule, f"{name}_fr", "") if lang == "fr" else ""
+        return str(text or getattr(rule, name) or "")
+
+    return {"description": pick("description"), "rationale": pick("rationale"),
+            "references": list(rule.references), "falsepositives": list(rule.falsepositives),
+            "title": rule.title_fr if lang == "fr" and rule.title_fr else rule.title}
+
+
 def all_devices(db: Session) -> list[Device]:
     from store.records import list_devices
 
@@ -252,7 +336,23 @@ def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor
     except (ServiceError, ValueError, UnicodeDecodeError) as exc:
         db.rollback()
         return 0, [getattr(exc, "detail", None) or str(exc)]
-    return result.imported, [str(e) for e in result.errors] + [str(c) for c in result.conflicts]
+    return result.imported, summarise_errors(result.errors) + [str(c) for c in result.conflicts]
+
+
+def summarise_errors(errors: list[Any], *, lines_shown: int = 8) -> list[str]:
+    """Import errors as one line per distinct (field, reason) with how many rows and which lines, most
+    frequent first: 400 rows with the same bad VLAN are one line, not 400."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for e in errors:
+        key = (str(getattr(e, "field", "")), str(getattr(e, "reason", e)))
+        groups.setdefault(key, []).append(int(getattr(e, "line", 0) or 0))
+    out = []
+    for (field, reason), lines in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        shown = ", ".join(str(n) for n in sorted(lines)[:lines_shown])
+        shown += " …" if len(lines) > lines_shown else ""
+        out.append(f"{field}: {reason} — {len(lines)} × (lines {shown})" if len(lines) > 1
+                   else f"line {lines[0]}: {field}: {reason}")
+    return out
 
 
 def export_sheets(db: Session, *, fmt: str) -> bytes:
@@ -268,21 +368,63 @@ def _epoch(value: dt.datetime | None) -> float | None:
     return value.replace(tzinfo=dt.UTC).timestamp() if value is not None else None
 
 
-def audit_entries(db: Session, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """Newest first (store.audit.list_audit), with a link to the changed object when it still exists."""
-    from store.audit import list_audit
+AUDIT_FILTERS = ("who", "entity", "action", "q")
 
-    rows, total = list_audit(db, offset=offset, limit=limit)
+
+def audit_choices(db: Session) -> dict[str, list[str]]:
+    """The distinct people, objects and actions of the audit log (the filter lists)."""
+    from store.models import AuditRow
+
+    out: dict[str, list[str]] = {}
+    for name in ("who", "entity", "action"):
+        column = getattr(AuditRow, name)
+        out[name] = sorted(v for v in db.exec(select(column).distinct().limit(500)) if v)
+    return out
+
+
+def audit_entries(db: Session, *, offset: int, limit: int,
+                  filters: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Newest first, filtered by person, object kind, action and object id (substring), with a link to the
+    changed object when it still exists; old and new values decoded for reading."""
+    from sqlmodel import col
+
+    from store.models import AuditRow
+
+    wanted = {k: v for k, v in (filters or {}).items() if v and k in AUDIT_FILTERS}
+    conds = [col(getattr(AuditRow, k)) == v for k, v in wanted.items() if k != "q"]
+    if wanted.get("q"):
+        from store.records import like_pattern
+
+        conds.append(func.lower(AuditRow.entity_id).like(like_pattern(wanted["q"]), escape="\\"))
+    total = int(db.exec(select(func.count()).select_from(AuditRow).where(*conds)).one())
+    rows = db.exec(select(AuditRow).where(*conds).order_by(col(AuditRow.id).desc())
+                   .offset(offset).limit(limit)).all()
     links = {"finding": "/findings/{}", "sheet": "/sheets/{}/edit", "device": "/devices/{}"}
     out = []
     for r in rows:
         link = links.get(r.entity)
-        out.append({"when": r.when.strftime("%Y-%m-%d %H:%M:%S"), "who": r.who, "action": r.action,
-                    "entity": r.entity,
-                    "entity_id": r.entity_id, "field": r.field, "old": r.old, "new": r.new,
+        out.append({"when": r.when, "who": r.who, "action": r.action, "entity": r.entity,
+                    "entity_id": r.entity_id, "field": r.field, "old": _readable(r.old),
+                    "new": _readable(r.new),
                     "link": link.format(quote(r.entity_id,
                                               safe="")) if link and r.action != "delete" else None})
-    return out, int(total)
+    return out, total
+
+
+def _readable(value: str | None) -> Any:
+    """An audit value for reading: text as is, a JSON object as its (key, value) pairs, a list joined."""
+    if value is None:
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    if isinstance(decoded, dict):
+        return [(str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                for k, v in decoded.items() if v not in (None, "", [], {})]
+    if isinstance(decoded, list):
+        return ", ".join(str(v) for v in decoded)
+    return str(decoded) if not isinstance(decoded, str) else decoded
 
 
 def _stats(row: RunRow) -> dict[str, Any]:

@@ -139,17 +139,34 @@ def parse_sheet_form(
             if field == "remote_maintenance":
                 field = {"gateway": "rm_gateway",
                          "supplier": "rm_supplier"}.get(loc[1] if len(loc) > 1 else "", "rm_method")
-            errors.setdefault(field if field in FIELD_NAMES else "id",
-                              str(err.get("msg", "invalid")).removeprefix("Value error, "))
+            errors.setdefault(field if field in FIELD_NAMES else "id", _message(err, gettext))
         return None, errors, values
     if errors:
         return None, errors, values
     return sheet, {}, values
 
 
+PYDANTIC_KEYS = {"missing": "form.err.missing", "string_too_long": "form.err.too_long",
+                 "literal_error": "form.err.choice", "int_parsing": "form.err.integer",
+                 "int_from_float": "form.err.integer", "date_parsing": "form.err.date",
+                 "date_from_datetime_parsing": "form.err.date", "greater_than_equal": "form.err.min",
+                 "less_than_equal": "form.err.max", "string_pattern_mismatch": "form.err.pattern"}
+"""pydantic error types -> catalogue keys: the sheet form's errors in the reader's language."""
+
+
+def _message(err: Mapping[str, Any], gettext: Callable[..., str]) -> str:
+    key = PYDANTIC_KEYS.get(str(err.get("type", "")))
+    ctx = {k: str(v) for k, v in (err.get("ctx") or {}).items()}
+    if key is not None:
+        return gettext(key, **ctx)
+    return str(err.get("msg", "invalid")).removeprefix("Value error, ")
+
+
 def parse_acceptance(form: Mapping[str, Any], gettext: Callable[..., str],
-                     today: dt.date) -> tuple[str, dt.date | None, dict[str, str]]:
-    """Justification and expiry of a risk acceptance, each checked (both required, expiry in the future)."""
+                     today: dt.date,
+                     latest: dt.date | None = None) -> tuple[str, dt.date | None, dict[str, str]]:
+    """Justification and expiry of a risk acceptance, each checked (both required, expiry in the future and
+    no later than `latest`, the site policy's maximum)."""
     justification = str(form.get("justification") or "").strip()[:2000]
     raw = str(form.get("expires") or "").strip()
     errors: dict[str, str] = {}
@@ -166,4 +183,7 @@ def parse_acceptance(form: Mapping[str, Any], gettext: Callable[..., str],
         else:
             if expires <= today:
                 errors["expires"] = gettext("finding.bad_expiry")
+            elif latest is not None and expires > latest:
+                errors["expires"] = gettext("finding.expiry_too_far", latest=latest.isoformat(),
+                                            days=(latest - today).days)
     return justification, expires, errors

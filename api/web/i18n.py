@@ -1,7 +1,9 @@
 """Web UI translations (French and English) and language negotiation.
 
 Every string the UI shows lives in `locales/<lang>.yaml` (flat keys, `str.format`
-placeholders).  The language is the `medtap_lang` cookie when set (the header
+placeholders).  A text that depends on a count is two keys, `<key>.one` and `<key>.other`,
+chosen by the CLDR plural rules of the language (Babel) when the call passes an integer `n`.
+The language is the `medtap_lang` cookie when set (the header
 switch), otherwise the best match of the browser's Accept-Language (RFC 9110
 section 12.5.4, q-values), otherwise English.  A missing key shows the key itself,
 and a test keeps both files and the templates in step.
@@ -68,6 +70,13 @@ def negotiate(cookie: str | None, accept_language: str | None) -> str:
     return DEFAULT_LANG
 
 
+def plural_form(lang: str, n: int) -> str:
+    """CLDR plural category of `n` in `lang` (Babel): 'one' or 'other' here (French: 0 and 1 are 'one')."""
+    from babel import Locale
+
+    return str(Locale.parse(lang).plural_form(abs(n)))
+
+
 @dataclass
 class Translator:
     """The two catalogues, loaded once per app (kept on app.state, not in a module global)."""
@@ -80,6 +89,10 @@ class Translator:
 
     def gettext(self, lang: str, key: str, **params: Any) -> str:
         table = self.catalogues.get(lang) or self.catalogues.get(DEFAULT_LANG, {})
+        if isinstance(params.get("n"), int) and f"{key}.other" in table:
+            key = f"{key}.{plural_form(lang, params['n'])}"  # "1 fiche importée", "2 fiches importées"
+            if key not in table:
+                key = key.rsplit(".", 1)[0] + ".other"
         text = table.get(key) or self.catalogues.get(DEFAULT_LANG, {}).get(key) or key
         if params:
             try:

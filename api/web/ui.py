@@ -16,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from fastapi import APIRouter, Depends, Request
@@ -30,7 +31,7 @@ from sqlmodel import Session
 
 from analyzer.models import REVIEW_STATUSES, SEVERITY_ORDER, STATUSES, Device
 from api.auth import PERMISSIONS, allowed
-from api.web import data
+from api.web import data, triage
 from api.web.forms import parse_acceptance
 from api.web.i18n import LANG_COOKIE, LANGS, Bound, Translator, negotiate
 from api.web.session import (
@@ -43,16 +44,19 @@ from api.web.session import (
     load_session,
     new_session,
 )
+from store.service import MAX_BULK_REVIEW
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 LOGIN_COOKIE = "medtap_login"
+TZ_COOKIE = "medtap_tz"  # the reader's IANA time zone, set by static/tz.js from the browser
 SERVICES = ("biomedical", "it")
 CONNECTIONS = ("wired", "wifi", "unknown")
 PAGE = 50
 # Flash messages travel as a catalogue key in the redirect URL; only these keys are shown.
-FLASH_KEYS = frozenset({"finding.status_changed", "sheets.saved", "sheets.deleted", "sheets.imported",
+FLASH_KEYS = frozenset({"finding.status_changed", "findings.bulk_changed", "sheets.saved", "sheets.deleted",
+                        "sheets.imported",
                         "login.signed_out",
                         "tokens.revoked"})
 
@@ -87,11 +91,52 @@ def qs(params: dict[str, Any] | None = None, **changes: Any) -> str:
     return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
 
 
-def _isotime(value: float | None, short: bool = False) -> str:
+def _instant(value: float | dt.datetime) -> dt.datetime:
+    """A packet time (epoch seconds) or a stored datetime (naive = UTC) as an aware UTC datetime."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromtimestamp(float(value), dt.UTC)
+
+
+def _isotime(value: float | dt.datetime | None, short: bool = False) -> str:
     if value is None:
         return ""
-    when = dt.datetime.fromtimestamp(float(value), dt.UTC)
+    when = _instant(value)
     return when.strftime("%Y-%m-%d %H:%M") if short else when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+BABEL_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+
+
+def zone_of(name: str | None, fallback: str = "UTC") -> ZoneInfo:
+    """An IANA time zone by name (the reader's browser, or the settings), UTC when unknown."""
+    for candidate in (name, fallback):
+        if candidate and len(candidate) < 64:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+@jinja2.pass_context
+def _localtime(context: Any, value: float | dt.datetime | None, fmt: str = "short") -> str:
+    """A time in the reader's language and time zone (Babel, CLDR formats): 29/12/2025 10:20 in French."""
+    from babel.dates import format_datetime
+
+    if value is None:
+        return ""
+    locale = BABEL_LOCALES.get(context.get("lang") or "en", "en_GB")
+    return str(format_datetime(_instant(value), format=fmt, tzinfo=context.get("tz") or ZoneInfo("UTC"),
+                               locale=locale))
+
+
+@jinja2.pass_context
+def _localnum(context: Any, value: int | float) -> str:
+    """A number in the reader's language (1 203 in French, 1,203 in English)."""
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(value, locale=BABEL_LOCALES.get(context.get("lang") or "en", "en_GB")))
 
 
 @dataclass
@@ -108,6 +153,8 @@ class WebState:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
         env.filters["qs"] = qs
         env.filters["isotime"] = _isotime
+        env.filters["localtime"] = _localtime
+        env.filters["num"] = _localnum
         env.globals["static_url"] = lambda name: f"/static/{name}"
         raw = data.settings_secret(settings)
         # A key of its own for the session cookie, derived from the settings secret (RFC 2104 HMAC as a KDF).
@@ -126,10 +173,15 @@ class Ctx:
         state: WebState = self.request.app.state.web
         here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
         msg = self.request.query_params.get("msg")
-        flash = self.t(msg,
-                       **{k: v for k, v in self.request.query_params.items()
-                          if k in ("id", "n", "status")}) if msg in FLASH_KEYS else None
-        base = {"lang": self.lang, "t": self.t, "user": self.user,
+        shown: dict[str, Any] = {k: v for k, v in self.request.query_params.items()
+                                 if k in ("id", "n", "status")}
+        if str(shown.get("n", "")).isdigit() and len(shown["n"]) < 9:
+            shown["n"] = int(shown["n"])  # a count: the plural form follows it
+        flash = self.t(msg, **shown) if msg in FLASH_KEYS else None
+        state_settings = state.settings
+        tz = zone_of(unquote(self.request.cookies.get(TZ_COOKIE) or ""),
+                     getattr(state_settings, "ui_timezone", "UTC"))
+        base = {"lang": self.lang, "t": self.t, "user": self.user, "tz": tz, "tz_name": str(tz.key),
                 "csrf": self.user.csrf if self.user else "",
                 "here": here, "active": None, "flash": flash, "flash_kind": "ok", "can": self.can}
         resp = state.templates.TemplateResponse(self.request, name, {**base, **context},
@@ -210,7 +262,8 @@ def install_handlers(app: Any) -> None:
     """Exception handlers of the UI (LoginRequired -> 303 to /login, Forbidden -> 403 page)."""
 
     async def login_required(request: Request, exc: Exception) -> Response:
-        return redirect("/login?" + qs(next=request.url.path))
+        query = f"?{request.url.query}" if request.url.query and len(request.url.query) < 2000 else ""
+        return redirect("/login?" + qs(next=request.url.path + query))  # back to the same filtered view
 
     async def forbidden(request: Request, exc: Exception) -> Response:
         ctx = context(request)
@@ -294,35 +347,100 @@ def _clean(value: str | None, allowed: tuple[str, ...] | None = None) -> str:
     return value if allowed is None or value in allowed else ""
 
 
-@router.get("/findings", response_class=HTMLResponse)
-def findings_page(
-    ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
-    rule: str = "", severity: str = "", status: str = "", zone: str = "", service: str = "",
-    sort: str = "", desc: str = "", offset: str = "0",
-) -> Response:
-    params = {"rule": _clean(rule), "severity": _clean(severity, tuple(SEVERITY_ORDER)),
-              "status": _clean(status, STATUSES),
-              "zone": _clean(zone), "service": _clean(service, SERVICES),
-              "sort": _clean(sort, tuple(FINDING_SORTS)),
-              "desc": "1" if desc else ""}
+FINDING_PAGE = 100
+
+
+def _findings_view(ctx: Ctx, db: Session, raw: Mapping[str, str], *, status_code: int = 200,
+                   errors: dict[str, str] | None = None, form: Mapping[str, Any] | None = None,
+                   ticked: Iterable[str] = (), ticked_keys: Iterable[str] = ()) -> Response:
+    params = triage.clean_params(raw)
+    params |= {"group": _clean(raw.get("group"), triage.GROUPINGS),
+               "sort": _clean(raw.get("sort"), tuple(FINDING_SORTS)), "desc": "1" if raw.get("desc") else ""}
     everything = data.all_findings(db)
-    chosen = [f for f in everything if all(not params[k] or (getattr(f, k) or "") == params[k]
-                                           for k in ("rule", "severity", "status", "zone", "service"))]
+    names = data.device_names(db)
+    chosen = triage.select(everything, params, names)
     if params["sort"]:
         chosen.sort(key=FINDING_SORTS[params["sort"]], reverse=bool(params["desc"]))
     else:
         chosen.sort(key=lambda f: (-SEVERITY_ORDER.get(f.severity, 0), -(f.last_seen or 0.0), f.id))
-    start = min(as_offset(offset), len(chosen))
+    groups = triage.group(chosen, params["group"], lang=ctx.lang, names=names) if params["group"] else []
+    rows: list[Any] = groups if params["group"] else chosen
+    start = min(as_offset(str(raw.get("offset") or "0")), len(rows))
     options = {
         "rule": sorted({f.rule for f in everything}),
         "severity": sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s]),
-        "status": list(STATUSES), "zone": sorted({f.zone for f in everything if f.zone}),
-        "service": list(SERVICES),
+        "status": ["unresolved", *STATUSES], "zone": sorted({f.zone for f in everything if f.zone}),
+        "service": list(SERVICES), "group": list(triage.GROUPINGS),
+        "review": list(REVIEW_STATUSES),
     }
-    return ctx.render("findings.html", active="findings", findings=chosen[start:start + PAGE],
-                      total=len(chosen),
-                      offset=start, limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]),
-                      options=options)
+    today = dt.date.today()
+    shown = chosen[start:start + FINDING_PAGE] if not params["group"] else []
+    return ctx.render("findings.html", status_code, active="findings", findings=shown,
+                      groups=groups[start:start + FINDING_PAGE],
+                      total=len(rows), matched=len(chosen), offset=start, limit=FINDING_PAGE, params=params,
+                      sort=params["sort"], desc=bool(params["desc"]), options=options, names=names,
+                      errors=errors or {}, form=form or {}, ticked=set(ticked),
+                      ticked_keys=set(ticked_keys),
+                      accept_min=(today + dt.timedelta(days=1)).isoformat(),
+                      accept_max=data.acceptance_limit(db, today).isoformat())
+
+
+@router.get("/findings", response_class=HTMLResponse)
+def findings_page(request: Request, ctx: Ctx = Depends(needs("read")),
+                  db: Session = Depends(data.db_session)) -> Response:
+    return _findings_view(ctx, db, request.query_params)
+
+
+def check_review(form: Mapping[str, Any], t: Bound, today: dt.date,
+                 latest: dt.date) -> tuple[str, str, dt.date | None, dict[str, str]]:
+    """(status, justification, expiry, errors by field) of a review form, with the messages in the page
+    language (the service checks the same again)."""
+    status = str(form.get("status") or "")
+    justification = str(form.get("justification") or "").strip()[:2000]
+    if status not in REVIEW_STATUSES:
+        return status, justification, None, {"status": t("finding.need_status")}
+    if status == "risk-accepted":
+        justification, expires, errors = parse_acceptance(form, t, today, latest=latest)
+        return status, justification, expires, errors
+    if status == "false-positive" and not justification:
+        return status, justification, None, {"justification": t("finding.need_justification_fp")}
+    return status, justification, None, {}
+
+
+@router.post("/findings/bulk", response_class=HTMLResponse)
+async def findings_bulk(request: Request, ctx: Ctx = Depends(needs("finding.status")),
+                        db: Session = Depends(data.db_session)) -> Response:
+    """One status and one comment for the ticked findings, the ticked groups or every finding of the
+    filter (each finding gets its own audited change)."""
+    form = await request.form()
+    if not csrf_ok(ctx.user, str(form.get(CSRF_FIELD) or "")):
+        raise Forbidden("error.csrf")
+    # the page's query travels as filter_<key> (the form's own `status` is the new status)
+    raw = {k: str(form.get(f"filter_{k}") or "") for k in (*triage.FILTER_KEYS, "group", "sort", "desc")}
+    params = triage.clean_params(raw)
+    by = _clean(raw.get("group"), triage.GROUPINGS)
+    chosen = triage.select(data.all_findings(db), params, data.device_names(db))
+    ticked = [str(v) for v in form.getlist("id")][:MAX_BULK_REVIEW]
+    keys = [str(v) for v in form.getlist("key")][:MAX_BULK_REVIEW]
+    ids = triage.expand(chosen, ids=ticked, groups=keys, by=by,
+                        everything=form.get("all") == "1")
+    today = dt.date.today()
+    latest = data.acceptance_limit(db, today)
+    status, justification, expires, errors = check_review(form, ctx.t, today, latest)
+    if not ids:
+        errors["ids"] = ctx.t("findings.bulk_none")
+    if not errors:
+        assert ctx.user is not None
+        n, refused = data.set_many_status(db, ids, status=status, justification=justification or None,
+                                          expires=expires, actor=ctx.user.actor,
+                                          notify=data.notifier(request))
+        if not refused:
+            back = {k: v for k, v in raw.items() if v and k in (*triage.FILTER_KEYS, "group", "sort", "desc")}
+            return redirect("/findings?" + qs(back, msg="findings.bulk_changed", n=n,
+                                              status=ctx.t("status." + status)))
+        errors = refused
+    return _findings_view(ctx, db, raw, status_code=422, errors=errors, form=form, ticked=ticked,
+                          ticked_keys=keys)
 
 
 def _finding_page(ctx: Ctx, db: Session, finding_id: str, *, status_code: int = 200,
@@ -331,11 +449,17 @@ def _finding_page(ctx: Ctx, db: Session, finding_id: str, *, status_code: int = 
     if found is None:
         return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
     finding, extra = found
-    names = {d.mac: d.hostname or d.mac for d in (data.get_device(db,
-                                                                  mac) for mac in finding.devices)
-             if d is not None}
+    names = data.device_names(db)
+    macs = set(finding.devices)
+    related = [f for f in data.all_findings(db) if f.id != finding.id and macs & set(f.devices)]
+    related.sort(key=lambda f: (-SEVERITY_ORDER.get(f.severity, 0), f.rule, f.id))
+    today = dt.date.today()
     return ctx.render("finding.html", status_code, active="findings", finding=finding, extra=extra,
-                      device_names=names, errors=errors or {}, form=form or {})
+                      device_names=names, errors=errors or {}, form=form or {},
+                      rule=data.rule_texts(_state(ctx.request).settings, finding.rule, ctx.lang),
+                      history=data.finding_history(db, finding.id), related=related[:50],
+                      related_total=len(related), accept_min=(today + dt.timedelta(days=1)).isoformat(),
+                      accept_max=data.acceptance_limit(db, today).isoformat())
 
 
 @router.get("/findings/{finding_id}", response_class=HTMLResponse)
@@ -348,19 +472,13 @@ def finding_page(finding_id: str, ctx: Ctx = Depends(needs("read")),
 async def finding_status(finding_id: str, request: Request, ctx: Ctx = Depends(needs("finding.status")),
                          db: Session = Depends(data.db_session)) -> Response:
     form = await posted(request, ctx)
-    status = str(form.get("status") or "")
-    if status not in REVIEW_STATUSES or data.get_finding(db, finding_id) is None:
-        return ctx.render("error.html", 404 if status in REVIEW_STATUSES else 422,
-                          message=ctx.t("error.not_found"))
-    expires: dt.date | None = None
-    justification = str(form.get("justification") or "").strip()[:2000]
-    if status == "risk-accepted":
-        justification, expires, errors = parse_acceptance(form, ctx.t, dt.date.today())
-        if errors:
-            return _finding_page(ctx, db, finding_id, status_code=422, errors=errors, form=form)
-    elif status == "false-positive" and not justification:
-        return _finding_page(ctx, db, finding_id, status_code=422, form=form,
-                             errors={"justification": ctx.t("finding.need_justification_fp")})
+    if data.get_finding(db, finding_id) is None:
+        return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
+    today = dt.date.today()
+    latest = data.acceptance_limit(db, today)
+    status, justification, expires, errors = check_review(form, ctx.t, today, latest)
+    if errors:
+        return _finding_page(ctx, db, finding_id, status_code=422, errors=errors, form=form)
     assert ctx.user is not None
     refused = data.set_status(db, finding_id, status=status, justification=justification or None,
                               expires=expires,
@@ -385,11 +503,34 @@ DEVICE_SORTS: dict[str, Any] = {
 def _matches_q(device: Device, q: str) -> bool:
     q = q.lower()
     hay = [device.mac, device.hostname or "", device.vendor or "", *device.ips, *device.names]
-    return any(q in h.lower() for h in hay)
+    if any(q in h.lower() for h in hay):
+        return True
+    digits = triage.mac_key(q)  # a MAC typed without separators, or with dashes or Cisco dots
+    return triage.is_mac_like(q) and len(digits) >= 4 and digits in triage.mac_key(device.mac)
+
+
+DEVICE_COLUMNS = ("ips", "vlan", "vendor", "hostname", "role", "zone", "switch_port", "connection", "os",
+                  "sheet")
+"""Inventory columns a reader may show or hide (the MAC always shows: it is the link)."""
+DEFAULT_COLUMNS = ("ips", "vlan", "vendor", "hostname", "role", "zone", "os", "sheet")
+"""What fits a 1366-pixel laptop screen."""
+COLS_COOKIE = "medtap_cols"
+
+
+def chosen_columns(request: Request) -> tuple[tuple[str, ...], bool]:
+    """(columns to show, whether the reader just chose them): the form's ticks, else the cookie, else the
+    defaults."""
+    if request.query_params.get("cols_set"):
+        picked = set(request.query_params.getlist("cols"))
+        return tuple(c for c in DEVICE_COLUMNS if c in picked), True
+    saved = set((request.cookies.get(COLS_COOKIE) or "").split(","))
+    kept = tuple(c for c in DEVICE_COLUMNS if c in saved)
+    return (kept or DEFAULT_COLUMNS), False
 
 
 @router.get("/devices", response_class=HTMLResponse)
 def devices_page(
+    request: Request,
     ctx: Ctx = Depends(needs("read")), db: Session = Depends(data.db_session),
     zone: str = "", role: str = "", connection: str = "", q: str = "", sort: str = "", desc: str = "",
     offset: str = "0", sheet: str = "", dm: str = "",
@@ -409,10 +550,15 @@ def devices_page(
     options = {"zone": sorted({d.zone for d in everything if d.zone}),
                "role": sorted({d.role for d in everything}),
                "connection": list(CONNECTIONS)}
-    return ctx.render("devices.html", active="devices", devices=chosen[start:start + PAGE], total=len(chosen),
+    cols, just_chosen = chosen_columns(request)
+    resp = ctx.render("devices.html", active="devices", devices=chosen[start:start + PAGE], total=len(chosen),
                       offset=start,
                       limit=PAGE, params=params, sort=params["sort"], desc=bool(params["desc"]),
-                      options=options)
+                      options=options, cols=cols, all_cols=DEVICE_COLUMNS)
+    if just_chosen:  # the choice sticks for this browser
+        resp.set_cookie(COLS_COOKIE, ",".join(cols) or "mac",
+                        **cookie_kwargs(secure=request.url.scheme == "https", max_age=365 * 86400))
+    return resp
 
 
 @router.get("/devices/{mac}", response_class=HTMLResponse)
@@ -438,12 +584,13 @@ def device_page(mac: str, ctx: Ctx = Depends(needs("read")),
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(ctx: Ctx = Depends(needs("audit.read")), db: Session = Depends(data.db_session),
-               offset: str = "0") -> Response:
+def audit_page(request: Request, ctx: Ctx = Depends(needs("audit.read")),
+               db: Session = Depends(data.db_session), offset: str = "0") -> Response:
     start = as_offset(offset)
-    entries, total = data.audit_entries(db, offset=start, limit=PAGE)
+    params = {k: _clean(request.query_params.get(k)) for k in data.AUDIT_FILTERS}
+    entries, total = data.audit_entries(db, offset=start, limit=PAGE, filters=params)
     return ctx.render("audit.html", active="audit", entries=entries, total=total, offset=start, limit=PAGE,
-                      params={})
+                      params=params, options=data.audit_choices(db))
 
 
 # ----------------------------------------------------------------------------- API tokens (admin)

@@ -91,7 +91,8 @@ async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write"
     else:
         content = await upload.read(MAX_IMPORT_BYTES + 1)
         name = str(upload.filename).lower()
-        fmt = "json" if name.endswith(".json") else "yaml" if name.endswith((".yaml", ".yml")) else "csv"
+        fmt = ("json" if name.endswith(".json") else "yaml" if name.endswith((".yaml", ".yml"))
+               else "xlsx" if name.endswith(".xlsx") or content[:4] == b"PK\x03\x04" else "csv")
         if len(content) > MAX_IMPORT_BYTES:
             return _list_with_errors(ctx, db,
                                      [ctx.t("sheets.import_too_large", n=MAX_IMPORT_BYTES // (1024 * 1024))],
@@ -156,8 +157,13 @@ async def update_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs
 @router.post("/sheets/{sheet_id}/delete")
 async def delete_sheet(sheet_id: str, request: Request, ctx: Ctx = Depends(needs("sheet.write")),
                        db: Session = Depends(data.db_session)) -> Response:
-    await posted(request, ctx)
+    form = await posted(request, ctx)
     assert ctx.user is not None
+    if form.get("confirm") != "1":  # the list's button asks first: a page that says what will go
+        found = data.get_sheet(db, sheet_id)
+        if found is None:
+            return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
+        return ctx.render("confirm_delete.html", active="sheets", sheet=found[0])
     if not data.delete_sheet(db, sheet_id, actor=ctx.user.actor, notify=data.notifier(request)):
         return ctx.render("error.html", 404, message=ctx.t("error.not_found"))
     return redirect("/sheets?" + _qs(msg="sheets.deleted", id=sheet_id))

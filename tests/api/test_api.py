@@ -84,15 +84,19 @@ def test_finding_review_is_validated_audited_and_filtered(api: Api) -> None:
     assert bad.status_code == 422 and bad.json()["field"] == "justification"
     past = api.patch(f"{V1}/findings/{fid}", json={"status": "risk-accepted", "justification": "isolated", "expires": "2001-01-01"})
     assert past.status_code == 422 and past.json()["field"] == "expires"
+    too_far = api.patch(f"{V1}/findings/{fid}", "biomedical",
+                        json={"status": "risk-accepted", "justification": "Isolated VLAN", "expires": "2099-01-01"})
+    assert too_far.status_code == 422 and too_far.json()["field"] == "expires"  # one year at most by default
+    until = (dt.date.today() + dt.timedelta(days=365)).isoformat()
     ok = api.patch(f"{V1}/findings/{fid}", "biomedical",
-                   json={"status": "risk-accepted", "justification": "Isolated VLAN", "expires": "2099-01-01"})
+                   json={"status": "risk-accepted", "justification": "Isolated VLAN", "expires": until})
     assert ok.status_code == 200 and ok.json()["status"] == "risk-accepted" and ok.json()["updated_by"] == "biomedical:test-biomedical"
     assert api.get(f"{V1}/findings", params={"status": "risk-accepted"}).json()["total"] == 1
     assert api.get(f"{V1}/findings", params={"severity": "low", "zone": "imaging"}).json()["total"] == 1
     assert api.patch(f"{V1}/findings/MT-unknown", json={"status": "acknowledged"}).status_code == 404
     entries = api.get(f"{V1}/audit", params={"entity": "finding"}).json()["items"]
     assert {(e["field"], e["old"], e["new"]) for e in entries} == {
-        ("status", "open", "risk-accepted"), ("justification", None, "Isolated VLAN"), ("expires", None, "2099-01-01")}
+        ("status", "open", "risk-accepted"), ("justification", None, "Isolated VLAN"), ("expires", None, until)}
     assert all(e["who"] == "biomedical:test-biomedical" and e["entity_id"] == fid for e in entries)
 
 
@@ -221,7 +225,9 @@ def test_exports(api: Api) -> None:
     ecs = [json.loads(x) for x in api.get(f"{V1}/exports/findings.ecs.jsonl").text.splitlines()]
     assert ecs[0]["event"]["kind"] == "alert" and ecs[0]["rule"]["id"] == "dm-internet"
     assert ecs[0]["related"]["ip"] == ["10.10.110.5", "203.0.113.9"] and ecs[0]["@timestamp"].endswith("Z")
-    rows = list(csv.DictReader(io.StringIO(api.get(f"{V1}/exports/inventory.csv").text)))
+    raw = api.get(f"{V1}/exports/inventory.csv").content
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM and ';': French Excel opens it as it is
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
     assert len(rows) == 3
     ct = next(r for r in rows if r["mac"] == CT)
     assert ct["vendor"].startswith("'=HYPERLINK") and ct["is_dm"] == "yes"

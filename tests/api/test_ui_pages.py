@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,8 +148,12 @@ def test_accept_risk_needs_justification_and_expiry_then_is_audited(admin: TestC
     past = admin.post(f"/findings/{fid}/status",
                       data={"csrf_token": token, "status": "risk-accepted", "justification": "isolated", "expires": "2001-01-01"})
     assert past.status_code == 422 and 'id="err-expires"' in past.text and 'id="err-justification"' not in past.text
+    too_far = admin.post(f"/findings/{fid}/status", data={"csrf_token": token, "status": "risk-accepted",
+                                                          "justification": "Vendor VPN only", "expires": "2099-12-31"})
+    assert too_far.status_code == 422 and 'id="err-expires"' in too_far.text and "365" in too_far.text
+    until = (dt.date.today() + dt.timedelta(days=200)).isoformat()
     ok = admin.post(f"/findings/{fid}/status", follow_redirects=False,
-                    data={"csrf_token": token, "status": "risk-accepted", "justification": "Vendor VPN only", "expires": "2099-12-31"})
+                    data={"csrf_token": token, "status": "risk-accepted", "justification": "Vendor VPN only", "expires": until})
     assert ok.status_code == 303
     page = admin.get(f"/findings/{fid}").text
     assert "st-risk-accepted" in page and "Vendor VPN only" in page
@@ -222,7 +227,10 @@ def test_import_and_export_csv(admin: TestClient) -> None:
     assert exported.status_code == 200 and "SH-CT" in exported.text
     assert exported.headers["content-disposition"].endswith('.csv"')
     token = csrf_of(admin, "/sheets")
-    admin.post("/sheets/SH-LAB/delete", data={"csrf_token": token})
+    asked = admin.post("/sheets/SH-LAB/delete", data={"csrf_token": token})
+    assert asked.status_code == 200 and 'id="confirm-delete"' in asked.text  # asks first, deletes nothing
+    assert "SH-LAB" in admin.get("/sheets").text
+    admin.post("/sheets/SH-LAB/delete", data={"csrf_token": token, "confirm": "1"})
     assert "SH-LAB" not in admin.get("/sheets").text
     ok = admin.post("/sheets/import", data={"csrf_token": token}, files={"file": ("sheets.csv", exported.content, "text/csv")},
                     follow_redirects=False)

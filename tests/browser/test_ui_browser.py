@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 
@@ -59,7 +60,7 @@ def test_accept_a_risk_with_a_justification(tab: Tab) -> None:
     assert tab.page.locator("#err-justification").is_visible() and tab.page.locator("#err-expires").is_visible()
     tab.forgive_status(422)  # the refused form answers 422 (logged by Chromium as a failed resource)
     tab.page.fill("#accept-justification", "Pump fleet being replaced; isolated SSID until then")
-    tab.page.fill("#accept-expires", "2099-06-30")
+    tab.page.fill("#accept-expires", (dt.date.today() + dt.timedelta(days=180)).isoformat())
     tab.page.click("#btn-risk-accepted")
     tab.page.wait_for_url(re.compile(r"msg=finding.status_changed"))
     assert "risk accepted" in tab.page.locator("#finding-status").inner_text()

@@ -220,5 +220,6 @@ def test_ui_posts_without_or_with_a_wrong_csrf_token_are_refused(world: World) -
     assert c.get(f"{API}/sheets/SH-0301", headers=world.h()).status_code == 404
     assert ui.get("/sheets", follow_redirects=False).status_code == 200
     # the right token works (the test can fail the other way)
-    assert ui.post("/sheets/SH-0300/delete", data={"csrf_token": good}, follow_redirects=False).status_code == 303
+    assert ui.post("/sheets/SH-0300/delete", data={"csrf_token": good, "confirm": "1"},
+                   follow_redirects=False).status_code == 303
     assert c.get(f"{API}/sheets/SH-0300", headers=world.h()).status_code == 404
