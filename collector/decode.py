@@ -39,13 +39,16 @@ _NO_L3 = (0, None, None, None, None, None, None, 0, None, None, None, None)
 class Decoder:
     """Header walker with its weird counters (one per pipeline)."""
 
-    __slots__ = ("weirds",)
+    __slots__ = ("count", "weirds")
 
     def __init__(self) -> None:
         self.weirds: dict[str, int] = {}
+        self.count = 0
+        """Weirds counted so far (the pipeline compares it around a frame: malformed frames)."""
 
     def weird(self, name: str) -> None:
         self.weirds[name] = self.weirds.get(name, 0) + 1
+        self.count += 1
 
     def decode(self, data: bytes, linktype: int) -> tuple | None:
         """Header tuple of one frame (see the index constants), None when unreadable."""
