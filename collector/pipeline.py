@@ -349,6 +349,10 @@ class Pipeline(DeepPath):
             dets = index.ether_by_mac.get(dst)
             if dets:
                 self._deep(dets, h, data[l2off:], None, ts, frame_no, source, tunnel, is_wifi, data)
+        if 0 < et <= 1500 and index.ether_by_sap and l2off < len(data):  # 802.3 length: an 802.2 LLC frame
+            dets = index.ether_by_sap.get(data[l2off])
+            if dets:
+                self._deep(dets, h, data[l2off:], None, ts, frame_no, source, tunnel, is_wifi, data)
         if not ipver:
             return
         if index.ip_by_proto:
