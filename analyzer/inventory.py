@@ -16,9 +16,13 @@ on the wire is the tunnel's), so a station seen only that way has none: unknown,
 
 Switch ports (SPAN heuristic, documented in rules/README.md): an LLDP frame carrying an LLDP-MED
 device class, or whose chassis MAC is its own source MAC without the bridge capability, is a
-device's own announcement; any other LLDP frame is a switch port announcement.  A device's
-switch_port is "<system name> <port id>" of the switch announcement in the same VLAN with the
-nearest timestamp (the demo mirrors the switch frame right before the device's own).
+device's own announcement; any other LLDP frame is a switch port announcement.  CDP is read the
+same way: a CDP frame announcing a bridging capability (switch, trans-bridge, source-route-bridge,
+two-port-mac-relay) is a switch port announcement, any other (host, phone, router) the sender's
+own.  A device's switch_port is "<system name> <port id>" of the switch announcement (LLDP or
+CDP) in the same VLAN with the nearest timestamp (the demo mirrors the switch frame right before
+the device's own); the facts `switch` and `port` (source lldp or cdp) keep the two parts apart,
+for the cabling check of the sheets (switch-port-mismatch).
 
 Observations are folded one at a time (`add_*`, called by analyzer.digest) into per-MAC
 accumulators whose size grows with devices and addresses, not with frames.  Where the result
@@ -41,6 +45,8 @@ from analyzer.site import SitePolicy, is_public
 from collector.schema import Observation
 
 NAME_PRIORITY = {"dhcp": 0, "dns": 1, "netbios": 2, "lldp": 3, "cdp": 3}
+CDP_BRIDGE = frozenset({"switch", "trans-bridge", "source-route-bridge", "two-port-mac-relay"})
+"""CDP capabilities of a switch port announcement (any other CDP frame is its sender's own)."""
 ROUTER_MAX_IPS = 8
 Key = tuple[float, str, int, int]
 """Analysis order of an observation: (ts, source, frame_no, arrival counter); unique per observation."""
@@ -170,7 +176,8 @@ class InventoryBuilder:
         self.ip_names: dict[str, dict[str, tuple[int, float]]] = defaultdict(dict)
         self.bindings: dict[str, tuple[tuple[float, int, Key], str]] = {}
         self.lldp_own: dict[str, dict[int | None, Key]] = {}  # device MAC -> VLAN -> first own announcement
-        self.lldp_switch: dict[int | None, list[tuple[float, int, Key, str]]] = defaultdict(list)
+        # VLAN -> switch port announcements: (ts, frame_no, order key, switch name, port id, lldp|cdp)
+        self.lldp_switch: dict[int | None, list[tuple[float, int, Key, str, str, str]]] = defaultdict(list)
 
     def _get(self, mac: str | None) -> _Acc | None:
         a = self.acc.get(mac)  # type: ignore[arg-type]
@@ -349,13 +356,16 @@ class InventoryBuilder:
             a.fact("manufacturer", o.med_manufacturer, "lldp-med", o)
             a.fact("model", o.med_model, "lldp-med", o)
             a.fact("software", o.med_software, "lldp-med", o)
-            firsts = self.lldp_own.setdefault(a.mac, {})
-            cur = firsts.get(o.vlan)
-            if cur is None or key < cur:
-                firsts[o.vlan] = key
+            self._own_announcement(a, o.vlan, key)
         else:
-            self.lldp_switch[o.vlan].append((ts, o.frame_no, key,
-                                             f"{o.system_name or o.chassis_id} {o.port_id}"))
+            self.lldp_switch[o.vlan].append((ts, o.frame_no, key, o.system_name or o.chassis_id, o.port_id,
+                                             "lldp"))
+
+    def _own_announcement(self, a: _Acc, vlan: int | None, key: Key) -> None:
+        firsts = self.lldp_own.setdefault(a.mac, {})
+        cur = firsts.get(vlan)
+        if cur is None or key < cur:
+            firsts[vlan] = key
 
     def add_cdp(self, o: Any, key: Key | None = None) -> None:
         a = self._get(o.src_mac)
@@ -366,6 +376,13 @@ class InventoryBuilder:
         a.name(o.device_id, "cdp")
         a.fact("cdp_capabilities", ",".join(o.capabilities), "cdp", o)
         a.fact("platform", o.platform, "cdp", o)
+        if key is None:
+            key = (o.ts, o.source or "", o.frame_no or 0, 0)
+        if CDP_BRIDGE & set(o.capabilities):
+            if o.port_id:
+                self.lldp_switch[o.vlan].append((key[0], o.frame_no, key, o.device_id, o.port_id, "cdp"))
+        else:
+            self._own_announcement(a, o.vlan, key)
 
     def _ip_name(self, ip: str, name: str, source: str, ts: float) -> None:
         if not _usable_ip(ip) or not name:
@@ -451,13 +468,21 @@ class InventoryBuilder:
                     _add_name(extra_names[mac], name, src)
                     _add_fact(extra_facts[mac], "hostname", name, src, ts)
         switch_ports = self._switch_ports()
-        devices = {mac: self._device(a, routers.get(mac), ip_to_mac, switch_ports.get(mac),
+        for mac, (switch, port, source, ts) in switch_ports.items():
+            if mac not in extra_facts:
+                extra_facts[mac] = {k: list(v) for k, v in self.acc[mac].facts.items()}
+            _add_fact(extra_facts[mac], "switch", switch, source, ts)
+            _add_fact(extra_facts[mac], "port", port, source, ts)
+        devices = {mac: self._device(a, routers.get(mac), ip_to_mac,
+                                     f"{switch_ports[mac][0]} {switch_ports[mac][1]}" if mac in switch_ports
+                                     else None,
                                      extra_names.get(mac, a.names), extra_facts.get(mac, a.facts))
                    for mac, a in sorted(self.acc.items())}
         return devices, ip_to_mac, home_vlan
 
-    def _switch_ports(self) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def _switch_ports(self) -> dict[str, tuple[str, str, str, float]]:
+        """MAC -> (switch, port, lldp|cdp, time) of the switch announcement paired with its own."""
+        out: dict[str, tuple[str, str, str, float]] = {}
         for mac, firsts in self.lldp_own.items():
             candidates = [(key, vlan) for vlan, key in firsts.items() if vlan in self.lldp_switch]
             if not candidates:
@@ -466,7 +491,7 @@ class InventoryBuilder:
             t = key[0]
             # nearest in time, preferring the switch frame that precedes the device frame
             s = min(self.lldp_switch[vlan], key=lambda s: (abs(s[0] - t), s[0] > t, s[1], s[2]))
-            out[mac] = s[3]
+            out[mac] = (s[3], s[4], s[5], s[0])
         return out
 
     def _device(self, a: _Acc, router_why: list[str] | None, ip_to_mac: dict[str, str],
