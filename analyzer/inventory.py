@@ -248,6 +248,8 @@ class InventoryBuilder:
         first, last = o.first_ts, o.last_ts
         a.seen(first if first is not None else ts, last if last is not None else ts, o.sensor)
         _add_vlan(a, o)
+        if o.outer_vlan is not None:  # stacked tags: `vlan` is the inner (customer) tag, this the outer one
+            a.fact("outer_vlan", f"{o.outer_vlan} (inner {o.vlan})", "802.1ad", o)
         if o.wifi:
             a.wifi_frames = True
             a.tunnels.add(o.tunnel or "802.11")

@@ -1,4 +1,5 @@
-"""Links without MAC addresses give devices keyed by IP (issue 20 item 5).
+"""Link layers in the inventory (issue 20 item 5): links without MAC addresses give devices keyed by IP;
+stacked VLAN tags show both tags on the device.
 
 Raw IP, BSD null/loopback, PPP, Linux cooked v1/v2 without a link-layer address, IP inside MPLS:
 each address that only ever appears there becomes a device `ip:<address>` in the report, unless
@@ -97,3 +98,10 @@ def test_ip_key_fits_the_device_key_column() -> None:
     assert ip_key("10.0.0.1") == "ip:10.0.0.1"
     long = ip_key("2001:db8:1111:2222:3333:4444:5555:6666")
     assert len(long) == 32 and is_ip_key(long) and long != ip_key("2001:db8:1111:2222:3333:4444:5555:6667")
+
+
+def test_stacked_tags_show_on_the_device() -> None:
+    devices = analyze(run(real_pcap("zeek-q-in-q.pcap")).observations, rules=[]).devices
+    host = next(d for d in devices if d.mac == "00:c0:e4:01:2c:ed")
+    assert host.vlans == [10]  # the customer tag: the VLAN the zones and rules use
+    assert ("outer_vlan", "13 (inner 10)", "802.1ad") in {(f.attribute, f.value, f.source) for f in host.facts}
