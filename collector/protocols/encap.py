@@ -146,6 +146,6 @@ DETECTORS = [
              description="GRE (RFC 2784/2890): Ethernet bridging, IP, MPLS and ERSPAN I/II/III payloads "
                          "re-injected"),
     Detector(name="mpls", layer="ether", decode=_mpls_decode, ethertypes=MPLS_ETHERTYPES,
-             bpf_hint="mpls", description="MPLS (RFC 3032): IPv4, IPv6 or Ethernet pseudowire payload "
-                                          "re-injected"),
+             bpf_hint="ether proto 0x8847 or ether proto 0x8848",  # not `mpls`: it shifts later offsets
+             description="MPLS (RFC 3032): IPv4, IPv6 or Ethernet pseudowire payload re-injected"),
 ]
