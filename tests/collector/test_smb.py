@@ -140,9 +140,6 @@ def test_transform_header_is_smb3_and_bytes_without_a_session_header_are_not_smb
     stray = b"GET / HTTP/1.1\r\nX: \x07\xfeSMB\r\n\r\n"  # the magic without a session message header before it
     assert not smb.probe(stray) and smb.decode(_pkt(stray), SimpleContext()) == []
 
-def test_real_midstream_smb2_says_nothing() -> None:
-    assert _smb("zeek-smb1.pcap") == []
-
 
 # --------------------------------------------------------------------------- SMB1 without TCP (issue 20 item 8)
 
