@@ -370,7 +370,9 @@ class Digest:
             self._app_hint(o, key, family)
         if not o.smb1:
             return
-        _keep_evidence(self.smb1, (o.src_ip, o.dst_ip, tuple(o.dialects_offered), o.dialect_chosen), o, key)
+        # NetBEUI carries no IP: its sender is known by MAC (analyzer.subjects.device.smb1_macs)
+        _keep_evidence(self.smb1, (o.src_ip or o.src_mac, o.dst_ip or o.dst_mac, tuple(o.dialects_offered),
+                                   o.dialect_chosen), o, key)
 
     def _sdc(self, o: Any, key: Key) -> None:
         if o.action in ("hello", "probe-match", "resolve-match"):

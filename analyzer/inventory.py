@@ -16,9 +16,19 @@ on the wire is the tunnel's), so a station seen only that way has none: unknown,
 
 Switch ports (SPAN heuristic, documented in rules/README.md): an LLDP frame carrying an LLDP-MED
 device class, or whose chassis MAC is its own source MAC without the bridge capability, is a
-device's own announcement; any other LLDP frame is a switch port announcement.  A device's
-switch_port is "<system name> <port id>" of the switch announcement in the same VLAN with the
-nearest timestamp (the demo mirrors the switch frame right before the device's own).
+device's own announcement; any other LLDP frame is a switch port announcement.  CDP is read the
+same way: a CDP frame announcing a bridging capability (switch, trans-bridge, source-route-bridge,
+two-port-mac-relay) is a switch port announcement, any other (host, phone, router) the sender's
+own.  A device's switch_port is "<system name> <port id>" of the switch announcement (LLDP or
+CDP) in the same VLAN with the nearest timestamp (the demo mirrors the switch frame right before
+the device's own); the facts `switch` and `port` (source lldp or cdp) keep the two parts apart,
+for the cabling check of the sheets (switch-port-mismatch).
+
+Links without MAC addresses (raw IP, BSD null/loopback, PPP, Linux cooked frames without a
+link-layer address, IP carried in MPLS or GRE): an address that only ever appears there (as a
+conversation end without a usable MAC) becomes a device keyed `ip:<address>` (`ip_key`), unless a
+MAC-keyed device sources or binds it; public addresses stay external peers and loopback
+addresses are not devices.
 
 Observations are folded one at a time (`add_*`, called by analyzer.digest) into per-MAC
 accumulators whose size grows with devices and addresses, not with frames.  Where the result
@@ -34,13 +44,15 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
-from analyzer.enrich import vendor_of
+from analyzer.enrich import VendorInfo, vendor_of
 from analyzer.macs import is_locally_administered, normalise_mac
 from analyzer.models import Device, Fact
 from analyzer.site import SitePolicy, is_public
 from collector.schema import Observation
 
 NAME_PRIORITY = {"dhcp": 0, "dns": 1, "netbios": 2, "lldp": 3, "cdp": 3}
+CDP_BRIDGE = frozenset({"switch", "trans-bridge", "source-route-bridge", "two-port-mac-relay"})
+"""CDP capabilities of a switch port announcement (any other CDP frame is its sender's own)."""
 ROUTER_MAX_IPS = 8
 Key = tuple[float, str, int, int]
 """Analysis order of an observation: (ts, source, frame_no, arrival counter); unique per observation."""
@@ -150,6 +162,34 @@ def _add_vlan(a: _Acc, o: Any) -> None:
         a.vlans.add(o.vlan or 0)
 
 
+IP_KEY_PREFIX = "ip:"
+MAX_KEY = 32  # the device key column's length (api.models.DeviceRow.mac)
+
+
+def ip_key(ip: str) -> str:
+    """Device key of an address seen only on links without MAC addresses: 'ip:<address>' (a long IPv6
+    address is replaced by a digest of itself, so the key fits the device key column)."""
+    key = IP_KEY_PREFIX + ip
+    if len(key) > MAX_KEY:
+        import hashlib
+
+        key = IP_KEY_PREFIX + hashlib.sha256(ip.encode()).hexdigest()[: MAX_KEY - len(IP_KEY_PREFIX)]
+    return key
+
+
+def is_ip_key(key: str) -> bool:
+    """True for the key of a device known only by its IP address (`ip_key`)."""
+    return key.startswith(IP_KEY_PREFIX)
+
+
+@lru_cache(maxsize=1 << 16)
+def _ip_only_candidate(ip: str | None) -> bool:
+    """An address that may stand for a device without a MAC: usable, not public, not loopback."""
+    if not _usable_ip(ip) or is_public(ip):
+        return False
+    return not ipaddress.ip_address(ip).is_loopback  # type: ignore[arg-type]
+
+
 def _as_mac(text: str | None) -> str | None:
     if not text:
         return None
@@ -167,10 +207,12 @@ class InventoryBuilder:
         self.site = site
         self.vendors = vendors
         self.acc: dict[str, _Acc] = {}
+        self.ip_acc: dict[str, _Acc] = {}  # address -> accumulator of an address seen without a usable MAC
         self.ip_names: dict[str, dict[str, tuple[int, float]]] = defaultdict(dict)
         self.bindings: dict[str, tuple[tuple[float, int, Key], str]] = {}
         self.lldp_own: dict[str, dict[int | None, Key]] = {}  # device MAC -> VLAN -> first own announcement
-        self.lldp_switch: dict[int | None, list[tuple[float, int, Key, str]]] = defaultdict(list)
+        # VLAN -> switch port announcements: (ts, frame_no, order key, switch name, port id, lldp|cdp)
+        self.lldp_switch: dict[int | None, list[tuple[float, int, Key, str, str, str]]] = defaultdict(list)
 
     def _get(self, mac: str | None) -> _Acc | None:
         a = self.acc.get(mac)  # type: ignore[arg-type]
@@ -206,6 +248,8 @@ class InventoryBuilder:
         first, last = o.first_ts, o.last_ts
         a.seen(first if first is not None else ts, last if last is not None else ts, o.sensor)
         _add_vlan(a, o)
+        if o.outer_vlan is not None:  # stacked tags: `vlan` is the inner (customer) tag, this the outer one
+            a.fact("outer_vlan", f"{o.outer_vlan} (inner {o.vlan})", "802.1ad", o)
         if o.wifi:
             a.wifi_frames = True
             a.tunnels.add(o.tunnel or "802.11")
@@ -219,6 +263,10 @@ class InventoryBuilder:
     def add_conversation(self, o: Any, key: Key) -> None:
         for mac, ip, client in ((o.client_mac, o.client_ip, True), (o.server_mac, o.server_ip, False)):
             a = self._get(mac)
+            if a is None and not _valid_mac(mac) and _ip_only_candidate(ip):
+                a = self.ip_acc.get(ip)
+                if a is None:
+                    a = self.ip_acc[ip] = _Acc(ip_key(ip))
             if a is not None:
                 a.seen(o.first_ts, o.last_ts, o.sensor)
                 _add_vlan(a, o)
@@ -349,13 +397,16 @@ class InventoryBuilder:
             a.fact("manufacturer", o.med_manufacturer, "lldp-med", o)
             a.fact("model", o.med_model, "lldp-med", o)
             a.fact("software", o.med_software, "lldp-med", o)
-            firsts = self.lldp_own.setdefault(a.mac, {})
-            cur = firsts.get(o.vlan)
-            if cur is None or key < cur:
-                firsts[o.vlan] = key
+            self._own_announcement(a, o.vlan, key)
         else:
-            self.lldp_switch[o.vlan].append((ts, o.frame_no, key,
-                                             f"{o.system_name or o.chassis_id} {o.port_id}"))
+            self.lldp_switch[o.vlan].append((ts, o.frame_no, key, o.system_name or o.chassis_id, o.port_id,
+                                             "lldp"))
+
+    def _own_announcement(self, a: _Acc, vlan: int | None, key: Key) -> None:
+        firsts = self.lldp_own.setdefault(a.mac, {})
+        cur = firsts.get(vlan)
+        if cur is None or key < cur:
+            firsts[vlan] = key
 
     def add_cdp(self, o: Any, key: Key | None = None) -> None:
         a = self._get(o.src_mac)
@@ -366,6 +417,13 @@ class InventoryBuilder:
         a.name(o.device_id, "cdp")
         a.fact("cdp_capabilities", ",".join(o.capabilities), "cdp", o)
         a.fact("platform", o.platform, "cdp", o)
+        if key is None:
+            key = (o.ts, o.source or "", o.frame_no or 0, 0)
+        if CDP_BRIDGE & set(o.capabilities):
+            if o.port_id:
+                self.lldp_switch[o.vlan].append((key[0], o.frame_no, key, o.device_id, o.port_id, "cdp"))
+        else:
+            self._own_announcement(a, o.vlan, key)
 
     def _ip_name(self, ip: str, name: str, source: str, ts: float) -> None:
         if not _usable_ip(ip) or not name:
@@ -418,15 +476,20 @@ class InventoryBuilder:
         """Return (devices by MAC, IP -> MAC, IP -> home VLAN); `obs` (by kind) is folded in first."""
         if obs is not None:
             self.feed(obs)
+        owned = {ip for a in self.acc.values() for ip in (*a.src_ips, *a.bound_ips)}
+        accs = dict(self.acc)
+        for ip, a in self.ip_acc.items():
+            if ip not in owned:  # a MAC-keyed device that uses the address is that device
+                accs[a.mac] = a
         routers: dict[str, list[str]] = {}
         mac: str | None
-        for mac, a in self.acc.items():
+        for mac, a in accs.items():
             router, why = self._is_router(a)
             if router:
                 routers[mac] = why
         ip_to_mac: dict[str, str] = {ip: mac for ip, (_, mac) in sorted(self.bindings.items())}
         best: dict[str, tuple[int, str]] = {}
-        for mac, a in sorted(self.acc.items()):
+        for mac, a in sorted(accs.items()):
             if mac in routers:
                 continue
             for ip, n in a.src_ips.items():
@@ -434,7 +497,7 @@ class InventoryBuilder:
                     best[ip] = (n, mac)
         for ip, (_, mac) in best.items():
             ip_to_mac[ip] = mac
-        home_vlan = {ip: self.acc[mac].ip_vlan(ip) for ip, mac in ip_to_mac.items()}
+        home_vlan = {ip: accs[mac].ip_vlan(ip) for ip, mac in ip_to_mac.items()}
         # names learnt per IP (DNS, NetBIOS) go to the IP's device; merged into copies, so build() can run
         # again
         extra_names: dict[str, dict[str, int]] = {}
@@ -442,7 +505,7 @@ class InventoryBuilder:
         for ip, names in self.ip_names.items():
             mac = ip_to_mac.get(ip)
             if mac:
-                a = self.acc[mac]
+                a = accs[mac]
                 if mac not in extra_names:
                     extra_names[mac] = dict(a.names)
                     extra_facts[mac] = {k: list(v) for k, v in a.facts.items()}
@@ -451,13 +514,21 @@ class InventoryBuilder:
                     _add_name(extra_names[mac], name, src)
                     _add_fact(extra_facts[mac], "hostname", name, src, ts)
         switch_ports = self._switch_ports()
-        devices = {mac: self._device(a, routers.get(mac), ip_to_mac, switch_ports.get(mac),
+        for mac, (switch, port, source, ts) in switch_ports.items():
+            if mac not in extra_facts:
+                extra_facts[mac] = {k: list(v) for k, v in self.acc[mac].facts.items()}
+            _add_fact(extra_facts[mac], "switch", switch, source, ts)
+            _add_fact(extra_facts[mac], "port", port, source, ts)
+        devices = {mac: self._device(a, routers.get(mac), ip_to_mac,
+                                     f"{switch_ports[mac][0]} {switch_ports[mac][1]}" if mac in switch_ports
+                                     else None,
                                      extra_names.get(mac, a.names), extra_facts.get(mac, a.facts))
-                   for mac, a in sorted(self.acc.items())}
+                   for mac, a in sorted(accs.items())}
         return devices, ip_to_mac, home_vlan
 
-    def _switch_ports(self) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def _switch_ports(self) -> dict[str, tuple[str, str, str, float]]:
+        """MAC -> (switch, port, lldp|cdp, time) of the switch announcement paired with its own."""
+        out: dict[str, tuple[str, str, str, float]] = {}
         for mac, firsts in self.lldp_own.items():
             candidates = [(key, vlan) for vlan, key in firsts.items() if vlan in self.lldp_switch]
             if not candidates:
@@ -466,7 +537,7 @@ class InventoryBuilder:
             t = key[0]
             # nearest in time, preferring the switch frame that precedes the device frame
             s = min(self.lldp_switch[vlan], key=lambda s: (abs(s[0] - t), s[0] > t, s[1], s[2]))
-            out[mac] = s[3]
+            out[mac] = (s[3], s[4], s[5], s[0])
         return out
 
     def _device(self, a: _Acc, router_why: list[str] | None, ip_to_mac: dict[str, str],
@@ -477,7 +548,8 @@ class InventoryBuilder:
         else:
             ips = sorted({ip for ip in list(a.src_ips) + list(a.bound_ips) if ip_to_mac.get(ip) == a.mac},
                          key=_ip_key)
-        v = vendor_of(a.mac, self.vendors)
+        ip_only = is_ip_key(a.mac)
+        v = vendor_of(a.mac, self.vendors) if not ip_only else VendorInfo(None, None, False, False)
         names = sorted(names_by, key=lambda n: (names_by[n], n))
         facts = [Fact(attribute=k[0], value=k[1], source=k[2], count=int(c[0]), first_seen=c[1],
                       last_seen=c[2])
@@ -487,7 +559,7 @@ class InventoryBuilder:
                               last_seen=a.last or 0.0))
         return Device(
             mac=a.mac, ips=ips, vlans=sorted(a.vlans), vendor=v.vendor, oui_vendor=v.oui_vendor,
-            radio_module=v.radio_module, random_mac=is_locally_administered(a.mac),
+            radio_module=v.radio_module, random_mac=not ip_only and is_locally_administered(a.mac),
             hostname=names[0] if names else None, names=sorted(names_by), first_seen=a.first,
             last_seen=a.last,
             sensors=sorted(a.sensors), facts=facts, switch_port=switch_port, is_router=router_why is not None,

@@ -46,7 +46,9 @@ class Fact(Model):
 class Device(Model):
     """One device of the inventory: one MAC (per VLAN when the same MAC is in several)."""
 
-    mac: str = Field(description="MAC address (lower-case colon form); the device key.")
+    mac: str = Field(description="MAC address (lower-case colon form); the device key.  A device seen "
+                                 "only on links without MAC addresses is keyed 'ip:<address>' "
+                                 "(analyzer.inventory.ip_key).")
     ips: list[str] = Field(default_factory=list, description="IP addresses it used as source, sorted.")
     vlans: list[int] = Field(default_factory=list, description="VLAN ids it was seen in (0 = untagged).")
     vendor: str | None = Field(default=None,

@@ -4,7 +4,7 @@
 hostname (case-insensitive, DNS domain stripped), in that order of trust, in the
 spirit of NetBox's split between intended and discovered state.  `check_rows`
 compares each matched pair (declared vs observed) and yields one row per
-discrepancy; the `sheet` subject provider feeds them to the nine
+discrepancy; the `sheet` subject provider feeds them to the ten
 rules/reconciliation/*.yaml rules, which select rows by `check`.
 """
 
@@ -32,6 +32,7 @@ INFRA_APPS = frozenset({"dns", "dhcp", "ntp", "mdns", "llmnr", "netbios", "ssdp"
 CHECKS = (
     "undeclared-device", "declared-not-seen", "connection-mismatch", "vlan-mismatch", "undeclared-peer",
     "declared-server-silent", "remote-maintenance-mismatch", "os-mismatch", "review-overdue",
+    "switch-port-mismatch",
 )
 
 FIELDS: dict[str, str] = {
@@ -43,7 +44,7 @@ FIELDS: dict[str, str] = {
     "ip": "First IP of the device, else the declared IP.",
     "hostname": "Observed hostname, else the declared workstation.",
     "match": "How the sheet matched: mac, ip, hostname or None.",
-    "declared": "Declared value (connection, VLAN, OS, remote method@gateway, server...).",
+    "declared": "Declared value (connection, VLAN, OS, remote method@gateway, server, 'switch port'...).",
     "observed": "Observed value.",
     "peer": "Peer IP (undeclared-peer) or declared server (declared-server-silent).",
     "days_since_review": "Days since last_review (None when never reviewed).",
@@ -337,6 +338,9 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], rem
         observed = ",".join(str(v) for v in device.vlans)
         rows.append(_row("vlan-mismatch", sheet, device, how, declared=str(sheet.vlan), observed=observed,
                          detail=f"declared VLAN {sheet.vlan}, observed {observed}"))
+    cabling = _cabling_row(sheet, device, how)
+    if cabling is not None:
+        rows.append(cabling)
     declared_os = " ".join(x for x in (sheet.os_name, sheet.os_version) if x)
     if declared_os and device.os and os_differs(declared_os, device.os):
         rows.append(_row("os-mismatch", sheet, device, how, declared=declared_os, observed=device.os,
@@ -378,6 +382,57 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], rem
                              + (silence or "")))
     rows.extend(_remote_rows(sheet, device, how, remotes, own, gateway_ips))
     return rows
+
+
+def port_key(port: str) -> tuple[str, str]:
+    """(interface type, number) of a switch port id, lower-case, without spaces: 'Gi1/0/13' -> ('gi',
+    '1/0/13')."""
+    text = re.sub(r"\s+", "", port.lower())
+    m = re.match(r"([a-z-]*)(.*)", text)
+    assert m is not None
+    return m.group(1).rstrip("-"), m.group(2)
+
+
+def same_port(declared: str, observed: str) -> bool:
+    """Port ids equal up to case, spaces and the abbreviation of the interface type (Gi1/0/13 and
+    GigabitEthernet1/0/13, Fa0/1 and FastEthernet0/1; a bare number matches any type)."""
+    (dtype, dnum), (otype, onum) = port_key(declared), port_key(observed)
+    return dnum == onum and (dtype.startswith(otype) or otype.startswith(dtype))
+
+
+def observed_cabling(device: Device) -> tuple[str, str, str, float] | None:
+    """(switch, port, lldp|cdp, time) of the latest switch port announcement paired with the device
+    (analyzer.inventory: facts `switch` and `port`)."""
+    def latest(attribute: str) -> Any:
+        facts = [f for f in device.facts if f.attribute == attribute]
+        return max(facts, key=lambda f: (f.last_seen, f.value)) if facts else None
+
+    switch, port = latest("switch"), latest("port")
+    if switch is None or port is None:
+        return None
+    return switch.value, port.value, switch.source, switch.last_seen
+
+
+def _cabling_row(sheet: Sheet, device: Device, how: str) -> dict[str, Any] | None:
+    """switch-port-mismatch: the sheet says where the device is plugged, LLDP/CDP shows it elsewhere."""
+    if not (sheet.switch or sheet.switch_port):
+        return None
+    seen = observed_cabling(device)
+    if seen is None:
+        return None
+    switch, port, source, ts = seen
+    switch_ok = not sheet.switch or short_name(sheet.switch) == short_name(switch)
+    port_ok = not sheet.switch_port or same_port(sheet.switch_port, port)
+    if switch_ok and port_ok:
+        return None
+    declared = f"{sheet.switch or '?'} {sheet.switch_port or '?'}"
+    observed = f"{switch} {port}"
+    socket = f" (wall socket {sheet.wall_socket})" if sheet.wall_socket else ""
+    detail = (f"declared on switch {sheet.switch or '?'} port {sheet.switch_port or '?'}{socket}, "
+              f"{source.upper()} shows switch {switch} port {port}")
+    return _row("switch-port-mismatch", sheet, device, how, declared=declared, observed=observed,
+                detail=detail,
+                _evidence=[Evidence(ts=ts, text=detail)])
 
 
 def _first_pointers(groups: list[ConvGroup], n: int) -> list[tuple[Any, Any, ConvGroup]]:

@@ -96,6 +96,20 @@ class Sheet(SheetModel):
                                 "type de connexion reseau"))
     vlan: int | None = Field(default=None, description="Declared VLAN id (802.1Q: 1..4094).", ge=1, le=4094,
                              json_schema_extra=_meta("network", "vlan id"))
+    switch: str | None = Field(
+        default=None, description="Switch the device is plugged into, by the name it announces in LLDP "
+                                  "(system name) or CDP (device id); a DNS domain is ignored.",
+        json_schema_extra=_meta("network", "commutateur", "nom du commutateur", "nom du switch",
+                                "switch name"))
+    switch_port: str | None = Field(
+        default=None, description="Port of that switch (Gi1/0/13 or GigabitEthernet1/0/13: abbreviations "
+                                  "compare equal).",
+        json_schema_extra=_meta("network", "port du commutateur", "port du switch", "port switch",
+                                "port de brassage", "switchport"))
+    wall_socket: str | None = Field(
+        default=None, description="Wall socket (prise murale) the device is cabled to: recorded with the "
+                                  "cabling, not observable on the network.",
+        json_schema_extra=_meta("network", "prise murale", "prise reseau", "prise", "socket"))
     interfaces: list[Interface] = Field(
         default_factory=list, description="Interfaces (peer, protocol).",
         json_schema_extra=_meta("network", "interface", help="sheet.interfaces_help"))

@@ -1,9 +1,19 @@
 """The fast path: link, VLAN, IP and L4 headers of every frame, on bytes, no object per frame.
 
 Link layers (tcpdump.org LINKTYPE_*): Ethernet II / 802.3 (IEEE 802.3), Linux cooked SLL and
-SLL2, raw IPv4/IPv6, BSD NULL/LOOP, PPP (RFC 1661, HDLC-like framing RFC 1662), 802.11 and
-radiotap (see collector.dot11).  802.1Q / 802.1ad (0x8100, 0x88a8, 0x9100) tags are walked:
-`vlan` is the innermost id, `outer_vlan` the outermost when stacked.  IPv4 (RFC 791: IHL and
+SLL2, raw IPv4/IPv6, BSD NULL/LOOP, PPP (RFC 1661, HDLC-like framing RFC 1662), 802.11 bare or
+behind a radiotap, Prism or AVS header (see collector.dot11).
+
+VLAN tags: 802.1Q / 802.1ad (0x8100, 0x88a8, 0x9100) tags are walked (up to `MAX_TAGS`).  Every
+record carries both ends of a stack: `vlan` is the innermost id and `outer_vlan` the outermost
+when there are two or more (None with a single tag).  The device's VLAN, the one the site
+policy's zones and the rules use, is the inner (customer, C-tag) one: in IEEE 802.1ad the
+provider edge pushes the outer S-tag to carry a whole customer trunk across its bridges, so the
+S-tag names the service or the transport (one value for every VLAN of a building on a metro
+link, or the VLAN a SPAN/RSPAN session adds), while the C-tag is the one the hospital's access
+switch gave the device's port.  A middle tag of a deeper stack is not kept.
+
+IPv4 (RFC 791: IHL and
 total length checked, only the first fragment carries L4 ports), IPv6 (RFC 8200: extension
 headers walked), PPPoE sessions (RFC 2516), TCP (RFC 9293), UDP (RFC 768), SCTP (RFC 9260 common
 header), ICMP/ICMPv6
@@ -39,13 +49,16 @@ _NO_L3 = (0, None, None, None, None, None, None, 0, None, None, None, None)
 class Decoder:
     """Header walker with its weird counters (one per pipeline)."""
 
-    __slots__ = ("weirds",)
+    __slots__ = ("count", "weirds")
 
     def __init__(self) -> None:
         self.weirds: dict[str, int] = {}
+        self.count = 0
+        """Weirds counted so far (the pipeline compares it around a frame: malformed frames)."""
 
     def weird(self, name: str) -> None:
         self.weirds[name] = self.weirds.get(name, 0) + 1
+        self.count += 1
 
     def decode(self, data: bytes, linktype: int) -> tuple | None:
         """Header tuple of one frame (see the index constants), None when unreadable."""
@@ -90,7 +103,7 @@ class Decoder:
                 self.weird("bad_ip_version")
                 return None
             off = 0
-        elif linktype == 127 or linktype == 105:
+        elif linktype == 127 or linktype == 105 or linktype == 119 or linktype == 163:
             return self._dot11(data, linktype)
         elif linktype == 0 or linktype == 108:
             if n < 4:
@@ -244,6 +257,12 @@ class Decoder:
             off, fcs = rt
             if fcs:
                 end -= 4
+        elif linktype != 105:
+            hdr = dot11.prism_offset(data) if linktype == 119 else dot11.avs_offset(data)
+            if hdr is None:
+                self.weird("bad_prism_header" if linktype == 119 else "bad_avs_header")
+                return None
+            off = hdr
         view = dot11.parse(data, off, end)
         if isinstance(view, str):
             if view:

@@ -96,6 +96,7 @@ class DetectorIndex:
         self.all: tuple[Detector, ...] = tuple(detectors)
         self.ether_by_type: dict[int, list[Detector]] = {}
         self.ether_by_mac: dict[bytes, list[Detector]] = {}
+        self.ether_by_sap: dict[int, list[Detector]] = {}
         self.ip_by_proto: dict[int, list[Detector]] = {}
         self.udp_by_port: dict[int, list[Detector]] = {}
         self.udp_any: list[Detector] = []
@@ -107,6 +108,8 @@ class DetectorIndex:
                     self.ether_by_type.setdefault(et, []).append(det)
                 for mac in det.dst_macs:
                     self.ether_by_mac.setdefault(_mac_bytes(mac), []).append(det)
+                for sap in det.llc_saps:
+                    self.ether_by_sap.setdefault(sap, []).append(det)
             elif det.layer == "ip":
                 for proto in det.ip_protos:
                     self.ip_by_proto.setdefault(proto, []).append(det)

@@ -1,4 +1,10 @@
-"""IEEE 802.11 link decoding for the fast path: radiotap header, data frame, LLC/SNAP.
+"""IEEE 802.11 link decoding for the fast path: radiotap, Prism and AVS headers, data frame, LLC/SNAP.
+
+Prism II monitor header (LINKTYPE_PRISM_HEADER 119, linux-wlan-ng p80211 `wlan_ng_prism2_header`):
+little-endian msgcode (0x41 or 0x44) and msglen, the header's length (144 bytes in practice).
+AVS header (LINKTYPE_IEEE802_11_AVS 163, also found under 119 as Wireshark allows): big-endian
+version 0x8021100x and header length (64 for version 1).  A 119 frame with neither header is
+read as a bare 802.11 frame, as Wireshark does.
 
 Radiotap (https://www.radiotap.org): little-endian header length at offset 2; the Flags field
 (bit 1, after an 8-aligned TSFT) tells whether a 4-byte FCS ends the frame.  802.11 data frames
@@ -54,6 +60,33 @@ def radiotap_offset(data: bytes) -> tuple[int, bool] | None:
         if off < hlen:
             fcs = bool(data[off] & 0x10)
     return hlen, fcs
+
+
+PRISM_MSGCODES = frozenset({0x41, 0x44})
+AVS_MAGIC = 0x80211000
+
+
+def _avs_length(data: bytes) -> int | None:
+    if len(data) >= 8 and int.from_bytes(data[0:4], "big") & 0xFFFFF000 == AVS_MAGIC:
+        return int.from_bytes(data[4:8], "big")
+    return None
+
+
+def prism_offset(data: bytes) -> int | None:
+    """802.11 frame offset after a Prism (or AVS) header, 0 without one; None when the header is insane."""
+    avs = _avs_length(data)
+    if avs is not None:
+        return avs if 8 <= avs <= len(data) else None
+    if len(data) >= 8 and int.from_bytes(data[0:4], "little") in PRISM_MSGCODES:
+        length = int.from_bytes(data[4:8], "little")
+        return length if 8 <= length <= len(data) else None
+    return 0
+
+
+def avs_offset(data: bytes) -> int | None:
+    """802.11 frame offset after an AVS header, None when it is missing or insane."""
+    avs = _avs_length(data)
+    return avs if avs is not None and 8 <= avs <= len(data) else None
 
 
 def parse(data: bytes, off: int, end: int) -> Dot11View | str:

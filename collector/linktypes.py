@@ -13,9 +13,11 @@ RAW_14 = 14  # raw IP on OpenBSD
 PPP = 9
 RAW = 101
 IEEE802_11 = 105
+IEEE802_11_PRISM = 119  # Prism II monitor-mode header (or an AVS header, told apart by its magic)
 LOOP = 108  # OpenBSD loopback, family in network byte order
 LINUX_SLL = 113
 IEEE802_11_RADIOTAP = 127
+IEEE802_11_AVS = 163  # AVS monitor-mode header
 IPV4 = 228
 IPV6 = 229
 LINUX_SLL2 = 276
@@ -28,9 +30,11 @@ NAMES: dict[int, str] = {
     RAW_14: "raw",
     RAW: "raw",
     IEEE802_11: "ieee802_11",
+    IEEE802_11_PRISM: "ieee802_11_prism",
     LOOP: "loop",
     LINUX_SLL: "linux_sll",
     IEEE802_11_RADIOTAP: "ieee802_11_radiotap",
+    IEEE802_11_AVS: "ieee802_11_avs",
     IPV4: "ipv4",
     IPV6: "ipv6",
     LINUX_SLL2: "linux_sll2",

@@ -8,8 +8,12 @@ blocks; obsolete Packet Block; any other block is skipped).
 Files are read in large chunks and records are cut with `struct.unpack_from`, so memory is
 bounded by the chunk size, never by the file.  Damage is never an exception: a truncated or
 insane record stops the file cleanly after counting a named weird in `ReadStats`, and
-everything before it has been yielded.  Each reader yields plain tuples in `RawFrame` order
-`(ts, linktype, data, wirelen, frame_no, source, iface)` (frame numbers from 1 per file).
+everything before it has been yielded.  A pcapng timestamp that no calendar can show (before
+1970 or from the year 10000 on, as a 64-bit count or a bad if_tsresol/if_tsoffset gives) is the
+weird `timestamp_out_of_range`, counted per packet: the packet is kept with the last valid time
+of its file (0 before the first), so the analysis never meets a date it cannot print.
+Each reader yields plain tuples in `RawFrame` order `(ts, linktype, data, wirelen, frame_no,
+source, iface)` (frame numbers from 1 per file).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import BinaryIO
 CHUNK = 1 << 20
 MAX_RECORD = 262_144  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD
 MAX_BLOCK = 16 << 20  # no sane pcapng block is larger
+MAX_TS = 253_402_300_800.0  # 10000-01-01T00:00:00Z: datetime's (and the report's) last year is 9999
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -216,7 +221,11 @@ def read_pcapng(f: BinaryIO, head: bytes, stats: ReadStats, name: str = "") -> I
             if caplen == 0:
                 stats.weird("zero_length_record")
                 continue
-            last_ts = ((hi << 32) | lo) * resol + tsoff
+            ts = ((hi << 32) | lo) * resol + tsoff
+            if 0.0 <= ts < MAX_TS:
+                last_ts = ts
+            else:
+                stats.weird("timestamp_out_of_range")
             n += 1
             yield last_ts, linktype, body[20 : 20 + caplen], orig, n, name, iface
         elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
@@ -241,7 +250,11 @@ def read_pcapng(f: BinaryIO, head: bytes, stats: ReadStats, name: str = "") -> I
                 continue
             linktype, _, resol, tsoff = ifaces[iface]
             caplen = min(caplen, len(body) - 20)
-            last_ts = ((hi << 32) | lo) * resol + tsoff
+            ts = ((hi << 32) | lo) * resol + tsoff
+            if 0.0 <= ts < MAX_TS:
+                last_ts = ts
+            else:
+                stats.weird("timestamp_out_of_range")
             if caplen:
                 n += 1
                 yield last_ts, linktype, body[20 : 20 + caplen], orig, n, name, iface

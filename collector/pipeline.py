@@ -127,6 +127,10 @@ class Pipeline(DeepPath):
         self._cur: Sequence[Any] = (0.0, 0, b"", 0, 0, "", 0)  # the frame being processed (weird context)
         self._depth = 0
         self._closed = False
+        self.malformed_frames = 0
+        """Frames with at least one weird (a frame counts once, whatever number of weirds it raised)."""
+        self._in_frame = False
+        self._frame_weird = False
 
     # ------------------------------------------------------------------ input
 
@@ -145,10 +149,18 @@ class Pipeline(DeepPath):
             self.flush()
             self.next_flush = ts + self.flush_interval
         self._cur = frame
+        decoder = self.decoder
+        before = decoder.count
+        self._frame_weird = False
+        self._in_frame = True
         try:
             self.process(data, linktype, ts, wirelen, frame_no, source, None)
         except MALFORMED:
             self.weird("frame_decode_error")
+        finally:
+            self._in_frame = False
+        if self._frame_weird or decoder.count != before:
+            self.malformed_frames += 1
 
     def run(self, frames: Iterable[Sequence[Any]]) -> None:
         """Feed many frames: `feed` with a fast lane for the bulk of established conversations.
@@ -286,6 +298,10 @@ class Pipeline(DeepPath):
     def weird(self, name: str, detail: str = "") -> None:
         """Count a weird; its first occurrence is also recorded as a `Weird` observation."""
         self.side_effects += 1
+        if self._in_frame:
+            self._frame_weird = True
+        else:  # a stream prefix decided at a flush: one weird, one frame
+            self.malformed_frames += 1
         count = self.weirds.get(name, 0)
         self.weirds[name] = count + 1
         if count == 0:
@@ -331,6 +347,10 @@ class Pipeline(DeepPath):
                 self._deep(dets, h, data[l2off:], None, ts, frame_no, source, tunnel, is_wifi, data)
         if dst is not None and dst[0] & 1 and index.ether_by_mac:
             dets = index.ether_by_mac.get(dst)
+            if dets:
+                self._deep(dets, h, data[l2off:], None, ts, frame_no, source, tunnel, is_wifi, data)
+        if 0 < et <= 1500 and index.ether_by_sap and l2off < len(data):  # 802.3 length: an 802.2 LLC frame
+            dets = index.ether_by_sap.get(data[l2off])
             if dets:
                 self._deep(dets, h, data[l2off:], None, ts, frame_no, source, tunnel, is_wifi, data)
         if not ipver:
@@ -451,7 +471,8 @@ class Pipeline(DeepPath):
             names[linktypes.name(lt)] = names.get(linktypes.name(lt), 0) + n
         return CaptureStats(
             ts=self.first_ts or 0.0, sensor=self.sensor, packets=self.packets, bytes=self.bytes,
-            malformed=sum(weirds.values()), weirds=weirds, first_ts=self.first_ts, last_ts=self.last_ts,
+            malformed=self.malformed_frames + sum(self.read_stats.weirds.values()), weirds=weirds,
+            first_ts=self.first_ts, last_ts=self.last_ts,
             kernel_drops=self.kernel_drops, queue_drops=self.queue_drops, truncated=self.read_stats.truncated,
             files=list(self.read_stats.files), linktypes=names, table_overflow=dict(self.overflow),
             deep_repeats=self.deep_repeats, tcp_streams_refused=self.streams_refused,

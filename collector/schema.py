@@ -115,7 +115,8 @@ class CaptureStats(Observation):
     kind: Literal["stats"] = "stats"
     packets: int = Field(default=0, description="Frames read.")
     bytes: int = Field(default=0, description="Bytes read (captured length).")
-    malformed: int = Field(default=0, description="Frames counted as malformed (sum of weird counts).")
+    malformed: int = Field(default=0, description="Malformed frames: frames with at least one weird (counted "
+                           "once each) plus the capture reader's weirds (one per damaged record).")
     weirds: dict[str, int] = Field(default_factory=dict, description="Weird name -> count.")
     first_ts: float | None = Field(default=None, description="Time of the first frame.")
     last_ts: float | None = Field(default=None, description="Time of the last frame.")

@@ -268,8 +268,10 @@ def run_replay(options: ReplayOptions, *, progress: Progress | None = None) -> R
                 out.emit(enriched[start : start + 5000])
             out.close()
             sink = out
-        if stats.packets == 0 and any(w.startswith(("unreadable", "not_a_capture")) for w in stats.weirds):
-            raise NoInputError("not a capture file: " + ", ".join(str(f) for f in files))
+        if stats.packets == 0:  # unreadable, or a capture with headers and no packet: nothing to analyze
+            unreadable = any(w.startswith(("unreadable", "not_a_capture")) for w in stats.weirds)
+            raise NoInputError(("not a capture file: " if unreadable else "no packet in the capture: ")
+                               + ", ".join(str(f) for f in files))
         report = _analyze_and_store(session, site=site, baseline_path=baseline_path, digest=digest)
         _purge_if_retained(session)
     damaged = bool(stats.truncated) or any(w.startswith(DAMAGE_WEIRD_PREFIXES) for w in stats.weirds)

@@ -270,10 +270,11 @@ def list_devices(session: Session, *, zone: str | None = None, role: str | None 
 
 
 def get_device(session: Session, mac: str) -> Device | None:
+    from analyzer.inventory import is_ip_key
     from analyzer.macs import normalise_mac
 
     try:
-        key = normalise_mac(mac)
+        key = mac if is_ip_key(mac) else normalise_mac(mac)  # 'ip:<address>': a device without a MAC
     except (ValueError, TypeError):
         return None
     row = session.get(DeviceRow, key)

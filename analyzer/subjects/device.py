@@ -55,18 +55,24 @@ def _segments(d: Device) -> set[str]:
 
 
 def smb1_macs(ctx: AnalysisContext) -> dict[str, list[Evidence]]:
-    """MAC -> evidence of its first three SMBv1 negotiations."""
+    """MAC -> evidence of its first three SMBv1 negotiations or messages.
+
+    A negotiate names its dialects; an SMB1 message without one (NetBIOS datagram service,
+    NetBEUI, a session seen after its negotiate) is named as such.  NetBEUI senders have no IP:
+    the digest keys them by MAC.
+    """
     tops: dict[str, list[tuple[tuple[Any, ...], Top]]] = {}
     for (src_ip, dst_ip, offered, chosen), top in digest_of(ctx).smb1.items():
-        d = ctx.device_by_ip(src_ip)
+        d = ctx.device_by_ip(src_ip) or ctx.device_by_mac(src_ip)
         if d is not None:
             tops.setdefault(d.mac, []).append(((src_ip, dst_ip, offered, chosen), top))
     out: dict[str, list[Evidence]] = {}
     for mac, groups in tops.items():
         items = sorted((item, g) for g, top in groups for item in top.items)[:3]
         out[mac] = [Evidence(source=source or None, frame_no=frame_no or None, ts=ts,
-                             text=f"SMB negotiate {src_ip} -> {dst_ip} dialects "
-                                  f"{', '.join(offered) or chosen}")
+                             text=(f"SMB negotiate {src_ip} -> {dst_ip} dialects "
+                                   f"{', '.join(offered) or chosen}") if offered or chosen
+                             else f"SMB1 message {src_ip} -> {dst_ip}")
                     for (_, (source, frame_no, ts)), (src_ip, dst_ip, offered, chosen) in items]
     return out
 

@@ -4,9 +4,11 @@ A detector is one module in `collector/protocols/` that exposes `DETECTOR` (or a
 list `DETECTORS`).  The registry discovers it; the pipeline never names it.
 
 The pipeline calls a detector only on the deep path:
-- `layer="ether"`: every frame whose ethertype is in `ethertypes` or whose
-  destination MAC is in `dst_macs` (ARP, LLDP, CDP); `payload` is the L2 payload
-  after VLAN tags (for 802.3/LLC frames, the bytes after the 802.3 length field).
+- `layer="ether"`: every frame whose ethertype is in `ethertypes`, whose
+  destination MAC is in `dst_macs` (ARP, LLDP, CDP), or, for an 802.3/LLC frame
+  (IEEE 802.2), whose destination SAP is in `llc_saps` (NetBEUI 0xF0); `payload` is
+  the L2 payload after VLAN tags (for 802.3/LLC frames, the bytes after the 802.3
+  length field, i.e. the LLC header).
 - `layer="udp"`: every UDP datagram whose port is in `ports`, or on any port when
   `any_port` is true and `probe(payload)` says yes.
 - `layer="tcp"`: the first payload bytes of each new TCP conversation, once per
@@ -146,6 +148,8 @@ class Detector:
     ethertypes: frozenset[int] = frozenset()
     ip_protos: frozenset[int] = frozenset()
     dst_macs: frozenset[str] = frozenset()
+    llc_saps: frozenset[int] = frozenset()
+    """IEEE 802.2 destination SAPs of 802.3 frames (and Linux cooked 802.2 frames) this detector reads."""
     app: str | None = None
     """Application name to stamp on the conversation when this detector decodes something."""
     bpf_hint: str = ""

@@ -1,5 +1,9 @@
 """Cisco Discovery Protocol detector (CDP v1/v2, LLC/SNAP OUI 00-00-0c PID 0x2000, dst 01:00:0c:cc:cc:cc).
 
+CDP crossing a provider bridge by Cisco Layer 2 Protocol Tunneling (L2PT, the 802.1Q tunnel
+ports of an 802.1ad/QinQ service) has its destination rewritten to 01:00:0c:cd:cd:d0 and is
+usually seen tagged: that address is read too, the SNAP header deciding what is CDP.
+
 The payload handed over is the 802.2 LLC/SNAP header then the CDP header (version, TTL,
 checksum) and TLVs (2-byte type, 2-byte length including the 4-byte TLV header).  Kept: device
 id (0x01), first address (0x02), port id (0x03), capabilities (0x04), first line of the software
@@ -16,6 +20,7 @@ from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import CdpObs
 
 CDP_MAC = "01:00:0c:cc:cc:cc"
+L2PT_MAC = "01:00:0c:cd:cd:d0"  # Cisco L2 protocol tunneling: CDP/STP/VTP carried across a QinQ core
 SNAP = b"\xaa\xaa\x03\x00\x00\x0c\x20\x00"
 CAPS = (
     "router",
@@ -99,7 +104,7 @@ DETECTOR = Detector(
     name="cdp",
     layer="ether",
     decode=decode,
-    dst_macs=frozenset({CDP_MAC}),
-    bpf_hint="ether dst 01:00:0c:cc:cc:cc",
+    dst_macs=frozenset({CDP_MAC, L2PT_MAC}),
+    bpf_hint="ether dst 01:00:0c:cc:cc:cc or ether dst 01:00:0c:cd:cd:d0",
     description="Cisco Discovery Protocol: neighbour switch, port, platform, native VLAN.",
 )

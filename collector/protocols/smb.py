@@ -1,5 +1,20 @@
-"""SMB detector (MS-CIFS / MS-SMB for SMB1, MS-SMB2 for SMB2/3, MS-NLMP for NTLMSSP) on TCP 139/445.
+"""SMB detectors (MS-CIFS / MS-SMB for SMB1, MS-SMB2 for SMB2/3, MS-NLMP for NTLMSSP).
 
+SMB1 has three carriers, each a detector of this module:
+- `smb`: the NetBIOS session service on TCP 139/445 (below);
+- `smb-dgm`: the NetBIOS datagram service, UDP 138 (RFC 1002 4.4): direct unique, direct group
+  and broadcast datagrams (types 0x10-0x12) carry after their 14-byte header the source and
+  destination names (RFC 1002 4.1 encoding) and then the user data, an SMB1 message for the
+  browser and mailslot traffic (MS-BRWS, SMB_COM_TRANSACTION to \\MAILSLOT\\BROWSE);
+- `smb-netbeui`: NetBEUI (the NetBIOS Frames protocol, IBM LAN Technical Reference: 802.2 LLC
+  SAP 0xF0, no IP at all): a NetBIOS header (2-byte little-endian length, delimiter 0xEFFF,
+  command) after the LLC header, 44 bytes long for DATAGRAM (0x08) and DATAGRAM_BROADCAST
+  (0x09), 14 bytes for the session frames DATA_FIRST_MIDDLE (0x15) and DATA_ONLY_LAST (0x16),
+  then the SMB1 message.
+An SMB1 message on any of them is legacy SMB1 (`SmbObs.smb1`): the datagram carriers have no
+negotiate, so their records carry no dialect.  Only the first fragment of a datagram is read.
+
+On TCP:
 Each direction's prefix is a sequence of NetBIOS session service messages (RFC 1002 4.3: type,
 24-bit length; port 139 session request/response messages are skipped).  Kept:
 - negotiate: dialects a client offers (SMB1 dialect strings, SMB2 dialect revisions as "3.1.1"),
@@ -229,6 +244,88 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[Observation]:
     return out
 
 
+NBDS_PORT = 138
+NBDS_DATA_TYPES = frozenset({0x10, 0x11, 0x12})  # direct unique, direct group, broadcast datagram
+NBDS_FIRST = 0x02  # flags F bit: first fragment
+NETBEUI_SAP = 0xF0
+NETBEUI_DELIMITER = b"\xff\xef"
+NETBEUI_HEADERS = {0x08: 44, 0x09: 44, 0x15: 14, 0x16: 14}  # command -> NetBIOS header length
+
+
+def _skip_name(data: bytes, pos: int) -> int:
+    """Offset after an RFC 1002 encoded name (labels up to the root, no compression in datagrams)."""
+    for _ in range(64):
+        n = data[pos]
+        if n == 0:
+            return pos + 1
+        if n & 0xC0:
+            raise ValueError("netbios datagram: compressed or reserved label")
+        pos += 1 + n
+    raise ValueError("netbios datagram: name too long")
+
+
+def datagram_user_data(payload: bytes) -> bytes | None:
+    """User data of the first fragment of a NetBIOS direct or broadcast datagram, None for other types."""
+    if len(payload) < 14 or payload[0] not in NBDS_DATA_TYPES:
+        return None
+    if not payload[1] & NBDS_FIRST:
+        return None  # a later fragment: its user data does not start with a header
+    (dgm_length,) = struct.unpack_from("!H", payload, 10)
+    pos = _skip_name(payload, _skip_name(payload, 14))
+    end = min(len(payload), 14 + dgm_length)
+    if pos > end:
+        raise ValueError("netbios datagram: names overrun the datagram length")
+    return payload[pos:end]
+
+
+def netbeui_user_data(llc: bytes) -> bytes | None:
+    """User data of a NetBEUI (NBF) frame after its 802.2 LLC header, None when it carries none."""
+    if len(llc) < 3 or llc[0] != NETBEUI_SAP:
+        return None
+    pos = 3 if llc[2] & 0x03 == 0x03 else 4  # U frame: 1 control byte; I/S frame: 2
+    if llc[2] & 0x03 == 0x01:
+        return None  # S frame (RR, RNR, REJ): no information field
+    head = llc[pos : pos + 5]
+    if len(head) < 5 or head[2:4] != NETBEUI_DELIMITER:
+        return None
+    length = head[0] | (head[1] << 8)
+    expected = NETBEUI_HEADERS.get(head[4])
+    if expected is None:
+        return None  # name query/recognized, session control...: no user data
+    if length != expected:
+        raise ValueError("netbeui: header length does not match its command")
+    return llc[pos + length :]
+
+
+def _smb1_record(pkt: Packet, msg: bytes | None) -> list[Observation]:
+    if msg is None or msg[:4] != SMB1:
+        return []
+    if len(msg) < 33:
+        raise IndexError("smb1: header truncated")
+    acc: dict[str, Any] = {"offered": [], "chosen": None, "smb1": False}
+    _smb1(msg, acc)
+    return [SmbObs(**pkt.envelope(), dialects_offered=tuple(acc["offered"]), dialect_chosen=acc["chosen"],
+                   smb1=True)]
+
+
+def datagram_decode(pkt: Packet, ctx: DecodeContext) -> list[Observation]:
+    """One SmbObs (smb1) per NetBIOS datagram carrying an SMB1 message."""
+    return _smb1_record(pkt, datagram_user_data(pkt.payload))
+
+
+def netbeui_decode(pkt: Packet, ctx: DecodeContext) -> list[Observation]:
+    """One SmbObs (smb1) per NetBEUI frame carrying an SMB1 message."""
+    return _smb1_record(pkt, netbeui_user_data(pkt.payload))
+
+
+def datagram_probe(payload: bytes) -> bool:
+    try:
+        data = datagram_user_data(payload)
+    except (ValueError, IndexError, struct.error):
+        return False
+    return data is not None and data[:4] == SMB1
+
+
 DETECTOR = Detector(
     name="smb",
     layer="tcp",
@@ -239,3 +336,21 @@ DETECTOR = Detector(
     bpf_hint="tcp port 445 or tcp port 139",
     description="SMB1/SMB2 negotiate dialects and NTLMSSP version/host/domain (MS-SMB2, MS-NLMP).",
 )
+DETECTORS = [Detector(
+    name="smb-dgm",
+    layer="udp",
+    decode=datagram_decode,
+    probe=datagram_probe,
+    ports=frozenset({NBDS_PORT}),
+    app="smb",
+    bpf_hint="udp port 138",
+    description="SMB1 over the NetBIOS datagram service (RFC 1002 4.4; browser and mailslot messages).",
+), Detector(
+    name="smb-netbeui",
+    layer="ether",
+    decode=netbeui_decode,
+    llc_saps=frozenset({NETBEUI_SAP}),
+    app="smb",
+    bpf_hint="llc",
+    description="SMB1 over NetBEUI (NetBIOS Frames, 802.2 LLC SAP 0xF0).",
+)]

@@ -9,6 +9,7 @@ from analyzer.engine import analyze
 from analyzer.site import load_site
 from collector.schema import (
     ArpObs,
+    CdpObs,
     Conversation,
     DhcpObs,
     DicomObs,
@@ -169,6 +170,27 @@ def test_switch_port_from_nearest_switch_lldp_in_same_vlan() -> None:
     assert by[MON].switch_port == "SW-IMG-01 Gi1/0/5"
     assert by[switch].role == "switch"
     assert by[MON].connection == "wired" and "SW-IMG-01 Gi1/0/5" in by[MON].connection_evidence[0]
+
+
+def test_switch_port_from_cdp_and_from_lldp_and_cdp_mixed() -> None:
+    # before issue 20 item 5 only LLDP paired: a CDP switch and a CDP phone gave no switch port
+    switch, phone, pump = "00:00:0c:aa:01:05", "00:1b:d4:00:00:10", "00:1c:4e:20:00:70"
+    obs = [
+        CdpObs(ts=10.0, src_mac=switch, vlan=120, device_id="sw-icu-2", port_id="GigabitEthernet1/0/13",
+               capabilities=("router", "switch", "igmp")),
+        CdpObs(ts=10.02, src_mac=phone, vlan=120, device_id="SEP001BD4000010", port_id="Port 1",
+               capabilities=("host", "phone")),
+        LldpObs(ts=20.0, src_mac=switch, vlan=130, chassis_id=switch, port_id="Gi1/0/7", system_name="sw-lab-1",
+                capabilities=("bridge",)),
+        CdpObs(ts=20.01, src_mac=pump, vlan=130, device_id="PUMP-07", port_id="eth0", capabilities=("host",)),
+    ]
+    by = {d.mac: d for d in analyze(obs, rules=[]).devices}
+    assert by[phone].switch_port == "sw-icu-2 GigabitEthernet1/0/13"
+    assert by[pump].switch_port == "sw-lab-1 Gi1/0/7"
+    facts = {(f.attribute, f.value, f.source) for f in by[phone].facts}
+    assert {("switch", "sw-icu-2", "cdp"), ("port", "GigabitEthernet1/0/13", "cdp")} <= facts
+    assert ("port", "Gi1/0/7", "lldp") in {(f.attribute, f.value, f.source) for f in by[pump].facts}
+    assert by[switch].switch_port is None  # a switch's own frames are port announcements, not a device's
 
 
 def test_connection_wifi_strong_and_weak_hints() -> None:

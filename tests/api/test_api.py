@@ -306,3 +306,15 @@ def test_runner_sheet_files_round_trip(sqlite_url: str, tmp_path) -> None:  # ty
 
     with pytest.raises(InvalidError, match="line 2: vlan"):
         import_sheets_file(sqlite_url, bad, actor="cli", partial=False)
+
+
+def test_device_known_only_by_ip_has_its_detail(api_sqlite: Api) -> None:
+    # issue 20 item 5: links without MAC addresses give devices keyed ip:<address>
+    from analyzer.models import Device
+
+    with api_sqlite.session() as session:
+        save_devices(session, [Device(mac="ip:10.10.130.45", ips=["10.10.130.45"])])
+        session.commit()
+    detail = api_sqlite.get(f"{V1}/devices/ip:10.10.130.45")
+    assert detail.status_code == 200 and detail.json()["device"]["ips"] == ["10.10.130.45"]
+    assert api_sqlite.get(f"{V1}/devices/ip:10.10.130.46").status_code == 404

@@ -48,3 +48,15 @@ def test_real_cdp_v2_switches() -> None:
         ("S2", "cisco WS-C3560G-24PS"),
     }
     assert {(o.native_vlan, o.duplex) for o in out} == {(1, "full")}
+
+
+def test_real_cdp_inside_802_1q_and_l2pt() -> None:
+    # Wireshark: frames 21, 22, 25, 26 are CDP from routers R1-R4 tagged 118/209 and sent to the L2PT
+    # address 01:00:0c:cd:cd:d0; frames 23, 24 untagged from switches S1/S2 to 01:00:0c:cc:cc:cc
+    out = [o for o in observations(real_pcap("pcpp-VlanPackets.pcap"), [cdp.DETECTOR]) if o.kind == "cdp"]
+    assert sorted((o.device_id, o.vlan, o.port_id) for o in out) == [
+        ("R1", 118, "FastEthernet0/0"), ("R2", 118, "FastEthernet0/0"), ("R3", 209, "FastEthernet0/0"),
+        ("R4", 209, "FastEthernet0/0"), ("S1", None, "FastEthernet0/13"), ("S2", None, "FastEthernet0/13"),
+    ]
+    (one,) = [o for o in observations(real_pcap("pcpp-llc_vlan.pcap"), [cdp.DETECTOR]) if o.kind == "cdp"]
+    assert (one.device_id, one.vlan, one.platform) == ("R1", 118, "Cisco 2811")

@@ -167,3 +167,53 @@ def test_malformed_headers_are_named_weirds(data: bytes, linktype: int, weird: s
     d = Decoder()
     d.decode(data, linktype)  # never raises
     assert d.weirds == {weird: 1}
+
+
+# --------------------------------------------------------------------------- Prism and AVS headers (issue 20 item 5)
+
+DOT11_DATA = bytes(Dot11(type=2, subtype=0, FCfield=0x01, addr1="02:aa:00:00:00:01", addr2=A, addr3=B)
+                   / LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / SNAP(OUI=0, code=0x0800) / UDP_PKT)
+PRISM = struct.pack("<II", 0x44, 144) + b"wlan0".ljust(16, b"\x00") + bytes(120)  # linux-wlan-ng p80211 header
+AVS = struct.pack(">II", 0x80211001, 64) + bytes(56)
+
+
+@pytest.mark.parametrize(("header", "linktype"), [(PRISM, 119), (AVS, 119), (AVS, 163), (b"", 119)],
+                         ids=["prism", "avs-as-119", "avs", "119-without-header"])
+def test_prism_and_avs_headers(header: bytes, linktype: int) -> None:
+    # before: unsupported_linktype, no host
+    h = dec(header + DOT11_DATA, linktype)
+    assert h[D.WIFI] is not None and h[D.WIFI].station == bytes.fromhex("02000000000a")
+    assert (h[D.SRC], h[D.ETYPE], h[D.DPORT], h[D.SIP]) == (bytes.fromhex("02000000000a"), 0x0800, 53,
+                                                             bytes([10, 1, 2, 3]))
+
+
+@pytest.mark.parametrize(("data", "linktype", "weird"), [
+    (struct.pack("<II", 0x44, 4000) + bytes(40), 119, "bad_prism_header"),
+    (struct.pack(">II", 0x80211001, 4) + bytes(40), 163, "bad_avs_header"),
+    (bytes(40), 163, "bad_avs_header"),
+])
+def test_insane_prism_and_avs_headers_are_weirds(data: bytes, linktype: int, weird: str) -> None:
+    d = Decoder()
+    assert d.decode(data, linktype) is None and d.weirds == {weird: 1}
+
+
+def test_real_prism_linktype_is_read() -> None:
+    from tests.collector.replay_helpers import run
+    from tests.conftest import real_pcap
+
+    # aircrack-wpaclean_crash.pcap: LINKTYPE_PRISM_HEADER, a truncated association request without the header
+    stats = run(real_pcap("aircrack-wpaclean_crash.pcap")).stats
+    assert stats.linktypes == {"ieee802_11_prism": 1} and "unsupported_linktype" not in stats.weirds
+
+
+@pytest.mark.parametrize(("name", "inner", "outer"), [("tcpdump-802.1ad_QinQ.pcap", 2001, 200),
+                                                      ("zeek-q-in-q.pcap", 10, 13)])
+def test_real_stacked_tags_carry_inner_and_outer(name: str, inner: int, outer: int) -> None:
+    # 802.1ad S-tag 200 over C-tag 2001 (ARP); two 802.1Q tags 13 over 10 (BACnet, ARP): every record keeps
+    # the customer tag in `vlan` (the device's VLAN for the rules) and the provider tag in `outer_vlan`
+    from tests.collector.replay_helpers import run
+    from tests.conftest import real_pcap
+
+    result = run(real_pcap(name))
+    records = [o for o in result.observations if o.kind in ("host", "conversation", "arp")]
+    assert records and {(o.vlan, o.outer_vlan) for o in records} == {(inner, outer)}

@@ -53,3 +53,21 @@ def test_real_mud_url_and_cisco_lldp() -> None:
 
 def test_real_asan_capture_does_not_crash() -> None:
     run(real_pcap("tcpdump-lldp_asan.pcap"), [lldp.DETECTOR])
+
+
+def test_lldp_inside_802_1q_and_802_1ad_tags() -> None:
+    from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
+    from scapy.packet import Raw
+
+    from pcaps.fixtures.gen_infra import SWITCH_MAC, lldp_frame
+
+    frame = bytes(lldp_frame(SWITCH_MAC, [tlv(1, b"\x04" + bytes.fromhex(SWITCH_MAC.replace(":", ""))),
+                                          tlv(2, b"\x05Gi1/0/5"), tlv(3, b"\x00\x78"), tlv(5, b"sw-img-1")]))
+    body = frame[14:]
+    tagged = Ether(src=SWITCH_MAC, dst="01:80:c2:00:00:0e") / Dot1Q(vlan=110, type=0x88CC) / Raw(body)
+    stacked = (Ether(src=SWITCH_MAC, dst="01:80:c2:00:00:0e") / Dot1AD(vlan=300) / Dot1Q(vlan=120, type=0x88CC)
+               / Raw(body))
+    tagged.time, stacked.time = 1.0, 2.0
+    out = observations([tagged, stacked], [lldp.DETECTOR])
+    assert sorted((o.vlan, o.outer_vlan, o.system_name, o.port_id) for o in out) == [
+        (110, None, "sw-img-1", "Gi1/0/5"), (120, 300, "sw-img-1", "Gi1/0/5")]

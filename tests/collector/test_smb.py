@@ -139,3 +139,42 @@ def test_transform_header_is_smb3_and_bytes_without_a_session_header_are_not_smb
     assert record.versions == ("smb3",)
     stray = b"GET / HTTP/1.1\r\nX: \x07\xfeSMB\r\n\r\n"  # the magic without a session message header before it
     assert not smb.probe(stray) and smb.decode(_pkt(stray), SimpleContext()) == []
+
+
+# --------------------------------------------------------------------------- SMB1 without TCP (issue 20 item 8)
+
+
+@pytest.mark.parametrize(("name", "senders"), [
+    ("arkime-nbns.pcap", {"192.168.239.129"}),
+    ("tcpdump-eapon1.pcap", {"192.168.1.249", "169.254.67.194"}),
+    ("ndpi-netbios.pcap", {"10.0.5.9", "10.0.5.93"}),
+])
+def test_real_smb1_over_netbios_datagrams(name: str, senders: set[str]) -> None:
+    # Wireshark counts 15, 17 and 2 SMB browser datagrams (nbdgm + smb) in these captures
+    expected = {"arkime-nbns.pcap": 15, "tcpdump-eapon1.pcap": 17, "ndpi-netbios.pcap": 2}[name]
+    out = [o for o in observations(real_pcap(name), smb.DETECTORS) if o.kind == "smb"]
+    assert len(out) == expected
+    assert all(o.smb1 and o.transport == "udp" and o.dst_port == 138 for o in out)
+    assert {o.src_ip for o in out} == senders
+
+
+def test_netbios_datagram_user_data_needs_a_first_fragment_and_sane_names() -> None:
+    names = g.nb_encode("CT-XP-01", 0x00) + g.nb_encode("DEMOHOSP", 0x1D)
+    dgm = g.nbds(g.OLD_MODALITY, 0x11, names, b"\xffSMB" + bytes(40))
+    assert smb.datagram_user_data(dgm) == b"\xffSMB" + bytes(40)
+    later = dgm[:1] + b"\x00" + dgm[2:]  # F bit clear: not the first fragment
+    assert smb.datagram_user_data(later) is None
+    assert smb.datagram_user_data(b"\x14" + dgm[1:]) is None  # datagram query: no user data
+    with pytest.raises(ValueError):
+        smb.datagram_user_data(dgm[:14] + b"\xc0\x0c" + dgm[16:])  # compression is not allowed here
+    assert not smb.datagram_probe(dgm[:20])
+
+
+def test_netbeui_frames() -> None:
+    dgm = bytes(g.smb_netbios()[1])[14:]  # after the 802.3 header: LLC, NetBIOS header, SMB
+    assert smb.netbeui_user_data(dgm)[:4] == b"\xffSMB"
+    assert smb.netbeui_user_data(b"\xf0\xf0\x01\x02") is None  # S frame (RR): no information
+    assert smb.netbeui_user_data(b"\x42\x42\x03" + bytes(40)) is None  # another SAP
+    bad_length = dgm[:3] + b"\x0e\x00" + dgm[5:]
+    with pytest.raises(ValueError):
+        smb.netbeui_user_data(bad_length)

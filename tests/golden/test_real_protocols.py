@@ -83,9 +83,7 @@ def test_tls_server_names_on_the_client() -> None:
     assert ("tls_sni", "feodotracker.abuse.ch") in {(f.attribute, f.value) for f in client.facts}
 
 
-# Inside MPLS and ERSPAN: the decapsulation is the decap branch's (collector/decode.py); these two
-# must pass once it is merged, and then lose their xfail mark.
-AFTER_DECAP = pytest.mark.xfail(strict=True, reason="needs MPLS/ERSPAN decapsulation (decap branch)")
+# Inside MPLS and ERSPAN: decapsulated by collector/protocols/encap.py.
 CLIENT, SERVER = ("02:00:00:00:00:01", "10.10.110.23"), ("02:00:00:00:00:02", "10.10.110.24")
 
 
@@ -113,14 +111,12 @@ def test_telnet_on_plain_ethernet_is_named() -> None:
     assert "telnet" in _named_in(_telnet(lambda s, d, inner: Ether(src=s[0], dst=d[0]) / inner))
 
 
-@AFTER_DECAP
 def test_telnet_inside_mpls_is_named() -> None:
     names = _named_in(_telnet(lambda s, d, inner: Ether(src=s[0], dst=d[0], type=0x8847)
                               / MPLS(label=100, s=1, ttl=64) / inner))
     assert "telnet" in names
 
 
-@AFTER_DECAP
 def test_telnet_inside_erspan_is_named() -> None:
     def erspan(s: tuple[str, str], d: tuple[str, str], inner: object) -> object:
         return (Ether(src="02:00:00:00:0e:01", dst="02:00:00:00:0e:02") / IP(src="10.0.0.1", dst="10.0.0.2")

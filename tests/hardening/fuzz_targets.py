@@ -19,7 +19,7 @@ from typing import Any
 
 from tests.keys import TEST_KEY
 
-LINKTYPES = (1, 1, 1, 1, 0, 9, 12, 14, 101, 105, 108, 113, 127, 228, 229, 276)
+LINKTYPES = (1, 1, 1, 1, 0, 9, 12, 14, 101, 105, 108, 113, 119, 127, 163, 228, 229, 276)
 """Link types the fuzzer picks from (first byte of the input); Ethernet is weighted up."""
 
 
