@@ -30,8 +30,8 @@ from collector.schema import CaptureStats, Observation
 ADMIN_APPS = ("telnet", "ftp")
 """Remote-access methods that are cleartext administration (after HTTP basic auth and SNMP v1/v2c, ranks
 0-2)."""
-DIGEST_SUBJECTS = frozenset({"capture", "conversation", "device", "dhcp_server", "port", "remote_session",
-                             "sheet"})
+DIGEST_SUBJECTS = frozenset({"capture", "conversation", "device", "dhcp_server", "intervention", "port",
+                             "remote_session", "sheet"})
 """Subject providers that read the digest; any other subject reads the raw observations."""
 CONV_EVIDENCE = 5
 """Evidence pointers kept per conversation group (3 for a conversation, 5 for a sheet's undeclared peer)."""
@@ -175,6 +175,9 @@ class Digest:
         self.count = 0
         self.generation = 0
         """Store generation this digest reflects (set by the store that feeds it; 0 for none)."""
+        self.interventions: tuple[Any, ...] = ()
+        """Recorded interventions (analyzer.interventions.InterventionRef), set by the store before each
+        analysis: what the `intervention` subject reads."""
         self.max_ts: float | None = None
         self.stats: list[tuple[Key, Observation]] = []
         self.conversations: dict[tuple[Any, ...], ConvGroup] = {}
