@@ -4,8 +4,10 @@
 transaction); `check_intervention` compares the device's behaviour before and after it from the
 facts store (analyzer.diff on the facts seen in each window): once `window` seconds of traffic
 after it have been observed (the newest stored packet is that far past it), the verdict is
-unchanged, changed (with the list) or silent-after; before that it is pending.  The before side
-is the same length of time up to the intervention.  `intervention_refs` hands the interventions to
+unchanged, changed (with the list) or silent-after; before that it is pending.  The after side is
+everything observed since the intervention, the before side as long a time up to it.  A fact
+seen on both sides (a conversation that went on) counts on both: the store keeps first and last
+seen, not each time in between.  `intervention_refs` hands the interventions to
 the analysis (the `intervention` subject of analyzer/subjects, which raises
 post-intervention-change).
 """
@@ -131,23 +133,25 @@ def get_intervention(session: Session, intervention_id: int) -> InterventionRow:
 
 def intervention_refs(session: Session) -> tuple[InterventionRef, ...]:
     """Every intervention, as the analysis reads them."""
-    return tuple(InterventionRef(id=int(r.id or 0), mac=r.mac, kind=r.kind, at=_aware(r.at).timestamp())
-                 for r in list_interventions(session))
+    window = window_seconds()
+    return tuple(InterventionRef(id=int(r.id or 0), mac=r.mac, kind=r.kind, at=_aware(r.at).timestamp(),
+                                 window=window) for r in list_interventions(session))
 
 
 def check_intervention(session: Session, row: InterventionRow, *, window: float | None = None,
                        site: Any = None) -> Check:
     """Before/after comparison of the device of `row` from the stored facts (see the module docstring)."""
-    span = window_seconds() if window is None else window
+    needed = window_seconds() if window is None else window
     at = _aware(row.at).timestamp()
     newest = newest_packet_ts(session)
     observed = max(0.0, (newest or at) - at)
-    before, after = (at - span, at), (at, at + span)
-    if observed < span:
-        return Check(verdict="pending", before=before, after=after, observed_after=observed)
+    if observed < needed:
+        return Check(verdict="pending", before=(at - needed, at), after=(at, at + needed), observed_after=observed)
+    # everything observed after it, against as long a time before it
+    before, after = (at - observed, at), (at, at + observed + 1.0)
     facts = list(iter_observations(session))
     pb = profiles(in_window(facts, *before), site=site).get(row.mac)
     pa = profiles(in_window(facts, *after), site=site).get(row.mac)
-    result = compare(row.mac, pb, pa, before_seconds=span, after_seconds=span)
+    result = compare(row.mac, pb, pa, before_seconds=observed, after_seconds=observed)
     return Check(verdict=result.verdict, before=before, after=after, observed_after=observed, diff=result,
                  changes=result.lines())

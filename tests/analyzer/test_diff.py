@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collector.schema import Conversation, DicomObs, Hl7Obs, HostSighting, Observation
-
 from analyzer.diff import VOLUME_FACTOR, compare, diff, in_window, profiles
+from collector.schema import Conversation, DicomObs, Hl7Obs, HostSighting, Observation
 
 CT, PACS = "00:21:b7:10:00:21", "00:50:56:50:00:20"
 T = 1_767_225_600.0
@@ -65,8 +64,9 @@ def test_volume_change_needs_the_factor() -> None:
 
 
 def test_in_window_keeps_facts_seen_inside() -> None:
-    early, spanning, late = (_conv("10.0.0.1", "10.0.0.2", 80, T), _conv("10.0.0.1", "10.0.0.3", 80, T, last=T + 500),
-                             _conv("10.0.0.1", "10.0.0.4", 80, T + 400))
+    early = _conv("10.0.0.1", "10.0.0.2", 80, T)
+    spanning = _conv("10.0.0.1", "10.0.0.3", 80, T, last=T + 500)
+    late = _conv("10.0.0.1", "10.0.0.4", 80, T + 400)
     assert in_window([early, spanning, late], T + 100, T + 200) == [spanning]
     assert in_window([early, spanning, late], None, T + 100) == [early, spanning]
     assert in_window([early, spanning, late], T + 300, None) == [spanning, late]

@@ -49,7 +49,8 @@ def _interventions(observations: list[Any], site: Any) -> tuple[Any, list[Sheet]
     from pcaps.fixtures.gen_diff import CT, HL7_ENGINE, INTERVENTION_AT, PACS
 
     digest = digest_observations(observations, site=site, rules=load_rules(REPO / "rules"))
-    digest.interventions = (InterventionRef(id=1, mac=CT[0], kind="update", at=INTERVENTION_AT, window=3600.0),)
+    digest.interventions = (InterventionRef(id=1, mac=CT[0], kind="update", at=INTERVENTION_AT,
+                                            window=3600.0),)
     sheet = Sheet(id="SH-CT", software_name="CT console", mac=CT[0],
                   interfaces=[Interface(peer=HL7_ENGINE[1], protocol="hl7")],
                   servers=[Server(name=PACS[1], role="pacs")])
