@@ -99,6 +99,8 @@ def add_intervention(session: Session, *, device: str, kind: str, at: dt.datetim
         raise InvalidError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})", "kind")
     if not by.strip():
         raise InvalidError("who performed the intervention is required", "by")
+    if "\x00" in by + note:
+        raise InvalidError("NUL characters are not accepted", "note")
     mac = resolve_device(session, device)
     row = InterventionRow(mac=mac, kind=kind, at=_aware(at), by=by.strip()[:255], note=note.strip(),
                           recorded_by=actor)
@@ -146,7 +148,8 @@ def check_intervention(session: Session, row: InterventionRow, *, window: float 
     newest = newest_packet_ts(session)
     observed = max(0.0, (newest or at) - at)
     if observed < needed:
-        return Check(verdict="pending", before=(at - needed, at), after=(at, at + needed), observed_after=observed)
+        return Check(verdict="pending", before=(at - needed, at), after=(at, at + needed),
+                     observed_after=observed)
     # everything observed after it, against as long a time before it
     before, after = (at - observed, at), (at, at + observed + 1.0)
     facts = list(iter_observations(session))

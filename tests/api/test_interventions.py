@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from tests.api.conftest import Api
 from pcaps.fixtures.gen_diff import CT, HL7_ENGINE, INTERVENTION_AT, PACS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,6 +24,7 @@ CAPTURE = REPO / "pcaps/fixtures/rule-post-intervention-change-positive.pcap"
 STEADY = REPO / "pcaps/fixtures/rule-post-intervention-change-negative.pcap"
 AT = dt.datetime.fromtimestamp(INTERVENTION_AT, dt.UTC).isoformat()
 runner = CliRunner()
+V1 = "/api/v1"
 
 
 def _store(tmp_path: Path, capture: Path) -> str:
@@ -138,3 +140,34 @@ def test_migration_0004_creates_the_model_table(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert columns == set(InterventionRow.__table__.columns.keys())  # type: ignore[attr-defined]
+
+
+def test_api_records_and_checks_an_intervention(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """POST then GET through the API (biomedical may, viewer may not), on the same replayed store."""
+    from collector.pipeline import replay
+    from collector.sinks import ListSink
+    from store.records import store_observations
+    from store.service import reanalyze
+    from tests.keys import TEST_KEY
+
+    monkeypatch.setenv("MEDTAP_INTERVENTION_WINDOW_HOURS", "1")
+    sink = ListSink()
+    replay([CAPTURE], sink, key=TEST_KEY)
+    with api.session() as session:
+        store_observations(session, sink.observations, sensor="t")
+        session.commit()
+        reanalyze(session)
+    body = {"kind": "update", "at": AT, "by": "Supplier tech", "note": "firmware 2.1"}
+    assert api.post(f"{V1}/devices/{CT[1]}/interventions", "viewer", json=body).status_code == 403
+    assert api.post(f"{V1}/devices/{CT[1]}/interventions", "biomedical",
+                    json=dict(body, kind="reboot")).status_code == 422
+    created = api.post(f"{V1}/devices/{CT[1]}/interventions", "biomedical", json=body)
+    assert created.status_code == 201, created.text
+    out = created.json()
+    assert out["mac"] == CT[0] and out["check"]["verdict"] == "changed"
+    assert "peers lost: 10.50.0.30" in out["check"]["changes"]
+    listed = api.get(f"{V1}/devices/{CT[0]}/interventions", "viewer").json()
+    assert [i["id"] for i in listed] == [out["id"]]
+    assert api.get(f"{V1}/interventions/{out['id']}", "viewer").json()["check"]["diff"]["services_added"] == ["tcp/80"]
+    assert api.get(f"{V1}/interventions/999", "viewer").status_code == 404
+    assert api.post(f"{V1}/devices/10.99.99.99/interventions", "it", json=body).status_code == 404
