@@ -378,6 +378,9 @@ class DicomObs(Observation):
     user_identity: bool = Field(default=False,
                                 description="A user-identity sub-item was present (value not kept).")
     result: str | None = Field(default=None, description="Reject/abort result and reason as text.")
+    dimse_commands: tuple[str, ...] = Field(
+        default=(), description="p-data: DIMSE commands seen in the stream prefix (Command Field only, e.g. "
+        "N-SET-RQ, C-STORE-RQ); data sets are never read.")
     tls: bool = Field(default=False, description="Seen as DICOM-TLS (port 2762 with a TLS handshake).")
 
 
