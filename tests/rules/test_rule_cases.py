@@ -4,7 +4,8 @@ Each listed capture is replayed through the real collector pipeline, then analyz
 fixtures' site policy (pcaps/fixtures/site-rules.yaml).  Baseline rules get the baseline below
 (the monitor and its conversation with the PACS); table-overflow replays with a small
 conversation cap (a < 50 KB capture cannot reach the default 500 000).  post-intervention-change
-gets the sheet of its device and the intervention the store would record (`_interventions`).
+gets the sheet of its device and the intervention the store would record (`_interventions`);
+the alteration-channel rules get the sheets of pcaps/fixtures/gen_alteration.py.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ def _findings(rule_id: str, path: Path) -> list[str]:
     sheets: list[Sheet] = []
     if rule_id == "post-intervention-change":
         records, sheets = _interventions(sink.observations, site)
+    elif rule_id in ("config-write", "hl7-unexpected-sender"):
+        from pcaps.fixtures.gen_alteration import SHEETS
+
+        sheets = [Sheet.model_validate(s) for s in SHEETS]
     report = analyze(records, site=site, sheets=sheets, rules_dir=REPO / "rules", baseline=baseline)
     return [f.rule for f in report.findings]
 
