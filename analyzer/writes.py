@@ -96,8 +96,9 @@ class WriteTable:
 
     def snmp(self, o: Any, key: Key) -> None:
         if o.pdu == "set":
+            names = f" {', '.join(o.set_oids)}" if o.set_oids else ""
             self._path(o, key, o.src_ip, o.dst_ip, o.dst_port, "snmp", "SetRequest",
-                       f"SNMP {o.version} SetRequest {o.src_ip} -> {o.dst_ip}")
+                       f"SNMP {o.version} SetRequest{names} {o.src_ip} -> {o.dst_ip}")
 
     def http(self, o: Any, key: Key) -> None:
         method = (o.method or "").upper()

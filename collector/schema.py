@@ -330,6 +330,8 @@ class SnmpObs(Observation):
     version: Literal["v1", "v2c", "v3"] = Field(description="SNMP version.")
     pdu: str | None = Field(default=None, description="PDU type (get, set, trap, response...).")
     community_default: bool = Field(default=False, description="The community is a well-known default.")
+    set_oids: tuple[str, ...] = Field(
+        default=(), description="SetRequest (v1/v2c): object identifiers it sets, never the values.")
 
 
 class NtpObs(Observation):
