@@ -1,7 +1,7 @@
 """interventions: updates, maintenance and interface changes recorded on a device (issue 17 item 1)
 
 Revision ID: 0004_interventions
-Revises: 0003_security
+Revises: 0004_rule_uid (re-chained after main's rule uid revision)
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0004_interventions"
-down_revision = "0003_security"
+down_revision = "0004_rule_uid"
 branch_labels = None
 depends_on = None
 
