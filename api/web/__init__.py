@@ -17,9 +17,9 @@ def install_web(app: FastAPI, settings: Any) -> None:
 
     from api.web.ui import STATIC_DIR, WebState, install_handlers, router
     from api.web.ui_dashboard import router as dashboard_router
+    from api.web.ui_interventions import router as interventions_router
     from api.web.ui_map import router as map_router
     from api.web.ui_reports import router as reports_router
-    from api.web.ui_interventions import router as interventions_router
     from api.web.ui_sheets import router as sheets_router
 
     app.state.web = WebState.create(settings)
