@@ -1,7 +1,7 @@
 """interventions: updates, maintenance and interface changes recorded on a device (issue 17 item 1)
 
 Revision ID: 0004_interventions
-Revises: 0005_reviews (re-chained after main's revisions)
+Revises: 0006_dashboard (re-chained after main's revisions)
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0004_interventions"
-down_revision = "0005_reviews"
+down_revision = "0006_dashboard"
 branch_labels = None
 depends_on = None
 
