@@ -25,13 +25,14 @@ from typing import Any, cast
 
 from analyzer.inventory import InventoryBuilder, Key
 from analyzer.site import SitePolicy
+from analyzer.writes import WriteTable
 from collector.schema import CaptureStats, Observation
 
 ADMIN_APPS = ("telnet", "ftp")
 """Remote-access methods that are cleartext administration (after HTTP basic auth and SNMP v1/v2c, ranks
 0-2)."""
-DIGEST_SUBJECTS = frozenset({"capture", "conversation", "device", "dhcp_server", "port", "remote_session",
-                             "sheet"})
+DIGEST_SUBJECTS = frozenset({"capture", "conversation", "device", "dhcp_server", "hl7_sender", "intervention",
+                             "port", "remote_session", "sheet", "write_path"})
 """Subject providers that read the digest; any other subject reads the raw observations."""
 CONV_EVIDENCE = 5
 """Evidence pointers kept per conversation group (3 for a conversation, 5 for a sheet's undeclared peer)."""
@@ -175,6 +176,9 @@ class Digest:
         self.count = 0
         self.generation = 0
         """Store generation this digest reflects (set by the store that feeds it; 0 for none)."""
+        self.interventions: tuple[Any, ...] = ()
+        """Recorded interventions (analyzer.interventions.InterventionRef), set by the store before each
+        analysis: what the `intervention` subject reads."""
         self.max_ts: float | None = None
         self.stats: list[tuple[Key, Observation]] = []
         self.conversations: dict[tuple[Any, ...], ConvGroup] = {}
@@ -192,6 +196,8 @@ class Digest:
         self.dhcp_servers: dict[str, DhcpServer] = {}
         self.dhcp_relays: set[tuple[str, str]] = set()
         """(relay agent address, server address) of relayed DHCP (RFC 1542: giaddr, UDP 67 both ways)."""
+        self.writes = WriteTable()
+        """Write paths into devices and HL7 flows (analyzer.writes)."""
         inv = self.inventory
         self._folds: dict[str, Callable[[Any, Key], None]] = {
             "host": inv.add_host, "conversation": self._conversation, "arp": inv.add_arp, "dhcp": self._dhcp,
@@ -288,10 +294,12 @@ class Digest:
 
     def _http(self, o: Any, key: Key) -> None:
         self.inventory.add_http(o)
+        self.writes.http(o, key)
         if o.basic_auth:
             self._admin(o, key, "http-basic", 0)
 
     def _snmp(self, o: Any, key: Key) -> None:
+        self.writes.snmp(o, key)
         if o.version in ("v1", "v2c"):
             self._admin(o, key, f"snmp-{o.version}", 1)
 
@@ -302,6 +310,7 @@ class Digest:
         ts = key[0]
         if o.evidence != "port":  # the tool recognised by content or server name names the conversation
             self._app_hint(o, key, o.method)
+        self.writes.remote(o, key)
         if o.method in ADMIN_APPS:
             self._admin(o, key, o.method, 2)
         # the best record per connection: highest confidence, the first one at that confidence
@@ -358,10 +367,13 @@ class Digest:
         self._app_hint(o, key, "dicom-tls" if o.tls else "dicom")
         if o.pdu == "associate-rq":
             self.dicom_assoc.add((o.src_ip, o.dst_ip, frozenset(o.modality_hints)))
+        elif o.dimse_commands:
+            self.writes.dicom(o, key)
 
     def _hl7(self, o: Any, key: Key) -> None:
         self._app_hint(o, key, "hl7")
         self.hl7_pairs.add((o.dst_ip, o.src_ip))
+        self.writes.hl7_message(o, key)
 
     def _smb(self, o: Any, key: Key) -> None:
         # smb1, smb2, smb3 name the conversation (analyzer.engine.protocol_names); a record without

@@ -13,6 +13,7 @@ Role matrix (PERMISSIONS, the tests iterate it):
 | sheet.write     |        |     x      | x  |   x   |        |
 | audit.read      |        |     x      | x  |   x   |        |
 | analyze         |        |     x      | x  |   x   |        |
+| intervention.write |     |     x      | x  |   x   |        |
 | ingest          |        |            |    |       |   x    |
 | token.manage    |        |            |    |   x   |        |
 
@@ -24,6 +25,7 @@ Role matrix (PERMISSIONS, the tests iterate it):
 | sheet.write     | create, update, delete, import identification sheets    |
 | audit.read      | read the audit log                                      |
 | analyze         | re-run the analysis on stored observations              |
+| intervention.write | record an intervention on a device (update, maintenance, interface) |
 | ingest          | POST observation batches (remote sensors)               |
 | token.manage    | list and revoke API tokens (API and web UI)             |
 
@@ -60,6 +62,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "sheet.write": frozenset({"biomedical", "it", "admin"}),
     "audit.read": frozenset({"biomedical", "it", "admin"}),
     "analyze": frozenset({"biomedical", "it", "admin"}),
+    "intervention.write": frozenset({"biomedical", "it", "admin"}),
     "ingest": frozenset({"sensor"}),
     "token.manage": frozenset({"admin"}),
 }

@@ -725,6 +725,9 @@ def report_suppliers(
     out.print(f"{len(cards)} supplier scorecard(s) written to {safe_text(str(out_file))} ({fmt})")
 
 
+from api import cli_changes  # noqa: E402,F401  (registers `diff` and `intervention` on `app`)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

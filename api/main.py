@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
         findings,
         health,
         ingest,
+        interventions,
         netmap,
         reconciliation,
         reports,
@@ -174,7 +175,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
     app.state.referents = referents
     app.state.secret = (settings.secret_key or secrets.token_hex(32)).encode()
     for module in (health, devices, findings, sheets, reconciliation, audit, ingest, exports, runs, tokens,
-                   reports, netmap):
+                   reports, netmap, interventions):
         app.include_router(module.router, prefix=API_PREFIX)
     install_error_handlers(app)
     app.add_middleware(BodyGuard, limit=settings.max_body_bytes)

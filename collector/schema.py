@@ -331,6 +331,8 @@ class SnmpObs(Observation):
     version: Literal["v1", "v2c", "v3"] = Field(description="SNMP version.")
     pdu: str | None = Field(default=None, description="PDU type (get, set, trap, response...).")
     community_default: bool = Field(default=False, description="The community is a well-known default.")
+    set_oids: tuple[str, ...] = Field(
+        default=(), description="SetRequest (v1/v2c): object identifiers it sets, never the values.")
 
 
 class NtpObs(Observation):
@@ -379,6 +381,9 @@ class DicomObs(Observation):
     user_identity: bool = Field(default=False,
                                 description="A user-identity sub-item was present (value not kept).")
     result: str | None = Field(default=None, description="Reject/abort result and reason as text.")
+    dimse_commands: tuple[str, ...] = Field(
+        default=(), description="p-data: DIMSE commands seen in the stream prefix (Command Field only, e.g. "
+        "N-SET-RQ, C-STORE-RQ); data sets are never read.")
     tls: bool = Field(default=False, description="Seen as DICOM-TLS (port 2762 with a TLS handshake).")
 
 

@@ -240,3 +240,16 @@ class DashboardSnapshot(SQLModel, table=True):
     dimension: str = Field(max_length=16, description="severity or service.")
     key: str = Field(max_length=32, description="The severity or service counted.")
     count: int = 0
+class InterventionRow(SQLModel, table=True):
+    """An intervention on a device (update, maintenance, interface change): its behaviour is compared
+    before and after it (store.interventions)."""
+
+    __tablename__ = "intervention"
+    id: int | None = Field(default=None, primary_key=True)
+    mac: str = Field(index=True, max_length=32)
+    kind: str = Field(max_length=16)
+    at: dt.datetime = Field(index=True)
+    by: str = Field(default="", max_length=255)
+    note: str = Field(default="", sa_column=Column("note", Text, nullable=False))
+    recorded_by: str = Field(default="", max_length=255)
+    recorded_at: dt.datetime = Field(default_factory=utcnow)

@@ -429,7 +429,11 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
             digest_lock = None
         run = start_run(session, sources=sources) if record_run else None
         sheets = all_sheets(session)
+        from store.interventions import intervention_refs
+
+        refs = intervention_refs(session)
         with digest_lock or contextlib.nullcontext():  # its owner folds batches into it under this lock
+            digest.interventions = refs  # read by the `intervention` subject (post-intervention-change)
             report = analyze(digest, site=site, sheets=sheets, rules_dir=rules_dir, baseline=baseline,
                              now=now)
             newest = digest.max_ts

@@ -18,6 +18,7 @@ def install_web(app: FastAPI, settings: Any) -> None:
     from api.web.ui import STATIC_DIR, WebState, install_handlers, router
     from api.web.ui_dashboard import router as dashboard_router
     from api.web.ui_exports import router as exports_router
+    from api.web.ui_interventions import router as interventions_router
     from api.web.ui_map import router as map_router
     from api.web.ui_reports import router as reports_router
     from api.web.ui_sheets import router as sheets_router
@@ -29,6 +30,7 @@ def install_web(app: FastAPI, settings: Any) -> None:
     app.include_router(map_router)
     app.include_router(sheets_router)
     app.include_router(reports_router)
+    app.include_router(interventions_router)
     install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="web-static")
 

@@ -57,7 +57,7 @@ PAGE = 50
 # Flash messages travel as a catalogue key in the redirect URL; only these keys are shown.
 FLASH_KEYS = frozenset({"finding.status_changed", "findings.bulk_changed", "sheets.saved", "sheets.deleted",
                         "sheets.imported",
-                        "login.signed_out",
+                        "login.signed_out", "intervention.recorded",
                         "tokens.revoked"})
 
 # Pages are never cached (shared ward workstations: Back after sign-out shows nothing), never framed, and
@@ -564,7 +564,15 @@ def devices_page(
 @router.get("/devices/{mac}", response_class=HTMLResponse)
 def device_page(mac: str, ctx: Ctx = Depends(needs("read")),
                 db: Session = Depends(data.db_session)) -> Response:
+    return render_device(ctx, db, mac)
+
+
+def render_device(ctx: Ctx, db: Session, mac: str, *, status_code: int = 200,
+                  intervention_errors: dict[str, str] | None = None,
+                  intervention_form: dict[str, Any] | None = None) -> Response:
+    """The device page (with the intervention form's errors when a post was refused)."""
     from api.web.compare import compare_rows
+    from api.web.ui_interventions import device_interventions
 
     device = data.get_device(db, mac)
     if device is None:
@@ -575,9 +583,12 @@ def device_page(mac: str, ctx: Ctx = Depends(needs("read")),
     findings.sort(key=lambda f: -SEVERITY_ORDER.get(f.severity, 0))
     from store.reviews import isolation_flows
 
-    return ctx.render("device.html", active="devices", device=device, sheet=sheet,
+    return ctx.render("device.html", status_code, active="devices", device=device, sheet=sheet,
                       compare=compare_rows(device, sheet), findings=findings,
-                      isolation=isolation_flows(db, device.mac) or [])
+                      isolation=isolation_flows(db, device.mac) or [],
+                      interventions=device_interventions(db, device.mac),
+                      intervention_errors=intervention_errors or {},
+                      intervention_form=intervention_form or {})
 
 
 # ----------------------------------------------------------------------------- audit (the map: ui_map)

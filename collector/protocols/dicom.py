@@ -7,8 +7,12 @@ carry what identifies a modality: AE titles, application context (item 0x10), pr
 rules/dicom_sop_classes.yaml) and the user information item (0x50: implementation class UID 0x52,
 version name 0x55, user identity 0x58/0x59 whose presence only is recorded).
 
-P-DATA-TF (0x04) carries the data sets (patient name, ids, pixels): it is recorded as
-`pdu="p-data"` at most once per stream direction and its content is never read.  A-RELEASE (0x05,
+P-DATA-TF (0x04) carries DIMSE messages (PS3.7 section 9.3, PS3.8 section 9.3.5): each presentation
+data value (PDV) is a fragment of a command set or of a data set, told apart by bit 0 of its
+message control header.  Data sets (patient name, ids, pixels) are never read.  Command sets are
+read only for their Command Field (0000,0100), so that write operations (N-SET, N-CREATE,
+N-ACTION, ...) are visible; every other command element is skipped unread.  P-DATA is recorded as
+`pdu="p-data"` at most once per stream direction, with the distinct commands of that prefix.  A-RELEASE (0x05,
 0x06) and A-ABORT (0x07) are recorded with their source/reason.  TLS on port 2762 (DICOM-TLS,
 PS3.15 Annex B) becomes one `pdu="tls", tls=True` record; the TLS detector reads the hello itself.
 """
@@ -51,6 +55,13 @@ RJ_REASON = {
     2: {1: "no-reason-given", 2: "protocol-version-not-supported"},
     3: {1: "temporary-congestion", 2: "local-limit-exceeded"},
 }
+DIMSE_COMMANDS = {
+    0x0001: "C-STORE", 0x0010: "C-GET", 0x0020: "C-FIND", 0x0021: "C-MOVE", 0x0030: "C-ECHO",
+    0x0100: "N-EVENT-REPORT", 0x0110: "N-GET", 0x0120: "N-SET", 0x0130: "N-ACTION", 0x0140: "N-CREATE",
+    0x0150: "N-DELETE", 0x0FFF: "C-CANCEL",
+}
+"""Command Field (0000,0100) values (PS3.7 table E.1-1); a response sets bit 15 (0x8000)."""
+COMMAND_FIELD = 0x0100
 ABORT_SOURCE = {0: "service-user", 1: "reserved", 2: "service-provider"}
 ABORT_REASON = {
     0: "reason-not-specified", 1: "unrecognized-pdu", 2: "unexpected-pdu", 4: "unrecognized-pdu-parameter",
@@ -196,6 +207,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[DicomObs]:
         return []
     out: list[DicomObs] = []
     seen_pdata = False
+    commands: dict[str, None] = {}  # in order of appearance
     off = 0
     while off + 6 <= len(payload):
         if not _plausible_pdu(payload, off):
@@ -216,13 +228,54 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[DicomObs]:
             out.append(_abort(pkt, body))
         elif ptype in (0x05, 0x06):
             out.append(DicomObs(**pkt.envelope(), pdu=PDU_NAMES[ptype]))
-        elif not seen_pdata:
-            seen_pdata = True
-            out.append(DicomObs(**pkt.envelope(), pdu="p-data"))
+        else:  # 0x04: commands of every P-DATA in the prefix, one record per direction
+            commands.update(dict.fromkeys(_dimse_commands(body, ctx)))
+            if not seen_pdata:
+                seen_pdata = True
+                out.append(DicomObs(**pkt.envelope(), pdu="p-data"))
         if truncated:
             break
         off += 6 + length
+    if commands:
+        found = tuple(commands)
+        out = [o.model_copy(update={"dimse_commands": found}) if o.pdu == "p-data" else o for o in out]
     return out
+
+
+def _dimse_commands(body: bytes, ctx: DecodeContext) -> Iterator[str]:
+    """Command names of the command-set PDVs of one P-DATA-TF body (data-set PDVs are skipped unread)."""
+    off = 0
+    while off + 6 <= len(body):
+        (length,) = struct.unpack_from(">I", body, off)
+        if length < 2:
+            ctx.weird("dicom_bad_pdv", f"length {length}")
+            return
+        header = body[off + 5]
+        value = body[off + 6 : off + 4 + length]
+        off += 4 + length
+        if header & 0x01:  # a command-set fragment; only whole first fragments hold the command field
+            name = _command_field(value)
+            if name is not None:
+                yield name
+
+
+def _command_field(command: bytes) -> str | None:
+    """The Command Field of a command set (implicit VR little endian, group 0000, ascending tags)."""
+    off = 0
+    while off + 8 <= len(command):
+        group, element, length = struct.unpack_from("<HHI", command, off)
+        if group != 0x0000 or element > COMMAND_FIELD:
+            return None
+        if element == COMMAND_FIELD:
+            if length != 2 or off + 10 > len(command):
+                return None
+            (field,) = struct.unpack_from("<H", command, off + 8)
+            base = DIMSE_COMMANDS.get(field & 0x7FFF)
+            if base is None:
+                return f"command-{field:#06x}"
+            return base + ("-RSP" if field & 0x8000 else "-RQ")
+        off += 8 + length
+    return None
 
 
 DETECTOR = Detector(

@@ -2,7 +2,10 @@
 
 Kept: the version (0 -> v1, 1 -> v2c, 3 -> v3), the PDU type, and whether the community is a
 well-known default ("public", "private"): the community string itself is never stored.  For v3
-the PDU type is read from a plaintext scopedPDU; an encrypted one leaves it None.
+the PDU type is read from a plaintext scopedPDU; an encrypted one leaves it None.  A v1/v2c
+SetRequest also gives the object identifiers it sets (RFC 3416 section 4.2.5: the variable
+bindings' names, at most `MAX_SET_OIDS`), so a finding can say what was changed; the values written
+are never read.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ PDUS = {
     0xA8: "report",
 }
 DEFAULT_COMMUNITIES = frozenset({b"public", b"private"})
+MAX_SET_OIDS = 8
+MAX_OID_BYTES = 64
 
 
 def tlv(data: bytes, pos: int) -> tuple[int, int, int]:
@@ -88,7 +93,46 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[SnmpObs]:
     default = data[cpos : cpos + clen] in DEFAULT_COMMUNITIES
     pos = cpos + clen
     pdu = PDUS.get(data[pos], f"tag-{data[pos]:#x}") if pos < len(data) else None
-    return [SnmpObs(**pkt.envelope(), version=version, pdu=pdu, community_default=default)]
+    oids = _set_oids(data, pos, ctx) if pdu == "set" else ()
+    return [SnmpObs(**pkt.envelope(), version=version, pdu=pdu, community_default=default, set_oids=oids)]
+
+
+def _set_oids(data: bytes, pos: int, ctx: DecodeContext) -> tuple[str, ...]:
+    """Names of the variable bindings of the PDU at `pos` (request-id, error-status, error-index, then
+    SEQUENCE OF SEQUENCE {name OID, value}); the values are skipped unread."""
+    _, ppos, plen = tlv(data, pos)
+    end = ppos + plen
+    pos = ppos
+    for _ in range(3):  # request-id, error-status, error-index
+        _, ipos, ilen = tlv(data, pos)
+        pos = ipos + ilen
+    ltag, lpos, llen = tlv(data, pos)
+    if ltag != 0x30:
+        ctx.weird("snmp_bad_varbind_list")
+        return ()
+    out: list[str] = []
+    pos, stop = lpos, min(lpos + llen, end)
+    while pos < stop and len(out) < MAX_SET_OIDS:
+        btag, bpos, blen = tlv(data, pos)
+        otag, opos, olen = tlv(data, bpos)
+        if btag != 0x30 or otag != 0x06 or not 0 < olen <= MAX_OID_BYTES:
+            ctx.weird("snmp_bad_varbind")
+            break
+        out.append(oid_text(data[opos : opos + olen]))
+        pos = bpos + blen
+    return tuple(out)
+
+
+def oid_text(raw: bytes) -> str:
+    """Dotted form of a BER-encoded OBJECT IDENTIFIER (X.690 section 8.19)."""
+    top = min(raw[0] // 40, 2)
+    arcs, value = [top, raw[0] - 40 * top], 0
+    for b in raw[1:]:
+        value = (value << 7) | (b & 0x7F)
+        if not b & 0x80:
+            arcs.append(value)
+            value = 0
+    return ".".join(str(a) for a in arcs)
 
 
 DETECTOR = Detector(

@@ -27,6 +27,8 @@ PROBES = {
     "sheet.write": ("post", "/sheets", {"id": "SH-R", "software_name": "x"}),
     "audit.read": ("get", "/audit", None),
     "analyze": ("post", "/analyze-probe", None),
+    "intervention.write": ("post", "/devices/00:00:5e:00:53:01/interventions",
+                           {"kind": "update", "at": "2026-03-02T14:30:00Z", "by": "probe"}),
     "ingest": ("post", "/ingest", {"sensor": "test-sensor", "seq": 1, "observations": []}),
     "token.manage": ("get", "/tokens", None),
 }

@@ -139,3 +139,31 @@ def test_implementation_version_and_uids_are_bounded() -> None:
     body = struct.pack(">HH", 1, 0) + b"PACS".ljust(16) + b"CT".ljust(16) + b"\x00" * 32 + g._item(0x10, huge)
     (obs,) = dicom.decode(_pkt(g._pdu(0x01, body)), SimpleContext())
     assert obs.application_context is not None and len(obs.application_context) <= dicom.MAX_UID
+
+
+def test_dimse_command_fields_of_every_p_data_in_the_prefix() -> None:
+    client = _payloads(g.dicom_nset(), True)
+    out = dicom.decode(_pkt(client), SimpleContext())
+    [pdata] = [o for o in out if o.pdu == "p-data"]
+    assert pdata.dimse_commands == ("N-CREATE-RQ", "N-SET-RQ")
+    blob = "".join(o.model_dump_json() for o in out)
+    assert "DOE^JOHN" not in blob and "7433.2.1" not in blob  # data sets and the instance UID stay unread
+
+
+def test_a_data_set_pdv_is_never_read_as_a_command() -> None:
+    """A data set fragment (header bit 0 clear) whose bytes look like a command set gives no command."""
+    fake = g.command_set(0x0120, g.MPPS, 1, False)
+    rq = g.associate_rq("CT_SCANNER1", "PACS", [g.CT_IMAGE])
+    out = dicom.decode(_pkt(rq + g.p_data(1, fake, flags=0x02)), SimpleContext())
+    assert [o.dimse_commands for o in out if o.pdu == "p-data"] == [()]
+
+
+def test_bad_pdv_length_is_a_weird_and_unknown_commands_are_named_by_value() -> None:
+    ctx = SimpleContext()
+    rq = g.associate_rq("CT_SCANNER1", "PACS", [g.CT_IMAGE])
+    # a good first PDV, then one shorter than its own context id and header
+    bad = g._pdu(0x04, struct.pack(">IBB", 4, 1, 0x02) + b"ab" + struct.pack(">I", 1) + bytes(4))
+    out = dicom.decode(_pkt(rq + bad), ctx)
+    assert ctx.weirds == {"dicom_bad_pdv": 1} and [o.pdu for o in out] == ["associate-rq", "p-data"]
+    odd = g.p_data(1, g.command_set(0x0777, g.MPPS, 1, False), flags=0x03)
+    assert dicom.decode(_pkt(rq + odd), SimpleContext())[1].dimse_commands == ("command-0x0777",)

@@ -41,3 +41,25 @@ def test_long_form_lengths_and_malformed() -> None:
             snmp.decode(_pkt(bad), SimpleContext())
     with pytest.raises(IndexError):  # the outer SEQUENCE claims more than the datagram holds
         snmp.decode(_pkt(msg[:-30]), SimpleContext())
+
+
+def _set(varbinds: bytes) -> bytes:
+    pdu = ber(0xA3, ber(0x02, b"\x01") + ber(0x02, b"\x00") + ber(0x02, b"\x00") + varbinds)
+    return ber(0x30, ber(0x02, b"\x01") + ber(0x04, b"c0mm") + pdu)
+
+
+def test_set_request_names_the_oids_never_the_values() -> None:
+    enterprise = b"\x2b\x06\x01\x04\x01\x82\x37\x01"  # 1.3.6.1.4.1.311.1: multi-byte arc
+    ctx = SimpleContext()
+    [obs] = snmp.decode(_pkt(_set(ber(0x30, ber(0x30, ber(0x06, enterprise) + ber(0x02, b"\x2a"))))), ctx)
+    assert obs.pdu == "set" and obs.set_oids == ("1.3.6.1.4.1.311.1",) and ctx.weirds == {}
+    assert "42" not in obs.model_dump_json(include={"set_oids"})
+
+
+def test_malformed_varbinds_are_weirds() -> None:
+    ctx = SimpleContext()
+    [obs] = snmp.decode(_pkt(_set(ber(0x04, b"not a list"))), ctx)
+    assert obs.set_oids == () and ctx.weirds == {"snmp_bad_varbind_list": 1}
+    ctx = SimpleContext()
+    [obs] = snmp.decode(_pkt(_set(ber(0x30, ber(0x30, ber(0x04, b"no oid"))))), ctx)
+    assert obs.set_oids == () and ctx.weirds == {"snmp_bad_varbind": 1}

@@ -1,6 +1,7 @@
 """No patient data anywhere: plant recognisable patient names and identifiers in every carrier
 (HL7 PID/NK1/OBX, DICOM P-DATA with PatientName, HTTP POST bodies, FTP file names, ASTM P records,
-POCT1 OBS) and search every output medtap produces for them: the database file, the report,
+POCT1 OBS, an HL7 ADT from an undeclared sender and a DICOM N-SET with its data set, both of which raise
+findings whose evidence is checked too) and search every output medtap produces for them: the database file, the report,
 the JSON-lines observations, the terminal output, the logs and the SOC exports."""
 
 from __future__ import annotations
@@ -82,7 +83,30 @@ def phi_capture(path: Path) -> None:
     pkts += _stream("10.10.110.21", "10.50.0.50", 40004, 21, ftp, T0 + 3)
     pkts += _stream("10.10.130.51", "10.50.0.60", 40005, 5000, [(True, astm)], T0 + 4)
     pkts += _stream("10.10.130.52", "10.50.0.61", 40006, 6000, [(True, poct)], T0 + 5)
+    # an ADT (patient update) from an office host no sheet declares, to the HL7 engine
+    adt = hl7.replace(b"MONGW|ICU", b"ROGUE|OFFICE").replace(b"ORU^R01", b"ADT^A08")
+    pkts += _stream("10.10.120.99", "10.50.0.30", 40007, 2575, [(True, adt)], T0 + 6)
+    # a DICOM N-SET (MPPS) whose data set carries the patient
+    command = _command_set(0x0120)
+    nset = struct.pack(">BBI", 0x04, 0, len(command) + 6) + struct.pack(">IBB", len(command) + 2, 1, 0x03) + command
+    pkts += _stream("10.10.110.22", "10.10.110.21", 40008, 104, [(True, _associate_rq()), (True, nset + _dicom_pdata())],
+                    T0 + 7)
     wrpcap(str(path), pkts)
+
+
+def _command_set(field: int) -> bytes:
+    """A DIMSE command set (implicit VR little endian): affected SOP class, Command Field, message id."""
+    def element(tag: int, value: bytes) -> bytes:
+        return struct.pack("<HHI", 0, tag, len(value)) + value
+
+    body = element(0x0002, b"1.2.840.10008.3.1.2.3.3\x00") + element(0x0100, struct.pack("<H", field))
+    body += element(0x0110, struct.pack("<H", 1)) + element(0x0800, struct.pack("<H", 0))
+    return element(0x0000, struct.pack("<I", len(body))) + body
+
+
+SHEETS_YAML = """- {id: SH-HL7, software_name: Interface engine, ip: 10.50.0.30, interfaces: [{peer: 10.10.120.10}]}
+- {id: SH-CT, software_name: CT console, ip: 10.10.110.21}
+"""
 
 
 def test_patient_data_never_leaves_the_decoder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -95,10 +119,13 @@ def test_patient_data_never_leaves_the_decoder(tmp_path: Path, caplog: pytest.Lo
     report = tmp_path / "report.json"
     jsonl = tmp_path / "obs.jsonl"
     runner = CliRunner()
+    sheets = tmp_path / "sheets.yaml"
+    sheets.write_text(SHEETS_YAML, encoding="utf-8")
     with caplog.at_level(logging.DEBUG):
         result = runner.invoke(
             app,
-            ["replay", str(pcap), "--db", f"sqlite:///{db}", "--report", str(report), "--observations", str(jsonl), "-q"],
+            ["replay", str(pcap), "--db", f"sqlite:///{db}", "--report", str(report), "--observations", str(jsonl), "-q",
+             "--sheets", str(sheets)],
         )
         assert result.exit_code == 0, result.output
         outputs = [result.output]
@@ -131,4 +158,7 @@ def test_patient_data_never_leaves_the_decoder(tmp_path: Path, caplog: pytest.Lo
             assert secret.encode() not in blob, f"{secret} found in {where}"
     # The identifying headers are kept: the decoders did run on those carriers.
     obs = jsonl.read_text()
-    assert "CT_SCANNER1" in obs and "MONGW" in obs
+    assert "CT_SCANNER1" in obs and "MONGW" in obs and "N-SET-RQ" in obs
+    # ... and the alteration rules fired on these carriers, so their evidence was searched above
+    fired = {f.rule for f in stored.findings}
+    assert "hl7-unexpected-sender" in fired and "config-write" in fired, sorted(fired)

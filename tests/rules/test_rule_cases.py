@@ -3,18 +3,22 @@
 Each listed capture is replayed through the real collector pipeline, then analyzed with the rule
 fixtures' site policy (pcaps/fixtures/site-rules.yaml).  Baseline rules get the baseline below
 (the monitor and its conversation with the PACS); table-overflow replays with a small
-conversation cap (a < 50 KB capture cannot reach the default 500 000).
+conversation cap (a < 50 KB capture cannot reach the default 500 000).  post-intervention-change
+gets the sheet of its device and the intervention the store would record (`_interventions`);
+the alteration-channel rules get the sheets of pcaps/fixtures/gen_alteration.py.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from analyzer.baseline import Baseline, pair
 from analyzer.engine import analyze
 from analyzer.rules import load_rules
+from analyzer.sheets import Sheet
 from analyzer.site import load_site
 from tests.keys import TEST_KEY
 
@@ -37,6 +41,23 @@ def _capture(path: Path) -> Path:
     return path
 
 
+def _interventions(observations: list[Any], site: Any) -> tuple[Any, list[Sheet]]:
+    """post-intervention-change: the CT of pcaps/fixtures/gen_diff.py, its sheet (HL7 engine interface, PACS
+    server) and an intervention between the two days (what the store hands the analysis)."""
+    from analyzer.engine import digest_observations
+    from analyzer.interventions import InterventionRef
+    from analyzer.sheets import Interface, Server
+    from pcaps.fixtures.gen_diff import CT, HL7_ENGINE, INTERVENTION_AT, PACS
+
+    digest = digest_observations(observations, site=site, rules=load_rules(REPO / "rules"))
+    digest.interventions = (InterventionRef(id=1, mac=CT[0], kind="update", at=INTERVENTION_AT,
+                                            window=3600.0),)
+    sheet = Sheet(id="SH-CT", software_name="CT console", mac=CT[0],
+                  interfaces=[Interface(peer=HL7_ENGINE[1], protocol="hl7")],
+                  servers=[Server(name=PACS[1], role="pacs")])
+    return digest, [sheet]
+
+
 def _findings(rule_id: str, path: Path) -> list[str]:
     from collector.pipeline import replay
     from collector.sinks import ListSink
@@ -44,8 +65,16 @@ def _findings(rule_id: str, path: Path) -> list[str]:
     sink = ListSink()
     replay([_capture(path)], sink, key=TEST_KEY, **REPLAY_OPTIONS.get(rule_id, {}))
     baseline = BASELINE if rule_id.startswith("new-") else None
-    report = analyze(sink.observations, site=load_site(REPO / "pcaps/fixtures/site-rules.yaml"),
-                     rules_dir=REPO / "rules", baseline=baseline)
+    site = load_site(REPO / "pcaps/fixtures/site-rules.yaml")
+    records: Any = sink.observations
+    sheets: list[Sheet] = []
+    if rule_id == "post-intervention-change":
+        records, sheets = _interventions(sink.observations, site)
+    elif rule_id in ("config-write", "hl7-unexpected-sender"):
+        from pcaps.fixtures.gen_alteration import SHEETS
+
+        sheets = [Sheet.model_validate(s) for s in SHEETS]
+    report = analyze(records, site=site, sheets=sheets, rules_dir=REPO / "rules", baseline=baseline)
     return [f.rule for f in report.findings]
 
 

@@ -1,0 +1,160 @@
+"""Interventions on devices (update, maintenance, interface change) and the check that follows each one.
+
+`add_intervention` records one (audited like a sheet change: one audit row per field, in the same
+transaction); `check_intervention` compares the device's behaviour before and after it from the
+facts store (analyzer.diff on the facts seen in each window): once `window` seconds of traffic
+after it have been observed (the newest stored packet is that far past it), the verdict is
+unchanged, changed (with the list) or silent-after; before that it is pending.  The after side is
+everything observed since the intervention, the before side as long a time up to it.  A fact
+seen on both sides (a conversation that went on) counts on both: the store keeps first and last
+seen, not each time in between.  `intervention_refs` hands the interventions to
+the analysis (the `intervention` subject of analyzer/subjects, which raises
+post-intervention-change).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from analyzer.diff import DeviceDiff, compare, in_window, profiles
+from analyzer.interventions import KINDS, InterventionRef
+from store import audit
+from store.errors import InvalidError, NotFoundError, SettingError
+from store.facts import bump_generation, newest_packet_ts
+from store.models import DeviceRow, InterventionRow
+from store.records import get_device, iter_observations, like_pattern
+
+WINDOW_ENV = "MEDTAP_INTERVENTION_WINDOW_HOURS"
+DEFAULT_WINDOW_HOURS = 24.0
+
+
+def window_seconds() -> float:
+    """Observed traffic needed after an intervention before its verdict (MEDTAP_INTERVENTION_WINDOW_HOURS,
+    default 24 h)."""
+    text = os.environ.get(WINDOW_ENV, "").strip()
+    if not text:
+        return DEFAULT_WINDOW_HOURS * 3600.0
+    try:
+        hours = float(text)
+    except ValueError:
+        raise SettingError(f"{WINDOW_ENV}={text!r}: not a number of hours") from None
+    if hours <= 0:
+        raise SettingError(f"{WINDOW_ENV}={text!r}: must be more than 0")
+    return hours * 3600.0
+
+
+@dataclass
+class Check:
+    """The verdict of one intervention."""
+
+    verdict: str
+    """pending, unchanged, changed or silent-after."""
+    before: tuple[float, float]
+    after: tuple[float, float]
+    observed_after: float
+    """Seconds of traffic observed after the intervention so far."""
+    diff: DeviceDiff | None = None
+    changes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "before": list(self.before), "after": list(self.after),
+                "observed_after": self.observed_after, "changes": self.changes,
+                "diff": self.diff.as_dict() if self.diff is not None else None}
+
+
+def resolve_device(session: Session, device: str) -> str:
+    """The MAC of a stored device named by its MAC, one of its IPs or its hostname."""
+    found = get_device(session, device)
+    if found is not None:
+        return found.mac
+    text = device.strip().lower()
+    if not text:
+        raise InvalidError("a device (MAC, IP or name) is required", "device")
+    query = select(DeviceRow).where(col(DeviceRow.ips).like(like_pattern(text), escape="\\"))
+    rows = session.exec(query).all()
+    exact = [r for r in rows if text in r.ips.split()]
+    if not exact:
+        exact = [r for r in session.exec(select(DeviceRow)).all()
+                 if r.hostname and r.hostname.lower().split(".")[0] == text.split(".")[0]]
+    if len(exact) > 1:
+        macs = ", ".join(r.mac for r in exact)
+        raise InvalidError(f"{device!r} names several devices: {macs}; give the MAC", "device")
+    if not exact:
+        raise NotFoundError(f"no device {device!r} in the inventory (MAC, IP or name)", "device")
+    return exact[0].mac
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
+def add_intervention(session: Session, *, device: str, kind: str, at: dt.datetime, by: str, note: str = "",
+                     actor: str) -> InterventionRow:
+    if kind not in KINDS:
+        raise InvalidError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})", "kind")
+    if not by.strip():
+        raise InvalidError("who performed the intervention is required", "by")
+    if "\x00" in by + note:
+        raise InvalidError("NUL characters are not accepted", "note")
+    mac = resolve_device(session, device)
+    row = InterventionRow(mac=mac, kind=kind, at=_aware(at), by=by.strip()[:255], note=note.strip(),
+                          recorded_by=actor)
+    session.add(row)
+    session.flush()
+    audit.record_diff(session, who=actor, action="create", entity="intervention", entity_id=str(row.id),
+                      old={}, new=intervention_dict(row))
+    bump_generation(session)  # the analysis reads interventions (post-intervention-change)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def intervention_dict(row: InterventionRow) -> dict[str, Any]:
+    return {"id": row.id, "mac": row.mac, "kind": row.kind, "at": _aware(row.at).isoformat(), "by": row.by,
+            "note": row.note, "recorded_by": row.recorded_by}
+
+
+def list_interventions(session: Session, *, mac: str | None = None) -> list[InterventionRow]:
+    query = select(InterventionRow)
+    if mac is not None:
+        query = query.where(InterventionRow.mac == mac)
+    return list(session.exec(query.order_by(col(InterventionRow.at), col(InterventionRow.id))).all())
+
+
+def get_intervention(session: Session, intervention_id: int) -> InterventionRow:
+    row = session.get(InterventionRow, intervention_id)
+    if row is None:
+        raise NotFoundError(f"no intervention {intervention_id}", "id")
+    return row
+
+
+def intervention_refs(session: Session) -> tuple[InterventionRef, ...]:
+    """Every intervention, as the analysis reads them."""
+    window = window_seconds()
+    return tuple(InterventionRef(id=int(r.id or 0), mac=r.mac, kind=r.kind, at=_aware(r.at).timestamp(),
+                                 window=window) for r in list_interventions(session))
+
+
+def check_intervention(session: Session, row: InterventionRow, *, window: float | None = None,
+                       site: Any = None) -> Check:
+    """Before/after comparison of the device of `row` from the stored facts (see the module docstring)."""
+    needed = window_seconds() if window is None else window
+    at = _aware(row.at).timestamp()
+    newest = newest_packet_ts(session)
+    observed = max(0.0, (newest or at) - at)
+    if observed < needed:
+        return Check(verdict="pending", before=(at - needed, at), after=(at, at + needed),
+                     observed_after=observed)
+    # everything observed after it, against as long a time before it
+    before, after = (at - observed, at), (at, at + observed + 1.0)
+    facts = list(iter_observations(session))
+    pb = profiles(in_window(facts, *before), site=site).get(row.mac)
+    pa = profiles(in_window(facts, *after), site=site).get(row.mac)
+    result = compare(row.mac, pb, pa, before_seconds=observed, after_seconds=observed)
+    return Check(verdict=result.verdict, before=before, after=after, observed_after=observed, diff=result,
+                 changes=result.lines())
