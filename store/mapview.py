@@ -23,6 +23,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from analyzer.models import CLOSED_STATUSES, SEVERITY_ORDER
+from analyzer.site import is_public
 from store.models import DeviceRow, FactRow, FindingRow
 
 GroupKind = Literal["zone", "vlan", "subnet", "external", "none"]
@@ -30,8 +31,6 @@ POLICY_RULES = frozenset({"cross-zone-flow", "dm-internet", "remote-access-unapp
 """Rules about a flow between two ends (plus every cleartext-*): what colours a conversation."""
 MAX_EDGES = 5000
 _VLANS = re.compile(r'"vlans":\[([0-9, ]*)\]')
-_DOC_NETS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
-                                                    "2001:db8::/32"))
 
 
 class _Out(BaseModel):
@@ -141,15 +140,6 @@ class _Index:
     policy_by_addr: dict[str, list[int]] = field(default_factory=dict)
 
 
-def public(ip: str) -> bool:
-    """A global address, or an RFC 5737/3849 documentation one (the tests' Internet peers)."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return addr.is_global or any(addr in n for n in _DOC_NETS if n.version == addr.version)
-
-
 def group_of(zone: str | None, vlans: Iterable[int], ips: Iterable[str]) -> tuple[GroupKind, str, str]:
     """(kind, key, label): the zone; else the first tagged VLAN; else the first address's subnet."""
     if zone:
@@ -162,7 +152,7 @@ def group_of(zone: str | None, vlans: Iterable[int], ips: Iterable[str]) -> tupl
             addr = ipaddress.ip_address(ip)
         except ValueError:
             continue
-        if public(ip):
+        if is_public(ip):
             return "external", "external", ""
         net = ipaddress.ip_network(f"{addr}/{24 if addr.version == 4 else 64}", strict=False)
         return "subnet", f"subnet:{net}", str(net)
@@ -191,7 +181,7 @@ def _index(session: Session) -> _Index:
                    text=_words(mac, hostname, ip_text, vendor, role))
         devices[mac] = dev
         for ip in ips:
-            if not (router and public(ip)):
+            if not (router and is_public(ip)):
                 by_ip.setdefault(ip, mac)
     policy: list[dict[str, object]] = []
     found_rows = session.execute(sa_select(col(FindingRow.id), col(FindingRow.rule), col(FindingRow.status),

@@ -22,6 +22,7 @@ from html import escape
 from urllib.parse import quote
 
 from analyzer.models import Device, Finding
+from analyzer.site import is_public
 
 POLICY_RULES = frozenset({"cross-zone-flow", "dm-internet", "remote-access-unapproved"})
 POLICY_PREFIXES = ("cleartext-",)
@@ -77,16 +78,6 @@ def is_policy_finding(finding: Finding) -> bool:
 
 
 # Documentation ranges count as public, as in the site policy (contracts: tests use them as Internet peers).
-_DOC_NETS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
-                                                    "2001:db8::/32"))
-
-
-def _public(ip: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return addr.is_global or any(addr in net for net in _DOC_NETS if net.version == addr.version)
 
 
 def _not_a_host(ip: str) -> bool:
@@ -118,7 +109,7 @@ def _nodes(devices: Sequence[Device], edges: Sequence[Edge]) -> tuple[dict[str, 
         nodes[dev.mac] = node
         by_addr.setdefault(dev.mac, dev.mac)
         for ip in dev.ips:
-            if dev.is_router and _public(ip):
+            if dev.is_router and is_public(ip):
                 continue
             by_addr.setdefault(ip, dev.mac)
             node.addrs.add(ip)
@@ -128,7 +119,7 @@ def _nodes(devices: Sequence[Device], edges: Sequence[Edge]) -> tuple[dict[str, 
             continue
         for ip in ends:
             if ip not in by_addr:
-                public = _public(ip)
+                public = is_public(ip)
                 nodes[ip] = Node(key=ip, label=_short(ip), href=f"/devices?q={quote(ip)}",
                                  zone=EXTERNAL if public else UNZONED,
                                  external=public, title=ip, addrs={ip})
