@@ -15,7 +15,9 @@ measures the delay from sending the POST.  A reader thread meanwhile reads /devi
 Why this load and not more: one central stores about 8 to 13 batches a second on this 2-core
 machine when it is loaded, nearly whatever their size (every batch is written under the store's
 generation lock; see `make bench`, central ingest), so 20 sensors at 5.7 batches a second keep the
-10 s bound (the spec) with margin when another test runs beside this one, in under 20 s.
+10 s bound (the spec), in under 25 s.  `make test` runs it alone after the rest of the suite (marker
+`load`): beside another test worker the central's analyses (about 3 s each on these 1,600 devices)
+take twice as long and the delay measured is the neighbour's, not the central's.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.load
 def test_twenty_sensors_at_once_every_batch_kept_and_visible_within_ten_seconds(pg_url: str) -> None:
     run = run_load(pg_url, sensors=SENSORS, batches=BATCHES, new_devices=NEW_DEVICES, repeats=REPEATS, period=PERIOD)
     summary = run.summary()
