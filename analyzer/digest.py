@@ -18,13 +18,13 @@ record: `raw` re-reads them (from the database, or from the caller's list) only 
 
 from __future__ import annotations
 
-from bisect import insort
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, cast
 
 from analyzer.inventory import InventoryBuilder, Key
 from analyzer.site import SitePolicy
+from analyzer.top import Top
 from analyzer.writes import WriteTable
 from collector.schema import CaptureStats, Observation
 
@@ -36,25 +36,6 @@ DIGEST_SUBJECTS = frozenset({"capture", "conversation", "device", "dhcp_server",
 """Subject providers that read the digest; any other subject reads the raw observations."""
 CONV_EVIDENCE = 5
 """Evidence pointers kept per conversation group (3 for a conversation, 5 for a sheet's undeclared peer)."""
-
-
-class Top:
-    """The first `size` (key, payload) pairs in analysis order (keys are unique: they end with the arrival
-    counter)."""
-
-    __slots__ = ("items", "size")
-
-    def __init__(self, size: int) -> None:
-        self.items: list[tuple[Key, Any]] = []
-        self.size = size
-
-    def wants(self, key: Key) -> bool:
-        return len(self.items) < self.size or key < self.items[-1][0]
-
-    def put(self, key: Key, payload: Any) -> None:
-        insort(self.items, (key, payload))
-        if len(self.items) > self.size:
-            self.items.pop()
 
 
 class ConvGroup:

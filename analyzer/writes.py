@@ -20,9 +20,10 @@ create or change a patient's identity, orders or results.
 
 from __future__ import annotations
 
-from bisect import insort
 from dataclasses import dataclass, field
 from typing import Any
+
+from analyzer.top import Top
 
 HTTP_WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 DIMSE_WRITES = frozenset({"N-SET-RQ", "N-CREATE-RQ", "N-ACTION-RQ", "N-DELETE-RQ"})
@@ -42,15 +43,14 @@ class _Kept:
     first_ts: float
     last_ts: float
     count: int = 0
-    top: list[tuple[Key, tuple[str | None, int | None, float, str]]] = field(default_factory=list)
+    top: Top = field(default_factory=lambda: Top(EVIDENCE))
 
     def see(self, o: Any, key: Key, text: str) -> None:
         self.count += o.count
         self.first_ts = min(self.first_ts, o.ts)
         self.last_ts = max(self.last_ts, o.last_ts or o.ts)
-        if len(self.top) < EVIDENCE or key < self.top[-1][0]:
-            insort(self.top, (key, (o.source or None, o.frame_no or None, o.ts, text)))
-            del self.top[EVIDENCE:]
+        if self.top.wants(key):
+            self.top.put(key, (o.source or None, o.frame_no or None, o.ts, text))
 
 
 @dataclass

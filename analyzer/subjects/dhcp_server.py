@@ -12,7 +12,6 @@ from typing import Any
 
 from analyzer.context import AnalysisContext
 from analyzer.digest import digest_of
-from analyzer.models import Evidence
 
 SUBJECT = "dhcp_server"
 FIELDS: dict[str, str] = {
@@ -33,8 +32,7 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
             "server_ip": ip, "server_mac": mac, "declared": ip in declared, "has_site": ctx.site is not None,
             "answers": s.answers, "clients": len(s.clients), "vlans": sorted(s.vlans), "relayed": s.relayed,
             "_key": ip, "_devices": [mac] if mac else [], "_ips": [ip],
-            "_evidence": [Evidence(source=source or None, frame_no=frame_no or None, ts=ts, text=text)
-                          for _, (source, frame_no, ts, text) in s.top.items],
+            "_evidence": s.top.evidence(),
             "_zone": dev.zone if dev else None, "_first_seen": s.first_ts, "_last_seen": s.last_ts,
             "_policy": [ctx.site.dhcp_ref(ip)] if ctx.site is not None else [],
         }

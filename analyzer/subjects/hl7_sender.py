@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from analyzer.digest import digest_of
-from analyzer.models import Evidence
 from analyzer.writes import IDENTITY_OR_RESULTS, declared_ips, family, sheets_by_mac
 
 SUBJECT = "hl7_sender"
@@ -60,7 +59,6 @@ def rows(ctx: Any) -> Iterator[dict[str, Any]]:
             "_key": f"{f.sender}->{f.receiver}:{f.port} {f.application or ''}^{f.facility or ''}",
             "_devices": sorted({d.mac for d in (rdev, sdev) if d is not None and not d.is_router}),
             "_ips": sorted({f.sender, f.receiver}),
-            "_evidence": [Evidence(source=source, frame_no=frame_no, ts=ts, text=text)
-                          for _, (source, frame_no, ts, text) in f.top],
+            "_evidence": f.top.evidence(),
             "_zone": rdev.zone if rdev else None, "_first_seen": f.first_ts, "_last_seen": f.last_ts,
         }

@@ -11,7 +11,6 @@ from typing import Any
 
 from analyzer.context import AnalysisContext
 from analyzer.digest import digest_of
-from analyzer.models import Evidence
 from analyzer.subjects._common import zone_kind, zone_name
 
 SUBJECT = "remote_session"
@@ -75,8 +74,7 @@ def rows(ctx: AnalysisContext) -> Iterator[dict[str, Any]]:
             "user_present": s.user_present,
             "client_is_public": is_public(client), "server_is_public": is_public(server),
             "_key": key, "_devices": devices, "_ips": sorted({x for x in (client, server) if x}),
-            "_evidence": [Evidence(source=source or None, frame_no=frame_no or None, ts=ts, text=text)
-                          for _, (source, frame_no, ts, text) in s.top.items],
+            "_evidence": s.top.evidence(),
             "_zone": (sdev.zone if sdm and sdev else cdev.zone if cdev else None),
             "_first_seen": first, "_last_seen": last, "_policy": policy,
         }

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from analyzer.digest import digest_of
-from analyzer.models import Evidence
 from analyzer.writes import declared_ips, sheets_by_mac
 
 SUBJECT = "write_path"
@@ -54,7 +53,6 @@ def rows(ctx: Any) -> Iterator[dict[str, Any]]:
             "_key": f"{p.client}->{p.server}:{p.port}/{p.protocol} {p.operation}",
             "_devices": sorted({d.mac for d in (sdev, cdev) if d is not None and not d.is_router}),
             "_ips": sorted({p.client, p.server}),
-            "_evidence": [Evidence(source=source, frame_no=frame_no, ts=ts, text=text)
-                          for _, (source, frame_no, ts, text) in p.top],
+            "_evidence": p.top.evidence(),
             "_zone": sdev.zone if sdev else None, "_first_seen": p.first_ts, "_last_seen": p.last_ts,
         }
