@@ -51,7 +51,7 @@ system-deps:
 # two workers (pytest-xdist): the suite runs on both cores of the build machine, about 5 minutes (README);
 # then the load test alone: it measures ingest-to-visible delays, which a busy neighbour would distort
 test: $(VENV)/.test-installed system-deps
-	$(BIN)/python -m pytest -n 2 -m "not load"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not load"
 	$(BIN)/python -m pytest -m load
 
 samples: $(VENV)/.test-installed

@@ -24,8 +24,25 @@ LANG_COOKIE = "medtap_lang"
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 
 
+_CACHE: dict[tuple[str, int, int], dict[str, str]] = {}
+"""Parsed catalogues by (path, mtime, size): the strict YAML loader is pure Python (about 0.3 s for
+the two files) and every app (each test, each `serve` worker) would otherwise parse them again."""
+
+
 def load_catalogue(lang: str, folder: Path = LOCALES_DIR) -> dict[str, str]:
-    """The flat key -> text table of one language (refuses anything but a mapping of strings)."""
+    """The flat key -> text table of one language (refuses anything but a mapping of strings).
+
+    Parsed once per file version (cached by path, mtime and size); each call returns its own copy.
+    """
+    path = folder / f"{lang}.yaml"
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _CACHE:
+        _CACHE[key] = _parse_catalogue(lang, folder)
+    return dict(_CACHE[key])
+
+
+def _parse_catalogue(lang: str, folder: Path) -> dict[str, str]:
     data = load_file(folder / f"{lang}.yaml") or {}
     if not isinstance(data, Mapping):
         raise ValueError(f"{folder / lang}.yaml: expected a mapping of keys to strings")

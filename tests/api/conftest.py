@@ -6,13 +6,18 @@ Unreachable PostgreSQL skips those tests, except in CI (env CI set) where it fai
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from tests import needs
@@ -38,8 +43,82 @@ def _pg_schema_url() -> Iterator[str]:
         conn.close()
 
 
+# Migrating a new database costs about 0.4 s (SQLite) to 1 s (PostgreSQL), and several hundred tests
+# each want one: each worker migrates once, then every test gets a copy (SQLite) or the same schema
+# emptied back to its migrated rows (PostgreSQL).  Tests of the migrations themselves use
+# `fresh_db_url`, a database with no table at all.
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from store.db import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "medtap.db"
+    upgrade(f"sqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # one self-contained file: no WAL beside it
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    return path
+
+
+def _sqlite_copy(template: Path, folder: Path) -> str:
+    target = folder / "medtap.db"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+class _MigratedSchema:
+    """A PostgreSQL schema migrated once; `reset()` empties it back to the rows the migrations wrote."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        from store.db import upgrade
+
+        upgrade(url)
+        self.url = url
+        self.engine = create_engine(url, poolclass=NullPool)
+        with self.engine.connect() as conn:
+            self.tables = [row[0] for row in conn.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                "AND tablename <> 'alembic_version'"))]
+            self.seed = {t: [dict(r._mapping) for r in conn.execute(text(f'SELECT * FROM "{t}"'))]
+                         for t in self.tables}
+
+    def reset(self) -> str:
+        from sqlalchemy import MetaData, insert, text
+
+        meta = MetaData()
+        meta.reflect(self.engine, only=[t for t, rows in self.seed.items() if rows])
+        with self.engine.begin() as conn:
+            names = ", ".join(f'"{t}"' for t in self.tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            for table, rows in self.seed.items():
+                if rows:
+                    conn.execute(insert(meta.tables[table]), rows)
+        return self.url
+
+
+@pytest.fixture(scope="session")
+def _pg_migrated() -> Iterator[_MigratedSchema]:
+    for url in _pg_schema_url():
+        schema = _MigratedSchema(url)
+        yield schema
+        schema.engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: SQLite (a file in tmp_path) or the real PostgreSQL."""
+    if request.param == "sqlite":
+        return _sqlite_copy(request.getfixturevalue("_sqlite_template"), tmp_path)
+    schema: _MigratedSchema = request.getfixturevalue("_pg_migrated")
+    return schema.reset()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no table at all (for tests of the migrations)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'medtap.db'}"
     else:
@@ -47,8 +126,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Any) -> str:
-    return f"sqlite:///{tmp_path / 'medtap.db'}"
+def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated, empty SQLite database in tmp_path."""
+    return _sqlite_copy(_sqlite_template, tmp_path)
 
 
 class Api:

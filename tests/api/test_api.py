@@ -251,7 +251,8 @@ def test_reconciliation_endpoint(api: Api) -> None:
     assert outcome["SH-GONE"]["mac"] is None and {i["check"] for i in outcome["SH-GONE"]["issues"]} >= {"declared-not-seen"}
 
 
-def test_programmatic_alembic_upgrade(db_url: str) -> None:
+def test_programmatic_alembic_upgrade(fresh_db_url: str) -> None:
+    db_url = fresh_db_url
     import sqlalchemy
     from alembic.script import ScriptDirectory
 

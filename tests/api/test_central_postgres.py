@@ -1,6 +1,6 @@
 """Several sensors, one central server on the real PostgreSQL, nothing lost.
 
-Four sensors forward 200 batches each while the central `medtap serve` process is
+Four sensors forward 80 batches each while the central `medtap serve` process is
 stopped and restarted twice; afterwards every observation is stored exactly once.
 The central runs as a real uvicorn subprocess on 127.0.0.1 against a database of
 its own on 127.0.0.1:5432 (created and dropped by the test).
@@ -24,7 +24,7 @@ from collector.schema import Weird
 from tests import needs
 
 SENSORS = 4
-BATCHES = 200
+BATCHES = 80
 PER_BATCH = 5
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -113,7 +113,7 @@ def test_four_sensors_through_two_outages_store_everything_once(central_db: str,
                 sink.emit([Weird(ts=float(b), name="central_test", detail=f"{index}:{b}:{k}") for k in range(PER_BATCH)])
                 progress[index] = b + 1
                 time.sleep(0.005)
-            sink.close(retries=60, delay=0.5)
+            sink.close(retries=240, delay=0.5)  # up to 2 min for the restarted central (busy machine)
             assert sink.pending_batches() == 0, sink.stats()
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
@@ -122,7 +122,7 @@ def test_four_sensors_through_two_outages_store_everything_once(central_db: str,
     for t in threads:
         t.start()
     try:
-        for threshold in (40, 120):  # two outages, each while the sensors keep sending
+        for threshold in (16, 48):  # two outages, each while the sensors keep sending
             while min(progress) < threshold and any(t.is_alive() for t in threads):
                 time.sleep(0.02)
             central.stop()

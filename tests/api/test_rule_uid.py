@@ -74,7 +74,8 @@ def test_a_copied_rule_with_the_same_uid_is_refused(tmp_path: Path) -> None:
         load_rules(copy)
 
 
-def test_the_uid_migration_moves_findings_and_their_audit_entries(db_url: str) -> None:
+def test_the_uid_migration_moves_findings_and_their_audit_entries(fresh_db_url: str) -> None:
+    db_url = fresh_db_url
     upgrade(db_url, "0003_security")
     subject = "00:11:22:33:44:55"
     old_id = "MT-" + hashlib.sha1(f"flat-network|{subject}".encode()).hexdigest()[:12]

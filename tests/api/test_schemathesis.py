@@ -39,7 +39,8 @@ def app_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from api.settings import Settings
 
     db = tmp_path_factory.mktemp("fuzz") / "medtap.db"
-    app = create_app(Settings(db_url=f"sqlite:///{db}", max_body_bytes=256 * 1024), web=False)
+    app = create_app(Settings(db_url=f"sqlite:///{db}", max_body_bytes=256 * 1024,
+                                     auto_analyze=False), web=False)
     with TestClient(app):
         with Session(app.state.engine) as session:
             TOKENS["admin"] = create_token(session, role="admin", name="fuzz")

@@ -9,7 +9,12 @@ with the same service functions.  Tokens are created with api.auth.create_token.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import datetime as dt
+import shutil
+import sqlite3
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +146,20 @@ def _seed_demo(session: Session) -> None:
     service.reanalyze(session, site=load_site(DEMO / "site.yaml"), sources=[p.name for p in sorted(DEMO.glob("*.pcap"))])
 
 
+_TEMPLATES: dict[bool, tuple[Path, dict[str, str]]] = {}
+"""Seeded database files by `demo`, built once per test process (migrating and seeding cost about a second)."""
+
+
+def _keep_template(db_path: Path, tokens: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    folder = tempfile.mkdtemp(prefix="medtap-seed-")
+    atexit.register(shutil.rmtree, folder, True)
+    copy = Path(folder) / db_path.name
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copyfile(db_path, copy)
+    return copy, dict(tokens)
+
+
 def build_app(db_path: Path, *, secret: str = "ui-test-secret-" + "x" * 24, demo: bool = False, **settings_kw: Any) -> Seeded:
     """create_app on a fresh SQLite file, seeded (hand-built, or the demo replay), with one token per role.
 
@@ -154,12 +173,20 @@ def build_app(db_path: Path, *, secret: str = "ui-test-secret-" + "x" * 24, demo
     # a hand-built inventory has no facts behind it: no background analysis rebuilding it mid-test
     settings_kw.setdefault("auto_analyze", demo)
     settings = Settings(db_url=f"sqlite:///{db_path}", secret_key=secret, **settings_kw)
-    engine = make_engine(settings.db_url)
-    init_db(engine)
-    with Session(engine) as session:
-        _seed_demo(session) if demo else _seed_rows(session)
-        tokens = {role: create_token(session, role=role, name=f"{role}-user") for role in ("admin", "biomedical", "viewer", "sensor")}
-    engine.dispose()
+    template = _TEMPLATES.get(demo)
+    if template is None or db_path.exists():
+        engine = make_engine(settings.db_url)
+        init_db(engine)
+        with Session(engine) as session:
+            _seed_demo(session) if demo else _seed_rows(session)
+            tokens = {role: create_token(session, role=role, name=f"{role}-user")
+                      for role in ("admin", "biomedical", "viewer", "sensor")}
+        engine.dispose()
+        if template is None and not db_path.with_name(db_path.name + "-wal").exists():
+            _TEMPLATES[demo] = _keep_template(db_path, tokens)
+    else:  # the same seed, built once per test process: a copy of its file
+        shutil.copyfile(template[0], db_path)
+        tokens = dict(template[1])
     try:
         from api.main import create_app
     except ImportError:  # the API factory is not there yet: the UI alone on the same engine

@@ -6,7 +6,7 @@ import pytest
 
 from tests.browser.conftest import Tab
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one Chromium, one big hospital
 
 
 def test_trend_charts_are_drawn_without_errors(big_tab: Tab) -> None:

@@ -15,7 +15,7 @@ import pytest
 from tests.api.big_hospital import plan
 from tests.browser.conftest import ARTIFACTS, Tab
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one Chromium, one big hospital
 
 BYTES_BUDGET = 350_000  # HTML + CSS + Cytoscape.js + the map script + the groups JSON, compressed
 

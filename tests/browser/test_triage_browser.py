@@ -14,7 +14,7 @@ from store.models import AuditRow, FindingRow
 from store.records import list_findings
 from tests.browser.conftest import ARTIFACTS, Tab
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one Chromium, one big hospital
 
 
 def test_group_by_rule_then_risk_accept_a_whole_group(big_tab: Tab) -> None:

@@ -11,7 +11,7 @@ import pytest
 from store.service import list_findings, list_sheets
 from tests.browser.conftest import Tab
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one Chromium, one big hospital
 
 
 def test_sign_in(tab: Tab) -> None:
