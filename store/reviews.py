@@ -184,6 +184,25 @@ def isolation_flows(session: Session, mac: str) -> list[dict[str, Any]] | None:
 
 
 
+def intervention_verdicts(session: Session) -> dict[str, dict[str, Any]]:
+    """The decided verdicts (not pending) of every intervention, by id (text, as a digest state keys them):
+    mac, kind, at, verdict, the change lines and the comparison (store.interventions, cached per facts
+    generation)."""
+    from store.facts import stored_policy
+    from store.interventions import check_interventions, intervention_dict, list_interventions
+
+    rows = list_interventions(session)
+    out: dict[str, dict[str, Any]] = {}
+    for row, check in zip(rows, check_interventions(session, rows, site=stored_policy(session)), strict=True):
+        if check.verdict == "pending":
+            continue
+        item = intervention_dict(row)
+        out[str(row.id)] = {"mac": row.mac, "kind": row.kind, "at": item["at"], "verdict": check.verdict,
+                            "changes": check.changes,
+                            "diff": check.diff.as_dict() if check.diff is not None else None}
+    return out
+
+
 def referent_digest(session: Session,
                     service: str) -> tuple[dict[str, list[dict[str, Any]]] | None, dict[str, Any]]:
     """What changed on `service`'s perimeter since its referents' last digest (analyzer.referents), and
@@ -193,9 +212,10 @@ def referent_digest(session: Session,
     from analyzer.referents import digest_items, state
 
     devices, findings = _devices_and_findings(session)
-    now = state(devices, findings, service)
+    verdicts = intervention_verdicts(session)
+    now = state(devices, findings, service, verdicts)
     before, _ = referent_state(session, service)
     if before is None:
         save_referent_state(session, service, now)
         return None, now
-    return digest_items(before, now, findings, service), now
+    return digest_items(before, now, findings, service, verdicts), now
