@@ -126,6 +126,24 @@ def progress(session: Session) -> dict[str, Any]:
             "sheets": sheets}
 
 
+def review_status(session: Session) -> dict[str, Any]:
+    """What the API, the CLI (`medtap review status`) and scripts show of the campaign: the open review (or
+    None), the sheets marked (by, at, note), how many sheets there are, the ids left, and the ids left per
+    responsible service."""
+    state = progress(session)
+    left_by_service: dict[str, list[str]] = {}
+    for sheet in state["sheets"]:
+        if sheet.id not in state["reviewed"]:
+            left_by_service.setdefault(sheet.responsibility, []).append(sheet.id)
+    return {"review": state["review"], "reviewed": state["reviewed"], "total": state["total"],
+            "left": state["left"], "left_by_service": left_by_service}
+
+
+def closed_review_dict(row: PerimeterReviewRow) -> dict[str, Any]:
+    return {"id": row.id, "closed_by": row.closed_by,
+            "closed_at": row.closed_at.isoformat() if row.closed_at else None}
+
+
 def perimeter_data(session: Session, *, today: dt.date | None = None) -> dict[str, Any]:
     """The perimeter review's content (analyzer.perimeter) from what is stored."""
     from analyzer.perimeter import perimeter
