@@ -12,9 +12,20 @@ service (store.referents), the central sends the digest (api.referents).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from analyzer.models import CLOSED_STATUSES, SEVERITY_ORDER, Device, Finding
+
+ReferentScope = Literal["biomedical", "it", "security"]
+"""Whose digest: a service's perimeter (biomedical, it: the `service` of devices and findings), or
+`security`, every service's perimeter at once (the security officer, told of both)."""
+EVERY_SERVICE = "security"
+
+
+def covers(scope: str, service: str) -> bool:
+    """A device or finding of `service` is in the perimeter of the referents of `scope`."""
+    return scope == EVERY_SERVICE or scope == service
+
 
 VERSION_ATTRIBUTES = frozenset({"software", "http_server", "ssdp_server", "platform", "model",
                                 "lldp_system_description"})
@@ -33,14 +44,14 @@ def state(devices: Sequence[Device], findings: Sequence[Finding], service: str,
     """What the digest of `service` remembers: its devices (name, versions, peers, services offered), the
     status of each of its findings and the verdict of each decided intervention on its devices
     (`verdicts`: intervention id -> {mac, verdict, ...}, see `verdict_items`)."""
-    macs = {d.mac for d in devices if d.service == service and not d.is_router}
+    macs = {d.mac for d in devices if covers(service, d.service) and not d.is_router}
     return {
         "interventions": {i: v["verdict"] for i, v in (verdicts or {}).items() if v["mac"] in macs},
         "devices": {d.mac: {"name": d.hostname or (d.ips[0] if d.ips else d.mac), "versions": _versions(d),
                             "peers": sorted(d.peers),
                             "services": sorted(p for p in d.protocols if p.endswith("/server"))}
-                    for d in devices if d.service == service and not d.is_router},
-        "findings": {f.id: f.status for f in findings if f.service == service},
+                    for d in devices if covers(service, d.service) and not d.is_router},
+        "findings": {f.id: f.status for f in findings if covers(service, f.service)},
     }
 
 
@@ -49,7 +60,7 @@ def digest_items(before: dict[str, Any], now: dict[str, Any], findings: Sequence
                  ) -> dict[str, list[dict[str, Any]]]:
     """The changes of `service`'s perimeter from `before` to `now` (both from `state`; `verdicts` the
     details of the interventions `now` lists)."""
-    by_id = {f.id: f for f in findings if f.service == service}
+    by_id = {f.id: f for f in findings if covers(service, f.service)}
     new_findings, reopened = [], []
     for fid, status in sorted(now["findings"].items()):
         f = by_id.get(fid)

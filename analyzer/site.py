@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from analyzer.models import Service
+from analyzer.referents import ReferentScope
 from analyzer.yamlload import describe, load_with_lines, pydantic_errors, read_text
 
 ZoneKind = Literal["dm", "office", "wifi", "servers", "maintenance", "internet"]
@@ -322,9 +322,9 @@ class SitePolicy(SiteModel):
                                       description="Hours of traffic observed on a device's VLAN (or of the "
                                       "device) before declared-not-seen and declared-server-silent may fire: "
                                       "a freshly started sensor flags no sheet.")
-    referents: dict[Service, Referents] = Field(
-        default_factory=dict, description="Per service (biomedical, it): e-mail addresses and webhook of "
-        "the referents who receive the digest of its perimeter's changes.")
+    referents: dict[ReferentScope, Referents] = Field(
+        default_factory=dict, description="Per service (biomedical, it, or security for every service's "
+        "perimeter): e-mail addresses and webhook of the referents who receive the digest of its changes.")
     _zone_cache: dict[tuple[str | None, int | None], Zone | None] = PrivateAttr(default_factory=dict)
     _source: str = PrivateAttr(default="site policy")
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)

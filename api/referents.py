@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from analyzer.referents import is_empty
+from analyzer.referents import EVERY_SERVICE, is_empty
 from analyzer.site import Referents, referents_in_force
 from api.web.i18n import Bound, Translator
 
@@ -57,6 +57,11 @@ def change_lines(diff: dict[str, Any] | None, t: Bound) -> list[str]:
     if diff.get("seen_before") is False:
         out.append(t("intervention.change.not_seen_before"))
     return out
+
+
+def _findings_url(base: str, scope: str) -> str:
+    """The UI's findings of a service, or all of them for the security referents."""
+    return f"{base}/findings" if scope == EVERY_SERVICE else f"{base}/findings?service={scope}"
 
 
 def digest_message(service: str, items: dict[str, list[dict[str, Any]]], *, public_url: str, sender: str,
@@ -102,7 +107,7 @@ def digest_message(service: str, items: dict[str, list[dict[str, Any]]], *, publ
                 lines.append(f"  - {e['name']} ({e['mac']}){added}")
                 lines.append(f"    {base}/devices/{e['mac']}")
         lines.append("")
-    lines.append(t("digest.all_findings", url=f"{base}/findings?service={service}"))
+    lines.append(t("digest.all_findings", url=_findings_url(base, service)))
     msg.set_content("\n".join(lines) + "\n")
     return msg
 
@@ -203,7 +208,7 @@ class ReferentDigests:
         elif who.emails:
             log.warning("referents of %s have e-mail addresses but MEDTAP_SMTP_HOST is not set", service)
         if who.webhook:
-            link = f"{s.public_url.rstrip('/')}/findings?service={service}"
+            link = _findings_url(s.public_url.rstrip("/"), service)
             self._notifier(who.webhook).send({"type": "digest", "service": service, "items": items,
                                               "link": link})
         self.sent += 1

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from analyzer.referents import ReferentScope
 from analyzer.site import Referents
 
 
@@ -61,9 +62,10 @@ class Settings(BaseSettings):
                                        "sensor is reported silent (a dead SPAN port must not look like a "
                                        "quiet network).")
     # reports: referents' digests
-    referents: dict[Literal["biomedical", "it"], Referents] = Field(
-        default_factory=dict, description="Per service (biomedical, it): e-mail addresses and webhook of its "
-        'referents, as JSON: {"biomedical": {"emails": ["biomed@hospital.example"], "webhook": null}}. '
+    referents: dict[ReferentScope, Referents] = Field(
+        default_factory=dict, description="Per service (biomedical, it, security: every service): e-mail "
+        'addresses and webhook of its referents, as JSON: {"biomedical": {"emails": '
+        '["biomed@hospital.example"], "webhook": null}}. '
         "The site policy's `referents:` are used for the services not named here; a service named here "
         "replaces the policy's entry for it.")
     digest_lang: Literal["fr", "en"] = Field(default="fr", description="Language of the referents' digest "

@@ -228,6 +228,29 @@ def test_intervention_verdicts_are_told_once_and_again_when_they_change() -> Non
     assert digest_items(legacy, now, [], "biomedical", verdicts)["intervention_verdicts"] == []
 
 
+def test_the_security_referents_see_every_service() -> None:
+    """`security` (the security officer): every service's devices, findings and verdicts, one digest."""
+    from analyzer.models import Device, Finding
+    from analyzer.referents import digest_items, state
+    from api.referents import digest_message
+
+    pump = Device(mac="02:00:00:00:00:01", hostname="PUMP-1", service="biomedical")
+    office = Device(mac="02:00:00:00:00:02", hostname="PC-1", service="it")
+    findings = [Finding(id=f"MT-{s}", rule="r", severity="high", title="T", service=s, subject=s,  # type: ignore[arg-type]
+                        status="open") for s in ("biomedical", "it")]
+    before = state([], [], "security")
+    now = state([pump, office], findings, "security")
+    assert set(now["devices"]) == {pump.mac, office.mac}
+    assert set(now["findings"]) == {"MT-biomedical", "MT-it"}
+    items = digest_items(before, now, findings, "security")
+    assert [d["name"] for d in items["new_devices"]] == ["PUMP-1", "PC-1"] and len(items["new_findings"]) == 2
+    assert set(state([pump, office], findings, "it")["devices"]) == {office.mac}
+    mail = digest_message("security", items, public_url=UI, sender="m@hospital.example",
+                          to=["rssi@hospital.example"])
+    assert str(mail["Subject"]).startswith("[medtap] sécurité : 2 constat(s)")
+    assert mail.get_content().rstrip().endswith(f"{UI}/findings")
+
+
 def test_digest_mail_in_french_by_default_and_in_english_by_setting() -> None:
     """Issue 17 gap 2: the texts come from the UI's catalogue and the rule's French fields."""
     from api.referents import digest_message
@@ -283,13 +306,13 @@ def test_referents_in_the_site_policy_validated_with_their_line_and_the_setting_
     from analyzer.site import Referents, SiteError, parse_site, referents_in_force
 
     text = ("site: t\nreferents:\n  biomedical:\n    emails: [biomed@hospital.example, nobody]\n"
-            "    webhook: ftp://hooks.example/x\n  security:\n    emails: [rssi@hospital.example]\n")
+            "    webhook: ftp://hooks.example/x\n  pharmacy:\n    emails: [pharma@hospital.example]\n")
     with pytest.raises(SiteError) as err:
         parse_site(text)
     lines = str(err.value).splitlines()
     assert "site.yaml:4: referents.biomedical.emails: not an e-mail address: 'nobody'" in lines
     assert "site.yaml:5: referents.biomedical.webhook: not an http(s) URL: 'ftp://hooks.example/x'" in lines
-    assert any(line.startswith("site.yaml:6: referents.security") and "'biomedical' or 'it'" in line
+    assert any(line.startswith("site.yaml:6: referents.pharmacy") and "'it' or 'security'" in line
                for line in lines)
     policy = parse_site("referents:\n  biomedical:\n    emails: [biomed@hospital.example]\n"
                         "  it:\n    emails: [dsi@hospital.example]\n    webhook: https://hooks.example/it\n")
