@@ -123,7 +123,7 @@ class ReferentDigests:
         self.last_error: str | None = None
         self._last_analyzed: int | None = None
         self._notifiers: dict[str, Any] = {}
-        self._translator = Translator.load()
+        self._translator: Translator | None = None  # loaded at the first mail (0.7 s: not at every app start)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -186,6 +186,11 @@ class ReferentDigests:
             self._last_analyzed = analyzed
         return out
 
+    def translator(self) -> Translator:
+        if self._translator is None:
+            self._translator = Translator.load()
+        return self._translator
+
     def referents(self, session: Session) -> dict[str, Referents]:
         """Who receives each service's digest: the stored site policy's `referents`, a service named in
         MEDTAP_REFERENTS taking that setting instead (analyzer.site.referents_in_force)."""
@@ -197,7 +202,7 @@ class ReferentDigests:
         s = self.settings
         if who.emails and s.smtp_host:
             msg = digest_message(service, items, public_url=s.public_url, sender=s.smtp_from, to=who.emails,
-                                 lang=s.digest_lang, translator=self._translator)
+                                 lang=s.digest_lang, translator=self.translator())
             try:
                 self._smtp_send(msg, who.emails)
             except (OSError, smtplib.SMTPException) as exc:
