@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -28,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from analyzer.referents import ReferentScope
 from analyzer.yamlload import describe, load_with_lines, pydantic_errors, read_text
 
 ZoneKind = Literal["dm", "office", "wifi", "servers", "maintenance", "internet"]
@@ -260,6 +262,51 @@ class SiteException(SiteModel):
         return self.expires is None or today <= self.expires
 
 
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.][^@\s,;<>]*$")
+
+
+class Referents(SiteModel):
+    """Who is told of the changes on one service's perimeter (api.referents sends the digest).
+
+    Written in the site policy (`referents:` per service, validated with its line like the rest of the
+    policy) or in the MEDTAP_REFERENTS setting; for a service named in both, the setting wins (see
+    `referents_in_force`)."""
+
+    emails: list[str] = Field(default_factory=list, description="E-mail addresses of the digest.")
+    webhook: str | None = Field(default=None, description="http(s) URL that receives the digest as JSON.")
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not _EMAIL.match(address.strip()):
+                raise ValueError(f"not an e-mail address: {address!r}")
+        return [a.strip() for a in value]
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value.strip()
+
+
+def referents_in_force(policy: SitePolicy | None,
+                       override: Mapping[str, Referents] | None = None) -> dict[str, Referents]:
+    """Per service, who receives its digest: the site policy's `referents`, each service named in
+    `override` (the MEDTAP_REFERENTS setting) replacing the policy's entry for that service whole (an
+    operator can redirect a digest without editing the policy; a service absent from the setting keeps
+    the policy's referents)."""
+    out: dict[str, Referents] = {str(k): v for k, v in policy.referents.items()} if policy is not None else {}
+    out.update(override or {})
+    return out
+
+
 class SitePolicy(SiteModel):
     site: str = ""
     zones: list[Zone] = Field(default_factory=list)
@@ -275,6 +322,9 @@ class SitePolicy(SiteModel):
                                       description="Hours of traffic observed on a device's VLAN (or of the "
                                       "device) before declared-not-seen and declared-server-silent may fire: "
                                       "a freshly started sensor flags no sheet.")
+    referents: dict[ReferentScope, Referents] = Field(
+        default_factory=dict, description="Per service (biomedical, it, or security for every service's "
+        "perimeter): e-mail addresses and webhook of the referents who receive the digest of its changes.")
     _zone_cache: dict[tuple[str | None, int | None], Zone | None] = PrivateAttr(default_factory=dict)
     _source: str = PrivateAttr(default="site policy")
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)

@@ -1,7 +1,11 @@
 """Channels that can alter a device's settings or a patient's data, folded as the digest reads records.
 
 A write path is an operation that changes something on the server side of a conversation:
-- SNMP SetRequest (RFC 3416 section 4.2.5), any version;
+- SNMP SetRequest (RFC 3416 section 4.2.5), any version (v3 without privacy);
+- an SNMPv3 request whose PDU is encrypted (msgFlags privFlag and reportableFlag, RFC 3412 section
+  6.4): a Confirmed Class PDU, so a Get, GetNext, GetBulk, Set or Inform (RFC 3411 section 2.8), and
+  nothing in the clear tells a Set from a Get; it is counted as a management `session` (like SSH),
+  never as a SetRequest;
 - an HTTP request with a method that changes state (RFC 9110 section 9.2.1: POST, PUT, DELETE,
   PATCH) to the device's web interface;
 - a DIMSE request that creates or changes a managed object (PS3.7 section 10.1: N-SET, N-CREATE,
@@ -99,6 +103,10 @@ class WriteTable:
             names = f" {', '.join(o.set_oids)}" if o.set_oids else ""
             self._path(o, key, o.src_ip, o.dst_ip, o.dst_port, "snmp", "SetRequest",
                        f"SNMP {o.version} SetRequest{names} {o.src_ip} -> {o.dst_ip}")
+        elif o.version == "v3" and getattr(o, "encrypted", None) and getattr(o, "reportable", None):
+            self._path(o, key, o.src_ip, o.dst_ip, o.dst_port, "snmp", "session",
+                       f"SNMPv3 encrypted request (authPriv: Get or Set, the PDU type is not visible) "
+                       f"{o.src_ip} -> {o.dst_ip}:{o.dst_port}")
 
     def http(self, o: Any, key: Key) -> None:
         method = (o.method or "").upper()

@@ -725,7 +725,7 @@ def report_suppliers(
     out.print(f"{len(cards)} supplier scorecard(s) written to {safe_text(str(out_file))} ({fmt})")
 
 
-from api import cli_changes  # noqa: E402,F401  (registers `diff` and `intervention` on `app`)
+from api import cli_changes, cli_review  # noqa: E402,F401  (register `diff`, `intervention`, `review` on `app`)
 
 
 def main() -> None:

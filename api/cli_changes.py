@@ -147,13 +147,14 @@ def intervention_list(
     """Recorded interventions with their verdict (pending until the window after them was observed)."""
     from store.db import session_for
     from store.facts import stored_policy
-    from store.interventions import check_intervention, intervention_dict, list_interventions, resolve_device
+    from store.interventions import check_interventions, intervention_dict, list_interventions, resolve_device
 
     with session_for(db) as session:
         mac = resolve_device(session, device) if device else None
         policy = stored_policy(session)
-        items = [dict(intervention_dict(r), check=check_intervention(session, r, site=policy).as_dict())
-                 for r in list_interventions(session, mac=mac)]
+        rows = list_interventions(session, mac=mac)
+        items = [dict(intervention_dict(r), check=c.as_dict())
+                 for r, c in zip(rows, check_interventions(session, rows, site=policy), strict=True)]
     if as_json:
         out.print_json(json.dumps(items), ensure_ascii=True)
         return

@@ -138,11 +138,11 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> FastAPI
                                 notify=notifier.send if notifier is not None else None,
                                 interval=settings.analyze_interval)
 
-    referents = None
-    if settings.referents:
-        from api.referents import ReferentDigests
+    # always on: the referents may come from the site policy, which a sensor or a replay can store later;
+    # a look without referents (settings or policy) reads one row and sends nothing
+    from api.referents import ReferentDigests
 
-        referents = ReferentDigests(engine, settings)
+    referents: ReferentDigests | None = ReferentDigests(engine, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -9,6 +9,12 @@ SMTP server accepted it (or, without e-mail, once the webhook event is spooled b
 which retries on its own); an SMTP failure is logged and the same changes are sent at the next look.
 The first look of a service only records its perimeter as the reference: referents are told of
 changes, not of the whole inventory.
+
+Who receives a service's digest is the site policy's `referents:` (validated with the policy), a
+service named in MEDTAP_REFERENTS taking the setting instead (analyzer.site.referents_in_force); the
+thread always runs, since a policy with referents can be stored after the server started.  The mail
+is French by default (MEDTAP_DIGEST_LANG=en for English), its texts those of the web UI's catalogue
+(`digest.*` keys of api/web/locales) and the rules' own French fields.
 """
 
 from __future__ import annotations
@@ -24,46 +30,84 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from analyzer.referents import is_empty
+from analyzer.referents import EVERY_SERVICE, is_empty
+from analyzer.site import Referents, referents_in_force
+from api.web.i18n import Bound, Translator
 
 log = logging.getLogger("medtap.referents")
 
-SECTIONS = (("new_findings", "New findings"), ("reopened_findings", "Reopened findings"),
-            ("new_devices", "New devices"), ("version_changes", "Version changes"),
-            ("new_peers", "New peers"), ("new_services", "New services offered"))
+SECTIONS = ("new_findings", "reopened_findings", "new_devices", "version_changes", "new_peers",
+            "new_services", "intervention_verdicts")
+"""The digest's sections in order; each title is `digest.section.<name>` of the UI's catalogue."""
+CHANGE_LISTS = ("peers_added", "peers_removed", "services_added", "services_removed", "protocols_added",
+                "protocols_removed")
+
+
+def change_lines(diff: dict[str, Any] | None, t: Bound) -> list[str]:
+    """An intervention's comparison (analyzer.diff `as_dict`) as translated lines, worded as on the device
+    page (the `intervention.change.*` texts of the catalogue)."""
+    if not diff:
+        return []
+    out = [f"{t('intervention.change.' + key)}: {', '.join(diff[key])}"
+           for key in CHANGE_LISTS if diff.get(key)]
+    out += [f"{c['attribute']}: {', '.join(c['before']) or '-'} -> {', '.join(c['after']) or '-'}"
+            for c in diff.get("identity_changed", [])]
+    out += [f"{t('intervention.change.volume')} {v['peer']}: {v['before_bytes']} -> {v['after_bytes']}"
+            for v in diff.get("volume_changed", [])]
+    if diff.get("seen_before") is False:
+        out.append(t("intervention.change.not_seen_before"))
+    return out
+
+
+def _findings_url(base: str, scope: str) -> str:
+    """The UI's findings of a service, or all of them for the security referents."""
+    return f"{base}/findings" if scope == EVERY_SERVICE else f"{base}/findings?service={scope}"
 
 
 def digest_message(service: str, items: dict[str, list[dict[str, Any]]], *, public_url: str, sender: str,
-                   to: list[str]) -> EmailMessage:
-    """The digest as a plain-text e-mail, each item with its link to the web UI."""
+                   to: list[str], lang: str = "fr", translator: Translator | None = None) -> EmailMessage:
+    """The digest as a plain-text e-mail in `lang` (French by default), each item with its link to the web
+    UI.  The texts are the web UI's catalogue (api/web/locales, `digest.*` keys) and, for findings, the
+    rule's own French or English title and first response."""
+    t = (translator or Translator.load()).for_lang(lang)
+    french = lang == "fr"
     base = public_url.rstrip("/")
-    counts = {key: len(items.get(key, [])) for key, _ in SECTIONS}
+    counts = {key: len(items.get(key, [])) for key in SECTIONS}
     findings = counts["new_findings"] + counts["reopened_findings"]
     changes = sum(counts.values()) - findings
+    name = t(f"service.{service}") if t.has(f"service.{service}") else service
     msg = EmailMessage()
-    msg["Subject"] = f"[medtap] {service}: {findings} new or reopened finding(s), {changes} device change(s)"
+    msg["Subject"] = t("digest.subject", service=name, findings=findings, changes=changes)
     msg["From"] = sender
     msg["To"] = ", ".join(to)
-    lines = [f"Changes on the {service} perimeter since the last digest.", ""]
-    for key, title in SECTIONS:
+    lines = [t("digest.intro", service=name), ""]
+    for key in SECTIONS:
         entries = items.get(key, [])
         if not entries:
             continue
-        lines.append(f"{title} ({len(entries)}):")
+        lines.append(t("digest.heading", title=t(f"digest.section.{key}"), n=len(entries)))
         for e in entries:
             if key.endswith("findings"):
-                lines.append(f"  - [{e['severity']}] {e['title']} ({e['subject']})")
-                if e.get("title_fr"):
-                    lines.append(f"    {e['title_fr']}")
-                if e.get("playbook"):
-                    lines.append(f"    First response: {e['playbook']}")
+                title = (e.get("title_fr") if french else None) or e["title"]
+                lines.append(f"  - [{t('severity.' + e['severity'])}] {title} ({e['subject']})")
+                playbook = (e.get("playbook_fr") if french else None) or e.get("playbook")
+                if playbook:
+                    lines.append(f"    {t('digest.first_response', text=playbook)}")
                 lines.append(f"    {base}/findings/{e['id']}")
+            elif key == "intervention_verdicts":
+                at = e["at"][:16].replace("T", " ")
+                lines.append("  - " + t("digest.intervention", name=e["name"], mac=e["mac"], at=at,
+                                        kind=t(f"intervention.kind.{e['kind']}"),
+                                        verdict=t(f"intervention.verdict.{e['verdict']}")))
+                if e["verdict"] == "changed":
+                    lines.extend(f"      {line}" for line in change_lines(e.get("diff"), t))
+                lines.append(f"    {base}/devices/{e['mac']}#interventions")
             else:
                 added = f": {', '.join(e['added'])}" if e.get("added") else ""
                 lines.append(f"  - {e['name']} ({e['mac']}){added}")
                 lines.append(f"    {base}/devices/{e['mac']}")
         lines.append("")
-    lines.append(f"All findings: {base}/findings?service={service}")
+    lines.append(t("digest.all_findings", url=_findings_url(base, service)))
     msg.set_content("\n".join(lines) + "\n")
     return msg
 
@@ -79,6 +123,7 @@ class ReferentDigests:
         self.last_error: str | None = None
         self._last_analyzed: int | None = None
         self._notifiers: dict[str, Any] = {}
+        self._translator: Translator | None = None  # loaded at the first mail (0.7 s: not at every app start)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -126,7 +171,7 @@ class ReferentDigests:
             analyzed = int(analysis_status(session)["analyzed_generation"])  # type: ignore[call-overload]
             if not force and analyzed == self._last_analyzed:
                 return out
-            for service, who in sorted(self.settings.referents.items()):
+            for service, who in sorted(self.referents(session).items()):
                 if not who.emails and not who.webhook:
                     continue
                 items, state = referent_digest(session, service)
@@ -141,10 +186,23 @@ class ReferentDigests:
             self._last_analyzed = analyzed
         return out
 
+    def translator(self) -> Translator:
+        if self._translator is None:
+            self._translator = Translator.load()
+        return self._translator
+
+    def referents(self, session: Session) -> dict[str, Referents]:
+        """Who receives each service's digest: the stored site policy's `referents`, a service named in
+        MEDTAP_REFERENTS taking that setting instead (analyzer.site.referents_in_force)."""
+        from store.facts import stored_policy
+
+        return referents_in_force(stored_policy(session), self.settings.referents)
+
     def _deliver(self, service: str, who: Any, items: dict[str, list[dict[str, Any]]]) -> bool:
         s = self.settings
         if who.emails and s.smtp_host:
-            msg = digest_message(service, items, public_url=s.public_url, sender=s.smtp_from, to=who.emails)
+            msg = digest_message(service, items, public_url=s.public_url, sender=s.smtp_from, to=who.emails,
+                                 lang=s.digest_lang, translator=self.translator())
             try:
                 self._smtp_send(msg, who.emails)
             except (OSError, smtplib.SMTPException) as exc:
@@ -155,7 +213,7 @@ class ReferentDigests:
         elif who.emails:
             log.warning("referents of %s have e-mail addresses but MEDTAP_SMTP_HOST is not set", service)
         if who.webhook:
-            link = f"{s.public_url.rstrip('/')}/findings?service={service}"
+            link = _findings_url(s.public_url.rstrip("/"), service)
             self._notifier(who.webhook).send({"type": "digest", "service": service, "items": items,
                                               "link": link})
         self.sent += 1

@@ -8,16 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class Referents(BaseModel):
-    """Who is told of the changes on one service's perimeter (api.referents)."""
-
-    model_config = ConfigDict(extra="forbid")
-    emails: list[str] = Field(default_factory=list, description="E-mail addresses of the digest.")
-    webhook: str | None = Field(default=None, description="URL that receives the digest as JSON.")
+from analyzer.referents import ReferentScope
+from analyzer.site import Referents
 
 
 class Settings(BaseSettings):
@@ -67,9 +62,14 @@ class Settings(BaseSettings):
                                        "sensor is reported silent (a dead SPAN port must not look like a "
                                        "quiet network).")
     # reports: referents' digests
-    referents: dict[Literal["biomedical", "it"], Referents] = Field(
-        default_factory=dict, description="Per service (biomedical, it): e-mail addresses and webhook of its "
-        'referents, as JSON: {"biomedical": {"emails": ["biomed@hospital.example"], "webhook": null}}.')
+    referents: dict[ReferentScope, Referents] = Field(
+        default_factory=dict, description="Per service (biomedical, it, security: every service): e-mail "
+        'addresses and webhook of its referents, as JSON: {"biomedical": {"emails": '
+        '["biomed@hospital.example"], "webhook": null}}. '
+        "The site policy's `referents:` are used for the services not named here; a service named here "
+        "replaces the policy's entry for it.")
+    digest_lang: Literal["fr", "en"] = Field(default="fr", description="Language of the referents' digest "
+                                             "e-mails (French by default, the hospital's language).")
     digest_period: float = Field(default=3600.0, gt=0,
                                  description="Seconds between two digests to the referents (changes are "
                                  "batched; only sent after an analysis, never during one).")

@@ -332,7 +332,15 @@ class SnmpObs(Observation):
     pdu: str | None = Field(default=None, description="PDU type (get, set, trap, response...).")
     community_default: bool = Field(default=False, description="The community is a well-known default.")
     set_oids: tuple[str, ...] = Field(
-        default=(), description="SetRequest (v1/v2c): object identifiers it sets, never the values.")
+        default=(), description="SetRequest (v1/v2c, v3 without privacy): object identifiers it sets, never "
+        "the values.")
+    encrypted: bool | None = Field(
+        default=None, description="v3: msgFlags privFlag (RFC 3412 section 6.4): the scopedPDU is encrypted "
+        "(RFC 3414 section 8), so its PDU type is not visible.")
+    reportable: bool | None = Field(
+        default=None, description="v3: msgFlags reportableFlag (RFC 3412 section 6.4), always set on a "
+        "Confirmed Class PDU (Get, GetNext, GetBulk, Set, Inform; RFC 3411 section 2.8) and never on a "
+        "Response, Report or Trap: the message is a request.")
 
 
 class NtpObs(Observation):

@@ -10,12 +10,22 @@ seen on both sides (a conversation that went on) counts on both: the store keeps
 seen, not each time in between.  `intervention_refs` hands the interventions to
 the analysis (the `intervention` subject of analyzer/subjects, which raises
 post-intervention-change).
+
+A verdict depends only on the stored facts, the policy and the intervention, so it is cached per
+database and facts generation (`store.facts.facts_generation`, bumped by every write of facts):
+a device page, the API and the referents' digest read the facts once per new batch, not once per
+intervention per view.  `check_interventions` reads them at most once for many interventions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +35,7 @@ from analyzer.diff import DeviceDiff, compare, in_window, profiles
 from analyzer.interventions import KINDS, InterventionRef
 from store import audit
 from store.errors import InvalidError, NotFoundError, SettingError
-from store.facts import bump_generation, newest_packet_ts
+from store.facts import bump_generation, facts_generation, newest_packet_ts
 from store.models import DeviceRow, InterventionRow
 from store.records import get_device, iter_observations, like_pattern
 
@@ -140,19 +150,66 @@ def intervention_refs(session: Session) -> tuple[InterventionRef, ...]:
                                  window=window) for r in list_interventions(session))
 
 
+CACHE_SIZE = 4096
+"""Verdicts kept per database (oldest dropped first)."""
+
+_CacheKey = tuple[int, int, float, float, str]
+_cache: weakref.WeakKeyDictionary[Any, OrderedDict[_CacheKey, Check]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def _site_key(site: Any) -> str:
+    return "" if site is None else hashlib.sha256(site.model_dump_json().encode()).hexdigest()
+
+
 def check_intervention(session: Session, row: InterventionRow, *, window: float | None = None,
                        site: Any = None) -> Check:
     """Before/after comparison of the device of `row` from the stored facts (see the module docstring)."""
+    return check_interventions(session, [row], window=window, site=site)[0]
+
+
+def check_interventions(session: Session, rows: Sequence[InterventionRow], *, window: float | None = None,
+                        site: Any = None) -> list[Check]:
+    """The checks of `rows`, from the cache of this facts generation, the facts read at most once."""
     needed = window_seconds() if window is None else window
-    at = _aware(row.at).timestamp()
-    newest = newest_packet_ts(session)
+    bind = session.get_bind()
+    generation, site_key = facts_generation(session), _site_key(site)
+    keys = [(generation, int(r.id or 0), _aware(r.at).timestamp(), needed, site_key) for r in rows]
+    with _cache_lock:
+        cached = _cache.setdefault(bind, OrderedDict())
+        out: list[Check | None] = [cached.get(k) for k in keys]
+    missing = [i for i, c in enumerate(out) if c is None]
+    if missing:
+        newest = newest_packet_ts(session)
+        facts: list[Any] | None = None
+        for i in missing:
+            check = _pending(_aware(rows[i].at).timestamp(), newest, needed)
+            if check is None:
+                if facts is None:
+                    facts = list(iter_observations(session))
+                check = _compare(rows[i], facts, newest, site)
+            out[i] = check
+        with _cache_lock:
+            for i in missing:
+                cached[keys[i]] = out[i]  # type: ignore[assignment]
+            while len(cached) > CACHE_SIZE:
+                cached.popitem(last=False)
+    return [c for c in out if c is not None]
+
+
+def _pending(at: float, newest: float | None, needed: float) -> Check | None:
     observed = max(0.0, (newest or at) - at)
     if observed < needed:
         return Check(verdict="pending", before=(at - needed, at), after=(at, at + needed),
                      observed_after=observed)
+    return None
+
+
+def _compare(row: InterventionRow, facts: list[Any], newest: float | None, site: Any) -> Check:
+    at = _aware(row.at).timestamp()
+    observed = max(0.0, (newest or at) - at)
     # everything observed after it, against as long a time before it
     before, after = (at - observed, at), (at, at + observed + 1.0)
-    facts = list(iter_observations(session))
     pb = profiles(in_window(facts, *before), site=site).get(row.mac)
     pa = profiles(in_window(facts, *after), site=site).get(row.mac)
     result = compare(row.mac, pb, pa, before_seconds=observed, after_seconds=observed)

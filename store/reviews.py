@@ -126,6 +126,24 @@ def progress(session: Session) -> dict[str, Any]:
             "sheets": sheets}
 
 
+def review_status(session: Session) -> dict[str, Any]:
+    """What the API, the CLI (`medtap review status`) and scripts show of the campaign: the open review (or
+    None), the sheets marked (by, at, note), how many sheets there are, the ids left, and the ids left per
+    responsible service."""
+    state = progress(session)
+    left_by_service: dict[str, list[str]] = {}
+    for sheet in state["sheets"]:
+        if sheet.id not in state["reviewed"]:
+            left_by_service.setdefault(sheet.responsibility, []).append(sheet.id)
+    return {"review": state["review"], "reviewed": state["reviewed"], "total": state["total"],
+            "left": state["left"], "left_by_service": left_by_service}
+
+
+def closed_review_dict(row: PerimeterReviewRow) -> dict[str, Any]:
+    return {"id": row.id, "closed_by": row.closed_by,
+            "closed_at": row.closed_at.isoformat() if row.closed_at else None}
+
+
 def perimeter_data(session: Session, *, today: dt.date | None = None) -> dict[str, Any]:
     """The perimeter review's content (analyzer.perimeter) from what is stored."""
     from analyzer.perimeter import perimeter
@@ -184,6 +202,25 @@ def isolation_flows(session: Session, mac: str) -> list[dict[str, Any]] | None:
 
 
 
+def intervention_verdicts(session: Session) -> dict[str, dict[str, Any]]:
+    """The decided verdicts (not pending) of every intervention, by id (text, as a digest state keys them):
+    mac, kind, at, verdict, the change lines and the comparison (store.interventions, cached per facts
+    generation)."""
+    from store.facts import stored_policy
+    from store.interventions import check_interventions, intervention_dict, list_interventions
+
+    rows = list_interventions(session)
+    out: dict[str, dict[str, Any]] = {}
+    for row, check in zip(rows, check_interventions(session, rows, site=stored_policy(session)), strict=True):
+        if check.verdict == "pending":
+            continue
+        item = intervention_dict(row)
+        out[str(row.id)] = {"mac": row.mac, "kind": row.kind, "at": item["at"], "verdict": check.verdict,
+                            "changes": check.changes,
+                            "diff": check.diff.as_dict() if check.diff is not None else None}
+    return out
+
+
 def referent_digest(session: Session,
                     service: str) -> tuple[dict[str, list[dict[str, Any]]] | None, dict[str, Any]]:
     """What changed on `service`'s perimeter since its referents' last digest (analyzer.referents), and
@@ -193,9 +230,10 @@ def referent_digest(session: Session,
     from analyzer.referents import digest_items, state
 
     devices, findings = _devices_and_findings(session)
-    now = state(devices, findings, service)
+    verdicts = intervention_verdicts(session)
+    now = state(devices, findings, service, verdicts)
     before, _ = referent_state(session, service)
     if before is None:
         save_referent_state(session, service, now)
         return None, now
-    return digest_items(before, now, findings, service), now
+    return digest_items(before, now, findings, service, verdicts), now

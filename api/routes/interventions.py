@@ -55,8 +55,8 @@ class InterventionOut(BaseModel):
     check: CheckOut
 
 
-def _out(session: Session, row: Any, site: Any) -> InterventionOut:
-    check = store.check_intervention(session, row, site=site)
+def _out(session: Session, row: Any, site: Any, check: Any = None) -> InterventionOut:
+    check = check or store.check_intervention(session, row, site=site)
     return InterventionOut(**store.intervention_dict(row), check=CheckOut(**check.as_dict()))
 
 
@@ -77,7 +77,9 @@ def device_interventions(device: str = DeviceRef, session: Session = Depends(get
                          _p: Principal = Depends(require("read"))) -> list[InterventionOut]:
     mac = store.resolve_device(session, device)
     site = stored_policy(session)
-    return [_out(session, r, site) for r in store.list_interventions(session, mac=mac)]
+    rows = store.list_interventions(session, mac=mac)
+    checks = store.check_interventions(session, rows, site=site)
+    return [_out(session, r, site, c) for r, c in zip(rows, checks, strict=True)]
 
 
 @router.get("/interventions/{intervention_id}", response_model=InterventionOut,

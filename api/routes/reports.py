@@ -49,9 +49,7 @@ class ReviewMark(BaseModel):
 
 
 def _progress(session: Session) -> dict[str, Any]:
-    state = reviews.progress(session)
-    return {"review": state["review"], "reviewed": state["reviewed"], "total": state["total"],
-            "left": state["left"]}
+    return reviews.review_status(session)
 
 
 @router.get("/reviews/current", summary="The open review campaign: sheets reviewed and left")
@@ -81,9 +79,7 @@ def mark(body: ReviewMark | None = None, sheet_id: str = Path(max_length=64),
 @router.post("/reviews/current/close", summary="Close the campaign, keeping its snapshot (audited)")
 def close(session: Session = Depends(get_session),
           principal: Principal = Depends(require("sheet.write"))) -> dict[str, Any]:
-    row = reviews.close_review(session, actor=principal.actor)
-    return {"id": row.id, "closed_by": row.closed_by,
-            "closed_at": row.closed_at.isoformat() if row.closed_at else None}
+    return reviews.closed_review_dict(reviews.close_review(session, actor=principal.actor))
 
 
 @router.get("/devices/{mac}/isolation", summary="If isolated: the clinical flows that depend on a device",

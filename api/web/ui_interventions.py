@@ -27,12 +27,10 @@ router = APIRouter(include_in_schema=False)
 def device_interventions(db: Session, mac: str) -> list[dict[str, Any]]:
     """The device's interventions, newest first, each with its check (store.interventions)."""
     site = stored_policy(db)
-    out = []
-    for row in reversed(store.list_interventions(db, mac=mac)):
-        item = store.intervention_dict(row)
-        item["check"] = store.check_intervention(db, row, site=site).as_dict()
-        out.append(item)
-    return out
+    rows = list(reversed(store.list_interventions(db, mac=mac)))
+    checks = store.check_interventions(db, rows, site=site)
+    return [dict(store.intervention_dict(row), check=check.as_dict()) for row, check in zip(rows, checks,
+                                                                                              strict=True)]
 
 
 def _parse(form: dict[str, Any], t: Any) -> tuple[dict[str, Any], dict[str, str]]:

@@ -2,8 +2,14 @@
 
 Kept: the version (0 -> v1, 1 -> v2c, 3 -> v3), the PDU type, and whether the community is a
 well-known default ("public", "private"): the community string itself is never stored.  For v3
-the PDU type is read from a plaintext scopedPDU; an encrypted one leaves it None.  A v1/v2c
-SetRequest also gives the object identifiers it sets (RFC 3416 section 4.2.5: the variable
+the msgFlags of msgGlobalData (RFC 3412 section 6.4: authFlag 0x01, privFlag 0x02, reportableFlag
+0x04) say whether the scopedPDU is encrypted and whether the message is a request: the
+reportableFlag is always one on a Confirmed Class PDU (Get, GetNext, GetBulk, Set, Inform) and zero
+on the others (RFC 3411 section 2.8).  The PDU type is read from a plaintext scopedPDU; an
+encrypted one (privFlag, an OCTET STRING encrypted by the USM privacy protocol, RFC 3414 section 8)
+leaves it None: an encrypted request may be a Set or a Get, nothing in the clear tells which, so
+analyzer.writes counts it as a management session, not a write.  A SetRequest (any version, v3
+without privacy) also gives the object identifiers it sets (RFC 3416 section 4.2.5: the variable
 bindings' names, at most `MAX_SET_OIDS`), so a finding can say what was changed; the values written
 are never read.
 """
@@ -60,19 +66,41 @@ def probe(payload: bytes) -> bool:
     return tag == 0x30 and vtag == 0x02 and vlen == 1 and payload[vpos] in VERSIONS
 
 
-def _v3_pdu(data: bytes, pos: int) -> str | None:
-    """Skip msgGlobalData and msgSecurityParameters; read a plaintext scopedPDU's PDU tag."""
-    for _ in range(2):
-        _, vpos, vlen = tlv(data, pos)
-        pos = vpos + vlen
+AUTH_FLAG, PRIV_FLAG, REPORTABLE_FLAG = 0x01, 0x02, 0x04
+
+
+def _v3(data: bytes, pos: int, ctx: DecodeContext) -> tuple[str | None, bool, bool, tuple[str, ...]]:
+    """(PDU type, encrypted, reportable, set OIDs) of the v3 message whose msgGlobalData starts at pos."""
+    gtag, gpos, glen = tlv(data, pos)
+    if gtag != 0x30:
+        raise ValueError("snmp: v3 msgGlobalData is not a SEQUENCE")
+    fpos = gpos
+    for _ in range(2):  # msgID, msgMaxSize
+        _, ipos, ilen = tlv(data, fpos)
+        fpos = ipos + ilen
+    ftag, fvpos, flen = tlv(data, fpos)
+    if ftag != 0x04 or flen != 1:
+        raise ValueError("snmp: v3 msgFlags is not a one-byte OCTET STRING")
+    flags = data[fvpos]
+    encrypted, reportable = bool(flags & PRIV_FLAG), bool(flags & REPORTABLE_FLAG)
+    if encrypted and not flags & AUTH_FLAG:
+        ctx.weird("snmp_v3_priv_without_auth")  # RFC 3412 section 7.2 step 5: an invalid combination
+    pos = gpos + glen
+    _, spos, slen = tlv(data, pos)  # msgSecurityParameters
+    pos = spos + slen
     tag, vpos, _ = tlv(data, pos)
     if tag != 0x30:
-        return None  # encrypted (OCTET STRING)
+        if not encrypted:
+            ctx.weird("snmp_v3_scoped_pdu_not_plaintext")
+        return None, encrypted, reportable, ()  # encryptedPDU (OCTET STRING)
+    if encrypted:
+        ctx.weird("snmp_v3_privflag_but_plaintext")
     pos = vpos
     for _ in range(2):  # contextEngineID, contextName
         _, cpos, clen = tlv(data, pos)
         pos = cpos + clen
-    return PDUS.get(data[pos], f"tag-{data[pos]:#x}")
+    pdu = PDUS.get(data[pos], f"tag-{data[pos]:#x}")
+    return pdu, encrypted, reportable, _set_oids(data, pos, ctx) if pdu == "set" else ()
 
 
 def decode(pkt: Packet, ctx: DecodeContext) -> list[SnmpObs]:
@@ -86,7 +114,9 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[SnmpObs]:
     version = VERSIONS[data[vpos]]
     pos = vpos + vlen
     if version == "v3":
-        return [SnmpObs(**pkt.envelope(), version="v3", pdu=_v3_pdu(data, pos))]
+        pdu, encrypted, reportable, oids = _v3(data, pos, ctx)
+        return [SnmpObs(**pkt.envelope(), version="v3", pdu=pdu, encrypted=encrypted, reportable=reportable,
+                        set_oids=oids)]
     ctag, cpos, clen = tlv(data, pos)
     if ctag != 0x04:
         raise ValueError("snmp: community is not an OCTET STRING")

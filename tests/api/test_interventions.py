@@ -171,3 +171,42 @@ def test_api_records_and_checks_an_intervention(api: Api, monkeypatch: pytest.Mo
     assert api.get(f"{V1}/interventions/{out['id']}", "viewer").json()["check"]["diff"]["services_added"] == ["tcp/80"]
     assert api.get(f"{V1}/interventions/999", "viewer").status_code == 404
     assert api.post(f"{V1}/devices/10.99.99.99/interventions", "it", json=body).status_code == 404
+
+
+def test_checks_read_the_facts_once_per_facts_generation(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17 gap 6: a device page with two interventions, shown twice, reads the facts once; a new batch of
+    facts (the facts generation bumped) reads them again."""
+    from sqlmodel import Session
+
+    import store.interventions as interventions
+    from store.db import make_engine
+
+    monkeypatch.setenv("MEDTAP_INTERVENTION_WINDOW_HOURS", "1")
+    db = _store(tmp_path, CAPTURE)
+    _add(db)
+    _add(db, CT[0])
+    reads: list[int] = []
+    real = interventions.iter_observations
+
+    def counted(session: Session, **kwargs: object) -> object:
+        reads.append(1)
+        return real(session, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(interventions, "iter_observations", counted)
+    engine = make_engine(db)
+    try:
+        with Session(engine) as session:
+            rows = interventions.list_interventions(session)
+            first = interventions.check_interventions(session, rows)
+            again = interventions.check_interventions(session, rows)
+            single = interventions.check_intervention(session, rows[0])
+        assert [c.verdict for c in first] == ["changed", "changed"] and len(reads) == 1
+        assert [c.verdict for c in again] == ["changed", "changed"] and single.verdict == "changed"
+        result = runner.invoke(app, ["replay", str(STEADY), "--db", db, "-q"])  # new facts: a new generation
+        assert result.exit_code == 0, result.output
+        with Session(engine) as session:
+            interventions.check_interventions(session, interventions.list_interventions(session))
+        assert len(reads) == 2
+    finally:
+        engine.dispose()

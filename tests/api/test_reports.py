@@ -330,3 +330,53 @@ def test_review_campaign_on_both_databases(db_url: str) -> None:
     assert [(a["id"], a["owner"], a["due"], a["last_review"]) for a in apps] == [
         ("SH-2", "supplier", False, TODAY.isoformat())]
     assert [i["id"] for i in data["changes"]["sheets"]["removed"]] == ["SH-1"]
+
+
+def test_review_campaign_from_the_cli(demo_copy: str) -> None:
+    """Issue 17 gap 5: `medtap review open|mark|status|close` calls the service functions of the UI and API
+    (store.reviews): who and when recorded and audited, what is left listed per service, the same JSON as
+    GET /api/v1/reviews/current."""
+    from api.cli import app
+    from store.models import AuditRow
+    from store.reviews import review_status
+
+    cli = CliRunner()
+
+    def run(*args: str) -> Any:
+        return cli.invoke(app, ["review", *args, "--db", demo_copy])
+
+    assert "no perimeter review is open" in run("status").output
+    assert run("mark", "SH-0001").exit_code == 1  # no campaign open: refused with the reason
+    opened = run("open", "--by", "j.martin")
+    assert opened.exit_code == 0 and "review 1 opened by j.martin" in opened.output
+    assert run("open").exit_code == 1  # one at a time
+    marked = run("mark", "SH-0001", "SH-0002", "--by", "j.martin", "--on", TODAY.isoformat(), "--note", "ok",
+                 "--json")
+    assert marked.exit_code == 0, marked.output
+    status = json.loads(marked.output)
+    assert set(status["reviewed"]) == {"SH-0001", "SH-0002"}
+    assert status["reviewed"]["SH-0001"]["by"] == "j.martin" and status["reviewed"]["SH-0001"]["note"] == "ok"
+    assert "SH-0001" not in status["left"]
+    assert all("SH-0001" not in ids for ids in status["left_by_service"].values())
+    assert run("mark", "SH-0001", "--by", "x").exit_code == 1  # already reviewed: a conflict, said once
+    assert run("mark", "NOPE").exit_code == 1
+    assert run("mark", "SH-0003", "--on", "2999-01-01").exit_code == 1
+    shown = run("status")
+    assert "reviewed SH-0002 by j.martin" in shown.output and "left for biomedical" in shown.output
+    for session in _session(demo_copy):
+        assert json.loads(run("status", "--json").output) == json.loads(json.dumps(review_status(session)))
+        assert service_sheet_review(session, "SH-0002") == TODAY
+        audit = session.exec(select(AuditRow).where(AuditRow.entity_id == "SH-0001")).all()
+        who = {(a.who, a.action) for a in audit}
+        assert {("j.martin", "review"), ("j.martin", "update")} <= who
+    closed = run("close", "--by", "j.martin")
+    assert closed.exit_code == 0 and "review 1 closed by j.martin" in closed.output
+    assert "no perimeter review is open" in run("status").output
+
+
+def service_sheet_review(session: Session, sheet_id: str) -> dt.date | None:
+    from store import service
+
+    found = service.get_sheet(session, sheet_id)
+    assert found is not None
+    return found.sheet.last_review

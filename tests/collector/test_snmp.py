@@ -28,6 +28,42 @@ def test_v3_plain_and_encrypted() -> None:
     enc = ber(0x30, ber(0x02, b"\x03") + glob + ber(0x04, b"") + ber(0x04, b"\x99" * 40))
     (obs,) = snmp.decode(_pkt(enc), SimpleContext())
     assert (obs.version, obs.pdu) == ("v3", None)
+    assert (obs.encrypted, obs.reportable) == (True, True)
+
+
+def _v3(flags: int, scoped: bytes) -> bytes:
+    glob = ber(0x30, ber(0x02, b"\x01") + ber(0x02, b"\x05\xdc") + ber(0x04, bytes([flags]))
+               + ber(0x02, b"\x03"))
+    return ber(0x30, ber(0x02, b"\x03") + glob + ber(0x04, b"") + scoped)
+
+
+def test_v3_flags_and_a_plaintext_set_names_its_oids() -> None:
+    """RFC 3412 section 6.4: msgFlags auth 0x01, priv 0x02, reportable 0x04 (on Confirmed Class PDUs only)."""
+    oid = b"\x2b\x06\x01\x02\x01\x01\x05\x00"  # 1.3.6.1.2.1.1.5.0 sysName
+    varbinds = ber(0x30, ber(0x30, ber(0x06, oid) + ber(0x04, b"SECRET-VALUE")))
+    set_pdu = ber(0xA3, ber(0x02, b"\x01") + ber(0x02, b"\x00") + ber(0x02, b"\x00") + varbinds)
+    ctx = SimpleContext()
+    [obs] = snmp.decode(_pkt(_v3(0x05, ber(0x30, ber(0x04, b"") + ber(0x04, b"") + set_pdu))), ctx)  # no priv
+    assert (obs.pdu, obs.encrypted, obs.reportable) == ("set", False, True)
+    assert obs.set_oids == ("1.3.6.1.2.1.1.5.0",)
+    assert "SECRET-VALUE" not in obs.model_dump_json() and ctx.weirds == {}
+    response = ber(0xA2, ber(0x02, b"\x01") + ber(0x02, b"\x00") + ber(0x02, b"\x00") + varbinds)
+    [obs] = snmp.decode(_pkt(_v3(0x01, ber(0x30, ber(0x04, b"") + ber(0x04, b"") + response))),
+                        SimpleContext())
+    assert (obs.pdu, obs.reportable, obs.set_oids) == ("response", False, ())
+    [obs] = snmp.decode(_pkt(_v3(0x03, ber(0x04, b"\x99" * 32))), SimpleContext())  # authPriv, not reportable
+    assert (obs.pdu, obs.encrypted, obs.reportable) == (None, True, False)
+
+
+def test_v3_inconsistent_flags_are_weirds() -> None:
+    ctx = SimpleContext()
+    snmp.decode(_pkt(_v3(0x06, ber(0x04, b"\x99" * 16))), ctx)  # privacy without authentication
+    snmp.decode(_pkt(_v3(0x04, ber(0x04, b"\x99" * 16))), ctx)  # no privFlag, yet not a plaintext scopedPDU
+    assert set(ctx.weirds) == {"snmp_v3_priv_without_auth", "snmp_v3_scoped_pdu_not_plaintext"}
+    bad = ber(0x30, ber(0x02, b"\x03") + ber(0x30, ber(0x02, b"\x01") + ber(0x02, b"\x05\xdc")
+                                             + ber(0x04, b"\x04\x00") + ber(0x02, b"\x03")) + ber(0x04, b""))
+    with pytest.raises(ValueError):  # msgFlags must be one byte
+        snmp.decode(_pkt(bad), SimpleContext())
 
 
 def test_long_form_lengths_and_malformed() -> None:
