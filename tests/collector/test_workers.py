@@ -120,3 +120,15 @@ def test_replay_command_on_two_workers_reports_what_one_does(tmp_path: Path) -> 
     assert two["devices"] == one["devices"]
     assert two["findings"] == one["findings"]
     assert two["stats"]["packets"] == one["stats"]["packets"]
+
+
+def test_report_stats_carry_frames_per_worker_and_drops() -> None:
+    from analyzer.engine import analyze
+    from api.render import stats_line
+
+    runs = [CaptureStats(ts=1.0, packets=10, workers=[6, 4], kernel_drops=2, queue_drops=1),
+            CaptureStats(ts=2.0, packets=5, workers=[2, 2, 1], kernel_drops=0)]
+    stats = analyze(runs, rules=[]).stats
+    assert (stats.packets, stats.workers, stats.kernel_drops, stats.queue_drops) == (15, [8, 6, 1], 2, 1)
+    line = stats_line(stats)
+    assert "2 kernel drops" in line and "1 queue drops" in line and "3 workers (8 + 6 + 1 frames)" in line
