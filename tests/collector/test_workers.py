@@ -132,3 +132,21 @@ def test_report_stats_carry_frames_per_worker_and_drops() -> None:
     assert (stats.packets, stats.workers, stats.kernel_drops, stats.queue_drops) == (15, [8, 6, 1], 2, 1)
     line = stats_line(stats)
     assert "2 kernel drops" in line and "1 queue drops" in line and "3 workers (8 + 6 + 1 frames)" in line
+
+
+def test_a_failing_worker_fails_the_replay_instead_of_hanging(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collector.pipeline import Pipeline
+
+    def boom(self: Pipeline, frames: Any) -> None:
+        raise RuntimeError("boom in a worker")
+
+    monkeypatch.setattr(Pipeline, "run", boom)  # the workers are forked: they inherit it
+    with pytest.raises(RuntimeError, match="boom in a worker"):
+        replay_workers(CAPTURES, ListSink(), key=TEST_KEY, workers=2)
+
+
+def test_capture_workers_report_an_interface_that_cannot_be_opened() -> None:
+    from collector.live import capture
+
+    with pytest.raises(OSError):  # the CLI turns it into "cannot capture on IF" (or the permission message)
+        capture("mt-absent0", ListSink(), key=TEST_KEY, duration=1.0, workers=2)
