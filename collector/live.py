@@ -11,10 +11,10 @@ is put back (tp_vlan_tci, TP_STATUS_VLAN_VALID) so records keep their VLAN.
 A reader thread receives frames into a bounded queue (frames it cannot queue are counted in
 `queue_drops`); the caller's thread runs the pipeline and flushes every `flush_interval` seconds
 of wall-clock time.  SIGINT/SIGTERM (when called from the main thread), `duration` or
-`stop_event` stop it cleanly: the queue is drained, everything seen is flushed.  Kernel drops
-come from getsockopt(PACKET_STATISTICS).  With `workers` > 1, each worker process has its own
-socket in one PACKET_FANOUT group (hash mode) and its own `Engine`, and the parent merges their
-flushes (collector.fanout).
+`stop_event` stop it cleanly: the queue and the socket buffer are drained, everything seen is
+flushed.  Kernel drops come from getsockopt(PACKET_STATISTICS).  With `workers` > 1, each worker
+process has its own socket in one PACKET_FANOUT group (hash mode) and its own `Engine`, and the
+parent merges their flushes (collector.fanout).
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ PACKET_FANOUT_HASH = 0
 PACKET_FANOUT_FLAG_DEFRAG = 0x8000
 QUEUE_FRAMES = 200_000
 RCVBUF = 64 << 20
+DRAIN_SECONDS = 10.0
+"""At stop, seconds spent at most decoding the frames still in the socket's buffer."""
 
 
 def compile_bpf(expression: str, snaplen: int = 65535) -> bytes:
@@ -200,6 +202,7 @@ class Engine:
         self.pipe = Pipeline(sensor=sensor, key=key, sink=sink, flush_interval=flush_interval,
                              packet_time_flush=False, **options)
         self.drops = 0
+        self.snaplen = snaplen
         self.n = first_no - step
         self.step = step
 
@@ -224,6 +227,35 @@ class Engine:
         self.pipe.flush()
         self.drops += kernel_drops(self.sock)
 
+    def _drain_socket(self) -> None:
+        """Decode what the kernel had already accepted when the capture stopped (the socket's buffer).
+
+        A pipeline behind the traffic at stop time has up to RCVBUF of frames in the socket: they
+        were received (the interface counted them, the kernel did not drop them), so they are
+        decoded too, for at most DRAIN_SECONDS (a SPAN port keeps sending after the stop).
+        """
+        sock, n, step, iface = self.sock, self.n, self.step, self.interface
+        cmsg = socket.CMSG_SPACE(AUXDATA.size)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        batch: list[tuple[float, int, bytes, int, int, str, int]] = []
+        sock.setblocking(False)
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    data, ancdata, _, _ = sock.recvmsg(self.snaplen, cmsg)
+                except (BlockingIOError, InterruptedError):
+                    break
+                frame, length = restore_vlan(data, ancdata)
+                n += step
+                batch.append((time.time(), 1, frame, length or len(frame), n, iface, 0))
+                if len(batch) >= 4096:
+                    self.pipe.run(batch)
+                    batch = []
+        except OSError:  # the interface went away meanwhile: what was read is kept
+            pass
+        self.pipe.run(batch)
+        self.n = n
+
     def finish(self) -> CaptureStats:
         """Stop reading, process what was queued, close the socket; the final flush and the stats."""
         pipe = self.pipe
@@ -237,6 +269,8 @@ class Engine:
                     break
                 self.n += self.step
                 pipe.feed((ts, 1, data, length, self.n, self.interface, 0))
+            if self.reader.error is None:
+                self._drain_socket()
             self.drops += kernel_drops(self.sock)
         finally:
             self.sock.close()

@@ -137,10 +137,6 @@ class Rounds:
         if flushed is not None:  # the period is complete: a store may analyze what changed
             flushed()
 
-    def pending(self) -> int:
-        """Records held for periods some worker has not closed yet."""
-        return sum(map(len, self.open)) + sum(len(p) for q in self.closed for p in q)
-
 
 class PipeSink:
     """A worker's sink: every batch and every end of flush period goes over `conn` to the merging process."""

@@ -361,7 +361,8 @@ def live_line(live: dict[str, Any]) -> str:
         return f"live no-loss: {live['error']}"
     return (f"live no-loss (medtap capture, workers {live['workers'] or 1}, tcpreplay --pps {live['rate_asked']:,} "
             f"for {live['seconds_asked']:g} s through a veth pair): sent {live['frames_sent']:,} in "
-            f"{live['send_seconds']:.1f} s, received by the kernel {live['kernel_received']:,}, dropped by the kernel "
+            f"{live['send_seconds']:.1f} s ({live['frames_sent'] / live['send_seconds']:,.0f} frames/s achieved; "
+            f"tcpreplay falls behind on a busy machine), received by the kernel {live['kernel_received']:,}, dropped by the kernel "
             f"{live['kernel_dropped']}, dropped in medtap's queue {live['queue_dropped']}, decoded {live['decoded']:,}"
             f" (lost {live['lost']})")
 
