@@ -1,7 +1,7 @@
 """Replay on several cores: one reader, N worker pipelines, their facts merged per flush period.
 
 `replay_workers(paths, sink, workers=N, ...)` is `collector.pipeline.replay` on N worker processes.
-A reader thread of the calling process reads the captures (collector.sources.FrameSource: files
+A reader process reads the captures (collector.sources.FrameSource: files
 in time order, gzip, read weirds) and sends each frame, in chunks of `CHUNK` frames pickled over
 a pipe, to the worker `collector.shard.shard_of` names (both directions of a flow to the same
 worker).  The reader also owns the flush clock: when a frame's time passes the next flush time
@@ -12,7 +12,7 @@ clock off and sends back what it emits; the calling thread merges each period on
 closed it (`collector.shard.Rounds`), emits it to `sink` and calls `sink.flushed()`, so the
 sink, the store behind it and the progress callback stay on the caller's thread.
 
-Workers are forked (Linux): they inherit the loaded detectors, so starting one costs a few
+The reader and the workers are forked (Linux): they inherit the loaded detectors, so starting one costs a few
 milliseconds, not the seconds of re-importing them.  A worker that fails makes the replay raise
 (RuntimeError with its traceback); the others are then stopped.
 """
@@ -20,8 +20,8 @@ milliseconds, not the seconds of re-importing them.  A worker that fails makes t
 from __future__ import annotations
 
 import fcntl
+import gc
 import multiprocessing
-import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -54,6 +54,7 @@ def _worker(inbox: Connection, outbox: Connection, sensor: str, key: bytes, opti
     """One worker process: frames in, batches and flush markers out, its stats at the end."""
     from collector.pipeline import Pipeline, relaxed_gc
 
+    gc.freeze()  # the inherited heap is never collected here: no copy-on-write of it by the GC
     try:
         pipe = Pipeline(sensor=sensor, key=key, sink=PipeSink(outbox), packet_time_flush=False, **options)
         with relaxed_gc():
@@ -74,55 +75,45 @@ def _worker(inbox: Connection, outbox: Connection, sensor: str, key: bytes, opti
         outbox.send(("error", traceback.format_exc()))
 
 
-class _Reader(threading.Thread):
-    """Reads the captures, shards the frames, sends chunks and flush orders to the workers."""
-
-    def __init__(self, source: FrameSource, inboxes: list[Connection], flush_interval: float) -> None:
-        super().__init__(name="medtap-replay-reader", daemon=True)
-        self.source, self.inboxes, self.flush_interval = source, inboxes, flush_interval
-        self.frames = 0
-        self.error: BaseException | None = None
-        self.stop = False
-
-    def run(self) -> None:
-        inboxes, n, interval = self.inboxes, len(self.inboxes), self.flush_interval
-        chunks: list[list[Any]] = [[] for _ in range(n)]
-        next_flush: float | None = None
-        last_ts: float | None = None
-        frames = 0
-        try:
-            for frame in self.source:
-                ts = frame[0]
-                if next_flush is None:
-                    next_flush = ts + interval
-                elif ts >= next_flush:  # collector.pipeline.Pipeline.feed's rule, for every worker at once
-                    for w in range(n):
-                        if chunks[w]:
-                            inboxes[w].send(chunks[w])
-                            chunks[w] = []
-                        inboxes[w].send(("flush", ts))
-                    next_flush = ts + interval
-                    if self.stop:
-                        return
-                last_ts = ts
-                w = shard_of(frame[2], frame[1], n)
-                chunk = chunks[w]
-                chunk.append(frame)
-                frames += 1
-                if len(chunk) >= CHUNK:
-                    inboxes[w].send(chunk)
-                    chunks[w] = []
-                    self.frames = frames
-                    if self.stop:
-                        return
-            for w in range(n):
-                if chunks[w]:
-                    inboxes[w].send(chunks[w])
-                inboxes[w].send(("end", last_ts))
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the merging thread
-            self.error = exc
-        finally:
-            self.frames = frames
+def _read(source: FrameSource, inboxes: list[Connection], flush_interval: float, counters: Any,
+          report: Connection) -> None:
+    """The reader process: reads the captures, shards the frames, sends chunks and flush orders to the
+    workers; `counters` [frames, bytes read] for the progress display; its read stats at the end."""
+    gc.freeze()  # the inherited heap is never collected here: no copy-on-write of it by the GC
+    n, interval = len(inboxes), flush_interval
+    chunks: list[list[Any]] = [[] for _ in range(n)]
+    next_flush: float | None = None
+    last_ts: float | None = None
+    frames = 0
+    try:
+        for frame in source:
+            ts = frame[0]
+            if next_flush is None:
+                next_flush = ts + interval
+            elif ts >= next_flush:  # collector.pipeline.Pipeline.feed's rule, for every worker at once
+                for w in range(n):
+                    if chunks[w]:
+                        inboxes[w].send(chunks[w])
+                        chunks[w] = []
+                    inboxes[w].send(("flush", ts))
+                next_flush = ts + interval
+            last_ts = ts
+            w = shard_of(frame[2], frame[1], n)
+            chunk = chunks[w]
+            chunk.append(frame)
+            frames += 1
+            if len(chunk) >= CHUNK:
+                inboxes[w].send(chunk)
+                chunks[w] = []
+                counters[0], counters[1] = frames, source.bytes_read()
+        for w in range(n):
+            if chunks[w]:
+                inboxes[w].send(chunks[w])
+            inboxes[w].send(("end", last_ts))
+        counters[0] = frames
+        report.send(("read", source.stats))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        report.send(("error", traceback.format_exc()))
 
 
 def replay_workers(
@@ -144,8 +135,7 @@ def replay_workers(
         options["detectors"] = list(all_detectors())  # loaded once, inherited by every worker
     flush_interval = float(options.pop("flush_interval", 10.0))
     options.pop("packet_time_flush", None)
-    read_stats = ReadStats()
-    source = FrameSource(paths, read_stats)
+    source = FrameSource(paths, ReadStats())
     ctx = multiprocessing.get_context("fork")
     inboxes: list[Connection] = []
     outboxes: list[Connection] = []
@@ -166,17 +156,27 @@ def replay_workers(
             inboxes.append(send_in)
             outboxes.append(recv_out)
             procs.append(proc)
-        reader = _Reader(source, inboxes, flush_interval)
+        # the reader is a process too: in a thread it would share the GIL with the merge and the store
+        counters = ctx.Array("q", 2, lock=False)
+        report_r, report_w = ctx.Pipe(duplex=False)
+        reader = ctx.Process(target=_read, args=(source, inboxes, flush_interval, counters, report_w),
+                             name="medtap-reader", daemon=True)
         reader.start()
+        report_w.close()
+        procs.append(reader)
+        outboxes.append(report_r)
+        for conn in inboxes:  # only the reader writes to the workers
+            conn.close()
         with relaxed_gc():  # the merge allocates every record the workers send (as the single replay does)
-            _merge(outboxes, rounds, parts, reader, source, progress)
-        reader.join()
-        if reader.error is not None:
-            raise reader.error
+            read_stats = _merge(outboxes, rounds, parts, counters, source.total_bytes, progress)
     finally:
         for conn in inboxes + outboxes:
             conn.close()
-        for proc in procs:
+        for proc in procs[::-1]:  # the reader first: a worker that failed may have left it blocked
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
@@ -186,38 +186,42 @@ def replay_workers(
     return stats
 
 
-def _merge(outboxes: list[Connection], rounds: Rounds, parts: list[CaptureStats | None], reader: _Reader,
-           source: FrameSource, progress: Callable[[int, int, int], None] | None) -> None:
-    """The caller's thread: worker messages into periods, emitted merged; progress ~10 times a second."""
+def _merge(outboxes: list[Connection], rounds: Rounds, parts: list[CaptureStats | None], counters: Any,
+           total_bytes: int, progress: Callable[[int, int, int], None] | None) -> ReadStats:
+    """The caller's thread: worker messages into periods, emitted merged; progress ~10 times a second.
+
+    `outboxes`: the workers' pipes, then the reader's (its read stats, returned, or its failure)."""
+    reader = len(outboxes) - 1
     index = {id(c): w for w, c in enumerate(outboxes)}
     live = list(outboxes)
+    read_stats: ReadStats | None = None
     clock = time.monotonic
     deadline = clock() + 0.1
-    try:
-        while live:
-            for ready in wait(live, timeout=0.1):
-                w = index[id(ready)]
-                conn = outboxes[w]
-                try:
-                    op, body = conn.recv()
-                except EOFError:
-                    raise RuntimeError(f"replay worker {w} ended without its results") from None
-                if op == "batch":
-                    rounds.batch(w, body)
-                elif op == "flushed":
-                    rounds.flushed(w)
-                elif op == "done":
-                    parts[w] = body
-                    live.remove(conn)
-                else:
-                    raise RuntimeError(f"replay worker {w} failed:\n{body}")
-            if reader.error is not None:
-                raise reader.error
-            if progress is not None and clock() >= deadline:
-                progress(reader.frames, source.bytes_read(), source.total_bytes)
-                deadline = clock() + 0.1
-    except BaseException:
-        reader.stop = True
-        raise
+    while live:
+        for ready in wait(live, timeout=0.1):
+            w = index[id(ready)]
+            conn = outboxes[w]
+            who = "reader" if w == reader else f"worker {w}"
+            try:
+                op, body = conn.recv()
+            except EOFError:
+                raise RuntimeError(f"replay {who} ended without its results") from None
+            if op == "batch":
+                rounds.batch(w, body)
+            elif op == "flushed":
+                rounds.flushed(w)
+            elif op == "done":
+                parts[w] = body
+                live.remove(conn)
+            elif op == "read":
+                read_stats = body
+                live.remove(conn)
+            else:
+                raise RuntimeError(f"replay {who} failed:\n{body}")
+        if progress is not None and clock() >= deadline:
+            progress(counters[0], counters[1], total_bytes)
+            deadline = clock() + 0.1
     if progress is not None:
-        progress(reader.frames, source.total_bytes, source.total_bytes)
+        progress(counters[0], total_bytes, total_bytes)
+    assert read_stats is not None
+    return read_stats
