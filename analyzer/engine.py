@@ -66,6 +66,12 @@ def stats_of(obs: Mapping[str, list[Observation]] | Digest) -> Stats:
         if r.kernel_drops is not None:  # type: ignore[attr-defined]
             s.kernel_drops = (s.kernel_drops or 0) + r.kernel_drops  # type: ignore[attr-defined]
         s.truncated |= r.truncated  # type: ignore[attr-defined]
+        s.queue_drops += r.queue_drops  # type: ignore[attr-defined]
+        for i, n in enumerate(r.workers):  # type: ignore[attr-defined]
+            if i < len(s.workers):
+                s.workers[i] += n
+            else:
+                s.workers.append(n)
         s.files += [f for f in r.files if f not in s.files]  # type: ignore[attr-defined]
     s.weirds = dict(sorted(s.weirds.items()))
     s.table_overflow = dict(sorted(s.table_overflow.items()))

@@ -140,6 +140,9 @@ class Stats(Model):
     truncated: bool = False
     files: list[str] = Field(default_factory=list)
     table_overflow: dict[str, int] = Field(default_factory=dict)
+    queue_drops: int = Field(default=0, description="Frames a live capture dropped in medtap's own queue.")
+    workers: list[int] = Field(default_factory=list, description="Frames each worker process handled "
+                               "(runs with several workers; summed position by position over the runs).")
 
 
 class Report(Model):

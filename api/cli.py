@@ -170,6 +170,11 @@ def _load_site(site: Path | None):
 # ----------------------------------------------------------------------------- capture and replay
 
 
+WorkersOpt = Annotated[int | None, typer.Option(
+    min=1, help="Worker processes decoding frames, sharded by a symmetric hash of the endpoints "
+    "(default: the cores available to medtap; 1: one process).")]
+
+
 @contextlib.contextmanager
 def _progress(enabled: bool, console: Console, files: Sequence[Path]) -> Iterator[Any]:
     """A rich progress bar (frames, rate, ETA) for replays that last more than a second.
@@ -236,6 +241,7 @@ def replay(
         str,
         typer.Option(help="medtap (default), or tshark: also label unidentified conversations with tshark.")
     ] = "medtap",
+    workers: WorkersOpt = None,
 ) -> None:
     """Replay capture files: decode, store observations, analyze, print a summary."""
     from store.loop import ReplayOptions, run_replay
@@ -245,7 +251,7 @@ def replay(
     options = ReplayOptions(
         paths=pcaps, db_url=db, site=site_policy, sheets=sheets, sensor=sensor, report_path=report,
         observations_path=observations, baseline_path=baseline, forward_url=forward, token=token,
-        spool_dir=spool, dissector=dissector,
+        spool_dir=spool, dissector=dissector, workers=workers,
     )
     with _progress(not quiet and sys.stderr.isatty(), err, pcaps) as bar:
         result = run_replay(options, progress=bar)
@@ -289,6 +295,7 @@ def capture(
     token: Annotated[str | None,
                      typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
     spool: Annotated[Path, typer.Option(help="Spool folder for --forward.")] = Path(".medtap-spool"),
+    workers: WorkersOpt = None,
 ) -> None:
     """Sniff a live interface (needs NET_RAW and NET_ADMIN), flushing observations periodically."""
     _require_data()
@@ -309,6 +316,7 @@ def capture(
             forward_url=forward,
             token=token,
             spool_dir=spool,
+            workers=workers,
             on_ready=lambda: err.print(f"capturing on {safe_text(interface)}, a flush every {flush:g} s "
                                        f"into {safe_text(_shown_url(db))}"),
         )

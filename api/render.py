@@ -101,6 +101,10 @@ def stats_line(stats: Stats) -> str:
         parts.append("capture TRUNCATED (kept what it held)")
     if stats.kernel_drops:
         parts.append(f"{stats.kernel_drops} kernel drops")
+    if stats.queue_drops:
+        parts.append(f"{stats.queue_drops} queue drops")
+    if len(stats.workers) > 1:
+        parts.append(f"{len(stats.workers)} workers (" + " + ".join(map(str, stats.workers)) + " frames)")
     if stats.table_overflow:
         parts.append("table caps reached: " + ", ".join(f"{k}={v}"
                                                         for k, v in sorted(stats.table_overflow.items())))

@@ -11,8 +11,10 @@ is put back (tp_vlan_tci, TP_STATUS_VLAN_VALID) so records keep their VLAN.
 A reader thread receives frames into a bounded queue (frames it cannot queue are counted in
 `queue_drops`); the caller's thread runs the pipeline and flushes every `flush_interval` seconds
 of wall-clock time.  SIGINT/SIGTERM (when called from the main thread), `duration` or
-`stop_event` stop it cleanly: the queue is drained, everything seen is flushed.  Kernel drops
-come from getsockopt(PACKET_STATISTICS).
+`stop_event` stop it cleanly: the queue and the socket buffer are drained, everything seen is
+flushed.  Kernel drops come from getsockopt(PACKET_STATISTICS).  With `workers` > 1, each worker
+process has its own socket in one PACKET_FANOUT group (hash mode) and its own `Engine`, and the
+parent merges their flushes (collector.fanout).
 """
 
 from __future__ import annotations
@@ -42,8 +44,13 @@ SO_RCVBUFFORCE = 33
 TP_STATUS_VLAN_VALID = 1 << 4
 TP_STATUS_VLAN_TPID_VALID = 1 << 6
 AUXDATA = struct.Struct("IIIHHHH")
+PACKET_FANOUT = 18
+PACKET_FANOUT_HASH = 0
+PACKET_FANOUT_FLAG_DEFRAG = 0x8000
 QUEUE_FRAMES = 200_000
 RCVBUF = 64 << 20
+DRAIN_SECONDS = 10.0
+"""At stop, seconds spent at most decoding the frames still in the socket's buffer."""
 
 
 def compile_bpf(expression: str, snaplen: int = 65535) -> bytes:
@@ -84,6 +91,28 @@ def open_socket(interface: str, bpf: str | None = None, snaplen: int = 65535) ->
         sock.close()
         raise
     return sock, keep
+
+
+def join_fanout(sock: socket.socket, group: int) -> None:
+    """Put a bound socket in fanout group `group` (packet(7) PACKET_FANOUT): hash mode, defragmented.
+
+    The kernel hands each frame to one socket of the group by its flow hash (symmetric in the
+    addresses and ports, so both directions of a connection reach the same socket), after
+    reassembling IP fragments (PACKET_FANOUT_FLAG_DEFRAG) so that fragments follow their flow.
+    Frames the socket received before it joined (its bind already made it a listener) are read
+    and dropped: the group's other sockets had them too, and the capture is not ready yet.
+    """
+    mode = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG
+    sock.setsockopt(SOL_PACKET, PACKET_FANOUT, struct.pack("I", (group & 0xFFFF) | (mode << 16)))
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        while True:
+            sock.recv(65535)
+    except (BlockingIOError, InterruptedError):
+        pass
+    finally:
+        sock.settimeout(timeout)
 
 
 def kernel_drops(sock: socket.socket) -> int:
@@ -147,6 +176,111 @@ def _drain(frames: queue.Queue[tuple[float, bytes, int]], first: tuple[float, by
             return
 
 
+class Engine:
+    """One socket's capture: the socket (in a fanout group or alone), its reader thread, its pipeline.
+
+    The caller decides when to `flush` (its own clock, or a parent's order in a fanout worker),
+    calls `pump` in between, and `finish` once: the queue is drained, everything seen flushed, and
+    the run's stats returned (with the kernel's and the queue's drops).  Frame numbers start at
+    `first_no` and step by `step`, so that the workers of one capture never share one.
+    """
+
+    def __init__(self, interface: str, sink: Sink, *, bpf: str | None, snaplen: int, flush_interval: float,
+                 sensor: str, key: bytes, fanout: int | None = None, first_no: int = 1, step: int = 1,
+                 **options: Any) -> None:
+        self.interface = interface
+        self.sock, self._filter = open_socket(interface, bpf, snaplen)
+        if fanout is not None:
+            try:
+                join_fanout(self.sock, fanout)
+            except Exception:
+                self.sock.close()
+                raise
+        self.frames: queue.Queue[tuple[float, bytes, int]] = queue.Queue(QUEUE_FRAMES)
+        self.reader_stop = threading.Event()
+        self.reader = _Reader(self.sock, self.frames, snaplen, self.reader_stop)
+        self.pipe = Pipeline(sensor=sensor, key=key, sink=sink, flush_interval=flush_interval,
+                             packet_time_flush=False, **options)
+        self.drops = 0
+        self.snaplen = snaplen
+        self.n = first_no - step
+        self.step = step
+
+    def start(self) -> None:
+        self.reader.start()
+
+    def pump(self, timeout: float = 0.1) -> None:
+        """Run the pipeline over what the reader queued (waits up to `timeout` for a first frame)."""
+        try:
+            first = self.frames.get(timeout=timeout)
+        except queue.Empty:
+            return
+        batch = []
+        n, step, iface = self.n, self.step, self.interface
+        for ts, data, length in _drain(self.frames, first, 4095):
+            n += step
+            batch.append((ts, 1, data, length, n, iface, 0))
+        self.n = n
+        self.pipe.run(batch)
+
+    def flush(self) -> None:
+        self.pipe.flush()
+        self.drops += kernel_drops(self.sock)
+
+    def _drain_socket(self) -> None:
+        """Decode what the kernel had already accepted when the capture stopped (the socket's buffer).
+
+        A pipeline behind the traffic at stop time has up to RCVBUF of frames in the socket: they
+        were received (the interface counted them, the kernel did not drop them), so they are
+        decoded too, for at most DRAIN_SECONDS (a SPAN port keeps sending after the stop).
+        """
+        sock, n, step, iface = self.sock, self.n, self.step, self.interface
+        cmsg = socket.CMSG_SPACE(AUXDATA.size)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        batch: list[tuple[float, int, bytes, int, int, str, int]] = []
+        sock.setblocking(False)
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    data, ancdata, _, _ = sock.recvmsg(self.snaplen, cmsg)
+                except (BlockingIOError, InterruptedError):
+                    break
+                frame, length = restore_vlan(data, ancdata)
+                n += step
+                batch.append((time.time(), 1, frame, length or len(frame), n, iface, 0))
+                if len(batch) >= 4096:
+                    self.pipe.run(batch)
+                    batch = []
+        except OSError:  # the interface went away meanwhile: what was read is kept
+            pass
+        self.pipe.run(batch)
+        self.n = n
+
+    def finish(self) -> CaptureStats:
+        """Stop reading, process what was queued, close the socket; the final flush and the stats."""
+        pipe = self.pipe
+        try:
+            self.reader_stop.set()
+            self.reader.join(timeout=2.0)
+            while True:  # everything the reader queued is processed before the final flush
+                try:
+                    ts, data, length = self.frames.get_nowait()
+                except queue.Empty:
+                    break
+                self.n += self.step
+                pipe.feed((ts, 1, data, length, self.n, self.interface, 0))
+            if self.reader.error is None:
+                self._drain_socket()
+            self.drops += kernel_drops(self.sock)
+        finally:
+            self.sock.close()
+        pipe.kernel_drops = self.drops
+        pipe.queue_drops = self.reader.queue_drops
+        if self.reader.error is not None:
+            pipe.weird("capture_interface_error", str(self.reader.error)[:100])
+        return pipe.close()
+
+
 def capture(
     interface: str,
     sink: Sink,
@@ -159,66 +293,56 @@ def capture(
     key: bytes,
     stop_event: threading.Event | None = None,
     on_ready: Callable[[], None] | None = None,
+    workers: int = 1,
     **options: Any,
 ) -> CaptureStats:
     """Capture on `interface` until `duration`, `stop_event` or SIGINT/SIGTERM; returns the run's stats.
 
     `on_ready()` is called once the socket is bound and read: from then on no frame is missed (the
-    CLI says so on stderr, which a supervisor's log and the tests wait for).
+    CLI says so on stderr, which a supervisor's log and the tests wait for).  `workers` > 1: one
+    process per worker, each with its socket in one PACKET_FANOUT group (collector.fanout).
     """
     key = require_key(key)
     stop = stop_event or threading.Event()
-    sock, _filter = open_socket(interface, bpf, snaplen)
-    frames: queue.Queue[tuple[float, bytes, int]] = queue.Queue(QUEUE_FRAMES)
-    reader_stop = threading.Event()
-    reader = _Reader(sock, frames, snaplen, reader_stop)
-    pipe = Pipeline(sensor=sensor, key=key, sink=sink, flush_interval=flush_interval,
-                    packet_time_flush=False, **options)
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    drops = 0
-    n = 0
+    try:
+        if workers > 1:
+            from collector.fanout import capture_fanout
+
+            return capture_fanout(interface, sink, workers=workers, bpf=bpf, duration=duration,
+                                  snaplen=snaplen, flush_interval=flush_interval, sensor=sensor, key=key,
+                                  stop=stop, on_ready=on_ready, **options)
+        return _capture_one(interface, sink, bpf=bpf, duration=duration, snaplen=snaplen,
+                            flush_interval=flush_interval, sensor=sensor, key=key, stop=stop,
+                            on_ready=on_ready, **options)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _capture_one(interface: str, sink: Sink, *, bpf: str | None, duration: float | None, snaplen: int,
+                 flush_interval: float, sensor: str, key: bytes, stop: threading.Event,
+                 on_ready: Callable[[], None] | None, **options: Any) -> CaptureStats:
+    """One socket, one pipeline in this process (the reader is a thread), flushed on the wall clock."""
+    engine = Engine(interface, sink, bpf=bpf, snaplen=snaplen, flush_interval=flush_interval, sensor=sensor,
+                    key=key, **options)
     started = time.monotonic()
     next_flush = started + flush_interval
-    reader.start()
+    engine.start()
     if on_ready is not None:
         on_ready()
     try:
-        while not stop.is_set() and reader.error is None:
+        while not stop.is_set() and engine.reader.error is None:
             now = time.monotonic()
             if duration is not None and now - started >= duration:
                 break
             if now >= next_flush:
-                pipe.flush()
-                drops += kernel_drops(sock)
+                engine.flush()
                 next_flush = now + flush_interval
-            try:
-                first = frames.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            batch = []
-            for ts, data, length in _drain(frames, first, 4095):
-                n += 1
-                batch.append((ts, 1, data, length, n, interface, 0))
-            pipe.run(batch)
+            engine.pump()
     finally:
-        reader_stop.set()
-        reader.join(timeout=2.0)
-        while True:  # everything the reader queued is processed before the final flush
-            try:
-                ts, data, length = frames.get_nowait()
-            except queue.Empty:
-                break
-            n += 1
-            pipe.feed((ts, 1, data, length, n, interface, 0))
-        drops += kernel_drops(sock)
-        sock.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        pipe.kernel_drops = drops
-        pipe.queue_drops = reader.queue_drops
-        if reader.error is not None:
-            pipe.weird("capture_interface_error", str(reader.error)[:100])
-    return pipe.close()
+        stats = engine.finish()
+    return stats

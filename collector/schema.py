@@ -147,6 +147,11 @@ class CaptureStats(Observation):
         "parallel connections (collector/flows.py MAX_PARALLEL_STREAMS), none of them stale; connections "
         "beyond a conversation's total budget (MAX_STREAMS_PER_CONVERSATION) are not counted here.",
     )
+    workers: list[int] = Field(
+        default_factory=list,
+        description="Frames each worker process handled, in worker order, when the run used several "
+        "(`--workers`; collector/shard.py shards by a symmetric hash of the endpoints); empty with one.",
+    )
 
 
 class Weird(Observation):

@@ -53,6 +53,9 @@ class ReplayOptions:
     token: str | None = None
     spool_dir: Path = Path(".medtap-spool")
     dissector: str = "medtap"
+    workers: int | None = None
+    """Worker processes decoding the captures (collector.parallel); None: `default_workers()`;
+    1: today's single-process path."""
 
 
 @dataclass
@@ -67,6 +70,15 @@ class RunResult:
     silently)."""
     rejected_batches: list[str] = field(default_factory=list)
     """Spooled batches the central refused for good (--forward): data that did not reach it."""
+
+
+def default_workers() -> int:
+    """Worker processes when none is asked for: the cores this process may run on (its CPU affinity,
+    which a container or `taskset` narrows), never less than one."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def replay_key(files: Sequence[Path], *, sensor: str, dissector: str) -> str:
@@ -255,7 +267,14 @@ def run_replay(options: ReplayOptions, *, progress: Progress | None = None) -> R
                 progress(frames, bytes_read, total_bytes)
 
         try:
-            stats = replay(files, sink, sensor=sensor, key=pseudonym_key(), progress=callback)
+            workers = o.workers if o.workers is not None else default_workers()
+            if workers > 1:
+                from collector.parallel import replay_workers
+
+                stats = replay_workers(files, sink, workers=workers, sensor=sensor, key=pseudonym_key(),
+                                       progress=callback)
+            else:
+                stats = replay(files, sink, sensor=sensor, key=pseudonym_key(), progress=callback)
         finally:
             live.done()
         sink.close()
@@ -299,10 +318,12 @@ def run_capture(
     token: str | None = None,
     spool_dir: Path = Path(".medtap-spool"),
     on_ready: Callable[[], None] | None = None,
+    workers: int | None = None,
 ) -> RunResult:
     """Live capture until duration or SIGINT/SIGTERM; observations are stored at every flush.
 
-    `on_ready()`: the database is ready and the interface bound (collector.live.capture)."""
+    `on_ready()`: the database is ready and the interface bound (collector.live.capture).
+    `workers`: capture processes in one PACKET_FANOUT group (None: `default_workers()`)."""
     from collector.live import capture
     from store.facts import policy_in_force
     from store.service import start_digest
@@ -327,6 +348,7 @@ def run_capture(
         capture(
             interface, sink, bpf=bpf, duration=duration, snaplen=snaplen, flush_interval=flush_interval,
             sensor=sensor, key=pseudonym_key(), on_ready=on_ready,
+            workers=workers if workers is not None else default_workers(),
         )
         sink.close()
         report = _analyze_and_store(session, site=site, baseline_path=None, digest=db_sink.digest)

@@ -10,6 +10,7 @@ tshark's own RSS is its child ru_maxrss), and a naive scapy loop (full dissectio
 
 Usage: python tests/bench/run_bench.py [--pcap PATH] [--frames N] [--with-5m] [--best-of N] [--skip NAME ...]
        [--skip-central] [--central-sensors K] [--central-batches N] [--central-period S]
+       [--skip-live] [--live-rate R] [--live-seconds S] [--live-workers N]
 
 `medtap-replay-command` is the whole `medtap replay` command (start-up, decoding, SQLite, analysis, report):
 what a user waits for; it also reports the store it leaves (SQLite file and facts' JSON, in bytes per
@@ -19,6 +20,11 @@ sink and times the incremental analysis run after each flush period, as a live c
 (not pinned, not a child: it forks its own sensor processes) feeds one central on PostgreSQL from K
 simulated sensors and reports the records a second it sustains and the ingest-to-visible delays;
 it is skipped, with a line saying so, when PostgreSQL is unreachable (or with --skip-central).
+`medtap-replay-command-1w` and `-2w` run the whole command with --workers 1 on one core and
+--workers 2 on two cores (issue 15: 2 workers at least 1.7x one).  `live-no-loss` (in the driver,
+root only) runs `medtap capture` on a veth pair while tcpreplay sends the first mix at --live-rate
+frames/s for --live-seconds, and reports frames sent, received and dropped by the kernel, dropped
+in medtap's queue and decoded.
 """
 
 from __future__ import annotations
@@ -63,15 +69,19 @@ def run_medtap(pcap: Path, repeat: int = 1, fast_only: bool = False) -> dict[str
             "weirds": stats.weirds, "conversations_seen": sink.counts.get("conversation", 0)}
 
 
-def run_cli(pcap: Path, repeat: int = 1) -> dict[str, Any]:
+def run_cli(pcap: Path, repeat: int = 1, workers: int | None = None) -> dict[str, Any]:
     """The whole `medtap replay` command as a user runs it: interpreter start, imports, decoding, storing every
-    observation in a fresh SQLite file, the analysis and the report JSON (its RSS is the child's ru_maxrss)."""
+    observation in a fresh SQLite file, the analysis and the report JSON (its RSS is the child's ru_maxrss:
+    the largest of the command's processes, its workers included).  `workers`: its --workers (None: the
+    default, every core the child may use)."""
     import tempfile
 
     medtap = Path(sys.executable).with_name("medtap")
     with tempfile.TemporaryDirectory(prefix="medtap-bench-") as tmp:
         cmd = [str(medtap), "replay", *[str(pcap)] * repeat, "--db", f"sqlite:///{tmp}/bench.db", "--quiet",
                "--report", f"{tmp}/report.json"]
+        if workers is not None:
+            cmd += ["--workers", str(workers)]
         t = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=tmp)
         elapsed = time.perf_counter() - t
@@ -83,7 +93,7 @@ def run_cli(pcap: Path, repeat: int = 1) -> dict[str, Any]:
                   for k in ("file_bytes", "fact_json_bytes")})
     store.update({f"{k}_per_million_frames": round(store[k] * 1e6 / frames) if frames else None
                   for k in ("file_bytes", "fact_json_bytes")})
-    return {"frames": frames, "bytes": stats["bytes"], "seconds": elapsed,
+    return {"frames": frames, "bytes": stats["bytes"], "seconds": elapsed, "workers": stats.get("workers") or [],
             "devices": len(report["devices"]), "findings": len(report["findings"]), "store": store,
             "child_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
 
@@ -241,15 +251,120 @@ CONTENDERS = {
     "medtap-replay-command": lambda p: run_cli(p),
     "medtap-analysis-per-flush": run_flush_analysis,
     "medtap-replay-command-5x": lambda p: run_cli(p, repeat=5),
+    "medtap-replay-command-1w": lambda p: run_cli(p, workers=1),
+    "medtap-replay-command-2w": lambda p: run_cli(p, workers=2),
 }
+CORES = {"medtap-replay-command-2w": 2}
+"""Cores a contender's child may use (default one): the 2-worker command gets two, to compare with 1w."""
 
 
 def child(name: str, pcap: Path) -> None:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    if hasattr(os, "sched_setaffinity"):  # one core, or the contender's CORES
+        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: CORES.get(name, 1)]))
     result = CONTENDERS[name](pcap)
     result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(result))
+
+
+# ----------------------------------------------------------------------------- live capture (in the driver)
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=False)
+
+
+def run_live(pcap: Path, *, rate: int, seconds: float, workers: int | None) -> dict[str, Any]:
+    """`medtap capture` on one end of a veth pair while tcpreplay sends the mix into the other at `rate` frames/s.
+
+    The other end is in a network namespace of its own (as in tests/collector/test_live_capture.py);
+    tcpreplay loops over the capture until it has sent rate x seconds frames.  Reported: frames sent
+    (tcpreplay's "Actual"), received by the kernel on the capture end (its rx_packets counter),
+    dropped by the kernel (PACKET_STATISTICS tp_drops, summed over the workers' sockets), dropped in
+    medtap's queue, and decoded by medtap (the run's stats record, read from --observations).
+    Needs root, iproute2 and tcpreplay; raises RuntimeError with the reason otherwise.
+    """
+    import shutil
+    import tempfile
+    import threading
+
+    if os.geteuid() != 0:
+        raise RuntimeError("needs root (veth pair, network namespace, AF_PACKET)")
+    if shutil.which("tcpreplay") is None or shutil.which("ip") is None:
+        raise RuntimeError("needs tcpreplay and iproute2 (make system-deps)")
+    tag = f"{os.getpid() % 100000}"
+    ns, host_end, ns_end = f"mtb-{tag}", f"mtbh{tag}", f"mtbn{tag}"
+    if _ip("netns", "add", ns).returncode != 0:
+        raise RuntimeError("ip netns add failed")
+    try:
+        for step in (("link", "add", host_end, "type", "veth", "peer", "name", ns_end), ("link", "set", ns_end, "netns", ns)):
+            r = _ip(*step)
+            if r.returncode != 0:
+                raise RuntimeError(f"ip {' '.join(step)}: {r.stderr.strip()}")
+        subprocess.run(["sysctl", "-qw", f"net.ipv6.conf.{host_end}.disable_ipv6=1"], check=False)
+        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{ns_end}.disable_ipv6=1"], check=False)
+        _ip("link", "set", host_end, "up")
+        _ip("netns", "exec", ns, "ip", "link", "set", ns_end, "up")
+        with tempfile.TemporaryDirectory(prefix="medtap-bench-live-") as tmp:
+            obs = Path(tmp, "obs.jsonl")
+            cmd = [sys.executable, "-m", "api.cli", "capture", "--interface", host_end, "--db", f"sqlite:///{tmp}/live.db",
+                   "--flush", "10", "--observations", str(obs)]
+            if workers is not None:
+                cmd += ["--workers", str(workers)]
+            env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=tmp, env=env)
+            ready = threading.Event()
+            lines: list[bytes] = []
+
+            def read_stderr() -> None:
+                assert proc.stderr is not None
+                for line in proc.stderr:
+                    lines.append(line)
+                    if line.startswith(b"capturing on"):
+                        ready.set()
+
+            threading.Thread(target=read_stderr, daemon=True).start()
+            try:
+                if not ready.wait(timeout=120):
+                    raise RuntimeError("medtap capture did not start: " + b"".join(lines).decode()[-500:])
+                rx = Path(f"/sys/class/net/{host_end}/statistics/rx_packets")
+                rx_before = int(rx.read_text())
+                frames = int(rate * seconds)
+                started = time.perf_counter()
+                sent = subprocess.run(["ip", "netns", "exec", ns, "tcpreplay", "-i", ns_end, "--pps", str(rate),
+                                       "--loop", "0", "--limit", str(frames), str(pcap)],
+                                      capture_output=True, text=True, timeout=seconds * 10 + 120, check=False)
+                send_seconds = time.perf_counter() - started
+                time.sleep(3.0)  # the capture's queue drains
+                rx_after = int(rx.read_text())
+                proc.send_signal(15)
+                proc.wait(timeout=300)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            stats = json.loads(obs.read_text().splitlines()[-1])
+    finally:
+        _ip("link", "del", host_end)
+        _ip("netns", "del", ns)
+    actual = [ln for ln in sent.stdout.splitlines() if ln.strip().startswith("Actual:")]
+    sent_frames = int(actual[0].split()[1]) if actual else None
+    decoded = stats.get("packets", 0)
+    return {"rate_asked": rate, "seconds_asked": seconds, "frames_sent": sent_frames, "send_seconds": send_seconds,
+            "tcpreplay": " | ".join(ln.strip() for ln in sent.stdout.splitlines() if ln.strip())[-400:],
+            "kernel_received": rx_after - rx_before, "kernel_dropped": stats.get("kernel_drops"),
+            "queue_dropped": stats.get("queue_drops"), "decoded": decoded, "workers": stats.get("workers") or [],
+            "lost": (sent_frames - decoded) if sent_frames is not None else None,
+            "capture_exit": proc.returncode}
+
+
+def live_line(live: dict[str, Any]) -> str:
+    if "error" in live:
+        return f"live no-loss: {live['error']}"
+    return (f"live no-loss (medtap capture, workers {live['workers'] or 1}, tcpreplay --pps {live['rate_asked']:,} "
+            f"for {live['seconds_asked']:g} s through a veth pair): sent {live['frames_sent']:,} in "
+            f"{live['send_seconds']:.1f} s ({live['frames_sent'] / live['send_seconds']:,.0f} frames/s achieved; "
+            f"tcpreplay falls behind on a busy machine), received by the kernel {live['kernel_received']:,}, dropped by the kernel "
+            f"{live['kernel_dropped']}, dropped in medtap's queue {live['queue_dropped']}, decoded {live['decoded']:,}"
+            f" (lost {live['lost']})")
 
 
 # ----------------------------------------------------------------------------- central ingest (in the driver)
@@ -402,6 +517,10 @@ def main() -> None:
                     help="re-sighting records in each batch (facts merged, not added)")
     ap.add_argument("--central-period", type=float, default=0.0,
                     help="seconds between two batches of a sensor (0: as soon as acknowledged, saturation)")
+    ap.add_argument("--skip-live", action="store_true", help="skip the live no-loss run (root, tcpreplay)")
+    ap.add_argument("--live-rate", type=int, default=100_000, help="frames/s tcpreplay sends in the live run")
+    ap.add_argument("--live-seconds", type=float, default=30.0, help="seconds of sending in the live run")
+    ap.add_argument("--live-workers", type=int, default=None, help="--workers of the live capture (default: medtap's)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -445,6 +564,14 @@ def main() -> None:
                                          period=args.central_period)
         except ConnectionError as exc:  # no PostgreSQL here: the other figures still stand
             central = {"error": f"skipped, {exc}"}
+    live: dict[str, Any] | None = None
+    if not args.skip_live:
+        print(f"running live-no-loss at {args.live_rate:,} frames/s...", flush=True)
+        try:
+            live = run_live(next(iter(mixes.values())), rate=args.live_rate, seconds=args.live_seconds,
+                            workers=args.live_workers)
+        except RuntimeError as exc:
+            live = {"error": f"skipped, {exc}"}
     for prof, results in per_profile.items():
         print(f"\n{prof} mix ({mixes[prof]}):")
         print(table(results))
@@ -454,6 +581,13 @@ def main() -> None:
     if len(per_profile) > 1:
         print("\nboth mixes side by side:")
         print(side_by_side(per_profile))
+    for prof, results in per_profile.items():
+        one, two = results.get("medtap-replay-command-1w", {}), results.get("medtap-replay-command-2w", {})
+        if one.get("fps") and two.get("fps"):
+            print(f"{prof} mix, whole replay command: 2 workers {two['fps']:,.0f} frames/s = "
+                  f"{two['fps'] / one['fps']:.2f}x 1 worker ({one['fps']:,.0f}); frames per worker {two['workers']}")
+    if live is not None:
+        print(live_line(live))
     machine = {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
                "cores_visible": os.cpu_count(), "one_core_pinned": hasattr(os, "sched_setaffinity"),
                "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "best_of": args.best_of}
@@ -469,7 +603,7 @@ def main() -> None:
           f"to one core, best of {args.best_of}; scapy measured on the first 50,000 frames and extrapolated")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"mixes": {k: str(v) for k, v in mixes.items()}, "machine": machine,
-                                   "results": per_profile, "central_ingest": central}, indent=2))
+                                   "results": per_profile, "central_ingest": central, "live": live}, indent=2))
     print(f"results: {RESULTS}")
 
 

@@ -98,7 +98,9 @@ def _summary(observations: list[Observation]) -> dict[str, Any]:
 
 
 @pytest.mark.netns
-def test_live_capture_equals_replay(veth: tuple[str, str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_live_capture_equals_replay(veth: tuple[str, str, str], tmp_path: Path, workers: int) -> None:
+    """One socket, or two worker processes with their sockets in one PACKET_FANOUT group (issue 15)."""
     from collector.live import capture
 
     ns, host_end, ns_end = veth
@@ -110,7 +112,8 @@ def test_live_capture_equals_replay(veth: tuple[str, str, str], tmp_path: Path) 
     live = ListSink()
     stop = threading.Event()
     result: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: result.update(stats=capture(host_end, live, key=TEST_KEY, stop_event=stop, flush_interval=60.0)))
+    thread = threading.Thread(target=lambda: result.update(stats=capture(host_end, live, key=TEST_KEY, stop_event=stop, flush_interval=60.0,
+                                                                          workers=workers)))
     thread.start()
     try:
         time.sleep(0.7)  # socket bound and promiscuous
@@ -124,6 +127,8 @@ def test_live_capture_equals_replay(veth: tuple[str, str, str], tmp_path: Path) 
         thread.join(timeout=30)
     stats = result["stats"]
     assert stats.packets == len(_demo_frames()) and stats.queue_drops == 0 and stats.kernel_drops == 0
+    if workers > 1:
+        assert len(stats.workers) == workers and sum(stats.workers) == stats.packets
     want, got = _summary(expected.observations), _summary(live.observations)
     assert got["hosts"] == want["hosts"]
     assert got["bytes"] == want["bytes"]

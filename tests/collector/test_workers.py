@@ -1,0 +1,152 @@
+"""Several workers (issue 15 item 3): symmetric sharding, and a replay on N workers equals one worker.
+
+`shard_of` must send both directions of a flow (and every flow between two hosts, fragments
+included) to the same worker, whatever the VLAN tags, and non-IP frames by source MAC.  A replay of
+the demo hospital on 2 and 3 workers must produce the same facts (counts included) and the same
+run counters as the single pipeline, and the whole `medtap replay` job the same devices and findings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import ARP, Dot1Q, Ether
+
+from collector.facts import keyed
+from collector.parallel import replay_workers
+from collector.pipeline import replay
+from collector.schema import CaptureStats, Observation
+from collector.shard import shard_of
+from collector.sinks import ListSink
+from tests.conftest import REPO
+from tests.keys import TEST_KEY
+
+DEMO = REPO / "pcaps" / "demo"
+CAPTURES = sorted(DEMO.glob("demo-*.pcap"))
+
+
+def _both(a: str, b: str, *, v6: bool = False, vlan: int | None = None) -> tuple[bytes, bytes]:
+    l2 = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    if vlan is not None:
+        l2 = l2 / Dot1Q(vlan=vlan)
+    ip = IPv6 if v6 else IP
+    there = l2 / ip(src=a, dst=b) / TCP(sport=40000, dport=104)
+    back = l2 / ip(src=b, dst=a) / TCP(sport=104, dport=40000)
+    return bytes(there), bytes(back)
+
+
+@pytest.mark.parametrize("workers", [2, 3, 8])
+def test_shard_is_symmetric_and_spreads(workers: int) -> None:
+    seen: set[int] = set()
+    for i in range(32):
+        for kind in ("v4", "v6", "vlan"):
+            if kind == "v6":
+                there, back = _both(f"2001:db8::{i + 1:x}", "2001:db8::100", v6=True)
+            else:
+                there, back = _both(f"192.0.2.{i + 1}", "198.51.100.7", vlan=110 if kind == "vlan" else None)
+            w = shard_of(there, 1, workers)
+            assert w == shard_of(back, 1, workers) and 0 <= w < workers
+            seen.add(w)
+    assert seen == set(range(workers))  # 96 host pairs reach every worker
+
+
+def test_shard_keys_on_addresses_not_ports_and_macs_without_ip() -> None:
+    base = Ether() / IP(src="192.0.2.1", dst="198.51.100.7")
+    workers = {shard_of(bytes(base / UDP(sport=p, dport=53)), 1, 4) for p in range(40000, 40050)}
+    assert len(workers) == 1  # every connection between two hosts: one worker (a conversation's budget)
+    fragment = bytes(Ether() / IP(src="198.51.100.7", dst="192.0.2.1", frag=100, proto=17) / (b"x" * 30))
+    assert shard_of(fragment, 1, 4) in workers
+    arps = {shard_of(bytes(Ether(src=f"02:00:00:00:01:{i:02x}") / ARP()), 1, 4) for i in range(64)}
+    assert len(arps) == 4  # ARP spread by source MAC
+    arp = Ether(src="02:00:00:00:01:05") / ARP()
+    lldp = Ether(src="02:00:00:00:01:05", dst="01:80:c2:00:00:0e", type=0x88CC) / (b"\x00" * 40)
+    assert shard_of(bytes(arp), 1, 4) == shard_of(bytes(lldp), 1, 4)  # one device's link layer: one worker
+    raw = bytes(IP(src="192.0.2.1", dst="198.51.100.7") / UDP())
+    assert shard_of(raw, 101, 4) == shard_of(bytes(IP(src="198.51.100.7", dst="192.0.2.1") / UDP()), 101, 4)
+    assert shard_of(b"\x00" * 60, 127, 4) == 0  # radiotap: not parsed, one worker
+    assert shard_of(b"\x00", 1, 4) == 0  # too short: worker 0, the pipeline counts the weird
+
+
+def _facts(observations: list[Observation]) -> dict[str, tuple[Any, ...]]:
+    out: dict[str, tuple[Any, ...]] = {}
+    for key, o in keyed(o for o in observations if o.kind != "stats").items():
+        out[key] = (o.count, getattr(o, "frames", None), getattr(o, "bytes", None),
+                    getattr(o, "packets_c2s", None), getattr(o, "packets_s2c", None), o.ts, o.last_ts)
+    return out
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_replay_on_workers_equals_one_worker(workers: int) -> None:
+    one, many = ListSink(), ListSink()
+    single = replay(CAPTURES, one, key=TEST_KEY)
+    merged = replay_workers(CAPTURES, many, key=TEST_KEY, workers=workers)
+    assert _facts(many.observations) == _facts(one.observations)
+    assert len(merged.workers) == workers and sum(merged.workers) == merged.packets == single.packets
+    assert all(merged.workers)  # every worker had a share of the demo hospital
+    same = {"aged_out", "workers"}  # a host seen by two workers is aged out by each
+    assert merged.model_dump(exclude=same) == single.model_dump(exclude=same)
+    assert [o for o in many.observations if isinstance(o, CaptureStats)] == [merged]
+
+
+def test_damaged_capture_on_workers_keeps_the_reader_weirds(tmp_path: Path) -> None:
+    data = (DEMO / "demo-core.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) - 37])
+    one, many = ListSink(), ListSink()
+    single = replay([cut], one, key=TEST_KEY)
+    merged = replay_workers([cut], many, key=TEST_KEY, workers=2)
+    assert merged.truncated and merged.truncated == single.truncated
+    assert merged.weirds == single.weirds and merged.malformed == single.malformed
+    assert _facts(many.observations) == _facts(one.observations)
+
+
+def test_replay_command_on_two_workers_reports_what_one_does(tmp_path: Path) -> None:
+    from analyzer.site import load_site
+    from store.jobs import report_json
+    from store.loop import ReplayOptions, run_replay
+
+    reports = []
+    for workers in (1, 2):
+        result = run_replay(ReplayOptions(paths=CAPTURES, db_url=f"sqlite:///{tmp_path / f'w{workers}.db'}",
+                                          site=load_site(DEMO / "site.yaml"), sheets=DEMO / "sheets.csv",
+                                          workers=workers))
+        reports.append(report_json(result.report))
+    one, two = reports
+    assert one["devices"] and one["findings"]
+    assert two["devices"] == one["devices"]
+    assert two["findings"] == one["findings"]
+    assert two["stats"]["packets"] == one["stats"]["packets"]
+
+
+def test_report_stats_carry_frames_per_worker_and_drops() -> None:
+    from analyzer.engine import analyze
+    from api.render import stats_line
+
+    runs = [CaptureStats(ts=1.0, packets=10, workers=[6, 4], kernel_drops=2, queue_drops=1),
+            CaptureStats(ts=2.0, packets=5, workers=[2, 2, 1], kernel_drops=0)]
+    stats = analyze(runs, rules=[]).stats
+    assert (stats.packets, stats.workers, stats.kernel_drops, stats.queue_drops) == (15, [8, 6, 1], 2, 1)
+    line = stats_line(stats)
+    assert "2 kernel drops" in line and "1 queue drops" in line and "3 workers (8 + 6 + 1 frames)" in line
+
+
+def test_a_failing_worker_fails_the_replay_instead_of_hanging(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collector.pipeline import Pipeline
+
+    def boom(self: Pipeline, frames: Any) -> None:
+        raise RuntimeError("boom in a worker")
+
+    monkeypatch.setattr(Pipeline, "run", boom)  # the workers are forked: they inherit it
+    with pytest.raises(RuntimeError, match="boom in a worker"):
+        replay_workers(CAPTURES, ListSink(), key=TEST_KEY, workers=2)
+
+
+def test_capture_workers_report_an_interface_that_cannot_be_opened() -> None:
+    from collector.live import capture
+
+    with pytest.raises(OSError):  # the CLI turns it into "cannot capture on IF" (or the permission message)
+        capture("mt-absent0", ListSink(), key=TEST_KEY, duration=1.0, workers=2)
