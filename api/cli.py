@@ -172,7 +172,7 @@ def _load_site(site: Path | None):
 
 WorkersOpt = Annotated[int | None, typer.Option(
     min=1, help="Worker processes decoding frames, sharded by a symmetric hash of the endpoints "
-    "(default: the cores available to medtap; 1: one process).")]
+    "(default: the cores available to medtap; a replay of less than 32 MB of captures: one process).")]
 
 
 @contextlib.contextmanager

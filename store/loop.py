@@ -54,8 +54,8 @@ class ReplayOptions:
     spool_dir: Path = Path(".medtap-spool")
     dissector: str = "medtap"
     workers: int | None = None
-    """Worker processes decoding the captures (collector.parallel); None: `default_workers()`;
-    1: today's single-process path."""
+    """Worker processes decoding the captures (collector.parallel); None: `replay_workers_for(paths)`
+    (the cores, for captures large enough to gain from them); 1: the single-process path."""
 
 
 @dataclass
@@ -79,6 +79,23 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024
+"""Below this much capture, a replay runs in one process by default: starting the reader and the
+workers and merging their periods costs more than they win on a few tens of thousands of frames."""
+
+
+def replay_workers_for(files: Sequence[Path]) -> int:
+    """Default worker count of a replay: `default_workers()` for PARALLEL_MIN_BYTES of captures or more,
+    else one."""
+    total = 0
+    for path in files:
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue
+    return default_workers() if total >= PARALLEL_MIN_BYTES else 1
 
 
 def replay_key(files: Sequence[Path], *, sensor: str, dissector: str) -> str:
@@ -267,7 +284,7 @@ def run_replay(options: ReplayOptions, *, progress: Progress | None = None) -> R
                 progress(frames, bytes_read, total_bytes)
 
         try:
-            workers = o.workers if o.workers is not None else default_workers()
+            workers = o.workers if o.workers is not None else replay_workers_for(files)
             if workers > 1:
                 from collector.parallel import replay_workers
 

@@ -150,3 +150,16 @@ def test_capture_workers_report_an_interface_that_cannot_be_opened() -> None:
 
     with pytest.raises(OSError):  # the CLI turns it into "cannot capture on IF" (or the permission message)
         capture("mt-absent0", ListSink(), key=TEST_KEY, duration=1.0, workers=2)
+
+
+def test_a_small_replay_runs_in_one_process_by_default(tmp_path: Path) -> None:
+    from store.loop import PARALLEL_MIN_BYTES, default_workers, replay_workers_for
+
+    small = tmp_path / "small.pcap"
+    small.write_bytes(b"\0" * 1000)
+    big = tmp_path / "big.pcap"
+    with open(big, "wb") as fh:  # sparse: the size is what counts
+        fh.truncate(PARALLEL_MIN_BYTES)
+    assert replay_workers_for([small]) == 1
+    assert replay_workers_for([big]) == default_workers()
+    assert replay_workers_for([small, tmp_path / "missing.pcap"]) == 1
