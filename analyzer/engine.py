@@ -30,6 +30,7 @@ from analyzer.rules import Rule, load_rules
 from analyzer.rules.match import fill
 from analyzer.sheets import Sheet
 from analyzer.site import SitePolicy
+from analyzer.ssid_vlan import apply_ssid_vlans
 from analyzer.subjects import providers
 from collector.schema import Observation
 
@@ -148,6 +149,7 @@ def _resolve(ctx: AnalysisContext, ip: str, mac: str | None) -> Device | None:
 
 def _finish_devices(ctx: AnalysisContext) -> None:
     site, today = ctx.site, ctx.now.date()
+    apply_ssid_vlans(ctx.devices.values(), site)  # before the zones: a tunnelled station's VLAN from its SSID
     for d in ctx.devices.values():
         if site is not None and not d.is_router:
             ip = d.ips[0] if d.ips else None
