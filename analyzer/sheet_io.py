@@ -133,6 +133,8 @@ class SheetFileError(ValueError):
 class ParseResult:
     sheets: list[Sheet] = field(default_factory=list)
     errors: list[SheetError] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
+    """Sheet id -> its CSV line (or JSON/YAML item number): where a finding's sheet came from."""
 
 
 # --------------------------------------------------------------------------- cells
@@ -469,6 +471,7 @@ def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
             continue
         seen.add(sheet.id)
         result.sheets.append(sheet)
+        result.lines[sheet.id] = line
     result.errors.sort(key=lambda e: e.line)
     return result
 

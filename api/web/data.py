@@ -335,7 +335,7 @@ class SheetImport:
 
 
 def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor: str, t: Callable[..., str],
-                  notify: Notify = None) -> SheetImport:
+                  notify: Notify = None, name: str | None = None) -> SheetImport:
     """Import a file; nothing is stored when there are errors and not partial.  Every reason comes from
     the one catalogue (analyzer.sheet_reasons) through `t`, so a French reader reads French."""
     from analyzer.sheet_io import refused_rows
@@ -343,7 +343,8 @@ def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor
     from store import service
 
     try:
-        result = service.import_sheets(db, content, fmt=fmt, actor=actor, partial=partial, notify=notify)
+        result = service.import_sheets(db, content, fmt=fmt, actor=actor, partial=partial, notify=notify,
+                                       name=name)
     except (ServiceError, ValueError, UnicodeDecodeError) as exc:
         db.rollback()
         return SheetImport(0, 0, [getattr(exc, "detail", None) or str(exc)])

@@ -103,7 +103,7 @@ async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write"
             assert ctx.user is not None
             partial = bool(form.get("partial"))
             outcome = data.import_sheets(db, content, fmt=fmt, partial=partial, actor=ctx.user.actor, t=ctx.t,
-                                         notify=data.notifier(request))
+                                         notify=data.notifier(request), name=str(upload.filename))
             if not outcome.errors:
                 return redirect("/sheets?" + _qs(msg="sheets.imported", n=outcome.imported))
             return _list_with_errors(ctx, db, outcome.errors, outcome.imported, outcome.refused,
