@@ -320,20 +320,23 @@ def _decode(data: bytes | str) -> str:
 
 
 def _read_csv(text: str, result: ParseResult) -> list[tuple[int, Sheet]]:
-    first = text.split("\n", 1)[0]
+    first = next((line for line in text.split("\n", 64)[:64] if line.strip()), "")  # the header line
     delimiter = ";" if first.count(";") >= first.count(",") and ";" in first else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
+        while not any(c.strip() for c in header):  # blank lines before the header (a worksheet's first rows)
+            header = next(reader)
     except StopIteration:
         return []
     columns: list[str | None] = []
     for name in header:
         canon = HEADER_MAP.get(_norm(name))
         if canon is None and name.strip():
-            result.errors.append(SheetError.of(1, name.strip(), "unknown_column"))
+            result.errors.append(SheetError.of(reader.line_num, name.strip(), "unknown_column"))
         if canon is not None and canon in columns:
-            result.errors.append(SheetError.of(1, name.strip(), "duplicate_column", column=canon))
+            result.errors.append(SheetError.of(reader.line_num, name.strip(), "duplicate_column",
+                                               column=canon))
             canon = None
         columns.append(canon)
     out: list[tuple[int, Sheet]] = []
@@ -420,8 +423,9 @@ def xlsx_to_csv(data: bytes) -> str:
                 raise CellError("too_many_rows", max=XLSX_MAX_ROWS)
             cells = ["" if v is None else v.isoformat()[:10] if isinstance(v, dt.date) else str(v)
                      for v in row[:XLSX_MAX_COLUMNS]]
-            if any(cells):
-                writer.writerow(cells)
+            # blank rows are kept (as blank lines, which the CSV reader skips) so that a line number is
+            # the worksheet's row number, as the spreadsheet shows it to the person fixing the file
+            writer.writerow(cells if any(cells) else [])
         return buf.getvalue()
     finally:
         book.close()

@@ -77,3 +77,30 @@ def test_structured_and_file_errors_carry_codes() -> None:
     assert [e.code for e in unreadable] == ["bad_encoding"] and refused_rows(unreadable) == 0
     assert SheetError.of(3, "id", "duplicate_id", id="'A'") == SheetError(3, "id", "duplicate sheet id 'A'",
                                                                           "duplicate_id")
+
+
+def test_xlsx_lines_are_the_worksheet_rows() -> None:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append([])  # a blank first row, then the header on row 2
+    sheet.append(["Identifiant", "Nom du logiciel", "VLAN"])
+    sheet.append(["SH-1", "A", 110])
+    sheet.append([])  # a blank row inside the table
+    sheet.append(["SH-2", "B", 9999])
+    sheet.append(["SH-3", "C", 120])
+    buf = io.BytesIO()
+    book.save(buf)
+    result = read_sheets(buf.getvalue(), fmt="xlsx")
+    assert [(e.line, e.field, e.code) for e in result.errors] == [(5, "vlan", "le")]
+    assert result.lines == {"SH-1": 3, "SH-3": 6}  # as the spreadsheet numbers its rows
+
+
+def test_csv_lines_count_blank_lines_and_follow_the_header() -> None:
+    result = read_sheets("\n\nid;Nom du logiciel;Couleur\nA;x;rouge\n\nB;y;vert\n", fmt="csv")
+    assert [(e.line, e.field) for e in result.errors] == [(3, "Couleur")]
+    assert result.lines == {"A": 4, "B": 6}
