@@ -102,6 +102,8 @@ class AnalysisContext:
     baseline: Baseline | None = None
     home_vlan: dict[str, int | None] = field(default_factory=dict)
     digest: Digest | None = None
+    sheet_origins: dict[str, str] = field(default_factory=dict)
+    """Sheet id -> the file and line it was imported from (`sheets.csv:12`), cited by its findings."""
 
     def of_kind(self, kind: str) -> list[Observation]:
         return self.observations.get(kind, [])

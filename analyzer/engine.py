@@ -30,6 +30,7 @@ from analyzer.rules import Rule, load_rules
 from analyzer.rules.match import fill
 from analyzer.sheets import Sheet
 from analyzer.site import SitePolicy
+from analyzer.ssid_vlan import apply_ssid_vlans
 from analyzer.subjects import providers
 from collector.schema import Observation
 
@@ -154,6 +155,7 @@ def _resolve(ctx: AnalysisContext, ip: str, mac: str | None) -> Device | None:
 
 def _finish_devices(ctx: AnalysisContext) -> None:
     site, today = ctx.site, ctx.now.date()
+    apply_ssid_vlans(ctx.devices.values(), site)  # before the zones: a tunnelled station's VLAN from its SSID
     for d in ctx.devices.values():
         if site is not None and not d.is_router:
             ip = d.ips[0] if d.ips else None
@@ -403,11 +405,13 @@ def digest_observations(observations: Iterable[Observation] | Digest, *, site: S
 
 def analyze(observations: Iterable[Observation] | Digest, *, site: SitePolicy | None = None,
             sheets: Sequence[Sheet] = (), rules_dir: Path | None = None, baseline: Baseline | None = None,
-            now: dt.datetime | None = None, rules: Sequence[Rule] | None = None) -> Report:
+            now: dt.datetime | None = None, rules: Sequence[Rule] | None = None,
+            sheet_origins: Mapping[str, str] | None = None) -> Report:
     """Analyze observations into a Report (devices sorted by MAC, findings by severity desc, rule, id).
 
     `observations` may be any iterable (folded as it is read, see analyzer.digest) or a Digest
-    already fed (built with the same `site`).
+    already fed (built with the same `site`); `sheet_origins` maps a sheet id to the file and line it
+    was imported from (`sheets.csv:12`), which the findings on that sheet cite.
     """
     from analyzer.paths import rules_dir as default_rules_dir
 
@@ -422,7 +426,7 @@ def analyze(observations: Iterable[Observation] | Digest, *, site: SitePolicy | 
     devices, ip_to_mac, home_vlan = digest.inventory.build()
     ctx = AnalysisContext(devices=devices, conversations=[], observations=digest.raw_buckets(), site=site,
                           sheets=list(sheets), now=now, tables=tables, ip_to_mac=ip_to_mac, baseline=baseline,
-                          home_vlan=home_vlan, digest=digest)
+                          home_vlan=home_vlan, digest=digest, sheet_origins=dict(sheet_origins or {}))
     ctx.conversations = build_conversations(ctx)
     _finish_devices(ctx)
     classify(ctx)

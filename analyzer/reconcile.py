@@ -20,6 +20,7 @@ from analyzer.classify import MEDICAL_APPS, MEDICAL_ROLES
 from analyzer.digest import ConvGroup
 from analyzer.models import Device, Evidence
 from analyzer.sheets import Sheet
+from analyzer.ssid_vlan import vlan_origin
 
 REVIEW_DAYS = 365
 
@@ -336,8 +337,10 @@ def _compare(sheet: Sheet, device: Device, how: str, convs: list[ConvGroup], rem
                          detail=f"declared {sheet.connection}, observed {device.connection}"))
     if sheet.vlan is not None and device.vlans and sheet.vlan not in device.vlans:
         observed = ",".join(str(v) for v in device.vlans)
+        origin = "; ".join(vlan_origin(device))  # a tunnelled station's VLAN comes from its SSID's mapping
         rows.append(_row("vlan-mismatch", sheet, device, how, declared=str(sheet.vlan), observed=observed,
-                         detail=f"declared VLAN {sheet.vlan}, observed {observed}"))
+                         detail=f"declared VLAN {sheet.vlan}, observed {observed}"
+                         + (f" ({origin})" if origin else "")))
     cabling = _cabling_row(sheet, device, how)
     if cabling is not None:
         rows.append(cabling)

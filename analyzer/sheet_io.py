@@ -1,7 +1,8 @@
 """Identification sheets in and out of files: CSV (`;` or `,`, UTF-8 with or without BOM, cp1252), JSON, YAML.
 
 Pure functions (no database): `read_sheets(data, fmt=...)` returns the valid
-sheets and one `SheetError(line, field, reason)` per refused row;
+sheets and one `SheetError(line, field, reason)` per refused row (its reason a code of the one
+catalogue, analyzer.sheet_reasons, rendered in English or French);
 `load_sheets_bytes(..., partial=False)` refuses the whole file when any row is
 bad (partial=True keeps the good rows); `dump_sheets(sheets, fmt=...)` writes a
 file that reads back to the same sheets (lossless round trip).
@@ -53,13 +54,14 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, field as dataclass_field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from analyzer.sheet_reasons import from_pydantic, render
 from analyzer.sheets import Interface, RemoteMaintenance, Server, Sheet, field_meta
 from analyzer.yamlload import Limits, safe_load
 from collector.yamlsafe import nesting_exceeds
@@ -91,14 +93,32 @@ for _canon, _alist in _ALIASES.items():
 
 @dataclass(frozen=True)
 class SheetError(Exception):
-    """One refused row (or header): where, which field, why."""
+    """One refused row (or header): where, which field, why.
+
+    `code` and `params` say why in a way each language renders (analyzer.sheet_reasons, the one
+    catalogue); `reason` is the English text, for the CLI, the API and logs.  Build one with `of`.
+    """
 
     line: int
     field: str
     reason: str
+    code: str = ""
+    params: dict[str, Any] = dataclass_field(default_factory=dict, hash=False, compare=False)
+
+    @classmethod
+    def of(cls, line: int, field: str, code: str, **params: Any) -> SheetError:
+        return cls(line, field, render(code, "en", params), code, params)
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.field}: {self.reason}"
+
+
+class CellError(ValueError):
+    """A cell the compact syntax refuses: a code of analyzer.sheet_reasons and its params."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(render(code, "en", params))
+        self.code, self.params = code, params
 
 
 class SheetFileError(ValueError):
@@ -113,6 +133,8 @@ class SheetFileError(ValueError):
 class ParseResult:
     sheets: list[Sheet] = field(default_factory=list)
     errors: list[SheetError] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
+    """Sheet id -> its CSV line (or JSON/YAML item number): where a finding's sheet came from."""
 
 
 # --------------------------------------------------------------------------- cells
@@ -127,10 +149,10 @@ def _split_peer(item: str) -> tuple[str, str]:
     if item.startswith("["):
         end = item.find("]")
         if end < 0:
-            raise ValueError(f"unclosed '[' in {item!r}")
+            raise CellError("unclosed_bracket", item=repr(item))
         peer, rest = item[1:end], item[end + 1:]
         if rest and not rest.startswith(":"):
-            raise ValueError(f"expected ':' after ']' in {item!r}")
+            raise CellError("colon_after_bracket", item=repr(item))
         return peer, rest[1:]
     if ":" in item:
         peer, rest = item.split(":", 1)
@@ -146,7 +168,7 @@ def parse_interfaces(cell: str) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"peer": peer, "protocol": proto.strip().lower()}
         if port.strip():
             if not port.strip().isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"bad port {port!r} in {item!r}")
+                raise CellError("bad_port", port=repr(port), item=repr(item))
             entry["port"] = int(port)
         out.append(entry)
     return out
@@ -213,16 +235,19 @@ _RESP = {"biomedical": "biomedical", "biomed": "biomedical", "it": "it", "inform
 def _enum(table: dict[str, str], value: str, name: str) -> str:
     key = _norm(value)
     if key not in table:
-        raise ValueError(f"unknown {name} {value!r} (expected one of {sorted(set(table.values()))})")
+        raise CellError("unknown_choice", value=repr(value), expected=", ".join(sorted(set(table.values()))))
     return table[key]
 
 
 def _date(value: str) -> str:
     text = value.strip()
     m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", text)
-    if m:
-        return dt.date(int(m[3]), int(m[2]), int(m[1])).isoformat()
-    return dt.date.fromisoformat(text).isoformat()
+    try:
+        if m:
+            return dt.date(int(m[3]), int(m[2]), int(m[1])).isoformat()
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise CellError("bad_date", value=repr(text)) from None
 
 
 _CELL_PARSERS = {
@@ -254,8 +279,10 @@ def _sheet_from_cells(cells: dict[str, str], line: int) -> Sheet:
         parser = _CELL_PARSERS.get(name)
         try:
             record[name] = parser(value) if parser else value
-        except ValueError as exc:
-            raise SheetError(line, name, str(exc)) from None
+        except CellError as exc:
+            raise SheetError.of(line, name, exc.code, **exc.params) from None
+        except ValueError:
+            raise SheetError.of(line, name, "invalid") from None
     if record.get("remote_maintenance") == {}:
         record.pop("remote_maintenance")
     return _validate(record, line)
@@ -269,11 +296,12 @@ def _validate(record: dict[str, Any], line: int) -> Sheet:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "sheet"
-        raise SheetError(line, loc, err["msg"].removeprefix("Value error, ")) from None
-    except (TypeError, ValueError) as exc:
-        raise SheetError(line, "sheet", str(exc)) from None
+        code, params = from_pydantic(err, err.get("input"))
+        raise SheetError.of(line, loc, code, **params) from None
+    except (TypeError, ValueError):
+        raise SheetError.of(line, "sheet", "invalid") from None
     if "\\u0000" in sheet.model_dump_json():
-        raise SheetError(line, "sheet", "NUL character in a field")
+        raise SheetError.of(line, "sheet", "nul_char")
     return sheet
 
 
@@ -292,20 +320,23 @@ def _decode(data: bytes | str) -> str:
 
 
 def _read_csv(text: str, result: ParseResult) -> list[tuple[int, Sheet]]:
-    first = text.split("\n", 1)[0]
+    first = next((line for line in text.split("\n", 64)[:64] if line.strip()), "")  # the header line
     delimiter = ";" if first.count(";") >= first.count(",") and ";" in first else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
+        while not any(c.strip() for c in header):  # blank lines before the header (a worksheet's first rows)
+            header = next(reader)
     except StopIteration:
         return []
     columns: list[str | None] = []
     for name in header:
         canon = HEADER_MAP.get(_norm(name))
         if canon is None and name.strip():
-            result.errors.append(SheetError(1, name.strip(), "unknown column"))
+            result.errors.append(SheetError.of(reader.line_num, name.strip(), "unknown_column"))
         if canon is not None and canon in columns:
-            result.errors.append(SheetError(1, name.strip(), f"duplicate column for {canon}"))
+            result.errors.append(SheetError.of(reader.line_num, name.strip(), "duplicate_column",
+                                               column=canon))
             canon = None
         columns.append(canon)
     out: list[tuple[int, Sheet]] = []
@@ -313,12 +344,14 @@ def _read_csv(text: str, result: ParseResult) -> list[tuple[int, Sheet]]:
         for row in reader:
             _read_row(row, reader.line_num, columns, out, result)
             if len(out) + len(result.errors) > MAX_ROWS:
-                result.errors.append(SheetError(reader.line_num, "file", f"more than {MAX_ROWS} rows"))
+                result.errors.append(SheetError.of(reader.line_num, "file", "too_many_rows", max=MAX_ROWS))
                 break
     except csv.Error as exc:  # a cell beyond the csv module's own limit, or a NUL byte
-        reason = (f"a cell is larger than {MAX_CELL_CHARS} characters" if "field larger" in str(exc)
-                  else f"unreadable CSV: {exc}")
-        result.errors.append(SheetError(reader.line_num, "file", reason))
+        text = str(exc)
+        result.errors.append(SheetError.of(reader.line_num, "file", "csv_cell_too_large", max=MAX_CELL_CHARS)
+                             if "field larger" in text else SheetError.of(reader.line_num, "file", "csv_nul")
+                             if "NUL" in text else SheetError.of(reader.line_num, "file", "csv_unreadable",
+                                                                 detail=text))
     return out
 
 
@@ -327,13 +360,14 @@ def _read_row(row: list[str], line: int, columns: list[str | None], out: list[tu
     if not any(c.strip() for c in row):
         return
     if len(row) > len(columns):
-        result.errors.append(SheetError(line, "row", f"{len(row)} cells for {len(columns)} columns"))
+        result.errors.append(SheetError.of(line, "row", "row_too_many_cells", cells=len(row),
+                                           columns=len(columns)))
         return
     cells = {c: v for c, v in zip(columns, row, strict=False) if c is not None}
     big = next((c for c, v in cells.items() if len(v) > MAX_CELL_CHARS), None)
     if big is not None:
-        result.errors.append(SheetError(line, big,
-                                        f"cell of {len(cells[big])} characters (at most {MAX_CELL_CHARS})"))
+        result.errors.append(SheetError.of(line, big, "cell_too_long", length=len(cells[big]),
+                                           max=MAX_CELL_CHARS))
         return
     try:
         out.append((line, _sheet_from_cells(cells, line)))
@@ -347,15 +381,15 @@ def _read_structured(items: Any, result: ParseResult) -> list[tuple[int, Sheet]]
     if items is None:
         return []
     if not isinstance(items, list):
-        result.errors.append(SheetError(1, "sheets", "expected a list of sheets or {\"sheets\": [...]}"))
+        result.errors.append(SheetError.of(1, "sheets", "not_a_list"))
         return []
     if len(items) > MAX_ROWS:
-        result.errors.append(SheetError(MAX_ROWS + 1, "sheets", f"more than {MAX_ROWS} sheets"))
+        result.errors.append(SheetError.of(MAX_ROWS + 1, "sheets", "too_many_sheets", max=MAX_ROWS))
         return []
     out = []
     for index, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            result.errors.append(SheetError(index, "sheet", "expected an object"))
+            result.errors.append(SheetError.of(index, "sheet", "not_an_object"))
             continue
         try:
             out.append((index, _validate(dict(item), index)))
@@ -379,18 +413,19 @@ def xlsx_to_csv(data: bytes) -> str:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise ValueError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+        raise CellError("bad_xlsx", detail=type(exc).__name__) from None
     try:
         sheet = book.worksheets[0]
         buf = io.StringIO(newline="")
         writer = csv.writer(buf, delimiter=";", lineterminator="\n")
         for n, row in enumerate(sheet.iter_rows(values_only=True)):
             if n >= XLSX_MAX_ROWS:
-                raise ValueError(f"more than {XLSX_MAX_ROWS} rows")
+                raise CellError("too_many_rows", max=XLSX_MAX_ROWS)
             cells = ["" if v is None else v.isoformat()[:10] if isinstance(v, dt.date) else str(v)
                      for v in row[:XLSX_MAX_COLUMNS]]
-            if any(cells):
-                writer.writerow(cells)
+            # blank rows are kept (as blank lines, which the CSV reader skips) so that a line number is
+            # the worksheet's row number, as the spreadsheet shows it to the person fixing the file
+            writer.writerow(cells if any(cells) else [])
         return buf.getvalue()
     finally:
         book.close()
@@ -404,44 +439,56 @@ def read_sheets(data: bytes | str, *, fmt: str) -> ParseResult:
     if fmt == "xlsx":
         try:
             data, fmt = xlsx_to_csv(data if isinstance(data, bytes) else data.encode()), "csv"
-        except ValueError as exc:
-            result.errors.append(SheetError(0, "file", str(exc)))
+        except CellError as exc:
+            result.errors.append(SheetError.of(0, "file", exc.code, **exc.params))
             return result
     try:
         text = _decode(data)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1 if isinstance(data, bytes) else 0
-        result.errors.append(SheetError(line, "file", f"not UTF-8 nor Windows-1252 text (byte {exc.start})"))
+        result.errors.append(SheetError.of(line, "file", "bad_encoding", byte=exc.start))
         return result
     if fmt == "csv":
         rows = _read_csv(text, result)
     elif fmt in ("json", "yaml"):
         if fmt == "json" and nesting_exceeds(text, MAX_NESTING):
-            result.errors.append(SheetError(1, "file", f"JSON nested deeper than {MAX_NESTING} levels"))
+            result.errors.append(SheetError.of(1, "file", "json_too_deep", max=MAX_NESTING))
             return result
         try:
             parsed = json.loads(text) if fmt == "json" else safe_load(text, SHEET_LIMITS)
         except RecursionError:  # YAML nesting (block or flow) beyond what the parser can recurse into
-            result.errors.append(SheetError(1, "file", f"{fmt.upper()} nested too deeply for the parser"))
+            result.errors.append(SheetError.of(1, "file", "too_deep", format=fmt.upper()))
             return result
         except (ValueError, yaml.YAMLError) as exc:
             line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", 0) + 1
-            result.errors.append(SheetError(int(line), "file",
-                                            f"not valid {fmt}: {str(exc).splitlines()[0]}"))
+            result.errors.append(SheetError.of(int(line), "file", "bad_syntax", format=fmt,
+                                               detail=str(exc).splitlines()[0]))
             return result
         rows = _read_structured(parsed, result)
     else:
-        result.errors.append(SheetError(0, "format", f"unknown format {fmt!r} (csv, xlsx, json or yaml)"))
+        result.errors.append(SheetError.of(0, "format", "unknown_format", format=repr(fmt)))
         return result
     seen: set[str] = set()
     for line, sheet in rows:
         if sheet.id in seen:
-            result.errors.append(SheetError(line, "id", f"duplicate sheet id {sheet.id!r}"))
+            result.errors.append(SheetError.of(line, "id", "duplicate_id", id=repr(sheet.id)))
             continue
         seen.add(sheet.id)
         result.sheets.append(sheet)
+        result.lines[sheet.id] = line
     result.errors.sort(key=lambda e: e.line)
     return result
+
+
+_NOT_A_ROW = frozenset({"unknown_column", "duplicate_column"})
+"""Header codes: the column is ignored when partial, no row is refused for it."""
+
+
+def refused_rows(errors: Iterable[SheetError]) -> int:
+    """How many rows (or items) the errors refuse: distinct lines, header and whole-file errors left out
+    (the import summary's "1 refused")."""
+    return len({e.line for e in errors
+                if e.code not in _NOT_A_ROW and e.field not in ("file", "format", "sheets")})
 
 
 def load_sheets_bytes(data: bytes | str, *, fmt: str, partial: bool = False) -> list[Sheet]:

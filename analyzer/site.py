@@ -242,6 +242,22 @@ class Gateway(SiteModel):
         return self.window is None or ts is None or self.window.contains(ts)
 
 
+class SsidVlan(SiteModel):
+    """A Wi-Fi network and the VLAN the controller bridges it to (issue 20 item 7): a station seen only
+    inside a controller tunnel (CAPWAP, LWAPP, Aruba GRE) has no VLAN on the wire, so its VLAN is the
+    one its SSID maps to here, else unknown."""
+
+    ssid: str = Field(min_length=1, description="The network name (IEEE 802.11: at most 32 octets).")
+    vlan: int = Field(ge=1, le=4094, description="The 802.1Q VLAN the controller puts its stations in.")
+
+    @field_validator("ssid", mode="before")
+    @classmethod
+    def _ssid(cls, value: object) -> object:
+        if isinstance(value, str) and len(value.encode("utf-8")) > 32:
+            raise ValueError(f"an SSID has at most 32 octets (IEEE 802.11): {value!r}")
+        return value
+
+
 class Maintenance(SiteModel):
     gateways: list[Gateway] = Field(default_factory=list)
 
@@ -313,6 +329,9 @@ class SitePolicy(SiteModel):
     conduits: list[Conduit] = Field(default_factory=list)
     maintenance: Maintenance = Field(default_factory=Maintenance)
     dhcp_servers: list[str] = Field(default_factory=list)
+    ssids: list[SsidVlan] = Field(default_factory=list,
+                                  description="Wi-Fi networks and their VLANs, for stations seen only "
+                                  "inside a controller tunnel.")
     exceptions: list[SiteException] = Field(default_factory=list)
     risk_acceptance_max_days: int = Field(default=365, ge=1, le=3650,
                                           description="Longest a risk acceptance of a finding may run, in "
@@ -328,6 +347,15 @@ class SitePolicy(SiteModel):
     _zone_cache: dict[tuple[str | None, int | None], Zone | None] = PrivateAttr(default_factory=dict)
     _source: str = PrivateAttr(default="site policy")
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("ssids")
+    @classmethod
+    def _one_vlan_per_ssid(cls, value: list[SsidVlan]) -> list[SsidVlan]:
+        names = [m.ssid for m in value]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"SSID mapped twice (a network has one VLAN): {dup}")
+        return value
 
     @model_validator(mode="after")
     def _refs(self) -> SitePolicy:
@@ -380,6 +408,13 @@ class SitePolicy(SiteModel):
         if ip in self.dhcp_servers:
             return f"{self.ref('dhcp_servers', self.dhcp_servers.index(ip))} dhcp_servers lists {ip}"
         return f"{self.ref('dhcp_servers')} dhcp_servers [{', '.join(self.dhcp_servers)}] does not list {ip}"
+
+    def ssid_vlan(self, ssid: str | None) -> tuple[int, str] | None:
+        """(VLAN, `file:line` of the mapping) the policy gives SSID `ssid`, else None (unknown)."""
+        for i, m in enumerate(self.ssids):
+            if m.ssid == ssid:
+                return m.vlan, self.ref("ssids", i)
+        return None
 
     # ------------------------------------------------------------------ lookups
 

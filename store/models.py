@@ -136,6 +136,8 @@ class SheetRow(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
     updated_by: str | None = Field(default=None, max_length=255)
     data: str = Field(sa_column=Column("data", Text, nullable=False))
+    origin: str | None = Field(default=None, max_length=300)
+    """Where the sheet was last imported from (`sheets.csv:12`); None once edited in the UI or the API."""
 
 
 class AuditRow(SQLModel, table=True):

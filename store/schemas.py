@@ -77,7 +77,8 @@ class ImportOut(BaseModel):
     updated: int = 0
     unchanged: int = 0
     errors: list[dict[str, Any]] = Field(default_factory=list,
-                                         description="Refused rows: line, field, reason.")
+                                         description="Refused rows: line, field, reason (English) and code "
+                                         "(the catalogue analyzer.sheet_reasons renders it in French too).")
     conflicts: list[dict[str, Any]] = Field(
         default_factory=list, description="Sheets kept because someone edited them since their last import: "
         "sheet_id, fields the file differs on, edited_by, edited_at. "

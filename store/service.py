@@ -198,6 +198,22 @@ def all_sheets(session: Session) -> list[Sheet]:
             for r in session.exec(select(SheetRow).order_by(col(SheetRow.id))).all()]
 
 
+def sheet_origins(session: Session) -> dict[str, str]:
+    """Sheet id -> the file and line it was last imported from (`sheets.csv:12`), for the findings."""
+    rows = session.exec(select(SheetRow.id, SheetRow.origin).where(col(SheetRow.origin).is_not(None))).all()
+    return {sheet_id: origin for sheet_id, origin in rows if origin}
+
+
+def _origin(name: str | None, fmt: str, line: int | None) -> str | None:
+    """`sheets.csv:12` for a CSV line, `sheets.json item 3` for a JSON or YAML item, `sheets.xlsx row 4`."""
+    if line is None:
+        return None
+    where = name or "import"
+    if fmt == "csv":
+        return f"{where}:{line}"[:300]
+    return f"{where} {'row' if fmt == 'xlsx' else 'item'} {line}"[:300]
+
+
 def get_sheet(session: Session, sheet_id: str) -> SheetOut | None:
     row = session.get(SheetRow, sheet_id)
     return _sheet_out(row) if row else None
@@ -211,7 +227,7 @@ def create_sheet(session: Session, sheet: Sheet, *, actor: str, notify: Notify =
     if session.get(SheetRow, sheet.id) is not None:
         raise ConflictError(f"sheet {sheet.id!r} already exists", "id")
     row = SheetRow(id=sheet.id, software_name=sheet.software_name, version=1, updated_by=actor,
-                   data=sheet.model_dump_json())
+                   data=sheet.model_dump_json())  # written by a person: no file line (origin None)
     session.add(row)
     audit.record(session, who=actor, action="create", entity="sheet", entity_id=sheet.id,
                  new=_sheet_dict(sheet))
@@ -236,7 +252,7 @@ def update_sheet(session: Session, sheet_id: str, sheet: Sheet, *, version: int 
     result = session.execute(
         update(SheetRow).where(col(SheetRow.id) == sheet_id, col(SheetRow.version) == version)
         .values(version=SheetRow.version + 1, data=sheet.model_dump_json(), software_name=sheet.software_name,
-                updated_by=actor, updated_at=utcnow()))
+                updated_by=actor, updated_at=utcnow(), origin=None))  # a person's edit: no file line any more
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise ConflictError(f"sheet {sheet_id} was changed by someone else (version {row.version}, "
@@ -300,27 +316,35 @@ class ImportResult:
 
 
 def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: str | None = None, actor: str,
-                  partial: bool = False, notify: Notify = None, overwrite: bool = False) -> ImportResult:
+                  partial: bool = False, notify: Notify = None, overwrite: bool = False,
+                  name: str | None = None) -> ImportResult:
     """Create or update sheets from a file; with a bad row nothing is stored unless partial (good rows kept).
 
     One rule for every import (`replay --sheets`, `sheets import`, the API and the UI): a sheet the file
     changes is updated when its last change was an import; one edited since (in the UI or the API) is
     kept and reported as a conflict, unless `overwrite`.  Nothing is ever overwritten silently.
+    Each sheet stored or kept unchanged remembers the file `name` and line it came from (its `origin`),
+    which the findings on it cite.
     """
     if isinstance(path_or_bytes, Path):
         fmt = fmt or path_or_bytes.suffix.lstrip(".").lower()
+        name = name or path_or_bytes.name
         data: bytes | str = path_or_bytes.read_bytes()
     else:
         data = path_or_bytes
-    parsed = read_sheets(data, fmt=fmt or "csv")
+    fmt = (fmt or "csv").lower().replace("yml", "yaml")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1] if name else None  # the file's name only, no folder
+    # (a Windows browser may send C:\exports\sheets.csv)
+    parsed = read_sheets(data, fmt=fmt)
     result = ImportResult(errors=parsed.errors)
     if parsed.errors and not partial:
         return result
     for sheet in parsed.sheets:
         row = session.get(SheetRow, sheet.id)
+        origin = _origin(name, fmt, parsed.lines.get(sheet.id))
         if row is None:
             session.add(SheetRow(id=sheet.id, software_name=sheet.software_name, updated_by=actor,
-                                 data=sheet.model_dump_json()))
+                                 data=sheet.model_dump_json(), origin=origin))
             audit.record(session, who=actor, action="import", entity="sheet", entity_id=sheet.id,
                          new=_sheet_dict(sheet))
             result.created += 1
@@ -328,6 +352,9 @@ def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: s
         old = Sheet.model_validate_json(row.data)
         if old == sheet:
             result.unchanged += 1
+            if row.origin != origin and not _edited_since_import(session, sheet.id):
+                row.origin = origin  # the same sheet, now at this line of this file
+                session.add(row)
             continue
         if not overwrite and _edited_since_import(session, sheet.id):
             result.conflicts.append(SheetConflict(
@@ -338,7 +365,7 @@ def import_sheets(session: Session, path_or_bytes: Path | bytes | str, *, fmt: s
                           old=_sheet_dict(old), new=_sheet_dict(sheet))
         row.data, row.software_name, row.version = (sheet.model_dump_json(), sheet.software_name,
                                                     row.version + 1)
-        row.updated_by, row.updated_at = actor, utcnow()
+        row.updated_by, row.updated_at, row.origin = actor, utcnow(), origin
         session.add(row)
         result.updated += 1
     if result.imported:
@@ -428,14 +455,14 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
             digest = stored_digest(session, site=site)
             digest_lock = None
         run = start_run(session, sources=sources) if record_run else None
-        sheets = all_sheets(session)
+        sheets, origins = all_sheets(session), sheet_origins(session)
         from store.interventions import intervention_refs
 
         refs = intervention_refs(session)
         with digest_lock or contextlib.nullcontext():  # its owner folds batches into it under this lock
             digest.interventions = refs  # read by the `intervention` subject (post-intervention-change)
             report = analyze(digest, site=site, sheets=sheets, rules_dir=rules_dir, baseline=baseline,
-                             now=now)
+                             now=now, sheet_origins=origins)
             newest = digest.max_ts
         lock_analysis(session)  # reads done: from here to the commit, one analysis writes at a time
         save_devices(session, report.devices)
@@ -495,7 +522,7 @@ def import_sheets_path(session: Session, path: Path, *, actor: str, partial: boo
     """Import a sheets file (format from its suffix); every error refuses it unless `partial`."""
     fmt = path.suffix.lower().lstrip(".").replace("yml", "yaml")
     result = import_sheets(session, path.read_bytes(), fmt=fmt, actor=actor, partial=partial,
-                           overwrite=overwrite)
+                           overwrite=overwrite, name=path.name)
     errors = [str(e) for e in result.errors]
     if errors and not partial:
         raise InvalidError(f"{path}: sheets refused:\n  " + "\n  ".join(errors))

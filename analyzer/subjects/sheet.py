@@ -30,8 +30,12 @@ def rows(ctx: Any) -> Iterable[dict[str, Any]]:
         now=getattr(ctx, "now", None),
         min_window=min_window(site),
     )
-    for row in out:  # what the verdict rests on: the sheet, and for an undeclared device its zone
-        policy = [f"identification sheet {row['sheet_id']}"] if row.get("sheet_id") else []
+    origins = getattr(ctx, "sheet_origins", None) or {}
+    for row in out:  # what the verdict rests on: the sheet (and the line it came from), for an undeclared
+        # device its zone
+        sheet_id = row.get("sheet_id")
+        origin = origins.get(sheet_id) if sheet_id else None
+        policy = [f"identification sheet {sheet_id}" + (f" ({origin})" if origin else "")] if sheet_id else []
         ref_of = getattr(site, "zone_ref", None)  # a SitePolicy (callers may pass a bare namespace)
         zone_ref = ref_of(row.get("_zone")) if ref_of is not None and row.get("_zone") else None
         if zone_ref and row.get("check") == "undeclared-device":

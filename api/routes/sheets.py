@@ -92,9 +92,8 @@ async def import_sheets(file: UploadFile = File(..., description="CSV (; or ,), 
                            ".yaml", "format")
     data = await file.read()
     result = service.import_sheets(session, data, fmt=fmt, actor=principal.actor, partial=partial,
-                                   notify=notify,
-                                   overwrite=overwrite)
-    errors = [{"line": e.line, "field": e.field, "reason": e.reason} for e in result.errors]
+                                   notify=notify, overwrite=overwrite, name=file.filename)
+    errors = [{"line": e.line, "field": e.field, "reason": e.reason, "code": e.code} for e in result.errors]
     if errors and not partial:
         raise InvalidError("file refused: " + "; ".join(str(e) for e in result.errors[:10]),
                            f"line {result.errors[0].line}: {result.errors[0].field}")

@@ -13,6 +13,7 @@ import functools
 import json
 import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -324,34 +325,68 @@ def delete_sheet(db: Session, sheet_id: str, *, actor: str, notify: Notify = Non
     return True
 
 
-def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor: str,
-                  notify: Notify = None) -> tuple[int, list[str]]:
-    """(sheets created or changed, errors as text); nothing is stored when there are errors and not
-    partial."""
+@dataclass
+class SheetImport:
+    """What an import of the UI did: sheets stored, rows refused, why (in the reader's language)."""
+
+    imported: int
+    refused: int
+    errors: list[str]
+
+
+def import_sheets(db: Session, content: bytes, *, fmt: str, partial: bool, actor: str, t: Callable[..., str],
+                  notify: Notify = None, name: str | None = None) -> SheetImport:
+    """Import a file; nothing is stored when there are errors and not partial.  Every reason comes from
+    the one catalogue (analyzer.sheet_reasons) through `t`, so a French reader reads French."""
+    from analyzer.sheet_io import refused_rows
     from api.errors import ServiceError
     from store import service
 
     try:
-        result = service.import_sheets(db, content, fmt=fmt, actor=actor, partial=partial, notify=notify)
+        result = service.import_sheets(db, content, fmt=fmt, actor=actor, partial=partial, notify=notify,
+                                       name=name)
     except (ServiceError, ValueError, UnicodeDecodeError) as exc:
         db.rollback()
-        return 0, [getattr(exc, "detail", None) or str(exc)]
-    return result.imported, summarise_errors(result.errors) + [str(c) for c in result.conflicts]
+        return SheetImport(0, 0, [getattr(exc, "detail", None) or str(exc)])
+    conflicts = [t("sheets.conflict_kept", id=c.sheet_id, who=c.edited_by or "?", fields=", ".join(c.fields),
+                   when=c.edited_at.isoformat(timespec="minutes") if c.edited_at else "?")
+                 for c in result.conflicts]
+    return SheetImport(result.imported, refused_rows(result.errors),
+                       summarise_errors(result.errors, t) + conflicts)
 
 
-def summarise_errors(errors: list[Any], *, lines_shown: int = 8) -> list[str]:
+def error_field(name: str, t: Callable[..., str]) -> str:
+    """The field an import error sits on, as the reader calls it: the form's label of a sheet field
+    (`sheet.vlan`), the catalogue's name of a pseudo-field (file, row), else the header as written."""
+    head, _, rest = name.partition(".")
+    for key in (f"sheet_error.field.{name}", f"sheet.{head}"):
+        text = t(key)
+        if text != key:
+            return text + (f" ({rest})" if rest and key.startswith("sheet.") else "")
+    return name
+
+
+def error_reason(error: Any, t: Callable[..., str]) -> str:
+    """An import error's reason in the reader's language (its English text when it carries no code)."""
+    code = str(getattr(error, "code", "") or "")
+    if not code:
+        return str(getattr(error, "reason", error))
+    return t(f"sheet_error.{code}", **dict(getattr(error, "params", {}) or {}))
+
+
+def summarise_errors(errors: list[Any], t: Callable[..., str], *, lines_shown: int = 8) -> list[str]:
     """Import errors as one line per distinct (field, reason) with how many rows and which lines, most
     frequent first: 400 rows with the same bad VLAN are one line, not 400."""
     groups: dict[tuple[str, str], list[int]] = {}
     for e in errors:
-        key = (str(getattr(e, "field", "")), str(getattr(e, "reason", e)))
+        key = (error_field(str(getattr(e, "field", "")), t), error_reason(e, t))
         groups.setdefault(key, []).append(int(getattr(e, "line", 0) or 0))
     out = []
-    for (field, reason), lines in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+    for (field_, reason), lines in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         shown = ", ".join(str(n) for n in sorted(lines)[:lines_shown])
         shown += " …" if len(lines) > lines_shown else ""
-        out.append(f"{field}: {reason} — {len(lines)} × (lines {shown})" if len(lines) > 1
-                   else f"line {lines[0]}: {field}: {reason}")
+        out.append(t("sheets.error_group", n=len(lines), field=field_, reason=reason, lines=shown)
+                   if len(lines) > 1 else t("sheets.error_line", line=lines[0], field=field_, reason=reason))
     return out
 
 

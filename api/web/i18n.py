@@ -6,7 +6,8 @@ chosen by the CLDR plural rules of the language (Babel) when the call passes an 
 The language is the `medtap_lang` cookie when set (the header
 switch), otherwise the best match of the browser's Accept-Language (RFC 9110
 section 12.5.4, q-values), otherwise English.  A missing key shows the key itself,
-and a test keeps both files and the templates in step.
+and a test keeps both files and the templates in step.  The sheet import reasons are not in the
+locale files: their one catalogue, in both languages, is analyzer.sheet_reasons (`sheet_error.*` keys).
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ def _parse_catalogue(lang: str, folder: Path) -> dict[str, str]:
         if not isinstance(value, str):
             raise ValueError(f"{folder / lang}.yaml: {key}: expected a string")
         out[str(key)] = value
+    return out
+
+
+def sheet_error_keys(lang: str) -> dict[str, str]:
+    """The sheet import reasons and pseudo-field names of one language, as `sheet_error.<code>` and
+    `sheet_error.field.<name>` keys: their one definition is analyzer.sheet_reasons (the CLI and the API
+    render the same texts), merged here rather than copied into the locale files."""
+    from analyzer.sheet_reasons import FIELDS, REASONS
+
+    out = {f"sheet_error.{code}": texts[lang] for code, texts in REASONS.items() if lang in texts}
+    out.update({f"sheet_error.field.{name}": texts[lang] for name, texts in FIELDS.items() if lang in texts})
     return out
 
 
@@ -102,7 +114,10 @@ class Translator:
 
     @classmethod
     def load(cls, folder: Path = LOCALES_DIR) -> Translator:
-        return cls({lang: load_catalogue(lang, folder) for lang in LANGS})
+        catalogues = {lang: load_catalogue(lang, folder) for lang in LANGS}
+        for lang, table in catalogues.items():
+            table.update(sheet_error_keys(lang))
+        return cls(catalogues)
 
     def gettext(self, lang: str, key: str, **params: Any) -> str:
         table = self.catalogues.get(lang) or self.catalogues.get(DEFAULT_LANG, {})

@@ -101,24 +101,30 @@ async def import_sheets(request: Request, ctx: Ctx = Depends(needs("sheet.write"
             errors = [ctx.t("sheets.import_empty")]
         else:
             assert ctx.user is not None
-            imported, errors = data.import_sheets(db, content, fmt=fmt, partial=bool(form.get("partial")),
-                                                  actor=ctx.user.actor,
-                                                  notify=data.notifier(request))
-            if not errors or form.get("partial"):
-                query = _qs(msg="sheets.imported", n=imported)
-                return (redirect("/sheets?" + query) if not errors
-                        else _list_with_errors(ctx, db, errors, imported))
+            partial = bool(form.get("partial"))
+            outcome = data.import_sheets(db, content, fmt=fmt, partial=partial, actor=ctx.user.actor, t=ctx.t,
+                                         notify=data.notifier(request), name=str(upload.filename))
+            if not outcome.errors:
+                return redirect("/sheets?" + _qs(msg="sheets.imported", n=outcome.imported))
+            return _list_with_errors(ctx, db, outcome.errors, outcome.imported, outcome.refused,
+                                     stored=partial)
     return _list_with_errors(ctx, db, errors, None)
 
 
-def _list_with_errors(ctx: Ctx, db: Session, errors: list[str], imported: int | None,
-                      status_code: int = 422) -> Response:
+def _list_with_errors(ctx: Ctx, db: Session, errors: list[str], imported: int | None, refused: int = 0, *,
+                      stored: bool = False, status_code: int = 422) -> Response:
+    """The list with the import's summary ("3 fiches importées, 1 refusée.") and its reasons, grouped."""
     sheets = sorted((s for s, _ in data.all_sheets(db)), key=lambda s: s.id)
     matches = {d.sheet_id: d.mac for d in data.all_devices(db) if d.sheet_id}
-    lead = ctx.t("sheets.imported", n=imported) if imported is not None else ctx.t("sheets.import_refused")
+    lead = []
+    if imported is not None:
+        lead.append(ctx.t("sheets.import_summary", imported=ctx.t("sheets.import_count", n=imported),
+                          refused=ctx.t("sheets.refused_count", n=refused)))
+    if not stored:
+        lead.append(ctx.t("sheets.import_refused"))
     return ctx.render("sheets.html", status_code, active="sheets", sheets=sheets[:PAGE], total=len(sheets),
                       offset=0, limit=PAGE,
-                      params={}, matches=matches, import_errors=[lead, *errors[:50]])
+                      params={}, matches=matches, import_errors=[" ".join(lead), *errors[:50]])
 
 
 @router.get("/sheets/{sheet_id}/edit", response_class=HTMLResponse)

@@ -1,6 +1,9 @@
 """DNS (RFC 1035), mDNS / DNS-SD (RFC 6762/6763) and LLMNR (RFC 4795) detector.
 
-The three share the DNS message format; the flavour is chosen by port (53, 5353, 5355).  Kept:
+The three share the DNS message format; the flavour is chosen by port (53, 5353, 5355).  DNS over
+TCP (RFC 1035 section 4.2.2, RFC 7766: zone transfers, answers too large for UDP, resolvers that
+prefer TCP) is the same message behind a two-byte length: recognised by content on any port, when
+that length announces a whole message whose header is plausible.  Kept:
 the QR bit, question names and the answer + additional records of types A, AAAA, PTR, SRV, TXT
 (cut at 128 chars) and CNAME.  Name compression pointers are followed with a guard of 20 jumps
 and a 255-byte name limit, so a malicious pointer loop is a ValueError, never a hang.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from dataclasses import replace
 
 from collector.flows import _fast
 from collector.protocols.base import DecodeContext, Detector, Packet
@@ -141,6 +145,51 @@ def probe(payload: bytes) -> bool:
     return (flags >> 11) & 0xF == 0 and 0 < qd + an <= MAX_RECORDS
 
 
+TCP_LENGTH = struct.Struct("!H")
+
+
+def tcp_probe(payload: bytes) -> bool:
+    """A TCP stream of DNS messages each behind its length (RFC 7766 sections 6.2.1 and 8): the first
+    whole and plausible, and the lengths chaining to the end of what was captured (the last message
+    may be cut by the capture).  A chance match needs a small length, opcode 0, at most 64 records
+    and every following length to land exactly on the next message."""
+    if len(payload) < 14:
+        return False
+    length = TCP_LENGTH.unpack_from(payload, 0)[0]
+    if not (12 <= length <= len(payload) - 2 and probe(payload[2 : 2 + length])):
+        return False
+    pos = 2 + length
+    for _ in range(MAX_RECORDS):  # pipelined queries or several answers in the same prefix
+        if pos >= len(payload):
+            return True  # exactly at the end, or the last message cut by the capture
+        if pos + 14 > len(payload):
+            return False  # a length with no room for a header: not a chain of messages
+        length = TCP_LENGTH.unpack_from(payload, pos)[0]
+        if length < 12 or not probe(payload[pos + 2 : pos + 2 + length]):
+            return False
+        pos += 2 + length
+    return pos >= len(payload)
+
+
+def _tcp_decode(pkt: Packet, ctx: DecodeContext) -> list[DnsObs]:
+    """Every whole message of the captured prefix (pipelined queries, several answers); the first one
+    must be whole, a last one cut by the capture is left out."""
+    out: list[DnsObs] = []
+    payload, pos = pkt.payload, 0
+    for _ in range(MAX_RECORDS):
+        if pos + 2 > len(payload):
+            break
+        length = TCP_LENGTH.unpack_from(payload, pos)[0]
+        message = payload[pos + 2 : pos + 2 + length]
+        if len(message) < length:
+            if not out:
+                raise ValueError("dns-tcp: message shorter than its length")
+            break
+        out += _DNS_DECODE(replace(pkt, payload=message), ctx)
+        pos += 2 + length
+    return out
+
+
 def _flavour(name: str, port: int, description: str) -> Detector:
     """DNS, mDNS and LLMNR share the wire format and the decoder; only the port and the label differ."""
     return Detector(
@@ -149,8 +198,13 @@ def _flavour(name: str, port: int, description: str) -> Detector:
     )
 
 
+_DNS_DECODE = _decoder("dns")
+
 DETECTORS = [
     _flavour("dns", 53, "DNS queries and answers (RFC 1035)."),
+    Detector(name="dns-tcp", layer="tcp", decode=_tcp_decode, probe=tcp_probe, ports=frozenset({53}),
+             app="dns", bpf_hint="tcp port 53",
+             description="DNS over TCP (RFC 1035 section 4.2.2, RFC 7766), by content on any port."),
     _flavour("mdns", 5353, "Multicast DNS / DNS-SD announcements (RFC 6762/6763)."),
     _flavour("llmnr", 5355, "LLMNR name queries (RFC 4795)."),
 ]

@@ -203,11 +203,36 @@ def ja4(h: Hello, transport: str = "t") -> str:
     return f"{part_a}_{part_b}_{part_c}"
 
 
+def complete_hello(hs: bytes) -> int | None:
+    """The legacy version of a complete ClientHello or ServerHello (type 1 or 2, its whole declared
+    length captured, legacy_version SSL 3.0 to TLS 1.2 as RFC 8446 section 4.1.2 fixes it), else None.
+
+    Such a message is TLS by its framing alone (record type 22, version 3.x, a handshake message
+    that exactly fits the length it declares) even when a vector inside it is inconsistent: the
+    protocol is named and the broken hello counted as a weird, as nDPI names it and flags the
+    suspicious extension.  A hello cut by the capture is not complete and stays a weird only."""
+    if len(hs) < 6 or hs[0] not in (1, 2):
+        return None
+    length = int.from_bytes(hs[1:4], "big")
+    version = struct.unpack_from("!H", hs, 4)[0]
+    if length < 38 or len(hs) < 4 + length or not 0x0300 <= version <= 0x0303:
+        return None  # 38: version (2) + random (32) + session id length (1) + the least that follows
+    return int(version)
+
+
 def decode(pkt: Packet, ctx: DecodeContext) -> list[TlsObs]:
     hs = handshake_bytes(pkt.payload)
     if len(hs) < 4:
         raise ValueError("tls: no handshake message")
-    hello = parse_hello(hs)
+    try:
+        hello = parse_hello(hs)
+    except (IndexError, ValueError, struct.error) as exc:
+        legacy = complete_hello(hs)
+        if legacy is None:
+            raise
+        ctx.weird("tls_malformed", f"hello: {type(exc).__name__}")
+        return [TlsObs(**pkt.envelope(), hello="client" if hs[0] == 1 else "server",
+                       version=VERSION_NAMES.get(legacy))]
     text = ja3_string(hello)
     versions = [v for v in hello.versions if not is_grease(v)]
     top = max(versions) if versions else hello.version

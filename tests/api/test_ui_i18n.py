@@ -4,6 +4,7 @@ MAC search without separators and summarised import errors."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,15 +83,43 @@ def test_inventory_finds_a_mac_typed_any_way(admin: TestClient) -> None:
         assert "PC-ACCUEIL" not in page
 
 
-def test_import_errors_are_summarised() -> None:
+def test_import_errors_are_summarised_in_the_reader_language() -> None:
     from analyzer.sheet_io import SheetError
 
-    errors = [SheetError(n, "vlan", "greater than or equal to 1") for n in range(2, 402)]
-    errors.append(SheetError(500, "ip", "not an IPv4 or IPv6 address"))
-    lines = summarise_errors(errors)
-    assert len(lines) == 2
-    assert lines[0].startswith("vlan: greater than or equal to 1 — 400 ×") and "2, 3, 4" in lines[0]
-    assert lines[1] == "line 500: ip: not an IPv4 or IPv6 address"
+    errors = [SheetError.of(n, "vlan", "ge", ge=1) for n in range(2, 402)]
+    errors.append(SheetError.of(500, "ip", "bad_ip", value="'x'"))
+    errors.append(SheetError.of(501, "file", "too_many_rows", max=10))
+    t = Translator.load()
+    lines = summarise_errors(errors, t.for_lang("en"))
+    assert len(lines) == 3
+    assert lines[0].startswith("VLAN: should be greater than or equal to 1 — 400 rows (lines 2, 3, 4")
+    assert lines[1] == "line 500: IP address: not an IPv4 or IPv6 address: 'x'"
+    assert lines[2] == "line 501: file: more than 10 rows"
+    fr = summarise_errors(errors, t.for_lang("fr"))
+    assert fr[0].startswith("VLAN : doit être supérieur ou égal à 1 — 400 lignes (lignes 2, 3, 4")
+    assert fr[1] == "ligne 500 : Adresse IP : adresse IPv4 ou IPv6 invalide : 'x'"
+    assert fr[2] == "ligne 501 : fichier : plus de 10 lignes"
+
+
+def test_sheet_import_in_french_says_why_and_how_many(admin: TestClient) -> None:
+    fr = {"medtap_lang": "fr"}
+    csv = (b"Identifiant;Nom du logiciel;VLAN;Adresse IP;Type de connexion\n"
+           b"SH-I1;App 1;110;;\nSH-I2;App 2;;;\nSH-I3;App 3;;;\nSH-I4;App 4;5000;;\n")
+    token = csrf_of(admin, "/sheets")
+    page = admin.post("/sheets/import", cookies=fr, data={"csrf_token": token, "partial": "1"},
+                      files={"file": ("s.csv", csv, "text/csv")}).text
+    assert "3 fiches importées, 1 refusée." in page
+    assert "ligne 5 : VLAN : doit être inférieur ou égal à 4094" in page
+    refused = b"Nom du logiciel;Adresse IP;Type de connexion\nA;999.1.1.1;\nB;;satellite\n"
+    page = html.unescape(admin.post("/sheets/import", cookies=fr, data={"csrf_token": token},
+                                    files={"file": ("r.csv", refused, "text/csv")}).text)
+    assert "0 fiche importée, 2 refusées. Le fichier a été refusé ; rien n'a été importé." in page
+    assert "adresse IPv4 ou IPv6 invalide : '999.1.1.1'" in page and "valeur inconnue 'satellite'" in page
+    for english in ("not an IPv4", "unknown value", "line ", "expected one of", "refused"):
+        assert english not in page, english
+    page = admin.post("/sheets/import", cookies={"medtap_lang": "en"}, data={"csrf_token": token},
+                      files={"file": ("r.csv", refused, "text/csv")}).text
+    assert "0 sheets imported, 2 refused." in page and "line 2: IP address: not an IPv4" in page
 
 
 def test_inventory_columns_are_chosen_and_remembered(admin: TestClient) -> None:

@@ -45,6 +45,7 @@ CAPTURES = {
     "zeek-get.pcap": {"http"},  # a client on a public address
     "pcpp-tls2.pcap": {"tls"},
     "zeek-tls13-ech.pcap": {"tls"},
+    "pcpp-ssl-malformed1.pcap": {"tls"},  # a complete ClientHello with a broken extension block
     "ndpi-vnc.pcap": {"vnc"},
     "pcpp-telnet.pcap": {"telnet"},
     "suricata-dhcp-eve-extended-option-60-input.pcap": {"dhcp"},  # a client without an address yet
