@@ -41,6 +41,9 @@ PACKET_AUXDATA = 8
 PACKET_STATISTICS = 6
 SO_ATTACH_FILTER = 26
 SO_RCVBUFFORCE = 33
+SO_TIMESTAMPNS = 35
+"""socket(7): the kernel's receive time of each frame, as a (seconds, nanoseconds) control message."""
+TIMESPEC = struct.Struct("qq")
 TP_STATUS_VLAN_VALID = 1 << 4
 TP_STATUS_VLAN_TPID_VALID = 1 << 6
 AUXDATA = struct.Struct("IIIHHHH")
@@ -79,6 +82,9 @@ def open_socket(interface: str, bpf: str | None = None, snaplen: int = 65535) ->
         mreq = struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
         sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
         sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+        # the kernel's time of arrival, not the reader's: with several workers (PACKET_FANOUT) each process
+        # reads its socket when it is scheduled, so a reader's clock would reorder frames across workers
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         try:  # SO_RCVBUFFORCE (root / CAP_NET_ADMIN) passes net.core.rmem_max; else the capped SO_RCVBUF
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
         except OSError:
@@ -124,16 +130,32 @@ def kernel_drops(sock: socket.socket) -> int:
     return int(drops)
 
 
+CMSG_BUFFER = socket.CMSG_SPACE(AUXDATA.size) + socket.CMSG_SPACE(TIMESPEC.size)
+
+
 def restore_vlan(data: bytes, ancdata: list[tuple[int, int, bytes]]) -> tuple[bytes, int | None]:
     """Frame with its 802.1Q tag re-inserted from PACKET_AUXDATA, and the original length."""
+    frame, length, _ = unpack_frame(data, ancdata)
+    return frame, length
+
+
+def unpack_frame(data: bytes, ancdata: list[tuple[int, int, bytes]]) -> tuple[bytes, int | None, float | None]:
+    """(frame with its 802.1Q tag re-inserted, original length, kernel receive time) from one recvmsg.
+
+    The tag comes from PACKET_AUXDATA (the kernel strips it), the time from SO_TIMESTAMPNS; either is
+    None when its control message is missing.
+    """
+    frame, length, ts = data, None, None
     for level, ctype, cdata in ancdata:
         if level == SOL_PACKET and ctype == PACKET_AUXDATA and len(cdata) >= AUXDATA.size:
             status, length, _, _, _, tci, tpid = AUXDATA.unpack_from(cdata)
             if status & TP_STATUS_VLAN_VALID and len(data) >= 12:
                 tpid = tpid if status & TP_STATUS_VLAN_TPID_VALID and tpid else 0x8100
-                return data[:12] + struct.pack(">HH", tpid, tci) + data[12:], length + 4
-            return data, length
-    return data, None
+                frame, length = data[:12] + struct.pack(">HH", tpid, tci) + data[12:], length + 4
+        elif level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS and len(cdata) >= TIMESPEC.size:
+            sec, nsec = TIMESPEC.unpack_from(cdata)
+            ts = sec + nsec * 1e-9
+    return frame, length, ts
 
 
 class _Reader(threading.Thread):
@@ -148,7 +170,7 @@ class _Reader(threading.Thread):
 
     def run(self) -> None:
         recvmsg, put, now = self.sock.recvmsg, self.frames.put_nowait, time.time
-        cmsg = socket.CMSG_SPACE(AUXDATA.size)
+        cmsg = CMSG_BUFFER
         try:
             while not self.stop.is_set():
                 try:
@@ -157,9 +179,9 @@ class _Reader(threading.Thread):
                     continue
                 except InterruptedError:
                     continue
-                frame, length = restore_vlan(data, ancdata)
+                frame, length, ts = unpack_frame(data, ancdata)
                 try:
-                    put((now(), frame, length or len(frame)))
+                    put((ts or now(), frame, length or len(frame)))
                 except queue.Full:
                     self.queue_drops += 1
         except OSError as exc:  # interface gone: stop the capture, report it
@@ -235,7 +257,7 @@ class Engine:
         decoded too, for at most DRAIN_SECONDS (a SPAN port keeps sending after the stop).
         """
         sock, n, step, iface = self.sock, self.n, self.step, self.interface
-        cmsg = socket.CMSG_SPACE(AUXDATA.size)
+        cmsg = CMSG_BUFFER
         deadline = time.monotonic() + DRAIN_SECONDS
         batch: list[tuple[float, int, bytes, int, int, str, int]] = []
         sock.setblocking(False)
@@ -245,9 +267,9 @@ class Engine:
                     data, ancdata, _, _ = sock.recvmsg(self.snaplen, cmsg)
                 except (BlockingIOError, InterruptedError):
                     break
-                frame, length = restore_vlan(data, ancdata)
+                frame, length, ts = unpack_frame(data, ancdata)
                 n += step
-                batch.append((time.time(), 1, frame, length or len(frame), n, iface, 0))
+                batch.append((ts or time.time(), 1, frame, length or len(frame), n, iface, 0))
                 if len(batch) >= 4096:
                     self.pipe.run(batch)
                     batch = []

@@ -149,6 +149,18 @@ def test_vlan_tag_is_restored_from_auxdata() -> None:
     assert restore_vlan(untagged, [(SOL_PACKET, PACKET_AUXDATA, plain)]) == (untagged, len(untagged))
 
 
+def test_frame_time_is_the_kernels() -> None:
+    """SO_TIMESTAMPNS: a frame is stamped when it arrived, not when a (busy) worker read it."""
+    import socket
+
+    from collector.live import SO_TIMESTAMPNS, TIMESPEC, unpack_frame
+
+    frame = b"\x02" * 60
+    stamp = (socket.SOL_SOCKET, SO_TIMESTAMPNS, TIMESPEC.pack(1_700_000_000, 250_000_000))
+    assert unpack_frame(frame, [stamp]) == (frame, None, 1_700_000_000.25)
+    assert unpack_frame(frame, []) == (frame, None, None)
+
+
 def test_bpf_is_compiled_to_classic_bpf() -> None:
     from collector.live import compile_bpf
 
