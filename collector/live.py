@@ -139,7 +139,8 @@ def restore_vlan(data: bytes, ancdata: list[tuple[int, int, bytes]]) -> tuple[by
     return frame, length
 
 
-def unpack_frame(data: bytes, ancdata: list[tuple[int, int, bytes]]) -> tuple[bytes, int | None, float | None]:
+def unpack_frame(data: bytes,
+                 ancdata: list[tuple[int, int, bytes]]) -> tuple[bytes, int | None, float | None]:
     """(frame with its 802.1Q tag re-inserted, original length, kernel receive time) from one recvmsg.
 
     The tag comes from PACKET_AUXDATA (the kernel strips it), the time from SO_TIMESTAMPNS; either is
