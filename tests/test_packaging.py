@@ -17,6 +17,10 @@ import pytest
 
 from tests.conftest import REPO
 
+# one worker builds the wheel once for both tests: two workers building it at once in the checkout's build/
+# folder collide ("File exists: build/bdist...")
+pytestmark = pytest.mark.xdist_group("packaging")
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -22,8 +22,8 @@ from pathlib import Path
 from collector.schema import parse_observation
 from tests.hardening.test_table_caps import write_flood
 
-DISTINCT = 1000  # sources; each 10 s flush period emits DISTINCT hosts + DISTINCT conversations in one batch
-FRAMES = 60_000  # 3,000 frames a period: the replay is still mid-way when its first batch is seen
+DISTINCT = 300  # sources; each 10 s flush period emits DISTINCT hosts + DISTINCT conversations in one batch
+FRAMES = 30_000  # 1,500 frames a period: the replay is still mid-way when its first batch is seen
 SPAN = 200.0  # seconds of capture time: 20 flush periods
 ROOT = Path(__file__).resolve().parents[2]
 
