@@ -8,6 +8,7 @@ its rules must come from the install, not from the checkout.  A missing table is
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -25,8 +26,17 @@ pytestmark = pytest.mark.xdist_group("packaging")
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("wheel")
+    # built from a copy of the checkout's files (tracked, or new and not ignored), as a fresh clone would be:
+    # no stale build/ folder of an earlier build or of an editable install can leak into the wheel
+    source = tmp / "source"
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp / "dist"), str(REPO)], capture_output=True, text=True, timeout=300)
+                            "-w", str(tmp / "dist"), str(source)], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = (tmp / "dist").glob("medtap-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
