@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from store.freshness import AnalysisGate
+
 log = logging.getLogger("medtap.analyzer")
 
 
@@ -47,6 +49,9 @@ class AutoAnalyzer:
         """The facts in memory (analyzer.digest), folded batch by batch as they are ingested: an analysis
         costs what the inventory and findings cost to evaluate, not a re-read of every fact."""
         self.rebuilds = 0
+        self.gate = AnalysisGate()
+        """Counts the new facts folded in: a batch of facts the store already held waits for the refresh
+        period (store.freshness), so a busy central analyzes for what is new, not for every batch."""
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="medtap-analyzer", daemon=True)
@@ -102,6 +107,7 @@ class AutoAnalyzer:
 
         A batch that is not the next one the digest expects (another process wrote meanwhile) drops the
         digest: the next analysis reads the facts again."""
+        self.gate.stored(result)
         digest = self.digest
         if digest is None or not result.stored:
             return
@@ -120,7 +126,7 @@ class AutoAnalyzer:
 
     def analyze_if_changed(self) -> bool:
         """One look: analyze if the store or the policy changed since the last analysis; True if it did."""
-        from store.facts import analysis_status, facts_generation
+        from store.facts import analysis_status, facts_generation, generation
         from store.service import reanalyze, same_policy, stored_digest
 
         with Session(self.engine) as session:
@@ -130,15 +136,19 @@ class AutoAnalyzer:
                 return False
             started = time.perf_counter()
             with self.lock:
+                gen, facts = generation(session), facts_generation(session)
                 digest = self.digest
-                if (digest is None or digest.generation != facts_generation(session)
-                        or not same_policy(digest.site, site)):
+                stale = (digest is None or digest.generation != facts or not same_policy(digest.site, site))
+                if self.gate.due(gen, facts, time.monotonic(), other_writer=stale) is None:
+                    return False
+                if stale:
                     digest = self.digest = stored_digest(session, site=site)
                     digest.raw = self._all_facts
                     self.rebuilds += 1
             # ingest waits only while the digest is read, not while devices and findings are written
             reanalyze(session, site=digest.site, rules_dir=self.rules_dir, record_run=False,
                       notify=self.notify, digest=digest, digest_lock=self.lock)
+            self.gate.analyzed(gen, facts, time.monotonic())
             self.last_duration = time.perf_counter() - started
             self.analyses += 1
         return True

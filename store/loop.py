@@ -24,6 +24,7 @@ from analyzer.models import Report
 from collector.schema import Observation
 from store.db import session_for
 from store.errors import InvalidError, MissingToolError, NoInputError
+from store.freshness import AnalysisGate
 from store.service import import_sheets_path
 
 if TYPE_CHECKING:
@@ -125,8 +126,9 @@ class _DbSink:
 
     def __init__(self, session: Session, sensor: str, once_key: str | None = None,
                  digest: Digest | None = None,
-                 on_flush: Callable[[], None] | None = None) -> None:
+                 on_flush: Callable[[], None] | None = None, gate: AnalysisGate | None = None) -> None:
         self.session = session
+        self.gate = gate
         self.sensor = sensor
         self.once_key = once_key
         self.digest = digest
@@ -148,6 +150,8 @@ class _DbSink:
             self.already += result.records
             return
         self.count += result.records
+        if self.gate is not None:
+            self.gate.stored(result)
         digest = self.digest
         if digest is not None:  # what is stored is analyzed as it goes: no reading it back
             digest.add_many(o if o.sensor or not self.sensor else o.model_copy(update={"sensor": self.sensor})
@@ -161,6 +165,39 @@ class _DbSink:
 
     def close(self) -> None:
         return None
+
+
+class FlushAnalysis:
+    """The analysis after each flush period of a running capture: only when it is due (store.freshness).
+
+    It runs on the capture's in-memory digest (`_DbSink.digest`), read again from the store only
+    when another writer stored facts meanwhile.
+    """
+
+    def __init__(self, session: Session, *, site: Any, gate: AnalysisGate | None = None) -> None:
+        self.session, self.site = session, site
+        self.gate = gate or AnalysisGate()
+        self.seconds: list[float] = []
+        """Duration of each analysis that ran."""
+
+    def run(self, sink: _DbSink) -> bool:
+        """Analyze if due (True when it ran)."""
+        from store.facts import facts_generation, generation
+        from store.service import reanalyze, stored_digest
+
+        gen, facts = generation(self.session), facts_generation(self.session)
+        digest = sink.digest
+        now = digest.max_ts if digest is not None and digest.max_ts is not None else 0.0  # packet time
+        other = digest is not None and digest.generation != facts
+        if self.gate.due(gen, facts, now, other_writer=other) is None:
+            return False
+        started = time.perf_counter()
+        if other:
+            sink.digest = stored_digest(self.session, site=self.site)
+        reanalyze(self.session, site=self.site, digest=sink.digest, record_run=False)
+        self.gate.analyzed(gen, facts, now)
+        self.seconds.append(time.perf_counter() - started)
+        return True
 
 
 class _Tee:
@@ -349,18 +386,14 @@ def run_capture(
         site = policy_in_force(session, site, source="capture")
         digest = start_digest(session, site=site)
 
+        flushes = FlushAnalysis(session, site=site)
+
         def analyze_flush() -> None:
             # every flush period: the inventory and findings follow the capture while it runs
-            from store.facts import facts_generation
-            from store.service import reanalyze, stored_digest
+            if flushes.run(db_sink):
+                _purge_if_retained(session)
 
-            if db_sink.digest is not None and db_sink.digest.generation != facts_generation(session):
-                db_sink.digest = stored_digest(session,
-                                               site=site)  # a sheet or another writer changed the store
-            reanalyze(session, site=site, digest=db_sink.digest, record_run=False)
-            _purge_if_retained(session)
-
-        db_sink = _DbSink(session, sensor, digest=digest, on_flush=analyze_flush)
+        db_sink = _DbSink(session, sensor, digest=digest, on_flush=analyze_flush, gate=flushes.gate)
         sink = _Tee([db_sink, *_extra_sinks(observations_path, forward_url, token, spool_dir, sensor)])
         capture(
             interface, sink, bpf=bpf, duration=duration, snaplen=snaplen, flush_interval=flush_interval,
