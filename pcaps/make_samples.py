@@ -31,7 +31,11 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 PCAPS = REPO / "pcaps"
 PCAP_MAGIC_US = 0xA1B2C3D4
 Builder = Callable[[], list]
-DEMOS = (("demo", "pcaps.demo.gen_demo"), ("demo2", "pcaps.demo2.gen_demo2"))
+DEMOS = (
+    ("demo", "pcaps.demo.gen_demo"),
+    ("demo2", "pcaps.demo2.gen_demo2"),
+    ("demo3", "pcaps.demo3.gen_demo3"),
+)
 
 
 def generators() -> Iterator[tuple[str, str, Builder]]:

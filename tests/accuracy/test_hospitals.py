@@ -1,8 +1,11 @@
 """The gate of issue 20: every rule at least THRESHOLD precision and recall on every demo hospital.
 
-pcaps/demo is the hospital the rules were tuned on, pcaps/demo2 one they were never tuned on
-(tests/accuracy/hospitals.py scores them; `make accuracy` prints the same tables).  The tables
-are written to tests/artifacts/accuracy-<hospital>.txt and printed at the end of the run.
+pcaps/demo is the hospital the rules were tuned on, pcaps/demo2 and pcaps/demo3 two they were never
+tuned on (tests/accuracy/hospitals.py scores them; `make accuracy` prints the same tables).  The tables
+are written to tests/artifacts/accuracy-<hospital>.txt and printed at the end of the run.  A rule a
+hospital lists in `known_misses` is held out of the gate and checked as a strict expected failure:
+it must still be below the threshold (the day it is fixed, the xfail turns into a failure that asks
+for the entry to be removed).
 """
 
 from __future__ import annotations
@@ -21,8 +24,22 @@ def test_every_rule_reaches_the_threshold(hospital: Hospital) -> None:
     lines = table(hospital)
     (ARTIFACTS / f"accuracy-{hospital.name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     low = [f"{s.rule}: precision {s.precision:.3f}, recall {s.recall:.3f}" for s in scores(hospital)
-           if min(s.precision, s.recall) < THRESHOLD]
+           if min(s.precision, s.recall) < THRESHOLD and s.rule not in hospital.known_misses]
     assert not low, "\n".join(low + details(hospital))
+
+
+KNOWN_MISSES = [
+    pytest.param(h, rule, id=f"{h.name}-{rule}", marks=pytest.mark.xfail(strict=True, reason=reason))
+    for h in HOSPITALS
+    for rule, reason in h.known_misses.items()
+]
+
+
+@pytest.mark.parametrize(("hospital", "rule"), KNOWN_MISSES)
+def test_known_miss_still_below_the_threshold(hospital: Hospital, rule: str) -> None:
+    """Asserts the rule reaches the threshold; expected to fail (strict) while the miss is real."""
+    [s] = [s for s in scores(hospital) if s.rule == rule]
+    assert min(s.precision, s.recall) >= THRESHOLD, "\n".join(details(hospital))
 
 
 @pytest.mark.parametrize("hospital", HOSPITALS, ids=lambda h: h.name)
