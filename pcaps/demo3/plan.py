@@ -256,6 +256,15 @@ NURSE_PC = Dev(
     "MSFT 5.0",
     "windows",
 )
+PRN_DIAL = Dev(
+    "PRN-DIAL",
+    _mac(HP_PRN, 0x20, 0xD2, 0x95),
+    "10.32.210.95",
+    210,
+    "printer",
+    "office",
+    "Hewlett-Packard JetDirect",
+)
 # ------------------------------------------------------------------- Sud: telemetry (VLAN 220, DM; Wi-Fi)
 TELE_CENTRAL = Dev(
     "TELE-CENTRAL",
@@ -308,6 +317,10 @@ PRN_S = Dev(
     "office",
     "Hewlett-Packard JetDirect",
 )
+# a consumer router someone plugged into a Sud office socket: its DHCP server answers on VLAN 240
+ROGUE_DHCP = Dev(
+    "TPLINK-SUD", "68:dd:b7:20:f2:01", "192.168.0.1", 240, "router", "infrastructure", relayed=False
+)
 # ----------------------------------------------------------------------------- Sud: network (VLAN 250)
 AP = Dev(
     "AP-SUD-01",
@@ -328,6 +341,12 @@ SW_ICU = (_mac(ARUBA, 0x1F, 0xEE, 0x20), "SW-ICU-N1", 120, "10.31.99.20")
 SW_LAB = (_mac(ARUBA, 0x1F, 0xEE, 0x30), "SW-LAB-N1", 130, "10.31.99.30")
 SWITCHES = [SW_IMG, SW_ICU, SW_LAB]
 # (device, switch, port it is really patched to): the device's own LLDP-MED follows the switch's
+# NTLM versions some Windows hosts show in their SMB2 session setup (MS-NLMP VERSION)
+NTLM_VERSIONS = {
+    "ECHO-N1": (10, 0, 19044),  # Windows 10 IoT Enterprise LTSC 2021 (its sheet says so): supported to 2032
+    "PC-N-04": (10, 0, 26100),  # Windows 11 24H2: supported on the capture day
+    "PC-S-04": (10, 0, 19045),  # Windows 10 22H2: support ended 2025-10-14
+}
 CABLING = [
     (CT, SW_IMG, "1/1/5"),
     (DOSE_WS, SW_IMG, "1/1/14"),
@@ -350,10 +369,11 @@ CLIENTS = [
     *PRN_N,
     *DIALYSIS,
     NURSE_PC,
+    PRN_DIAL,
     TELE_CENTRAL,
     BLOOD_GAS,
     *OFFICE_S,
     PRN_S,
 ]
-WIRED = SERVERS + CLIENTS + [AP]
+WIRED = SERVERS + CLIENTS + [AP, ROGUE_DHCP]
 ALL = WIRED + TELEMETRY

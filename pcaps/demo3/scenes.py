@@ -120,6 +120,56 @@ def relayed_dora(dev: P.Dev, xid: int, t: float) -> list[Packet]:
     return timed(pkts, t, step=0.02)
 
 
+def rogue_offer(dev: P.Dev, xid: int, t: float) -> list[Packet]:
+    """The consumer router on the client's VLAN answers its DISCOVER itself (option 54 = its own address)."""
+    opts = [
+        (53, b"\x02"),
+        (54, _ip4(P.ROGUE_DHCP.ip)),
+        (51, struct.pack("!I", 86400)),
+        (1, _ip4("255.255.255.0")),
+        (3, _ip4(P.ROGUE_DHCP.ip)),
+        (6, _ip4(P.ROGUE_DHCP.ip)),
+    ]
+    offer = infra.bootp(2, xid, dev.mac, opts, yiaddr="192.168.0.100")
+    frame = (
+        Ether(src=P.ROGUE_DHCP.mac, dst=BROADCAST)
+        / Dot1Q(vlan=dev.vlan)
+        / IP(src=P.ROGUE_DHCP.ip, dst="255.255.255.255", ttl=64)
+        / UDP(sport=67, dport=68)
+        / Raw(offer)
+    )
+    return timed([frame], t)
+
+
+def browser_announcement(host: str, os_version: tuple[int, int]) -> bytes:
+    """An SMB1 TRANSACTION to \\MAILSLOT\\BROWSE with a host announcement (MS-BRWS 2.2.1) naming the OS
+    version, as gen_infra.browser_announcement builds it."""
+    announce = (
+        b"\x01\x00"
+        + struct.pack("<I", 720000)
+        + host.encode().ljust(16, b"\x00")
+        + bytes(os_version)
+        + struct.pack("<IBBH", 0x00001003, 15, 1, 0xAA55)
+        + b"\x00"
+    )
+    name = b"\\MAILSLOT\\BROWSE\x00"
+    setup = struct.pack("<HHH", 1, 1, 2)
+    offset = 32 + 1 + 34 + 2 + len(name)
+    words = struct.pack(
+        "<HHHHBBHIHHHHHBB", 0, len(announce), 0, 0, 0, 0, 0, 0, 0, 0, offset, len(announce), offset, 3, 0
+    )
+    msg = infra.smb1(0x25, words + setup, name + announce)[4:]
+    return msg[:10] + b"\x00\x00" + msg[12:]
+
+
+def smb1_datagram(dev: P.Dev, workgroup: str, os_version: tuple[int, int], t: float) -> list[Packet]:
+    """SMB1 over the NetBIOS datagram service (RFC 1002 4.4.2, UDP 138): a browser host announcement."""
+    names = infra.nb_encode(dev.name, 0x00) + infra.nb_encode(workgroup, 0x1D)
+    body = names + browser_announcement(dev.name, os_version)
+    dgm = struct.pack("!BBH4sHHH", 0x11, 0x02, 0x5150, _ip4(dev.ip), 138, len(body), 0) + body
+    return timed([udp_bcast(dev.host, dev.ip.rsplit(".", 1)[0] + ".255", 138, 138, dgm)], t)
+
+
 def _dns_server_for(client: P.Dev) -> Host:
     return P.DNS.remote if client.vlan in P.SUD_VLANS else P.DNS.host
 
@@ -208,6 +258,8 @@ def core() -> list[Packet]:
     t = at(8, 0, 5)
     for i, dev in enumerate(d for d in P.CLIENTS if d.relayed):
         pkts += relayed_dora(dev, 0x30000 + i, t + i * 4.0)
+        if dev is P.OFFICE_S[1]:  # the consumer router answers this PC's DISCOVER too (it takes DHCP-01's)
+            pkts += rogue_offer(dev, 0x30000 + i, t + i * 4.0 + 0.05)
         pkts += arp_pair(dev.host, t + i * 4.0 + 1.0)
     t = at(8, 30)
     for i, dev in enumerate([*P.SERVERS, P.AP]):
@@ -234,6 +286,8 @@ def core() -> list[Packet]:
         pkts += dns_query(client, name, ip, 0x4000 + i, at(8, 45, i * 2.0))
     for i, dev in enumerate([P.CT, P.MR, P.CMS, P.PACS_A, P.LAB_MW, P.DIAL_SRV, P.TELE_CENTRAL]):
         pkts += ntp_query(dev, at(8, 50, i * 2.0))
+    # the cobas analyzer's embedded Windows 7 announces itself to the browse list over SMB1 (UDP 138)
+    pkts += smb1_datagram(P.ANALYZERS[1], "LABO", (6, 1), at(8, 52))
     return pkts
 
 
@@ -375,7 +429,8 @@ def clinical() -> list[Packet]:
         for n, rec in enumerate(records, start=1):
             chunks += [(True, med.astm_frame(n, rec)), (False, b"\x06")]
         chunks.append((True, b"\x04"))
-        pkts += tcp_session(an.host, P.LAB_MW.host, 44000 + i, 5002, chunks, at(9, 16 + i))
+        os_kw = win if an is P.ANALYZERS[1] else {}  # the cobas runs an embedded Windows 7
+        pkts += tcp_session(an.host, P.LAB_MW.host, 44000 + i, 5002, chunks, at(9, 16 + i), **os_kw)
     hel, dst, obs = med.poct_hello_messages()
     ack = (
         b'<?xml version="1.0" encoding="UTF-8"?><ACK.R01><HDR><HDR.control_id V="1"/>'
@@ -438,18 +493,30 @@ def office() -> list[Packet]:
     )
     resp = struct.pack("<HHHH", 65, 1, 0x0311, 0) + bytes(56)
     smb = [(True, infra.smb2(0, neg)), (False, infra.smb2(0, resp, True))]
+
+    def with_ntlm(name: str) -> list[tuple[bool, bytes]]:
+        if name not in P.NTLM_VERSIONS:
+            return smb
+        challenge = infra.ntlm_challenge("FILES-01", "CHTR", (10, 0, 17763))
+        return smb + [
+            (True, infra.smb2_session(infra.ntlm_negotiate(P.NTLM_VERSIONS[name]), False, 1)),
+            (False, infra.smb2_session(challenge, True, 1)),
+        ]
+
     pjl = b'\x1b%-12345X@PJL JOB NAME="planning"\r\n@PJL ENTER LANGUAGE=PCL\r\n' + bytes(120)
     win: dict[str, Any] = {"ttl": 128, "syn_options": WIN_SYN}
     for i, pc in enumerate(P.OFFICE_N[::3] + P.OFFICE_S[::3] + [P.NURSE_PC]):
         t = at(10, 10, i * 8.0)
         nord = pc.vlan not in P.SUD_VLANS
         files = P.FILES.host if nord else P.FILES.remote
-        pkts += tcp_session(pc.host, files, 49500 + i, 445, smb, t, server_ttl=None if nord else 63, **win)
+        pkts += tcp_session(
+            pc.host, files, 49500 + i, 445, with_ntlm(pc.name), t, server_ttl=None if nord else 63, **win
+        )
         pkts += _tls(pc.host, P.WEB, 49600 + i, 443, "intranet-news.example.org", t + 2, **win)
-        if pc is P.NURSE_PC:
-            continue
-        prn = P.PRN_N[i % 2] if nord else P.PRN_S
+        prn = P.PRN_DIAL if pc is P.NURSE_PC else (P.PRN_N[i % 2] if nord else P.PRN_S)
         pkts += tcp_session(pc.host, prn.host, 49700 + i, 9100, [(True, pjl)], t + 4, **win)
+    # ECHO-N1 (Windows 10 IoT Enterprise LTSC 2021) copies exports to the share (SMB2, NTLM 10.0.19044)
+    pkts += tcp_session(P.US[0].host, P.FILES.host, 49590, 445, with_ntlm("ECHO-N1"), at(10, 40), **win)
     return pkts
 
 
