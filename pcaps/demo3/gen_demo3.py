@@ -13,8 +13,8 @@ import struct
 from collections.abc import Callable
 from functools import cache
 
-from scapy.layers.l2 import Ether
-from scapy.packet import Packet
+from scapy.layers.l2 import Dot1Q, Ether
+from scapy.packet import Packet, Raw
 
 from pcaps.demo3 import plan as P
 from pcaps.demo3.scenes import clinical, core, office, wifi_tunnel
@@ -23,14 +23,16 @@ TPID_8021AD = 0x88A8
 
 
 def _vlan(pkt: Packet) -> int:
-    raw = bytes(pkt)
-    return struct.unpack("!H", raw[14:16])[0] & 0x0FFF if raw[12:14] == b"\x81\x00" else 0
+    return int(pkt[Dot1Q].vlan) if Dot1Q in pkt else 0
 
 
 def qinq(pkt: Packet, s_vlan: int = P.S_VLAN) -> Packet:
-    """The same frame as the provider edge carries it: an 802.1ad S-tag inserted before the C-tag."""
-    raw = bytes(pkt)
-    out = Ether(raw[:12] + struct.pack("!HH", TPID_8021AD, s_vlan) + raw[12:])
+    """The same frame as the provider edge carries it: an 802.1ad S-tag inserted before the C-tag.
+
+    The customer part is serialised once into a Raw payload (no re-dissection: generation stays fast)."""
+    out = Ether(src=pkt[Ether].src, dst=pkt[Ether].dst, type=TPID_8021AD) / Raw(
+        struct.pack("!HH", s_vlan, 0x8100) + bytes(pkt[Dot1Q])
+    )
     out.time = pkt.time
     return out
 
