@@ -286,9 +286,11 @@ TELEMETRY = [
         "medical",
         relayed=False,
     )
-    for i in range(1, 9)
+    for i in range(1, 10)
 ]
 SSID = "TELEMETRIE"
+# MX40-09 was joined to the guest SSID, which the policy maps to no VLAN: its VLAN is unknown
+GUEST_SSID, GUEST_BSSID, ON_GUEST = "INVITES", _mac(CISCO, 0xAA, 0xBB, 0x21), frozenset({"MX40-09"})
 BSSID = _mac(CISCO, 0xAA, 0xBB, 0x20)
 # ----------------------------------------------------------------------------- Sud: lab (VLAN 230, DM)
 BLOOD_GAS = Dev(

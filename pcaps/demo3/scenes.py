@@ -535,17 +535,20 @@ def _capwap(payload: bytes, sport: int, dport: int) -> Packet:
 
 
 def _assoc(station: P.Dev) -> bytes:
+    guest = station.name in P.ON_GUEST
+    ssid, bssid = (P.GUEST_SSID, P.GUEST_BSSID) if guest else (P.SSID, P.BSSID)
     frame = (
-        Dot11(type=0, subtype=0, addr1=P.BSSID, addr2=station.mac, addr3=P.BSSID)
+        Dot11(type=0, subtype=0, addr1=bssid, addr2=station.mac, addr3=bssid)
         / Dot11AssoReq(cap=0x0431, listen_interval=10)
-        / Dot11Elt(ID=0, info=P.SSID.encode())
+        / Dot11Elt(ID=0, info=ssid.encode())
         / Dot11Elt(ID=1, info=b"\x82\x84\x8b\x96")
     )
     return wifi.cisco_swapped(bytes(frame))
 
 
 def _data(station: P.Dev, seq: int) -> bytes:
-    frame = Dot11(type=2, subtype=0, FCfield=0x01, addr1=P.BSSID, addr2=station.mac, addr3=P.TELE_CENTRAL.mac)
+    bssid = P.GUEST_BSSID if station.name in P.ON_GUEST else P.BSSID
+    frame = Dot11(type=2, subtype=0, FCfield=0x01, addr1=bssid, addr2=station.mac, addr3=P.TELE_CENTRAL.mac)
     frame /= (
         LLC()
         / SNAP(code=0x0800)
