@@ -93,9 +93,6 @@ HOSPITALS = (
         False,
         _listed_devices(REPO / "pcaps" / "demo3"),
         known_misses={
-            "flat-network": "PACS-RADIO (a DICOM client of the archive gateway and of the other PACS) is "
-            "given the role imaging-modality, so a PACS in the clinical-servers zone becomes a DM sharing "
-            "VLAN 11 with the IT servers",
             "obsolete-os": "the NTLM build is decoded (10.0.19045, Windows 10 22H2, ended 2025-10-14) but "
             "the OS hint keeps only 'Windows 10/11/2016+', so the per-build end-of-life rows are never "
             "reached; an SMB1 browser host announcement's OS version (6.1) is not an OS hint",
