@@ -4,7 +4,8 @@ asked.
 Every writer (a replay, a live capture, a central's ingest) goes through `store_batch`: the
 batch's records are merged per fact (collector.facts) and upserted into the `fact` table with
 their count and first/last time, so the store grows with what is new on the network, not with
-frames.  Each write bumps the store `generation` first, in the same transaction: it takes the
+frames.  A row holds its key as a 64-bit integer and the rest of the record compressed beside
+its columns (store.factblob).  Each write bumps the store `generation` first, in the same transaction: it takes the
 write lock at once (SQLite: a RESERVED lock, waited for with the busy timeout; PostgreSQL: the
 row lock of `store_state`), so concurrent writers queue instead of losing a merge or failing,
 and readers (the analysis) know whether anything changed since they last looked.
@@ -25,9 +26,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session, col
 
-from collector.facts import first_seen, keyed, last_seen, merge
-from collector.schema import Observation, parse_observation
+from collector.facts import SUMMED, keyed, last_seen, merge
+from collector.schema import Observation
 from store.errors import SettingError
+from store.factblob import counters_only, decode, encode, first_column, key64, last_column
 from store.models import FactRow, IngestBatch, ObservationRow, SensorStatus, SitePolicyRow, StoreState, utcnow
 
 GENERATION = "generation"
@@ -167,52 +169,69 @@ class _Upserted:
         return self.new + self.updated
 
 
+_FACT = FactRow.__table__  # type: ignore[attr-defined]
+# Statements built once: SQLAlchemy compiles each once per engine and dialect, and a batch only binds rows.
+_SELECT_KNOWN = (select(_FACT.c.id, _FACT.c.fkey, _FACT.c["count"], _FACT.c.first_ts, _FACT.c.last_ts,
+                        _FACT.c.blob)
+                 .where(_FACT.c.fkey.in_(bindparam("keys", expanding=True))))
+_INSERT = insert(_FACT)
+_UPDATE_COUNTERS = _FACT.update().where(_FACT.c.id == bindparam("b_id")).values(
+    count=bindparam("b_count"), last_ts=bindparam("b_last_ts"), generation=bindparam("b_generation"))
+_UPDATE_ALL = _FACT.update().where(_FACT.c.id == bindparam("b_id")).values(
+    count=bindparam("b_count"), first_ts=bindparam("b_first_ts"), last_ts=bindparam("b_last_ts"),
+    generation=bindparam("b_generation"), blob=bindparam("b_blob"))
+
+
 def _upsert(session: Session, facts: dict[str, Observation], gen: int) -> _Upserted:
+    """Insert the new facts, merge the known ones (collector.facts.merge, exactly).
+
+    A known fact of a kind without summed counters, stored with an earlier envelope than the new
+    record's (time moves forward: the usual case), merges into new `count` and `last_ts` columns only:
+    its blob, the first record's envelope, stays as it is (store.factblob.counters_only).  The others
+    are decoded, merged and encoded again.  The write lock is held (store_batch), so reading then
+    writing the counters loses no concurrent update.
+    """
     out = _Upserted()
     if not facts:
         return out
-    keys = list(facts)
-    stored: dict[str, tuple[int, str]] = {}
+    by_key = {key64(k): o for k, o in facts.items()}
+    keys = list(by_key)
+    stored: dict[int, tuple[int, int, float, float, bytes]] = {}
     for start in range(0, len(keys), IN_CHUNK):
-        chunk = keys[start:start + IN_CHUNK]
-        for fid, fkey, text in session.execute(select(col(FactRow.id), col(FactRow.fkey),
-                                                      col(FactRow.json_text))
-                                               .where(col(FactRow.fkey).in_(chunk))):
-            stored[fkey] = (fid, text)
+        for fid, fkey, count, first, last, blob in session.execute(
+                _SELECT_KNOWN, {"keys": keys[start:start + IN_CHUNK]}):
+            stored[fkey] = (fid, count, first, last, blob)
     new_rows: list[dict[str, object]] = []
-    changed: list[dict[str, object]] = []
-    for fkey, o in facts.items():
+    counters: list[dict[str, object]] = []
+    rewritten: list[dict[str, object]] = []
+    for fkey, o in by_key.items():
         hit = stored.get(fkey)
-        if hit is not None:
-            o = merge(parse_observation(hit[1]), o)
-        row = {"fkey": fkey, "sensor": o.sensor, "kind": o.kind, "count": o.count, "first_ts": first_seen(o),
-               "last_ts": last_seen(o), "generation": gen, "json_text": fact_json(o)}
         if hit is None:
-            new_rows.append(row)
-        else:
-            row["b_id"] = hit[0]
-            changed.append(row)
+            new_rows.append({"fkey": fkey, "sensor": o.sensor, "kind": o.kind, "count": o.count,
+                             "first_ts": first_column(o), "last_ts": last_column(o), "generation": gen,
+                             "blob": encode(o)})
+            continue
+        fid, count, first, last, blob = hit
+        if o.kind not in SUMMED and o.ts > first and counters_only(blob):
+            counters.append({"b_id": fid, "b_count": count + o.count, "b_last_ts": max(last, last_column(o)),
+                             "b_generation": gen})
+            continue
+        old = decode(blob, kind=o.kind, sensor=o.sensor, count=count, first_ts=first, last_ts=last)
+        merged = merge(old, o)
+        rewritten.append({"b_id": fid, "b_count": merged.count, "b_first_ts": first_column(merged),
+                          "b_last_ts": last_column(merged), "b_generation": gen, "b_blob": encode(merged)})
     if new_rows:
-        session.execute(insert(FactRow.__table__), [_columns(r) for r in new_rows])  # type: ignore[attr-defined]
-    if changed:
-        table = FactRow.__table__  # type: ignore[attr-defined]
-        session.execute(
-            table.update().where(table.c.id == bindparam("b_id")).values(
-                count=bindparam("count"), first_ts=bindparam("first_ts"), last_ts=bindparam("last_ts"),
-                generation=bindparam("generation"), json=bindparam("json_text")),
-            [{k: v for k, v in r.items() if k not in ("fkey", "sensor", "kind")} for r in changed])
-    out.new, out.updated = len(new_rows), len(changed)
-    return out
-
-
-def _columns(row: dict[str, object]) -> dict[str, object]:
-    out = dict(row)
-    out["json"] = out.pop("json_text")
+        session.execute(_INSERT, new_rows)
+    if counters:
+        session.execute(_UPDATE_COUNTERS, counters)
+    if rewritten:
+        session.execute(_UPDATE_ALL, rewritten)
+    out.new, out.updated = len(new_rows), len(counters) + len(rewritten)
     return out
 
 
 def fact_json(o: Observation) -> str:
-    """The stored JSON of a fact: fields that differ from their default, `kind` first (as the raw rows)."""
+    """The JSON of a record as raw rows keep it: fields that differ from their default, `kind` first."""
     body = o.__pydantic_serializer__.to_json(o, exclude_defaults=True).decode()
     return f'{{"kind":"{o.kind}",{body[1:]}' if len(body) > 2 else f'{{"kind":"{o.kind}"}}'
 
@@ -246,17 +265,18 @@ def iter_facts(session: Session, *, kinds: Sequence[str] | None = None, since: i
     """Stored facts (optionally of some kinds, or changed after generation `since`), page by page by id."""
     last = 0
     while True:
-        query = select(col(FactRow.id), col(FactRow.json_text)).where(col(FactRow.id) > last)
+        query = select(_FACT.c.id, _FACT.c.kind, _FACT.c.sensor, _FACT.c["count"], _FACT.c.first_ts,
+                       _FACT.c.last_ts, _FACT.c.blob).where(_FACT.c.id > last)
         if kinds:
-            query = query.where(col(FactRow.kind).in_(list(kinds)))
+            query = query.where(_FACT.c.kind.in_(list(kinds)))
         if since:
-            query = query.where(col(FactRow.generation) > since)
-        rows = session.execute(query.order_by(col(FactRow.id)).limit(batch)).all()
+            query = query.where(_FACT.c.generation > since)
+        rows = session.execute(query.order_by(_FACT.c.id).limit(batch)).all()
         if not rows:
             return
         last = rows[-1][0]
-        for _, text in rows:
-            yield parse_observation(text)
+        for _, kind, sensor, count, first, last_ts, blob in rows:
+            yield decode(blob, kind=kind, sensor=sensor, count=count, first_ts=first, last_ts=last_ts)
 
 
 def count_facts(session: Session) -> dict[str, tuple[int, int]]:
@@ -267,8 +287,13 @@ def count_facts(session: Session) -> dict[str, tuple[int, int]]:
 
 
 def newest_packet_ts(session: Session) -> float | None:
-    """Packet time of the newest fact (the store's "now" for retention and silence windows)."""
-    value = session.execute(select(func.max(FactRow.last_ts))).scalar()
+    """Packet time of the newest fact (the store's "now" for retention and silence windows).
+
+    Read from the sensors' status, which every fact write updates in the same transaction with the
+    same times (store_batch), rather than from the facts, whose `last_ts` is not indexed."""
+    value = session.execute(select(func.max(SensorStatus.last_packet_ts))).scalar()
+    if value is None:  # a store written before sensor status existed, or by hand
+        value = session.execute(select(func.max(FactRow.last_ts))).scalar()
     return float(value) if value is not None else None
 
 

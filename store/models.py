@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -32,20 +32,22 @@ class ObservationRow(SQLModel, table=True):
 class FactRow(SQLModel, table=True):
     """One fact (collector.facts): an observation merged with every identical one, upserted with a count.
 
-    `json` holds the merged record (first evidence pointer, summed counters, first and last time);
-    `generation` is the store generation of its last change, so a reader can take what changed since.
+    `fkey` is the fact key as a 64-bit integer and `blob` the rest of the merged record (first evidence
+    pointer, summed counters) compressed (store.factblob); `generation` is the store generation of its
+    last change, so a reader can take what changed since.  Indexed: the key (upserts), `kind` (readers
+    of one kind) and `generation` (readers of what changed); nothing else is looked up by value.
     """
 
     __tablename__ = "fact"
     id: int | None = Field(default=None, primary_key=True)
-    fkey: str = Field(max_length=32, sa_column_kwargs={"unique": True})
-    sensor: str = Field(default="", index=True, max_length=128)
+    fkey: int = Field(sa_column=Column("fkey", BigInteger, nullable=False, unique=True, index=True))
+    sensor: str = Field(default="", max_length=128)
     kind: str = Field(index=True, max_length=32)
     count: int = 1
     first_ts: float = 0.0
-    last_ts: float = Field(default=0.0, index=True)
+    last_ts: float = 0.0
     generation: int = Field(default=0, index=True)
-    json_text: str = Field(sa_column=Column("json", Text, nullable=False))
+    blob: bytes = Field(sa_column=Column("blob", LargeBinary, nullable=False))
 
 
 class StoreState(SQLModel, table=True):
