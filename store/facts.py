@@ -5,10 +5,10 @@ Every writer (a replay, a live capture, a central's ingest) goes through `store_
 batch's records are merged per fact (collector.facts) and upserted into the `fact` table with
 their count and first/last time, so the store grows with what is new on the network, not with
 frames.  A row holds its key as a 64-bit integer and the rest of the record compressed beside
-its columns (store.factblob).  Each write bumps the store `generation` first, in the same transaction: it takes the
-write lock at once (SQLite: a RESERVED lock, waited for with the busy timeout; PostgreSQL: the
-row lock of `store_state`), so concurrent writers queue instead of losing a merge or failing,
-and readers (the analysis) know whether anything changed since they last looked.
+its columns (store.factblob).  Each write bumps the store `generation` first, in the same
+transaction: it takes the write lock at once (SQLite: a RESERVED lock, waited for with the busy
+timeout; PostgreSQL: the row lock of `store_state`), so concurrent writers queue instead of
+losing a merge or failing, and readers (the analysis) know whether anything changed since they last looked.
 
 Raw observation rows are kept only when a retention is set (`raw_retention_days`), and
 `purge_raw` drops those older than it; the JSON-lines export keeps every record for whoever

@@ -1,8 +1,8 @@
 """Database tables (SQLModel): facts, raw observations (optional), ingest batches, sensors, devices, findings,
 sheets, audit, tokens, runs.
 
-Report records (Device, Finding, Sheet) are kept whole as JSON text in `data`,
-with the fields the API filters on copied into indexed columns.  The same code
+Report records (Device, Finding, Sheet) are kept whole as JSON in `data` (compressed for devices and
+findings: CompressedText), with the fields the API filters on copied into indexed columns.  The same code
 runs on SQLite and PostgreSQL; the alembic revision in store/migrations creates
 exactly these tables.
 """
@@ -10,13 +10,34 @@ exactly these tables.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 
-from sqlalchemy import BigInteger, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class CompressedText(TypeDecorator[str]):
+    """Text stored zlib-compressed (the stream's first byte, 0x78, names the format), read back as text.
+
+    Device and finding records are JSON of a few kilobytes (peer lists, evidence, recommendations
+    naming hundreds of MACs) that compress 3 to 4 times, and were most of the store once facts were
+    compact.  Readers and writers keep handling `str`; nothing queries inside them in SQL
+    (store.records filters findings by device after reading them).
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else zlib.compress(value.encode(), 6)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else zlib.decompress(value).decode()
 
 
 class ObservationRow(SQLModel, table=True):
@@ -106,7 +127,7 @@ class DeviceRow(SQLModel, table=True):
     service: str = Field(default="it", max_length=16)
     sheet_id: str | None = Field(default=None, max_length=64)
     sensors: str = Field(default="[]", sa_column=Column("sensors", Text, nullable=False))
-    data: str = Field(sa_column=Column("data", Text, nullable=False))
+    data: str = Field(sa_column=Column("data", CompressedText, nullable=False))
 
 
 class FindingRow(SQLModel, table=True):
@@ -127,7 +148,7 @@ class FindingRow(SQLModel, table=True):
     first_seen: float | None = None
     last_seen: float | None = None
     occurrences: int = 1
-    data: str = Field(sa_column=Column("data", Text, nullable=False))
+    data: str = Field(sa_column=Column("data", CompressedText, nullable=False))
 
 
 class SheetRow(SQLModel, table=True):

@@ -70,3 +70,41 @@ def test_the_compact_facts_migration_converts_rows_both_ways(fresh_db_url: str) 
     assert _canonical(back) == _canonical([merge(o, o) if id(o) in doubled else o for o in facts])
     assert all(key == fact_key(o) and len(key) == 32 for (key, _, _), o in zip(rows, back, strict=True))
     assert all(count == o.count for (_, _, count), o in zip(rows, back, strict=True))
+
+
+DEVICE = json.dumps({"mac": "00:09:fb:20:00:10", "peers": [f"10.0.{i // 250}.{i % 250}" for i in range(400)]})
+FINDING = json.dumps({"id": "MT-1", "rule": "flat-network", "severity": "high", "title": "t", "service": "it",
+                      "subject": "00:09:fb:20:00:10",
+                      "recommendation": ", ".join(f"00:1b:3f:00:{i:02x}:01" for i in range(200))})
+
+
+def test_device_and_finding_records_are_compressed_both_ways(fresh_db_url: str) -> None:
+    from store.models import DeviceRow, FindingRow
+    from store.records import list_findings
+
+    upgrade(fresh_db_url, "0008_sheet_origin")
+    engine = make_engine(fresh_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(
+                "INSERT INTO device (mac, ips, role, connection, is_dm, service, sensors, data) VALUES "
+                "('00:09:fb:20:00:10', '', 'unknown', 'unknown', FALSE, 'it', '[]', :d)"), {"d": DEVICE})
+            conn.execute(sqlalchemy.text(
+                "INSERT INTO finding (id, rule, severity, severity_rank, status, active, service, occurrences,"
+                " data) VALUES ('MT-1', 'flat-network', 'high', 3, 'open', TRUE, 'it', 1, :d)"), {"d": FINDING})
+        upgrade(fresh_db_url, "0009_compact_facts")
+        with Session(engine) as session:
+            device, finding = session.get(DeviceRow, "00:09:fb:20:00:10"), session.get(FindingRow, "MT-1")
+            assert device is not None and finding is not None
+            assert (device.data, finding.data) == (DEVICE, FINDING)
+            assert list_findings(session, device="00:09:FB:20:00:10")[1] == 1
+            assert list_findings(session, device="00:09:fb:20:00:11")[1] == 0
+        with engine.connect() as conn:
+            raw = conn.execute(sqlalchemy.text("SELECT data FROM finding")).scalar_one()
+        assert bytes(raw)[:1] == b"\x78" and len(raw) * 3 < len(FINDING)  # zlib, and much smaller
+        command.downgrade(alembic_config(fresh_db_url), "0008_sheet_origin")
+        with engine.connect() as conn:
+            assert conn.execute(sqlalchemy.text("SELECT data FROM device")).scalar_one() == DEVICE
+            assert conn.execute(sqlalchemy.text("SELECT data FROM finding")).scalar_one() == FINDING
+    finally:
+        engine.dispose()

@@ -8,7 +8,8 @@ one of the record as parsed: records the collector builds without validation can
 fields in another order and so key differently, so after a downgrade such facts may be stored
 again beside their converted rows (counted twice as facts, not lost).  The indexes on
 `sensor` and `last_ts` go: no query looks a fact up by them (store.facts.newest_packet_ts reads the
-sensors' status instead).
+sensors' status instead).  The JSON of devices and findings is stored zlib-compressed as well
+(store.models.CompressedText).
 
 Revision ID: 0009_compact_facts
 Revises: 0008_sheet_origin
@@ -16,6 +17,7 @@ Revises: 0008_sheet_origin
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,22 +33,41 @@ depends_on = None
 PAGE = 2000
 
 
-def _pages(query: str) -> Iterator[list[Any]]:
-    """Rows of `query` (first column the id, `:last` its lower bound) page by page, so memory stays flat."""
+def _pages(query: str, key: str, start: object) -> Iterator[list[Any]]:
+    """Rows of `query` (first column `key`, `:last` its lower bound) page by page, so memory stays flat."""
     bind = op.get_bind()
-    last = 0
+    last = start
     while True:
-        rows = list(bind.execute(sa.text(query + " ORDER BY id LIMIT :n"), {"last": last, "n": PAGE}))
+        rows = list(bind.execute(sa.text(f"{query} ORDER BY {key} LIMIT :n"), {"last": last, "n": PAGE}))
         if not rows:
             return
         last = rows[-1][0]
         yield rows
 
 
-def _convert(query: str, update: str, row: Callable[[Any], dict[str, Any]]) -> None:
+def _convert(query: str, update: str, row: Callable[[Any], dict[str, Any]], key: str = "id",
+             start: object = 0) -> None:
     bind = op.get_bind()
-    for rows in _pages(query):
+    for rows in _pages(query, key, start):
         bind.execute(sa.text(update), [row(r) for r in rows])
+
+
+RECORDS = (("device", "mac"), ("finding", "id"))
+"""Tables whose `data` JSON becomes compressed (store.models.CompressedText), with their primary key."""
+
+
+def _records(new_type: sa.types.TypeEngine[Any], convert: Callable[[Any], Any]) -> None:
+    """Rewrite `data` of each of RECORDS as `new_type` (converted by `convert`) through a column beside it."""
+    for table, key in RECORDS:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("data_new", new_type, nullable=True))
+        _convert(f"SELECT {key}, data FROM {table} WHERE {key} > :last",
+                 f"UPDATE {table} SET data_new = :d WHERE {key} = :k",
+                 lambda r: {"k": r[0], "d": convert(r[1])}, key=key, start="")
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("data")
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column("data_new", new_column_name="data", existing_type=new_type, nullable=False)
 
 
 def upgrade() -> None:
@@ -73,6 +94,7 @@ def upgrade() -> None:
         batch_op.alter_column("blob", existing_type=sa.LargeBinary(), nullable=False)
     with op.batch_alter_table("fact", schema=None) as batch_op:
         batch_op.create_index("ix_fact_fkey", ["fkey"], unique=True)
+    _records(sa.LargeBinary(), lambda text: zlib.compress(text.encode(), 6))
 
 
 def downgrade() -> None:
@@ -80,6 +102,7 @@ def downgrade() -> None:
     from store.factblob import decode
     from store.facts import fact_json
 
+    _records(sa.Text(), lambda data: zlib.decompress(data).decode())
     with op.batch_alter_table("fact", schema=None) as batch_op:
         batch_op.add_column(sa.Column("fkey_hex", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
         batch_op.add_column(sa.Column("json", sa.Text(), nullable=True))
