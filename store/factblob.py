@@ -104,7 +104,7 @@ def key64(fact_key: str) -> int:
 
 def first_column(o: Observation) -> float:
     """The `first_ts` column of a record (collector.facts.first_seen)."""
-    first = getattr(o, "first_ts", None)
+    first = o.__dict__.get("first_ts")  # not getattr: a miss on a pydantic model raises, slowly
     return o.ts if first is None else min(o.ts, first)
 
 
@@ -115,11 +115,12 @@ def last_column(o: Observation) -> float:
 
 def encode(o: Observation) -> bytes:
     """The blob of a record (module docstring); the columns are taken from the record by the caller."""
-    first = first_column(o)
+    first_field = o.__dict__.get("first_ts")
+    first = o.ts if first_field is None else min(o.ts, first_field)
     flags = 0
     if o.ts == first:
         flags |= F_TS
-    if getattr(o, "first_ts", None) == first:
+    if first_field == first:
         flags |= F_FIRST
     if o.last_ts is None:
         flags |= F_LAST_NONE_SINGLE if o.count == 1 else F_LAST_NONE
