@@ -18,6 +18,7 @@ wants them all.  A (sensor, seq) batch is stored once: a retry is acknowledged, 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -170,16 +171,32 @@ class _Upserted:
 
 
 _FACT = FactRow.__table__  # type: ignore[attr-defined]
-# Statements built once: SQLAlchemy compiles each once per engine and dialect, and a batch only binds rows.
+# Statements built once: SQLAlchemy compiles the lookup once per engine and dialect.
 _SELECT_KNOWN = (select(_FACT.c.id, _FACT.c.fkey, _FACT.c["count"], _FACT.c.first_ts, _FACT.c.last_ts,
                         _FACT.c.blob)
                  .where(_FACT.c.fkey.in_(bindparam("keys", expanding=True))))
-_INSERT = insert(_FACT)
-_UPDATE_COUNTERS = _FACT.update().where(_FACT.c.id == bindparam("b_id")).values(
-    count=bindparam("b_count"), last_ts=bindparam("b_last_ts"), generation=bindparam("b_generation"))
-_UPDATE_ALL = _FACT.update().where(_FACT.c.id == bindparam("b_id")).values(
-    count=bindparam("b_count"), first_ts=bindparam("b_first_ts"), last_ts=bindparam("b_last_ts"),
-    generation=bindparam("b_generation"), blob=bindparam("b_blob"))
+# The writes of many rows go to the driver as they are (tuples, SQL text): SQLAlchemy's per-row parameter
+# processing cost as much as the database work for a batch of new facts.
+_INSERT = ("INSERT INTO fact (fkey, sensor, kind, count, first_ts, last_ts, generation, blob) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_UPDATE_COUNTERS = "UPDATE fact SET count = ?, last_ts = ?, generation = ? WHERE id = ?"
+_UPDATE_ALL = "UPDATE fact SET count = ?, first_ts = ?, last_ts = ?, generation = ?, blob = ? WHERE id = ?"
+
+
+@functools.cache
+def _for_driver(sql: str, paramstyle: str) -> str:
+    """`sql` with the driver's placeholders (qmark for sqlite3, format for psycopg)."""
+    if paramstyle == "qmark":
+        return sql
+    if paramstyle in ("format", "pyformat"):
+        return sql.replace("?", "%s")
+    raise RuntimeError(f"unsupported DB-API paramstyle {paramstyle!r} (medtap runs on SQLite and PostgreSQL)")
+
+
+def _write_many(session: Session, sql: str, rows: list[tuple[object, ...]]) -> None:
+    if rows:
+        conn = session.connection()
+        conn.exec_driver_sql(_for_driver(sql, conn.dialect.paramstyle), rows)
 
 
 def _upsert(session: Session, facts: dict[str, Observation], gen: int) -> _Upserted:
@@ -201,31 +218,25 @@ def _upsert(session: Session, facts: dict[str, Observation], gen: int) -> _Upser
         for fid, fkey, count, first, last, blob in session.execute(
                 _SELECT_KNOWN, {"keys": keys[start:start + IN_CHUNK]}):
             stored[fkey] = (fid, count, first, last, blob)
-    new_rows: list[dict[str, object]] = []
-    counters: list[dict[str, object]] = []
-    rewritten: list[dict[str, object]] = []
+    new_rows: list[tuple[object, ...]] = []
+    counters: list[tuple[object, ...]] = []
+    rewritten: list[tuple[object, ...]] = []
     for fkey, o in by_key.items():
         hit = stored.get(fkey)
         if hit is None:
-            new_rows.append({"fkey": fkey, "sensor": o.sensor, "kind": o.kind, "count": o.count,
-                             "first_ts": first_column(o), "last_ts": last_column(o), "generation": gen,
-                             "blob": encode(o)})
+            new_rows.append((fkey, o.sensor, o.kind, o.count, first_column(o), last_column(o), gen,
+                             encode(o)))
             continue
         fid, count, first, last, blob = hit
         if o.kind not in SUMMED and o.ts > first and counters_only(blob):
-            counters.append({"b_id": fid, "b_count": count + o.count, "b_last_ts": max(last, last_column(o)),
-                             "b_generation": gen})
+            counters.append((count + o.count, max(last, last_column(o)), gen, fid))
             continue
         old = decode(blob, kind=o.kind, sensor=o.sensor, count=count, first_ts=first, last_ts=last)
         merged = merge(old, o)
-        rewritten.append({"b_id": fid, "b_count": merged.count, "b_first_ts": first_column(merged),
-                          "b_last_ts": last_column(merged), "b_generation": gen, "b_blob": encode(merged)})
-    if new_rows:
-        session.execute(_INSERT, new_rows)
-    if counters:
-        session.execute(_UPDATE_COUNTERS, counters)
-    if rewritten:
-        session.execute(_UPDATE_ALL, rewritten)
+        rewritten.append((merged.count, first_column(merged), last_column(merged), gen, encode(merged), fid))
+    _write_many(session, _INSERT, new_rows)
+    _write_many(session, _UPDATE_COUNTERS, counters)
+    _write_many(session, _UPDATE_ALL, rewritten)
     out.new, out.updated = len(new_rows), len(counters) + len(rewritten)
     return out
 

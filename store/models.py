@@ -21,6 +21,14 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class Blob(LargeBinary):
+    """Bytes handed to the driver as they are: sqlite3 and psycopg take `bytes`, and LargeBinary's own
+    bind processor (a wrapper object per value) cost a tenth of a fact upsert."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
 class CompressedText(TypeDecorator[str]):
     """Text stored zlib-compressed (the stream's first byte, 0x78, names the format), read back as text.
 
@@ -68,7 +76,7 @@ class FactRow(SQLModel, table=True):
     first_ts: float = 0.0
     last_ts: float = 0.0
     generation: int = Field(default=0, index=True)
-    blob: bytes = Field(sa_column=Column("blob", LargeBinary, nullable=False))
+    blob: bytes = Field(sa_column=Column("blob", Blob, nullable=False))
 
 
 class StoreState(SQLModel, table=True):
