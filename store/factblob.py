@@ -28,6 +28,7 @@ import json
 import zlib
 from typing import Any
 
+from collector.facts import SUMMED
 from collector.schema import Observation, parse_observation
 
 RAW = 0
@@ -129,6 +130,10 @@ def encode(o: Observation) -> bytes:
         flags |= F_LAST_NONE_SINGLE if o.count == 1 else F_LAST_NONE
     body: bytes = o.__pydantic_serializer__.to_json(
         o, exclude_defaults=True, exclude=_EXCLUDE[bool(flags & F_TS), bool(flags & F_FIRST)])
+    return _pack(flags, body)
+
+
+def _pack(flags: int, body: bytes) -> bytes:
     deflate = _DEFLATE.copy()
     packed = deflate.compress(body) + deflate.flush()
     if len(packed) < len(body):
@@ -173,3 +178,39 @@ def decode(blob: bytes, *, kind: str, sensor: str, count: int, first_ts: float,
         head += f',"last_ts":{last_ts!r}'
     text = body(blob)
     return parse_observation(head.encode() + (b"," + text[1:] if len(text) > 2 else b"}"))
+
+
+def merge_later(blob: bytes, *, count: int, first_ts: float, last_ts: float,
+                o: Observation) -> tuple[bytes, int, float, float] | None:
+    """(blob, count, first_ts, last_ts) of a host or conversation fact once `o`, a later record of it, is
+    merged in, or None when `o` is not later than the stored record's envelope (then merge whole).
+
+    The same as collector.facts.merge (the stored envelope is kept; count, the counters of SUMMED and
+    syn_seen are added up; first and last times widened) on the blob's fields as JSON, without
+    validating the stored record and serialising it again.
+    """
+    flags = blob[1]
+    fields: dict[str, Any] = json.loads(body(blob))
+    ts = first_ts if flags & F_TS else fields.get("ts")
+    first_field = first_ts if flags & F_FIRST else fields.get("first_ts")
+    if ts is None or first_field is None or flags & F_LAST_NONE or not o.ts > ts:
+        return None
+    for name in SUMMED[o.kind]:
+        fields[name] = fields.get(name, 0) + o.__dict__[name]
+    if o.__dict__.get("syn_seen"):
+        fields["syn_seen"] = True
+    first_field = min(first_field, o.__dict__["first_ts"])
+    first = min(ts, first_field)
+    fields.pop("ts", None)
+    fields.pop("first_ts", None)
+    out_flags = 0
+    if ts == first:
+        out_flags |= F_TS
+    else:
+        fields["ts"] = ts
+    if first_field == first:
+        out_flags |= F_FIRST
+    else:
+        fields["first_ts"] = first_field
+    text = json.dumps(fields, separators=(",", ":")).encode()
+    return _pack(out_flags, text), count + o.count, first, max(last_ts, last_column(o))

@@ -30,7 +30,7 @@ from sqlmodel import Session, col
 from collector.facts import SUMMED, keyed, last_seen, merge
 from collector.schema import Observation
 from store.errors import SettingError
-from store.factblob import counters_only, decode, encode, first_column, key64, last_column
+from store.factblob import counters_only, decode, encode, first_column, key64, last_column, merge_later
 from store.models import FactRow, IngestBatch, ObservationRow, SensorStatus, SitePolicyRow, StoreState, utcnow
 
 GENERATION = "generation"
@@ -204,8 +204,9 @@ def _upsert(session: Session, facts: dict[str, Observation], gen: int) -> _Upser
 
     A known fact of a kind without summed counters, stored with an earlier envelope than the new
     record's (time moves forward: the usual case), merges into new `count` and `last_ts` columns only:
-    its blob, the first record's envelope, stays as it is (store.factblob.counters_only).  The others
-    are decoded, merged and encoded again.  The write lock is held (store_batch), so reading then
+    its blob, the first record's envelope, stays as it is (store.factblob.counters_only).  A host or
+    conversation in that case adds its counters up in the blob's JSON (store.factblob.merge_later).
+    The others are decoded, merged and encoded again.  The write lock is held (store_batch), so reading then
     writing the counters loses no concurrent update.
     """
     out = _Upserted()
@@ -228,9 +229,15 @@ def _upsert(session: Session, facts: dict[str, Observation], gen: int) -> _Upser
                              encode(o)))
             continue
         fid, count, first, last, blob = hit
-        if o.kind not in SUMMED and o.ts > first and counters_only(blob):
-            counters.append((count + o.count, max(last, last_column(o)), gen, fid))
-            continue
+        if o.kind not in SUMMED:
+            if o.ts > first and counters_only(blob):
+                counters.append((count + o.count, max(last, last_column(o)), gen, fid))
+                continue
+        else:
+            later = merge_later(blob, count=count, first_ts=first, last_ts=last, o=o)
+            if later is not None:
+                rewritten.append((later[1], later[2], later[3], gen, later[0], fid))
+                continue
         old = decode(blob, kind=o.kind, sensor=o.sensor, count=count, first_ts=first, last_ts=last)
         merged = merge(old, o)
         rewritten.append((merged.count, first_column(merged), last_column(merged), gen, encode(merged), fid))
