@@ -4,10 +4,11 @@ asked.
 Every writer (a replay, a live capture, a central's ingest) goes through `store_batch`: the
 batch's records are merged per fact (collector.facts) and upserted into the `fact` table with
 their count and first/last time, so the store grows with what is new on the network, not with
-frames.  Each write bumps the store `generation` first, in the same transaction: it takes the
-write lock at once (SQLite: a RESERVED lock, waited for with the busy timeout; PostgreSQL: the
-row lock of `store_state`), so concurrent writers queue instead of losing a merge or failing,
-and readers (the analysis) know whether anything changed since they last looked.
+frames.  A row holds its key as a 64-bit integer and the rest of the record compressed beside
+its columns (store.factblob).  Each write bumps the store `generation` first, in the same
+transaction: it takes the write lock at once (SQLite: a RESERVED lock, waited for with the busy
+timeout; PostgreSQL: the row lock of `store_state`), so concurrent writers queue instead of
+losing a merge or failing, and readers (the analysis) know whether anything changed since they last looked.
 
 Raw observation rows are kept only when a retention is set (`raw_retention_days`), and
 `purge_raw` drops those older than it; the JSON-lines export keeps every record for whoever
@@ -17,6 +18,7 @@ wants them all.  A (sensor, seq) batch is stored once: a retry is acknowledged, 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,9 +27,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session, col
 
-from collector.facts import first_seen, keyed, last_seen, merge
-from collector.schema import Observation, parse_observation
+from collector.facts import SUMMED, keyed, last_seen, merge
+from collector.schema import Observation
 from store.errors import SettingError
+from store.factblob import counters_only, decode, encode, first_column, key64, last_column, merge_later
 from store.models import FactRow, IngestBatch, ObservationRow, SensorStatus, SitePolicyRow, StoreState, utcnow
 
 GENERATION = "generation"
@@ -167,52 +170,86 @@ class _Upserted:
         return self.new + self.updated
 
 
+_FACT = FactRow.__table__  # type: ignore[attr-defined]
+# Statements built once: SQLAlchemy compiles the lookup once per engine and dialect.
+_SELECT_KNOWN = (select(_FACT.c.id, _FACT.c.fkey, _FACT.c["count"], _FACT.c.first_ts, _FACT.c.last_ts,
+                        _FACT.c.blob)
+                 .where(_FACT.c.fkey.in_(bindparam("keys", expanding=True))))
+# The writes of many rows go to the driver as they are (tuples, SQL text): SQLAlchemy's per-row parameter
+# processing cost as much as the database work for a batch of new facts.
+_INSERT = ("INSERT INTO fact (fkey, sensor, kind, count, first_ts, last_ts, generation, blob) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_UPDATE_COUNTERS = "UPDATE fact SET count = ?, last_ts = ?, generation = ? WHERE id = ?"
+_UPDATE_ALL = "UPDATE fact SET count = ?, first_ts = ?, last_ts = ?, generation = ?, blob = ? WHERE id = ?"
+
+
+@functools.cache
+def _for_driver(sql: str, paramstyle: str) -> str:
+    """`sql` with the driver's placeholders (qmark for sqlite3, format for psycopg)."""
+    if paramstyle == "qmark":
+        return sql
+    if paramstyle in ("format", "pyformat"):
+        return sql.replace("?", "%s")
+    raise RuntimeError(f"unsupported DB-API paramstyle {paramstyle!r} (medtap runs on SQLite and PostgreSQL)")
+
+
+def _write_many(session: Session, sql: str, rows: list[tuple[object, ...]]) -> None:
+    if rows:
+        conn = session.connection()
+        conn.exec_driver_sql(_for_driver(sql, conn.dialect.paramstyle), rows)
+
+
 def _upsert(session: Session, facts: dict[str, Observation], gen: int) -> _Upserted:
+    """Insert the new facts, merge the known ones (collector.facts.merge, exactly).
+
+    A known fact of a kind without summed counters, stored with an earlier envelope than the new
+    record's (time moves forward: the usual case), merges into new `count` and `last_ts` columns only:
+    its blob, the first record's envelope, stays as it is (store.factblob.counters_only).  A host or
+    conversation in that case adds its counters up in the blob's JSON (store.factblob.merge_later).
+    The others are decoded, merged and encoded again.  The write lock is held (store_batch), so reading then
+    writing the counters loses no concurrent update.
+    """
     out = _Upserted()
     if not facts:
         return out
-    keys = list(facts)
-    stored: dict[str, tuple[int, str]] = {}
+    by_key = {key64(k): o for k, o in facts.items()}
+    keys = list(by_key)
+    stored: dict[int, tuple[int, int, float, float, bytes]] = {}
     for start in range(0, len(keys), IN_CHUNK):
-        chunk = keys[start:start + IN_CHUNK]
-        for fid, fkey, text in session.execute(select(col(FactRow.id), col(FactRow.fkey),
-                                                      col(FactRow.json_text))
-                                               .where(col(FactRow.fkey).in_(chunk))):
-            stored[fkey] = (fid, text)
-    new_rows: list[dict[str, object]] = []
-    changed: list[dict[str, object]] = []
-    for fkey, o in facts.items():
+        for fid, fkey, count, first, last, blob in session.execute(
+                _SELECT_KNOWN, {"keys": keys[start:start + IN_CHUNK]}):
+            stored[fkey] = (fid, count, first, last, blob)
+    new_rows: list[tuple[object, ...]] = []
+    counters: list[tuple[object, ...]] = []
+    rewritten: list[tuple[object, ...]] = []
+    for fkey, o in by_key.items():
         hit = stored.get(fkey)
-        if hit is not None:
-            o = merge(parse_observation(hit[1]), o)
-        row = {"fkey": fkey, "sensor": o.sensor, "kind": o.kind, "count": o.count, "first_ts": first_seen(o),
-               "last_ts": last_seen(o), "generation": gen, "json_text": fact_json(o)}
         if hit is None:
-            new_rows.append(row)
+            new_rows.append((fkey, o.sensor, o.kind, o.count, first_column(o), last_column(o), gen,
+                             encode(o)))
+            continue
+        fid, count, first, last, blob = hit
+        if o.kind not in SUMMED:
+            if o.ts > first and counters_only(blob):
+                counters.append((count + o.count, max(last, last_column(o)), gen, fid))
+                continue
         else:
-            row["b_id"] = hit[0]
-            changed.append(row)
-    if new_rows:
-        session.execute(insert(FactRow.__table__), [_columns(r) for r in new_rows])  # type: ignore[attr-defined]
-    if changed:
-        table = FactRow.__table__  # type: ignore[attr-defined]
-        session.execute(
-            table.update().where(table.c.id == bindparam("b_id")).values(
-                count=bindparam("count"), first_ts=bindparam("first_ts"), last_ts=bindparam("last_ts"),
-                generation=bindparam("generation"), json=bindparam("json_text")),
-            [{k: v for k, v in r.items() if k not in ("fkey", "sensor", "kind")} for r in changed])
-    out.new, out.updated = len(new_rows), len(changed)
-    return out
-
-
-def _columns(row: dict[str, object]) -> dict[str, object]:
-    out = dict(row)
-    out["json"] = out.pop("json_text")
+            later = merge_later(blob, count=count, first_ts=first, last_ts=last, o=o)
+            if later is not None:
+                rewritten.append((later[1], later[2], later[3], gen, later[0], fid))
+                continue
+        old = decode(blob, kind=o.kind, sensor=o.sensor, count=count, first_ts=first, last_ts=last)
+        merged = merge(old, o)
+        rewritten.append((merged.count, first_column(merged), last_column(merged), gen, encode(merged), fid))
+    _write_many(session, _INSERT, new_rows)
+    _write_many(session, _UPDATE_COUNTERS, counters)
+    _write_many(session, _UPDATE_ALL, rewritten)
+    out.new, out.updated = len(new_rows), len(counters) + len(rewritten)
     return out
 
 
 def fact_json(o: Observation) -> str:
-    """The stored JSON of a fact: fields that differ from their default, `kind` first (as the raw rows)."""
+    """The JSON of a record as raw rows keep it: fields that differ from their default, `kind` first."""
     body = o.__pydantic_serializer__.to_json(o, exclude_defaults=True).decode()
     return f'{{"kind":"{o.kind}",{body[1:]}' if len(body) > 2 else f'{{"kind":"{o.kind}"}}'
 
@@ -246,17 +283,18 @@ def iter_facts(session: Session, *, kinds: Sequence[str] | None = None, since: i
     """Stored facts (optionally of some kinds, or changed after generation `since`), page by page by id."""
     last = 0
     while True:
-        query = select(col(FactRow.id), col(FactRow.json_text)).where(col(FactRow.id) > last)
+        query = select(_FACT.c.id, _FACT.c.kind, _FACT.c.sensor, _FACT.c["count"], _FACT.c.first_ts,
+                       _FACT.c.last_ts, _FACT.c.blob).where(_FACT.c.id > last)
         if kinds:
-            query = query.where(col(FactRow.kind).in_(list(kinds)))
+            query = query.where(_FACT.c.kind.in_(list(kinds)))
         if since:
-            query = query.where(col(FactRow.generation) > since)
-        rows = session.execute(query.order_by(col(FactRow.id)).limit(batch)).all()
+            query = query.where(_FACT.c.generation > since)
+        rows = session.execute(query.order_by(_FACT.c.id).limit(batch)).all()
         if not rows:
             return
         last = rows[-1][0]
-        for _, text in rows:
-            yield parse_observation(text)
+        for _, kind, sensor, count, first, last_ts, blob in rows:
+            yield decode(blob, kind=kind, sensor=sensor, count=count, first_ts=first, last_ts=last_ts)
 
 
 def count_facts(session: Session) -> dict[str, tuple[int, int]]:
@@ -267,8 +305,13 @@ def count_facts(session: Session) -> dict[str, tuple[int, int]]:
 
 
 def newest_packet_ts(session: Session) -> float | None:
-    """Packet time of the newest fact (the store's "now" for retention and silence windows)."""
-    value = session.execute(select(func.max(FactRow.last_ts))).scalar()
+    """Packet time of the newest fact (the store's "now" for retention and silence windows).
+
+    Read from the sensors' status, which every fact write updates in the same transaction with the
+    same times (store_batch), rather than from the facts, whose `last_ts` is not indexed."""
+    value = session.execute(select(func.max(SensorStatus.last_packet_ts))).scalar()
+    if value is None:  # a store written before sensor status existed, or by hand
+        value = session.execute(select(func.max(FactRow.last_ts))).scalar()
     return float(value) if value is not None else None
 
 

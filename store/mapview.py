@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -24,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from analyzer.models import CLOSED_STATUSES, SEVERITY_ORDER
 from analyzer.site import is_public
+from store.factblob import fields
 from store.models import DeviceRow, FactRow, FindingRow
 
 GroupKind = Literal["zone", "vlan", "subnet", "external", "none"]
@@ -292,11 +294,11 @@ def map_nodes(session: Session, group: str, flt: MapFilter | None = None, *, off
 
 
 def _conversations(session: Session) -> Iterable[dict[str, object]]:
-    query = select(FactRow.json_text).where(FactRow.kind == "conversation")
-    for text in session.exec(query):
+    query = select(FactRow.blob).where(FactRow.kind == "conversation")
+    for blob in session.exec(query):
         try:
-            obs = json.loads(text)
-        except ValueError:
+            obs = fields(blob)
+        except (ValueError, zlib.error):
             continue
         if isinstance(obs, dict) and obs.get("client_ip") and obs.get("server_ip"):
             yield obs

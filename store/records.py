@@ -294,12 +294,15 @@ def list_findings(session: Session, *, rule: str | None = None, severity: str | 
                           (FindingRow.active, active)):
         if value is not None:
             conds.append(col(column) == value)
+    order = (col(FindingRow.severity_rank).desc(), col(FindingRow.id))
     if device:
-        conds.append(col(FindingRow.data).contains(f'"{device.lower()}"'))
+        # the records are stored compressed (store.models.CompressedText): matched here, not in SQL
+        needle = f'"{device.lower()}"'
+        found = session.exec(select(FindingRow).where(*conds).order_by(*order))
+        hits = [r for r in found if needle in r.data]
+        return [finding_out(r) for r in hits[offset:offset + limit]], len(hits)
     total = int(session.exec(select(func.count()).select_from(FindingRow).where(*conds)).one())
-    rows = session.exec(select(FindingRow).where(*conds)
-                        .order_by(col(FindingRow.severity_rank).desc(),
-                                  col(FindingRow.id)).offset(offset).limit(limit)).all()
+    rows = session.exec(select(FindingRow).where(*conds).order_by(*order).offset(offset).limit(limit)).all()
     return [finding_out(r) for r in rows], total
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import json
 import secrets
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from analyzer.models import Device, Finding
 from analyzer.sheets import Sheet
 from api.web.mapsvg import Edge
 from api.web.session import WebSession
+from store.factblob import fields
 from store.models import DeviceRow, FactRow, RunRow, TokenRow, WebSessionRow, utcnow
 
 Notify = Callable[[dict[str, Any]], None] | None
@@ -256,12 +258,12 @@ def get_device(db: Session, mac: str) -> Device | None:
 def conversations(db: Session) -> list[Edge]:
     """Distinct conversations (client, server, port, transport) from the stored facts."""
     seen: dict[tuple[Any, ...], Edge] = {}
-    query = select(FactRow.json_text).where(FactRow.kind == "conversation").limit(MAX_ROWS * 5)
-    for text in db.exec(query):
+    query = select(FactRow.blob).where(FactRow.kind == "conversation").limit(MAX_ROWS * 5)
+    for blob in db.exec(query):
         try:
-            obs = json.loads(text)
+            obs = fields(blob)  # the conversation's fields: client and server are not columns
             key = (obs["client_ip"], obs["server_ip"], obs.get("server_port"), obs.get("transport"))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, zlib.error):
             continue
         if key not in seen or (obs.get("app") and not seen[key].app):
             seen[key] = Edge(client_ip=key[0], server_ip=key[1], server_port=key[2], transport=key[3],

@@ -47,11 +47,11 @@ def day_files(tmp: Path, day: int) -> list[Path]:
 
 
 def store_size(url: str) -> tuple[int, int]:
-    """(fact rows, bytes of their JSON): what the store holds."""
+    """(fact rows, bytes of their blobs): what the store holds."""
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            rows, size = session.execute(select(func.count(), func.coalesce(func.sum(func.length(FactRow.json_text)), 0))
+            rows, size = session.execute(select(func.count(), func.coalesce(func.sum(func.length(FactRow.blob)), 0))
                                          ).one()
     finally:
         engine.dispose()

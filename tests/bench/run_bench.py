@@ -90,16 +90,16 @@ def run_cli(pcap: Path, repeat: int = 1, workers: int | None = None) -> dict[str
     stats = report["stats"]
     frames = stats["packets"]
     store.update({f"{k}_per_frame": round(store[k] / frames, 2) if frames else None
-                  for k in ("file_bytes", "fact_json_bytes")})
+                  for k in ("file_bytes", "fact_blob_bytes")})
     store.update({f"{k}_per_million_frames": round(store[k] * 1e6 / frames) if frames else None
-                  for k in ("file_bytes", "fact_json_bytes")})
+                  for k in ("file_bytes", "fact_blob_bytes")})
     return {"frames": frames, "bytes": stats["bytes"], "seconds": elapsed, "workers": stats.get("workers") or [],
             "devices": len(report["devices"]), "findings": len(report["findings"]), "store": store,
             "child_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
 
 
 def store_size(db: Path) -> dict[str, Any]:
-    """What a replay left on disk: the SQLite file (with its WAL, if any) and the facts' JSON in it.
+    """What a replay left on disk: the SQLite file (with its WAL, if any) and the fact blobs in it.
 
     The store should grow with what is new on the network, not with frames (target: at most
     20 bytes of store a frame on the mix); sizes are read before sqlite3 opens the file (it adds a -shm).
@@ -108,9 +108,9 @@ def store_size(db: Path) -> dict[str, Any]:
 
     file_bytes = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
     with sqlite3.connect(db) as conn:
-        json_bytes, facts, observations = conn.execute(
-            "SELECT coalesce(sum(length(json)), 0), count(*), coalesce(sum(count), 0) FROM fact").fetchone()
-    return {"file_bytes": file_bytes, "fact_json_bytes": int(json_bytes), "facts": int(facts),
+        blob_bytes, facts, observations = conn.execute(
+            "SELECT coalesce(sum(length(blob)), 0), count(*), coalesce(sum(count), 0) FROM fact").fetchone()
+    return {"file_bytes": file_bytes, "fact_blob_bytes": int(blob_bytes), "facts": int(facts),
             "observations": int(observations)}
 
 
@@ -420,8 +420,8 @@ def extra_table(results: dict[str, dict[str, Any]], central: dict[str, Any] | No
         if store:
             rows.append(f"store after {name}: SQLite file {store['file_bytes'] / 1e6:.1f} MB = "
                         f"{store['file_bytes_per_frame']} bytes/frame ({store['file_bytes_per_million_frames'] / 1e6:.1f}"
-                        f" MB per million frames); facts JSON {store['fact_json_bytes'] / 1e6:.1f} MB = "
-                        f"{store['fact_json_bytes_per_frame']} bytes/frame; {store['facts']:,} facts for "
+                        f" MB per million frames); fact blobs {store['fact_blob_bytes'] / 1e6:.1f} MB = "
+                        f"{store['fact_blob_bytes_per_frame']} bytes/frame; {store['facts']:,} facts for "
                         f"{store['observations']:,} observations (target <= 20 bytes/frame)")
     flush = results.get("medtap-analysis-per-flush", {})
     if flush.get("analyses"):

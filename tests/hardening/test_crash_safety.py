@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from collector.schema import parse_observation
+from store.factblob import decode
 from tests.hardening.test_table_caps import write_flood
 
 DISTINCT = 300  # sources; each 10 s flush period emits DISTINCT hosts + DISTINCT conversations in one batch
@@ -68,9 +68,10 @@ def test_sigkill_mid_replay_keeps_committed_batches_and_a_rerun_completes(tmp_pa
 
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    rows = [r[0] for r in conn.execute("SELECT json FROM fact ORDER BY id")]
+    rows = conn.execute("SELECT blob, kind, sensor, count, first_ts, last_ts FROM fact ORDER BY id").fetchall()
     conn.close()
-    facts = [parse_observation(text) for text in rows]
+    facts = [decode(blob, kind=kind, sensor=sensor, count=count, first_ts=first, last_ts=last)
+             for blob, kind, sensor, count, first, last in rows]
     kept = sum(o.count for o in facts)
     assert kept >= seen > 0
     assert kept < FRAMES  # it was killed mid-way, not after the end
