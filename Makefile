@@ -57,7 +57,7 @@ test: $(VENV)/.test-installed system-deps
 samples: $(VENV)/.test-installed
 	$(BIN)/python pcaps/make_samples.py
 
-# per rule precision/recall on every demo hospital (pcaps/demo, pcaps/demo2), then the real captures if that
+# per rule precision/recall on every demo hospital (pcaps/demo, pcaps/demo2, pcaps/demo3), then the real captures if that
 # module exists; the tables are printed even when a rule is below 0.95 (exit status 1 then)
 accuracy: $(VENV)/.test-installed
 	$(BIN)/python -m tests.accuracy.hospitals; status=$$?; \
