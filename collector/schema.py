@@ -368,7 +368,7 @@ class OsHint(Observation):
     kind: Literal["os_hint"] = "os_hint"
     mac: str | None = Field(default=None, description="MAC of the host the hint is about.")
     ip: str | None = Field(default=None, description="IP of the host the hint is about.")
-    method: str = Field(description="ttl, tcp-syn, dhcp, smb-ntlm, http-ua, ssh, ...")
+    method: str = Field(description="ttl, tcp-syn, dhcp, smb-ntlm, smb-browser, http-ua, ssh, ...")
     family: str = Field(description="OS family: Windows, Linux, macOS, iOS, Android, embedded, ...")
     version: str | None = Field(default=None, description="OS version, e.g. XP, 7, 10, 2.6.")
     confidence: float = Field(description="0..1.")

@@ -120,8 +120,29 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[OsHint]:
     ]
 
 
+WINDOWS_10_CLIENT_BUILDS = frozenset({10240, 10586, 15063, 16299, 17134, 18362, 18363, 19041, 19042, 19043,
+                                      19044, 19045})
+"""Windows 10 builds that no Windows Server shares (14393 is also Server 2016, 17763 Server 2019)."""
+WINDOWS_SERVER_ONLY_BUILDS = {20348: "Server 2022"}
+WINDOWS_SHARED_BUILDS = frozenset({14393, 17763, 26100})
+"""Builds of both a client and a server release (26100: Windows 11 24H2 and Server 2025): NTLM cannot tell
+them apart, so the version stays generic and no end-of-support date is assumed."""
+
+
 def ntlm_os(major: int, minor: int, build: int) -> tuple[str, str | None]:
-    """(family, version) from an NTLMSSP version structure."""
+    """(family, version) from an NTLMSSP version structure (MS-NLMP 2.2.2.10) or a browser announcement.
+
+    Windows 10, 11 and Server 2016+ all say 10.0: the build tells them apart where only one release has
+    it, and is kept in the version ("10 (build 19045)") so the end-of-support table finds the release.
+    """
+    if major == 10 and minor == 0 and build:
+        if build in WINDOWS_SERVER_ONLY_BUILDS:
+            return "Windows", f"{WINDOWS_SERVER_ONLY_BUILDS[build]} (build {build})"
+        if build in WINDOWS_10_CLIENT_BUILDS:
+            return "Windows", f"10 (build {build})"
+        if build >= 22000 and build not in WINDOWS_SHARED_BUILDS:
+            return "Windows", f"11 (build {build})"
+        return "Windows", f"{NTLM_VERSIONS[(10, 0)]} (build {build})"
     if major in (5, 6, 10):
         return "Windows", NTLM_VERSIONS.get((major, minor), f"{major}.{minor}")
     return "unknown", f"{major}.{minor}.{build}"

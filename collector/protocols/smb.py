@@ -297,6 +297,33 @@ def netbeui_user_data(llc: bytes) -> bytes | None:
     return llc[pos + length :]
 
 
+BROWSE_MAILSLOT = b"\\MAILSLOT\\BROWSE\x00"
+HOST_ANNOUNCEMENTS = frozenset({0x01, 0x0F})  # HostAnnouncement, LocalMasterAnnouncement (MS-BRWS 2.2)
+SV_TYPE_SERVER_UNIX = 0x00000800  # MS-RAP 5.1.1: a Unix/Samba server (its OS version fields are a setting)
+
+
+def browser_os(msg: bytes) -> tuple[int, int, int] | None:
+    """(OS major, OS minor, server type) of an SMB1 Transaction to \\MAILSLOT\\BROWSE carrying a host or local
+    master announcement (MS-BRWS 2.2.1 and 2.2.6), None for any other message.
+
+    The announcement states the sender's own OS version (5.1 for XP, 6.1 for 7...): a Windows host that
+    speaks no SMB2 and no NTLM on the wire still says what it runs, every 12 minutes.
+    """
+    if len(msg) < 33 or msg[4] != 0x25 or msg[9] & 0x80 or msg[32] < 14:  # Transaction request, 14+ words
+        return None
+    words = 33
+    data_count, data_offset = struct.unpack_from("<HH", msg, words + 2 * 11)
+    setup = msg[words + 2 * 13]
+    bytes_at = words + 2 * msg[32] + 2
+    if not msg[bytes_at:].startswith(BROWSE_MAILSLOT) and not msg[bytes_at + 1:].startswith(BROWSE_MAILSLOT):
+        return None  # another mailslot (the name may follow one pad byte)
+    data = msg[data_offset:data_offset + data_count]
+    if setup > 4 or len(data) < 28 or data[0] not in HOST_ANNOUNCEMENTS:
+        return None
+    (server_type,) = struct.unpack_from("<I", data, 24)
+    return data[22], data[23], server_type
+
+
 def _smb1_record(pkt: Packet, msg: bytes | None) -> list[Observation]:
     if msg is None or msg[:4] != SMB1:
         return []
@@ -304,8 +331,20 @@ def _smb1_record(pkt: Packet, msg: bytes | None) -> list[Observation]:
         raise IndexError("smb1: header truncated")
     acc: dict[str, Any] = {"offered": [], "chosen": None, "smb1": False}
     _smb1(msg, acc)
-    return [SmbObs(**pkt.envelope(), dialects_offered=tuple(acc["offered"]), dialect_chosen=acc["chosen"],
-                   smb1=True)]
+    out: list[Observation] = [SmbObs(**pkt.envelope(), dialects_offered=tuple(acc["offered"]),
+                                     dialect_chosen=acc["chosen"], smb1=True)]
+    announced = browser_os(msg)
+    if announced is not None:
+        major, minor, server_type = announced
+        if server_type & SV_TYPE_SERVER_UNIX:
+            family, version = "Unix", None  # Samba announces a configurable version, not its OS
+        else:
+            family, version = oshint.ntlm_os(major, minor, 0)
+        if family == "unknown":  # 4.x: Windows 9x/NT 4 or a Samba default; nothing the OS tables know
+            return out
+        out.append(OsHint(**pkt.envelope(), mac=pkt.src_mac, ip=pkt.src_ip, method="smb-browser",
+                          family=family, version=version, confidence=0.6))
+    return out
 
 
 def datagram_decode(pkt: Packet, ctx: DecodeContext) -> list[Observation]:

@@ -92,11 +92,6 @@ HOSPITALS = (
         REPO / "pcaps" / "demo3",
         False,
         _listed_devices(REPO / "pcaps" / "demo3"),
-        known_misses={
-            "obsolete-os": "the NTLM build is decoded (10.0.19045, Windows 10 22H2, ended 2025-10-14) but "
-            "the OS hint keeps only 'Windows 10/11/2016+', so the per-build end-of-life rows are never "
-            "reached; an SMB1 browser host announcement's OS version (6.1) is not an OS hint",
-        },
     ),
 )
 

@@ -55,7 +55,12 @@ def test_decode_is_about_the_syn_sender() -> None:
 def test_ntlm_and_user_agent_tables() -> None:
     assert oshint.ntlm_os(5, 1, 2600) == ("Windows", "XP")
     assert oshint.ntlm_os(6, 1, 7601) == ("Windows", "7")
-    assert oshint.ntlm_os(10, 0, 19041) == ("Windows", "10/11/2016+")
+    assert oshint.ntlm_os(10, 0, 19045) == ("Windows", "10 (build 19045)")  # 22H2: no server has it
+    assert oshint.ntlm_os(10, 0, 22631) == ("Windows", "11 (build 22631)")
+    assert oshint.ntlm_os(10, 0, 20348) == ("Windows", "Server 2022 (build 20348)")
+    assert oshint.ntlm_os(10, 0, 17763) == ("Windows", "10/11/2016+ (build 17763)")  # 1809 or Server 2019
+    assert oshint.ntlm_os(10, 0, 26100) == ("Windows", "10/11/2016+ (build 26100)")  # 11 24H2 or Server 2025
+    assert oshint.ntlm_os(10, 0, 0) == ("Windows", "10/11/2016+")
     assert oshint.ntlm_os(3, 2, 1) == ("unknown", "3.2.1")
     assert oshint.ua_os("Mozilla/5.0 (Windows NT 6.1; WOW64)") == ("Windows", "7")
     assert oshint.ua_os("Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X)") == ("iOS", "17")

@@ -80,7 +80,7 @@ def test_real_smb3_ntlm() -> None:
         "WS2016",
         "10.0.14393",
     )
-    assert any(o.kind == "os_hint" and o.version == "10/11/2016+" for o in out)
+    assert any(o.kind == "os_hint" and o.version == "10/11/2016+ (build 14393)" for o in out)  # 1607 or 2016
 
 
 OSX_PROBE_CONNECTION = (
@@ -178,3 +178,37 @@ def test_netbeui_frames() -> None:
     bad_length = dgm[:3] + b"\x0e\x00" + dgm[5:]
     with pytest.raises(ValueError):
         smb.netbeui_user_data(bad_length)
+
+
+@pytest.mark.parametrize(("name", "hints"), [
+    # what Wireshark's browser dissector shows of the host and local master announcements (os_major, os_minor,
+    # server_type): 4.0 without SV_TYPE_NT says nothing a table knows, 5.1 is XP, 6.1 is 7
+    ("arkime-nbns.pcap", {}),
+    ("tcpdump-eapon1.pcap", {("169.254.67.194", "XP"): 2, ("192.168.1.249", "XP"): 1}),
+    ("ndpi-netbios.pcap", {("10.0.5.9", "7"): 1, ("10.0.5.93", "7"): 1}),
+])
+def test_real_browser_announcements_give_os_hints(name: str, hints: dict[tuple[str, str], int]) -> None:
+    from collections import Counter
+
+    out = [o for o in observations(real_pcap(name), smb.DETECTORS) if o.kind == "os_hint"]
+    assert all(o.method == "smb-browser" and o.family == "Windows" for o in out)
+    assert Counter((o.ip, o.version) for o in out) == Counter(hints)
+
+
+def test_a_samba_announcement_is_not_a_windows_version() -> None:
+    """SV_TYPE_SERVER_UNIX: Samba announces a configured version (often 6.1), not its OS."""
+    (xp,) = [o for o in observations(real_pcap("ndpi-netbios.pcap"), smb.DETECTORS) if o.kind == "smb"][:1]
+    msg = smb.datagram_user_data(_first_browser_datagram())
+    assert msg is not None and smb.browser_os(msg) == (6, 1, 0x00011007)
+    at = msg.index(b"\x06\x01\x07\x10\x01\x00")  # os 6.1, then server type, little-endian
+    samba = msg[:at + 2] + (0x00011007 | smb.SV_TYPE_SERVER_UNIX).to_bytes(4, "little") + msg[at + 6:]
+    assert smb.browser_os(samba) == (6, 1, 0x00011807)
+    assert xp.smb1
+
+
+def _first_browser_datagram() -> bytes:
+    from scapy.layers.inet import UDP
+    from scapy.utils import rdpcap
+
+    return next(bytes(p[UDP].payload) for p in rdpcap(str(real_pcap("ndpi-netbios.pcap")))
+                if UDP in p and p[UDP].dport == 138)
