@@ -73,8 +73,11 @@ def _fast(cls: type[BaseModel]) -> Any:
     Same result as `cls.model_construct(**values)` at a fraction of its cost; records built
     this way are checked against the schema in tests (parse_observation round trip).
     """
-    defaults = {name: f.get_default(call_default_factory=True) for name, f in cls.model_fields.items()
-                if not f.is_required()}
+    # every field in the schema's order (required ones as placeholders the values replace): `update` keeps
+    # a key's place, so the record serialises its fields in the order a validated one does, and its
+    # fact key (collector.facts, a hash of that JSON) is the one of the same record parsed from JSON
+    defaults = {name: None if f.is_required() else f.get_default(call_default_factory=True)
+                for name, f in cls.model_fields.items()}
     new = object.__new__
     setattr_ = object.__setattr__
 

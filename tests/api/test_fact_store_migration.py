@@ -108,3 +108,33 @@ def test_device_and_finding_records_are_compressed_both_ways(fresh_db_url: str) 
             assert conn.execute(sqlalchemy.text("SELECT data FROM finding")).scalar_one() == FINDING
     finally:
         engine.dispose()
+
+
+def test_rows_of_one_fact_under_two_old_keys_become_one(fresh_db_url: str) -> None:
+    """Before 0009 the same fact could be stored under two keys (a fast-built record and the same record
+    parsed from JSON serialised their fields in another order): the upgrade keys each row from its
+    record as parsed and merges those that are one fact."""
+    facts = _demo_facts()
+    host = next(o for o in facts if o.kind == "host")
+    later = host.model_copy(update={"ts": host.ts + 100, "last_ts": last_seen(host) + 100,
+                                    "first_ts": host.first_ts + 100, "frame_no": 99})  # type: ignore[attr-defined]
+    upgrade(fresh_db_url, "0008_sheet_origin")
+    _old_rows(fresh_db_url, facts)
+    engine = make_engine(fresh_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(
+                "INSERT INTO fact (fkey, sensor, kind, count, first_ts, last_ts, generation, json) "
+                "VALUES (:k, :s, 'host', :c, :f, :l, 1, :j)"),
+                {"k": "f" * 32, "s": later.sensor, "c": later.count, "f": first_seen(later),
+                 "l": last_seen(later), "j": fact_json(later)})
+        upgrade(fresh_db_url, "0009_compact_facts")
+        with Session(engine) as session:
+            stored = list(iter_facts(session))
+    finally:
+        engine.dispose()
+    assert len(stored) == len(facts)
+    (merged,) = [o for o in stored if o.kind == "host" and fact_key(o) == fact_key(host)]
+    assert merged.count == host.count + later.count
+    assert merged.frames == host.frames + later.frames  # type: ignore[attr-defined]
+    assert last_seen(merged) == last_seen(later) and merged.ts == host.ts

@@ -2,13 +2,13 @@
 
 The `fact` table kept each record as JSON text (kind, sensor, count and times repeated from the
 columns) under a 32-hex unique key, with five indexes; it was most of the store.  Each row is
-converted here (store.factblob), both ways: the 64-bit key is the first half of the old key, and a
-downgrade computes the full key again from the record (collector.facts.fact_key).  That key is the
-one of the record as parsed: records the collector builds without validation can serialise their
-fields in another order and so key differently, so after a downgrade such facts may be stored
-again beside their converted rows (counted twice as facts, not lost).  The indexes on
-`sensor` and `last_ts` go: no query looks a fact up by them (store.facts.newest_packet_ts reads the
-sensors' status instead).  The JSON of devices and findings is stored zlib-compressed as well
+converted here (store.factblob), both ways: the key is computed again from the record as parsed
+(collector.facts.fact_key; the 64-bit key is the first half of it): before this revision a
+record the collector built without validation could serialise its fields in another order and key
+differently from the same record parsed from JSON: rows that turn out to be one fact are merged.
+The indexes on `sensor` and `last_ts` go: no query looks a fact up by them
+(store.facts.newest_packet_ts reads the sensors' status instead).  The JSON of devices and findings is
+stored zlib-compressed as well
 (store.models.CompressedText).
 
 Revision ID: 0009_compact_facts
@@ -70,7 +70,40 @@ def _records(new_type: sa.types.TypeEngine[Any], convert: Callable[[Any], Any]) 
             batch_op.alter_column("data_new", new_column_name="data", existing_type=new_type, nullable=False)
 
 
+def _expanding(name: str) -> Any:
+    return sa.bindparam(name, expanding=True)
+
+
+def _merge_same_facts(keys: dict[int, int]) -> None:
+    """Rows whose records are one fact under the key computed again (`keys`: row id -> new key) become one.
+
+    Before this revision, a record the collector built without validation could key differently from
+    the same record parsed from JSON (field order): the same fact could be stored twice.  The first
+    row keeps the merged record (collector.facts.merge); the others are deleted.
+    """
+    from collector.facts import merge
+    from collector.schema import parse_observation
+
+    groups: dict[int, list[int]] = {}
+    for row_id, key in keys.items():
+        groups.setdefault(key, []).append(row_id)
+    bind = op.get_bind()
+    for ids in (sorted(g) for g in groups.values() if len(g) > 1):
+        select = sa.text("SELECT id, json FROM fact WHERE id IN :ids").bindparams(_expanding("ids"))
+        rows = {r[0]: parse_observation(r[1]) for r in bind.execute(select, {"ids": ids})}
+        merged = rows[ids[0]]
+        for other in ids[1:]:
+            merged = merge(merged, rows[other])
+        bind.execute(sa.text("UPDATE fact SET json = :j, count = :c WHERE id = :id"),
+                     {"j": merged.model_dump_json(), "c": merged.count, "id": ids[0]})
+        bind.execute(sa.text("DELETE FROM fact WHERE id IN :ids").bindparams(_expanding("ids")),
+                     {"ids": ids[1:]})
+        for other in ids[1:]:
+            del keys[other]
+
+
 def upgrade() -> None:
+    from collector.facts import fact_key
     from collector.schema import parse_observation
     from store.factblob import encode, first_column, key64, last_column
 
@@ -78,11 +111,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("fkey64", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("blob", sa.LargeBinary(), nullable=True))
 
-    def row(r: Any) -> dict[str, Any]:
-        o = parse_observation(r[2])
-        return {"id": r[0], "k": key64(r[1]), "b": encode(o), "f": first_column(o), "l": last_column(o)}
+    # the key is computed again from the record as parsed (module docstring), then same facts merged
+    keys: dict[int, int] = {}
+    for rows in _pages("SELECT id, json FROM fact WHERE id > :last", "id", 0):
+        for r in rows:
+            keys[r[0]] = key64(fact_key(parse_observation(r[1])))
+    _merge_same_facts(keys)
 
-    _convert("SELECT id, fkey, json FROM fact WHERE id > :last",
+    def row(r: Any) -> dict[str, Any]:
+        o = parse_observation(r[1])
+        return {"id": r[0], "k": keys[r[0]], "b": encode(o), "f": first_column(o), "l": last_column(o)}
+
+    _convert("SELECT id, json FROM fact WHERE id > :last",
              "UPDATE fact SET fkey64 = :k, blob = :b, first_ts = :f, last_ts = :l WHERE id = :id", row)
     with op.batch_alter_table("fact", schema=None) as batch_op:
         batch_op.drop_index("ix_fact_sensor")
