@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,7 @@ from sqlmodel import Session, col
 
 from collector.facts import SUMMED, keyed, last_seen, merge
 from collector.schema import Observation
-from store.errors import SettingError
+from store.envsetting import number_setting
 from store.factblob import counters_only, decode, encode, first_column, key64, last_column, merge_later
 from store.models import FactRow, IngestBatch, ObservationRow, SensorStatus, SitePolicyRow, StoreState, utcnow
 
@@ -44,16 +43,7 @@ RAW_RETENTION_ENV = "MEDTAP_RAW_RETENTION_DAYS"
 
 def raw_retention_days() -> float:
     """Days of raw observation rows to keep (MEDTAP_RAW_RETENTION_DAYS; 0, the default, keeps none)."""
-    text = os.environ.get(RAW_RETENTION_ENV, "").strip()
-    if not text:
-        return 0.0
-    try:
-        days = float(text)
-    except ValueError:
-        raise SettingError(f"{RAW_RETENTION_ENV}={text!r}: not a number of days") from None
-    if days < 0:
-        raise SettingError(f"{RAW_RETENTION_ENV}={text!r}: must be 0 or more")
-    return days
+    return number_setting(RAW_RETENTION_ENV, 0.0, unit="days")
 
 
 @dataclass

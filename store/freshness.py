@@ -15,12 +15,11 @@ So in a steady state the analysis cost follows what is new on the network, not t
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.errors import SettingError
+from store.envsetting import number_setting
 
 REFRESH_ENV = "MEDTAP_REFRESH_SECONDS"
 REFRESH_DEFAULT = 60.0
@@ -28,16 +27,7 @@ REFRESH_DEFAULT = 60.0
 
 def refresh_seconds() -> float:
     """Seconds after which an analysis runs even if nothing new was stored (MEDTAP_REFRESH_SECONDS)."""
-    text = os.environ.get(REFRESH_ENV, "").strip()
-    if not text:
-        return REFRESH_DEFAULT
-    try:
-        value = float(text)
-    except ValueError:
-        raise SettingError(f"{REFRESH_ENV}={text!r}: not a number of seconds") from None
-    if value < 0:
-        raise SettingError(f"{REFRESH_ENV}={text!r}: must be 0 or more")
-    return value
+    return number_setting(REFRESH_ENV, REFRESH_DEFAULT, unit="seconds")
 
 
 @dataclass

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -34,7 +33,8 @@ from sqlmodel import Session, col, select
 from analyzer.diff import DeviceDiff, compare, in_window, profiles
 from analyzer.interventions import KINDS, InterventionRef
 from store import audit
-from store.errors import InvalidError, NotFoundError, SettingError
+from store.envsetting import number_setting
+from store.errors import InvalidError, NotFoundError
 from store.facts import bump_generation, facts_generation, newest_packet_ts
 from store.models import DeviceRow, InterventionRow
 from store.records import get_device, iter_observations, like_pattern
@@ -46,16 +46,7 @@ DEFAULT_WINDOW_HOURS = 24.0
 def window_seconds() -> float:
     """Observed traffic needed after an intervention before its verdict (MEDTAP_INTERVENTION_WINDOW_HOURS,
     default 24 h)."""
-    text = os.environ.get(WINDOW_ENV, "").strip()
-    if not text:
-        return DEFAULT_WINDOW_HOURS * 3600.0
-    try:
-        hours = float(text)
-    except ValueError:
-        raise SettingError(f"{WINDOW_ENV}={text!r}: not a number of hours") from None
-    if hours <= 0:
-        raise SettingError(f"{WINDOW_ENV}={text!r}: must be more than 0")
-    return hours * 3600.0
+    return number_setting(WINDOW_ENV, DEFAULT_WINDOW_HOURS, unit="hours", exclusive=True) * 3600.0
 
 
 @dataclass

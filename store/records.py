@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,7 @@ from sqlmodel import Session, col, delete, select
 
 from analyzer.models import SEVERITY_ORDER, Device, Finding, Report, Stats
 from collector.schema import Observation, Weird, parse_observation
-from store.errors import SettingError
+from store.envsetting import number_setting
 from store.facts import StoreResult, count_facts, iter_facts, store_batch
 from store.models import DeviceRow, FindingRow, RunRow, utcnow
 from store.schemas import FindingOut
@@ -150,11 +149,7 @@ DEFAULT_CLOSE_UNOBSERVED_DAYS = 30.0
 
 def close_unobserved_days() -> float:
     """Days without new evidence after which an open finding closes as no-longer-observed (0: never)."""
-    text = os.environ.get(CLOSE_UNOBSERVED_ENV, "").strip()
-    try:
-        return float(text) if text else DEFAULT_CLOSE_UNOBSERVED_DAYS
-    except ValueError:
-        raise SettingError(f"{CLOSE_UNOBSERVED_ENV}={text!r}: not a number of days") from None
+    return number_setting(CLOSE_UNOBSERVED_ENV, DEFAULT_CLOSE_UNOBSERVED_DAYS, unit="days")
 
 
 @dataclass

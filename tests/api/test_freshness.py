@@ -86,3 +86,25 @@ def test_a_central_skips_batches_of_known_facts(tmp_path: Path, monkeypatch) -> 
     with Session(engine) as session:
         assert "02:00:00:00:00:03" in _macs(session)
     assert analyst.gate.analyses == 2 and analyst.gate.skipped == 1
+
+
+def test_number_settings_are_refused_with_name_value_and_unit(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from store.errors import SettingError
+    from store.freshness import refresh_seconds
+    from store.interventions import window_seconds
+
+    monkeypatch.setenv("MEDTAP_REFRESH_SECONDS", "soon")
+    with pytest.raises(SettingError, match=r"MEDTAP_REFRESH_SECONDS='soon': not a number of seconds"):
+        refresh_seconds()
+    monkeypatch.setenv("MEDTAP_REFRESH_SECONDS", "-1")
+    with pytest.raises(SettingError, match="must be 0 or more"):
+        refresh_seconds()
+    monkeypatch.setenv("MEDTAP_REFRESH_SECONDS", "0")
+    assert refresh_seconds() == 0.0
+    monkeypatch.setenv("MEDTAP_INTERVENTION_WINDOW_HOURS", "0")
+    with pytest.raises(SettingError, match="must be more than 0"):
+        window_seconds()
+    monkeypatch.setenv("MEDTAP_INTERVENTION_WINDOW_HOURS", "2")
+    assert window_seconds() == 7200.0
