@@ -21,7 +21,7 @@ from typing import Any
 
 from collector import linktypes
 from collector.decode import Decoder
-from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex
+from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex, Facts
 from collector.facts import fact_key, merge
 from collector.flows import (
     C_STREAM,
@@ -121,7 +121,9 @@ class Pipeline(DeepPath):
         self.streams_refused = 0
         self.flushes = 0
         self.wifi_stations: set[bytes] = set()
-        self.repeats: dict[int, str] = {}
+        self.repeats: dict[int, tuple[str, Facts]] = {}
+        self._serial = 0
+        self.pending: dict[str, list[Any]] = {}  # fact key -> [record, repeats, first evidence, last ts]
         self.deep_repeats = 0
         self.side_effects = 0
         self._cur: Sequence[Any] = (0.0, 0, b"", 0, 0, "", 0)  # the frame being processed (weird context)
@@ -430,16 +432,58 @@ class Pipeline(DeepPath):
 
     # ------------------------------------------------------------------ output
 
-    def _add(self, records: list[Observation]) -> None:
-        """Buffer detector records as facts: a record stating a fact already buffered is merged into it."""
+    def _add(self, records: list[Observation]) -> Facts:
+        """Buffer detector records as facts: a record stating a fact already buffered is merged into it.
+
+        Returns the (fact key, record) of each record, which a repeat of the frame counts again (`_repeat`).
+        """
         facts = self.records
+        added = []
         for o in records:
-            key = fact_key(o) if self.merge_facts else str(len(facts))
+            if self.merge_facts:
+                key = fact_key(o)
+            else:  # a serial, never reused (a repeat names its record by key, across early emits too)
+                self._serial += 1
+                key = str(self._serial)
             cur = facts.get(key)
             facts[key] = o if cur is None else merge(cur, o)
+            added.append((key, o))
         if len(facts) >= BATCH_MAX:
+            self._settle_repeats()
             self._emit(list(facts.values()))
             facts.clear()
+        return tuple(added)
+
+    def _repeat(self, facts: Facts, ts: float, frame_no: int, source: str) -> None:
+        """A frame that repeats an identity already decoded this period: its facts counted once more.
+
+        A fact still buffered gets the repeat in `pending` (merged into it before the next emit, one
+        `merge` for many repeats); a fact already emitted early (BATCH_MAX) is buffered again as the
+        repeat's record (this frame's evidence), as a decode of the frame would have.
+        """
+        pending = self.pending
+        for key, record in facts:
+            if key in self.records:
+                p = pending.get(key)
+                if p is None:
+                    pending[key] = [record, 1, (ts, source, frame_no), ts]
+                else:
+                    p[1] += 1
+                    if (ts, source, frame_no) < p[2]:
+                        p[2] = (ts, source, frame_no)
+                    if ts > p[3]:
+                        p[3] = ts
+            else:
+                self._add([record.model_copy(update={"ts": ts, "frame_no": frame_no, "source": source})])
+
+    def _settle_repeats(self) -> None:
+        """Merge the pending repeats into their buffered facts (before the facts leave)."""
+        facts = self.records
+        for key, (record, n, (ts, source, frame_no), last) in self.pending.items():
+            again = record.model_copy(update={"ts": ts, "source": source, "frame_no": frame_no,
+                                              "count": n * record.count, "last_ts": last})
+            facts[key] = merge(facts[key], again)
+        self.pending.clear()
 
     def _emit(self, batch: list[Observation]) -> None:
         if batch and self.sink is not None:
@@ -449,6 +493,7 @@ class Pipeline(DeepPath):
         """Emit buffered detector records and the host/conversation records of the period."""
         self._settle_streams(final)
         self.repeats.clear()
+        self._settle_repeats()
         batch = [*self.records.values(), *self.tables.flush()]
         self.records.clear()
         if self.table_idle > 0 and self.last_ts is not None:

@@ -24,6 +24,15 @@ def _ipv4(raw: bytes) -> str:
     return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
 
 
+def identity(payload: bytes) -> bytes | None:
+    """An ARP record states its sender's binding (collector.facts leaves the target out of the fact):
+    the header, the sender and whether it is gratuitous; whom it asks for is evidence.  None for a
+    truncated frame (decoded, hence a weird)."""
+    if len(payload) < 28:
+        return None
+    return payload[:18] + (b"\x01" if payload[14:18] == payload[24:28] else b"\x00")
+
+
 def decode(pkt: Packet, ctx: DecodeContext) -> list[ArpObs]:
     """One ArpObs per Ethernet/IPv4 ARP frame."""
     htype, ptype, hlen, plen, op = HEADER.unpack_from(pkt.payload, 0)
@@ -55,6 +64,7 @@ DETECTOR = Detector(
     layer="ether",
     decode=decode,
     ethertypes=frozenset({ETHERTYPE_ARP}),
+    identity=identity,
     bpf_hint="arp",
     description="ARP request/reply: MAC-IP bindings and gratuitous announcements (RFC 826).",
 )

@@ -16,7 +16,7 @@ import struct
 from dataclasses import replace
 
 from collector.flows import _fast
-from collector.protocols.base import DecodeContext, Detector, Packet
+from collector.protocols.base import DecodeContext, Detector, Packet, after_txid
 from collector.schema import DnsAnswer, DnsObs
 
 MAX_JUMPS = 20
@@ -194,6 +194,7 @@ def _flavour(name: str, port: int, description: str) -> Detector:
     """DNS, mDNS and LLMNR share the wire format and the decoder; only the port and the label differ."""
     return Detector(
         name=name, layer="udp", decode=_decoder(name), probe=probe, ports=frozenset({port}), app=name,
+        identity=after_txid,
         bpf_hint=f"udp port {port}", description=description,
     )
 

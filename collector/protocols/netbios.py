@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from collector.protocols.base import DecodeContext, Detector, Packet
+from collector.protocols.base import DecodeContext, Detector, Packet, after_txid
 from collector.schema import NetbiosObs
 
 OPCODES = {0: "query", 5: "registration", 6: "release", 7: "wack", 8: "refresh", 9: "refresh"}
@@ -117,6 +117,7 @@ DETECTOR = Detector(
     decode=decode,
     probe=probe,
     ports=frozenset({137}),
+    identity=after_txid,
     app="netbios-ns",
     bpf_hint="udp port 137",
     description="NetBIOS name service registrations and queries (RFC 1002).",

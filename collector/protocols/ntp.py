@@ -51,6 +51,15 @@ def _refid(raw: bytes, stratum: int, src_ip: str | None) -> str | None:
     return ".".join(str(b) for b in raw)
 
 
+def identity(payload: bytes) -> bytes | None:
+    """What a record of modes 1 to 5 depends on: the first two bytes (version, mode, stratum), the
+    reference id and whether the header is valid, not the timestamps that change in every message;
+    modes 6 and 7 are decoded each time."""
+    if len(payload) < HEADER or payload[0] & 7 > 5:
+        return None
+    return payload[:2] + payload[12:16] + (b"\x01" if probe(payload) else b"\x00")
+
+
 def decode(pkt: Packet, ctx: DecodeContext) -> list[NtpObs]:
     data = pkt.payload
     if not probe(data):
@@ -69,6 +78,7 @@ DETECTOR = Detector(
     decode=decode,
     probe=probe,
     ports=frozenset({123}),
+    identity=identity,
     app="ntp",
     bpf_hint="udp port 123",
     description="NTP version, mode, stratum and reference id (RFC 5905; modes 6 and 7 named).",
