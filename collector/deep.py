@@ -65,8 +65,8 @@ REPEAT_LAYERS = frozenset({"ether", "ip", "udp"})
 TXID_DETECTORS = frozenset({"dns", "mdns", "llmnr", "netbios-ns"})
 """Detector names whose payload[0:2] is a transaction id: their identity leaves it out even without an
 `identity` function (base.after_txid)."""
-Facts = tuple[tuple[str, Observation], ...]
-"""(fact key, record) of each record a decode gave (what a repeat of its frame counts again)."""
+Facts = tuple[tuple[bytes, Observation], ...]
+"""(fact identity, record) of each record a decode gave (what a repeat of its frame counts again)."""
 MALFORMED = (struct.error, IndexError, ValueError, UnicodeDecodeError, KeyError, OverflowError)
 
 # A direction of a TCP stream prefix: [buffer, segments, first frame info, next seq, syn handled, done]

@@ -22,7 +22,7 @@ from typing import Any
 from collector import linktypes
 from collector.decode import Decoder
 from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex, Facts
-from collector.facts import fact_key, merge
+from collector.facts import identity_json, merge
 from collector.flows import (
     C_STREAM,
     C_STREAMS_LEFT,
@@ -107,7 +107,7 @@ class Pipeline(DeepPath):
         self.tables = Tables(sensor=sensor, max_conversations=max_conversations, max_hosts=max_hosts,
                              overflow=self.overflow)
         self.ctx = _Context(self)
-        self.records: dict[str, Observation] = {}  # fact key -> detector records merged (collector.facts)
+        self.records: dict[bytes, Observation] = {}  # facts.identity_json -> detector records merged
         self.weirds: dict[str, int] = {}
         self.linktypes: dict[int, int] = {}
         self.packets = 0
@@ -123,7 +123,7 @@ class Pipeline(DeepPath):
         self.wifi_stations: set[bytes] = set()
         self.repeats: dict[int, tuple[str, Facts]] = {}
         self._serial = 0
-        self.pending: dict[str, list[Any]] = {}  # fact key -> [record, repeats, first evidence, last ts]
+        self.pending: dict[bytes, list[Any]] = {}  # fact -> [record, repeats, first evidence, last ts]
         self.deep_repeats = 0
         self.side_effects = 0
         self._cur: Sequence[Any] = (0.0, 0, b"", 0, 0, "", 0)  # the frame being processed (weird context)
@@ -441,10 +441,10 @@ class Pipeline(DeepPath):
         added = []
         for o in records:
             if self.merge_facts:
-                key = fact_key(o)
+                key = identity_json(o)  # what fact_key hashes: as unique, without the hash
             else:  # a serial, never reused (a repeat names its record by key, across early emits too)
                 self._serial += 1
-                key = str(self._serial)
+                key = b"%d" % self._serial
             cur = facts.get(key)
             facts[key] = o if cur is None else merge(cur, o)
             added.append((key, o))
