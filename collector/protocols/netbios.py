@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from typing import Any
 
+from collector.flows import _fast
 from collector.protocols.base import DecodeContext, Detector, Packet, after_txid
 from collector.schema import NetbiosObs
 
@@ -64,6 +66,17 @@ def probe(payload: bytes) -> bool:
     return (flags >> 11) & 0xF in OPCODES and qd + an >= 1 and payload[12] == 32
 
 
+# Validation skipped (collector.flows._fast): every field is built here with its schema type;
+# tests/golden re-validates every record through the schema.
+_netbios_obs = _fast(NetbiosObs)
+
+
+def _envelope(pkt: Packet) -> dict[str, Any]:
+    envelope = pkt.envelope()
+    envelope["ts"] = float(envelope["ts"])
+    return envelope
+
+
 def decode(pkt: Packet, ctx: DecodeContext) -> list[NetbiosObs]:
     """One NetbiosObs per name service packet (the first name and its first NB address)."""
     msg = pkt.payload
@@ -94,10 +107,10 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[NetbiosObs]:
             status = _node_status(msg[pos : pos + rdlen])
             if status is not None:
                 name, suffix, group = status
-                return [NetbiosObs(**pkt.envelope(), op="status", name=name, suffix=suffix, group=group)]
+                return [_netbios_obs(**_envelope(pkt), op="status", name=name, suffix=suffix, group=group)]
     name, suffix = decode_name(encoded)
     op = "response" if response and opcode == 0 else OPCODES[opcode]
-    return [NetbiosObs(**pkt.envelope(), op=op, name=name, suffix=suffix, group=group, address=address)]
+    return [_netbios_obs(**_envelope(pkt), op=op, name=name, suffix=suffix, group=group, address=address)]
 
 
 def _node_status(rdata: bytes) -> tuple[str, int, bool] | None:
