@@ -36,11 +36,13 @@ already decoded into records states the same facts (collector.facts.fact_key) as
 is counted in `CaptureStats.deep_repeats` and in the `count` and `last_ts` of those facts
 (pipeline `_repeat`) instead of decoded again.  So the facts a flush emits are those a decode of
 every frame would give, evidence pointers aside (a fact keeps its earliest frame either way).
-The keys (64-bit hashes, at most `REPEAT_CAP` per period; when full, frames decode normally)
-are forgotten at every flush.  Only a decode that produced records without side effects (no
-weird counted, no inner frame re-injected) is remembered, so a tunnel's inner frames and a
-malformed frame's weirds are never skipped; TCP stream detectors are not concerned (one prefix
-per direction of a connection already).
+A repeat whose facts have left in an early batch (BATCH_MAX) is decoded again.  Memory: the
+keys (64-bit hashes, each with the 16-byte digests of its facts, ~230 bytes an entry, at most
+`REPEAT_CAP` per period; when full, frames decode normally) are forgotten at every flush; the
+records are never kept beyond their batch for a repeat (5,000 records were 12 MiB).  Only a
+decode that produced records without side effects (no weird counted, no inner frame re-injected)
+is remembered, so a tunnel's inner frames and a malformed frame's weirds are never skipped; TCP
+stream detectors are not concerned (one prefix per direction of a connection already).
 
 Any exception a decoder raises on malformed bytes (struct.error, IndexError, ValueError,
 UnicodeDecodeError, KeyError, OverflowError) becomes the weird `<detector>_malformed`; the
@@ -65,8 +67,9 @@ REPEAT_LAYERS = frozenset({"ether", "ip", "udp"})
 TXID_DETECTORS = frozenset({"dns", "mdns", "llmnr", "netbios-ns"})
 """Detector names whose payload[0:2] is a transaction id: their identity leaves it out even without an
 `identity` function (base.after_txid)."""
-Facts = tuple[tuple[bytes, Observation], ...]
-"""(fact identity, record) of each record a decode gave (what a repeat of its frame counts again)."""
+Facts = tuple[bytes, ...]
+"""The fact (16-byte digest of its identity) of each record a decode gave, which a repeat of its frame
+counts again (decoded records have a count of 1)."""
 MALFORMED = (struct.error, IndexError, ValueError, UnicodeDecodeError, KeyError, OverflowError)
 
 # A direction of a TCP stream prefix: [buffer, segments, first frame info, next seq, syn handled, done]
@@ -227,7 +230,7 @@ class DeepPath:
     def _add(self, records: list[Observation]) -> Facts:
         raise NotImplementedError
 
-    def _repeat(self, facts: Facts, ts: float, frame_no: int, source: str) -> None:
+    def _repeat(self, facts: Facts, ts: float, frame_no: int, source: str) -> bool:
         raise NotImplementedError
 
     def _packet(self, h: tuple[Any, ...], payload: bytes, ts: float, frame_no: int, source: str,
@@ -274,10 +277,9 @@ class DeepPath:
                 if ident is not None:
                     key = repeat_key(det, h, tunnel, is_wifi, ident)
                     seen = repeats.get(key)
-                    if seen is not None:
+                    if seen is not None and self._repeat(seen[1], ts, frame_no, source):
                         self.deep_repeats += 1
-                        app, facts = seen
-                        self._repeat(facts, ts, frame_no, source)
+                        app = seen[0]
                         if app and conv is not None and conv[C_APP] is None:
                             conv[C_APP] = app
                         continue
@@ -290,7 +292,8 @@ class DeepPath:
                 app = app_of(det, out)
                 if app and conv is not None and conv[C_APP] is None and det.layer != "tcp_syn":
                     conv[C_APP] = app  # an OS hint is not an application
-                if key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP:
+                if (key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP
+                        and all(o.count == 1 for o in out)):
                     repeats[key] = (app, facts)
 
     def _udp(self, c: list[Any] | None, h: tuple[Any, ...], data: bytes, ts: float, frame_no: int,

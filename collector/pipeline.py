@@ -15,6 +15,7 @@ import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from hashlib import blake2b
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ class Pipeline(DeepPath):
         self.tables = Tables(sensor=sensor, max_conversations=max_conversations, max_hosts=max_hosts,
                              overflow=self.overflow)
         self.ctx = _Context(self)
-        self.records: dict[bytes, Observation] = {}  # facts.identity_json -> detector records merged
+        self.records: dict[bytes, Observation] = {}  # fact (digest of fact_key) -> detector records merged
         self.weirds: dict[str, int] = {}
         self.linktypes: dict[int, int] = {}
         self.packets = 0
@@ -123,7 +124,7 @@ class Pipeline(DeepPath):
         self.wifi_stations: set[bytes] = set()
         self.repeats: dict[int, tuple[str, Facts]] = {}
         self._serial = 0
-        self.pending: dict[bytes, list[Any]] = {}  # fact -> [record, repeats, first evidence, last ts]
+        self.pending: dict[bytes, list[Any]] = {}  # fact -> [repeats, first evidence, last ts]
         self.deep_repeats = 0
         self.side_effects = 0
         self._cur: Sequence[Any] = (0.0, 0, b"", 0, 0, "", 0)  # the frame being processed (weird context)
@@ -435,54 +436,57 @@ class Pipeline(DeepPath):
     def _add(self, records: list[Observation]) -> Facts:
         """Buffer detector records as facts: a record stating a fact already buffered is merged into it.
 
-        Returns the (fact key, record) of each record, which a repeat of the frame counts again (`_repeat`).
+        Returns the fact of each record, which a repeat of the frame counts again (`_repeat`).
         """
         facts = self.records
         added = []
         for o in records:
             if self.merge_facts:
-                key = identity_json(o)  # what fact_key hashes: as unique, without the hash
+                key = blake2b(identity_json(o), digest_size=16).digest()  # fact_key's hash, not in hex
             else:  # a serial, never reused (a repeat names its record by key, across early emits too)
                 self._serial += 1
                 key = b"%d" % self._serial
             cur = facts.get(key)
             facts[key] = o if cur is None else merge(cur, o)
-            added.append((key, o))
+            added.append(key)
         if len(facts) >= BATCH_MAX:
             self._settle_repeats()
             self._emit(list(facts.values()))
             facts.clear()
         return tuple(added)
 
-    def _repeat(self, facts: Facts, ts: float, frame_no: int, source: str) -> None:
+    def _repeat(self, facts: Facts, ts: float, frame_no: int, source: str) -> bool:
         """A frame that repeats an identity already decoded this period: its facts counted once more.
 
-        A fact still buffered gets the repeat in `pending` (merged into it before the next emit, one
-        `merge` for many repeats); a fact already emitted early (BATCH_MAX) is buffered again as the
-        repeat's record (this frame's evidence), as a decode of the frame would have.
+        The repeats wait in `pending` and are merged into their facts before these leave (one `merge`
+        for many repeats).  False, nothing counted, when one of the facts has left already (emitted
+        early, at BATCH_MAX): the frame is then decoded, its records starting the facts again.
         """
+        records = self.records
+        for key in facts:
+            if key not in records:
+                return False
         pending = self.pending
-        for key, record in facts:
-            if key in self.records:
-                p = pending.get(key)
-                if p is None:
-                    pending[key] = [record, 1, (ts, source, frame_no), ts]
-                else:
-                    p[1] += 1
-                    if (ts, source, frame_no) < p[2]:
-                        p[2] = (ts, source, frame_no)
-                    if ts > p[3]:
-                        p[3] = ts
+        for key in facts:
+            p = pending.get(key)
+            if p is None:
+                pending[key] = [1, (ts, source, frame_no), ts]
             else:
-                self._add([record.model_copy(update={"ts": ts, "frame_no": frame_no, "source": source})])
+                p[0] += 1
+                if (ts, source, frame_no) < p[1]:
+                    p[1] = (ts, source, frame_no)
+                if ts > p[2]:
+                    p[2] = ts
+        return True
 
     def _settle_repeats(self) -> None:
         """Merge the pending repeats into their buffered facts (before the facts leave)."""
         facts = self.records
-        for key, (record, n, (ts, source, frame_no), last) in self.pending.items():
-            again = record.model_copy(update={"ts": ts, "source": source, "frame_no": frame_no,
-                                              "count": n * record.count, "last_ts": last})
-            facts[key] = merge(facts[key], again)
+        for key, (n, (ts, source, frame_no), last) in self.pending.items():
+            cur = facts[key]
+            again = cur.model_copy(update={"ts": ts, "source": source, "frame_no": frame_no, "count": n,
+                                           "last_ts": last})
+            facts[key] = merge(cur, again)
         self.pending.clear()
 
     def _emit(self, batch: list[Observation]) -> None:

@@ -29,7 +29,8 @@ T0 = 1767258000.0
 
 
 def frames_of(pkts: list[Any], step: float = 0.5) -> list[RawFrame]:
-    return [RawFrame(T0 + i * step, 1, bytes(p), len(bytes(p)), i + 1, "t.pcap", 0) for i, p in enumerate(pkts)]
+    return [RawFrame(T0 + i * step, 1, bytes(p), len(bytes(p)), i + 1, "t.pcap", 0)
+            for i, p in enumerate(pkts)]
 
 
 def replay_records(frames: list[RawFrame], detectors: list[Any], **kw: Any) -> tuple[list[Observation], Any]:
@@ -68,6 +69,30 @@ def test_arp_requests_for_other_targets_count_in_the_senders_fact_without_a_deco
     assert by_kind == [(False, 4, 1, T0, T0 + 1.5), (True, 1, 5, T0 + 2.0, None)]
 
 
+def test_a_repeat_of_a_fact_emitted_early_is_decoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(collector.pipeline, "BATCH_MAX", 2)
+    decodes = []
+
+    def counting(pkt: Any, ctx: Any) -> Any:
+        decodes.append(pkt.frame_no)
+        return arp.decode(pkt, ctx)
+
+    det = replace(arp.DETECTOR, decode=counting)
+    other = ("02:00:00:00:01:16", "10.10.110.22")
+    pkts = [Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / ARP(hwsrc=mac, psrc=ip, pdst=f"10.10.110.{n}")
+            for mac, ip, n in (CT + (1,), CT + (2,), other + (1,), CT + (3,), CT + (4,))]
+    # frame 2 repeats frame 1 (buffered: counted); frame 3 fills the batch (emitted early); frame 4 repeats
+    # a fact that left: decoded; frame 5 repeats it in the new batch: counted
+    records, stats = replay_records(frames_of(pkts), [det])
+    assert decodes == [1, 3, 4] and stats.deep_repeats == 2
+    summary = [(o.sender_mac, o.count, o.frame_no, o.ts, o.last_ts) for o in records]
+    assert summary == [(CT[0], 2, 1, T0, T0 + 0.5), (other[0], 1, 3, T0 + 1.0, None),
+                       (CT[0], 2, 4, T0 + 1.5, T0 + 2.0)]
+    monkeypatch.setattr(collector.deep, "REPEAT_CAP", 0)
+    decoded, _ = replay_records(frames_of(pkts), [det])
+    assert [(o.sender_mac, o.count, o.frame_no, o.ts, o.last_ts) for o in decoded] == summary
+
+
 def test_ntp_timestamps_are_not_identity_but_the_reference_id_is() -> None:
     def reply(refid: bytes, stamp: int) -> Any:
         body = bytes((0x24, 1, 6, 0xEC)) + bytes(8) + refid + bytes(24) + stamp.to_bytes(8, "big")
@@ -94,7 +119,7 @@ def test_facts_with_repeats_equal_the_facts_of_a_decode_of_every_frame(
     with_repeats, stats = replay_records(frames, list(all_detectors()), flush_interval=1.0)
     monkeypatch.setattr(collector.deep, "REPEAT_CAP", 0)
     decoded, reference = replay_records(frames, list(all_detectors()), flush_interval=1.0)
-    assert stats.deep_repeats > 50 and reference.deep_repeats == 0
+    assert stats.deep_repeats > (50 if batch_max > 1000 else 0) and reference.deep_repeats == 0
     assert len(with_repeats) > 2_000
 
     def summary(records: list[Observation]) -> list[tuple[Any, ...]]:
