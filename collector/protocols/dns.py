@@ -33,8 +33,11 @@ _dns_answer = _fast(DnsAnswer)
 
 
 def read_name(msg: bytes, offset: int) -> tuple[str, int]:
-    """(dotted name, offset after the name in the original position); follows compression pointers."""
-    labels: list[str] = []
+    """(dotted name, offset after the name in the original position); follows compression pointers.
+
+    The labels are decoded once joined (a dot ends any invalid UTF-8 sequence, so this gives the
+    same text as decoding each label): one decode a name instead of one a label."""
+    labels: list[bytes] = []
     jumps = 0
     end: int | None = None
     total = 0
@@ -54,15 +57,18 @@ def read_name(msg: bytes, offset: int) -> tuple[str, int]:
         if length == 0:
             pos += 1
             break
-        label = msg[pos + 1 : pos + 1 + length]
+        pos += 1
+        label = msg[pos : pos + length]
         if len(label) < length:
             raise IndexError("dns: label beyond the message")
         total += length + 1
         if total > MAX_NAME:
             raise ValueError("dns: name longer than 255 bytes")
-        labels.append(label.decode("utf-8", "replace"))
-        pos += 1 + length
-    return ".".join(labels) or ".", end if end is not None else pos
+        labels.append(label)
+        pos += length
+    if not labels:
+        return ".", end if end is not None else pos
+    return b".".join(labels).decode("utf-8", "replace"), end if end is not None else pos
 
 
 def _rdata(msg: bytes, rtype: int, start: int, rdlen: int) -> str | None:
