@@ -69,7 +69,7 @@ TXID_DETECTORS = frozenset({"dns", "mdns", "llmnr", "netbios-ns"})
 `identity` function (base.after_txid)."""
 Facts = tuple[bytes, ...]
 """The fact (16-byte digest of its identity) of each record a decode gave, which a repeat of its frame
-counts again (decoded records have a count of 1)."""
+counts again; empty when a record had a count other than 1 (the repeat is then decoded)."""
 MALFORMED = (struct.error, IndexError, ValueError, UnicodeDecodeError, KeyError, OverflowError)
 
 # A direction of a TCP stream prefix: [buffer, segments, first frame info, next seq, syn handled, done]
@@ -89,19 +89,6 @@ def app_of(det: Detector, records: Sequence[Observation]) -> str:
     if remote:
         return next((o.method for o in remote if o.evidence != "port"), "")
     return det.name
-
-
-def _service_port(port: int | None) -> int | None:
-    """A port as a fact sees it (collector.facts): ports of the dynamic range are all alike."""
-    return -1 if port is not None and port >= EPHEMERAL_PORT_MIN else port
-
-
-def repeat_key(det: Detector, h: tuple[Any, ...], tunnel: str | None, is_wifi: bool, ident: bytes) -> int:
-    """Identity key of an ether/ip/udp frame for `det`: everything of the header view a record may state as
-    a fact (VLANs, tunnel, Wi-Fi, MACs, ethertype, IPs, transport, service ports) and the detector's
-    identity bytes of the payload."""
-    return hash((det.name, h[2], h[3], tunnel, is_wifi, h[0], h[1], h[4], h[7], h[8], h[9],
-                 _service_port(h[11]), _service_port(h[12]), ident))
 
 
 def new_direction() -> list[Any]:
@@ -275,7 +262,17 @@ class DeepPath:
                 else:
                     ident = payload[2:] if det.name in TXID_DETECTORS else payload
                 if ident is not None:
-                    key = repeat_key(det, h, tunnel, is_wifi, ident)
+                    # the identity key: everything of the header view a record may state as a fact (VLANs,
+                    # tunnel, Wi-Fi, MACs, ethertype, IPs, transport, ports with the dynamic range as one)
+                    # and the identity bytes; inline, as calls per deep frame cost ~0.5 us
+                    sport = h[11]
+                    if sport is not None and sport >= EPHEMERAL_PORT_MIN:
+                        sport = -1
+                    dport = h[12]
+                    if dport is not None and dport >= EPHEMERAL_PORT_MIN:
+                        dport = -1
+                    key = hash((det.name, h[2], h[3], tunnel, is_wifi, h[0], h[1], h[4], h[7], h[8], h[9],
+                                sport, dport, ident))
                     seen = repeats.get(key)
                     if seen is not None and self._repeat(seen[1], ts, frame_no, source):
                         self.deep_repeats += 1
@@ -292,8 +289,7 @@ class DeepPath:
                 app = app_of(det, out)
                 if app and conv is not None and conv[C_APP] is None and det.layer != "tcp_syn":
                     conv[C_APP] = app  # an OS hint is not an application
-                if (key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP
-                        and all(o.count == 1 for o in out)):
+                if key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP and facts:
                     repeats[key] = (app, facts)
 
     def _udp(self, c: list[Any] | None, h: tuple[Any, ...], data: bytes, ts: float, frame_no: int,

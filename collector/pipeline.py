@@ -436,10 +436,12 @@ class Pipeline(DeepPath):
     def _add(self, records: list[Observation]) -> Facts:
         """Buffer detector records as facts: a record stating a fact already buffered is merged into it.
 
-        Returns the fact of each record, which a repeat of the frame counts again (`_repeat`).
+        Returns the fact of each record, which a repeat of the frame counts again (`_repeat`); nothing
+        when a record has a count other than 1.
         """
         facts = self.records
         added = []
+        single = True
         for o in records:
             if self.merge_facts:
                 key = blake2b(identity_json(o), digest_size=16).digest()  # fact_key's hash, not in hex
@@ -449,11 +451,13 @@ class Pipeline(DeepPath):
             cur = facts.get(key)
             facts[key] = o if cur is None else merge(cur, o)
             added.append(key)
+            if o.count != 1:  # a repeat counts 1 for each record: it may not stand for this decode
+                single = False
         if len(facts) >= BATCH_MAX:
             self._settle_repeats()
             self._emit(list(facts.values()))
             facts.clear()
-        return tuple(added)
+        return tuple(added) if single else ()
 
     def _repeat(self, facts: Facts, ts: float, frame_no: int, source: str) -> bool:
         """A frame that repeats an identity already decoded this period: its facts counted once more.
