@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-from collector.flows import _fast
+from collector.flows import _fast_env
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import ArpObs
 
@@ -17,7 +17,7 @@ OPS = {1: "request", 2: "reply"}
 HEADER = struct.Struct("!HHBBH")
 # Validation skipped: every field below is built here with its schema type (str/bool, MACs lower-case
 # colon form, IPv4 dotted quad as ipaddress prints it); tests/golden re-validates every record.
-_arp_obs = _fast(ArpObs)
+_arp_obs = _fast_env(ArpObs)
 
 
 def _ipv4(raw: bytes) -> str:
@@ -48,7 +48,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[ArpObs]:
     envelope["ts"] = float(envelope["ts"])
     return [
         _arp_obs(
-            **envelope,
+            envelope,
             op=OPS.get(op, "other"),
             sender_mac=body[0:6].hex(":"),
             sender_ip=sender_ip,

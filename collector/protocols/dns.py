@@ -15,7 +15,7 @@ import ipaddress
 import struct
 from dataclasses import replace
 
-from collector.flows import _fast
+from collector.flows import _fast, _fast_env
 from collector.protocols.base import DecodeContext, Detector, Packet, after_txid
 from collector.schema import DnsAnswer, DnsObs
 
@@ -28,7 +28,7 @@ HEADER = struct.Struct("!HHHHHH")
 RR = struct.Struct("!HHIH")
 # Validation skipped: every field is built here with its schema type (str names, bool, tuples of
 # DnsAnswer with an RTYPES value); tests/golden re-validates every record through the schema.
-_dns_obs = _fast(DnsObs)
+_dns_obs = _fast_env(DnsObs)
 _dns_answer = _fast(DnsAnswer)
 
 
@@ -132,7 +132,7 @@ def _decoder(protocol: str):
         envelope["ts"] = float(envelope["ts"])
         return [
             _dns_obs(
-                **envelope,
+                envelope,
                 protocol=protocol,
                 response=response,
                 queries=tuple(queries),

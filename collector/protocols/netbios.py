@@ -12,7 +12,7 @@ import ipaddress
 import struct
 from typing import Any
 
-from collector.flows import _fast
+from collector.flows import _fast_env
 from collector.protocols.base import DecodeContext, Detector, Packet, after_txid
 from collector.schema import NetbiosObs
 
@@ -68,7 +68,7 @@ def probe(payload: bytes) -> bool:
 
 # Validation skipped (collector.flows._fast): every field is built here with its schema type;
 # tests/golden re-validates every record through the schema.
-_netbios_obs = _fast(NetbiosObs)
+_netbios_obs = _fast_env(NetbiosObs)
 
 
 def _envelope(pkt: Packet) -> dict[str, Any]:
@@ -107,10 +107,10 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[NetbiosObs]:
             status = _node_status(msg[pos : pos + rdlen])
             if status is not None:
                 name, suffix, group = status
-                return [_netbios_obs(**_envelope(pkt), op="status", name=name, suffix=suffix, group=group)]
+                return [_netbios_obs(_envelope(pkt), op="status", name=name, suffix=suffix, group=group)]
     name, suffix = decode_name(encoded)
     op = "response" if response and opcode == 0 else OPCODES[opcode]
-    return [_netbios_obs(**_envelope(pkt), op=op, name=name, suffix=suffix, group=group, address=address)]
+    return [_netbios_obs(_envelope(pkt), op=op, name=name, suffix=suffix, group=group, address=address)]
 
 
 def _node_status(rdata: bytes) -> tuple[str, int, bool] | None:

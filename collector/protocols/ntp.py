@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 
-from collector.flows import _fast
+from collector.flows import _fast_env
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import NtpObs
 
@@ -23,7 +23,7 @@ HEADER = 48
 MAX_STRATUM = 16  # 16 is "unsynchronised" (RFC 5905 7.3)
 # Validation skipped (collector.flows._fast): every field is built here with its schema type;
 # tests/golden re-validates every record through the schema.
-_ntp_obs = _fast(NtpObs)
+_ntp_obs = _fast_env(NtpObs)
 
 
 def probe(payload: bytes) -> bool:
@@ -75,7 +75,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[NtpObs]:
         refid = _refid(data[12:16], stratum, pkt.src_ip)
     envelope = pkt.envelope()
     envelope["ts"] = float(envelope["ts"])
-    return [_ntp_obs(**envelope, version=version, mode=MODES[mode], stratum=stratum, reference_id=refid)]
+    return [_ntp_obs(envelope, version=version, mode=MODES[mode], stratum=stratum, reference_id=refid)]
 
 
 DETECTOR = Detector(

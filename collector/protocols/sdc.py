@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from collector.flows import _fast
+from collector.flows import _fast_env
 from collector.protocols import _xmlsafe
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import SdcObs
@@ -37,7 +37,7 @@ PERSON_MARKERS = ("operator", "user", "clinician", "sdc.ctxt.opr")
 PATIENT_MARKERS = ("sdc.ctxt.pat", "patient")
 # Validation skipped (collector.flows._fast): every field is built here with its schema type;
 # tests/golden re-validates every record through the schema.
-_sdc_obs = _fast(SdcObs)
+_sdc_obs = _fast_env(SdcObs)
 KNOWN_SCHEMES = frozenset(
     {"sdc.ctxt.pat", "sdc.ctxt.opr", "sdc.ctxt.loc", "sdc.ctxt.ens", "sdc.ctxt.wfl", "http", "https", "urn"}
 )
@@ -107,7 +107,7 @@ def _record(pkt: Packet, action: str, el: ET.Element, ctx: DecodeContext) -> Sdc
     envelope = pkt.envelope()
     envelope["ts"] = float(envelope["ts"])
     return _sdc_obs(
-        **envelope,
+        envelope,
         action=action,
         endpoint_reference=epr_text or None,
         types=tuple(_words(found.get("Types"))),

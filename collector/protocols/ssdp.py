@@ -7,7 +7,7 @@ RESPONSE for an `HTTP/1.1 200` answer to a search).
 
 from __future__ import annotations
 
-from collector.flows import _fast
+from collector.flows import _fast_env
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import SsdpObs
 
@@ -15,7 +15,7 @@ MAX_VALUE = 256
 STARTS = (b"NOTIFY * HTTP/1.", b"M-SEARCH * HTTP/1.", b"HTTP/1.1 200", b"HTTP/1.0 200")
 # Validation skipped (collector.flows._fast): every field is built here with its schema type;
 # tests/golden re-validates every record through the schema.
-_ssdp_obs = _fast(SsdpObs)
+_ssdp_obs = _fast_env(SsdpObs)
 
 
 def probe(payload: bytes) -> bool:
@@ -44,7 +44,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[SsdpObs]:
     envelope["ts"] = float(envelope["ts"])
     return [
         _ssdp_obs(
-            **envelope,
+            envelope,
             method=method,
             server=h.get("server") or None,
             user_agent=h.get("user-agent") or None,
