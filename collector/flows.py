@@ -73,14 +73,17 @@ def _fast(cls: type[BaseModel]) -> Any:
     Same result as `cls.model_construct(**values)` at a fraction of its cost; records built
     this way are checked against the schema in tests (parse_observation round trip).
     """
-    defaults = {name: f.get_default(call_default_factory=True) for name, f in cls.model_fields.items()
-                if not f.is_required()}
+    # every field in the schema's order (required ones as placeholders the values replace): `update` keeps
+    # a key's place, so the record serialises its fields in the order a validated one does, and its
+    # fact key (collector.facts, a hash of that JSON) is the one of the same record parsed from JSON
+    defaults = {name: None if f.is_required() else f.get_default(call_default_factory=True)
+                for name, f in cls.model_fields.items()}
     new = object.__new__
     setattr_ = object.__setattr__
 
     def build(**values: Any) -> Any:
         obj = new(cls)
-        setattr_(obj, "__dict__", {**defaults, **values})  # one map build: ~1 us less than copy + update
+        setattr_(obj, "__dict__", {**defaults, **values})  # one map build (~4% fewer instructions)
         setattr_(obj, "__pydantic_fields_set__", set(values))
         setattr_(obj, "__pydantic_extra__", None)
         setattr_(obj, "__pydantic_private__", None)
@@ -93,8 +96,9 @@ def _fast_env(cls: type[BaseModel]) -> Any:
     """`_fast` for detector records: the envelope dict (Packet.envelope()) passed as is, the record's own
     fields as keywords, so the envelope is not copied into a keyword dict on the way (valgrind: a DnsObs
     costs ~19,000 instructions instead of ~29,000)."""
-    defaults = {name: f.get_default(call_default_factory=True) for name, f in cls.model_fields.items()
-                if not f.is_required()}
+    # every field in the schema's order, as `_fast` (the fact key hashes the JSON in attribute order)
+    defaults = {name: None if f.is_required() else f.get_default(call_default_factory=True)
+                for name, f in cls.model_fields.items()}
     new = object.__new__
     setattr_ = object.__setattr__
 
