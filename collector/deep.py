@@ -28,17 +28,21 @@ finished connections are kept (C_DONE) while the conversation has budget left, s
 segments never start them again as connections seen mid-way.
 
 Identity repeats: within one flush period, an ether/ip/udp-layer frame whose identity key
-(detector name, VLAN, outer VLAN, tunnel, source and destination MAC, source and destination
-IP, payload bytes; the 2-byte transaction id of DNS/mDNS/LLMNR/NetBIOS-NS excluded; not the
-ports, so a query repeated from a new ephemeral port is a repeat) equals that of a frame already
-decoded into records carries no new identity (the ARP who-has, DNS query, DHCP discover or
-LLDP/CDP announcement repeated every few seconds): it is counted in `CaptureStats.deep_repeats`
-instead of decoded again.  The keys (64-bit hashes, at most `REPEAT_CAP` per period; when full,
-frames decode normally) are forgotten at every flush, so the analyzer sees such a fact once per
-flush period rather than once per frame.  Only a decode that produced records without side
-effects (no weird counted, no inner frame re-injected) is remembered, so a tunnel's inner frames
-and a malformed frame's weirds are never skipped; TCP stream detectors are not concerned (one
-prefix per direction of a connection already).
+(detector name, VLAN, outer VLAN, tunnel, Wi-Fi, source and destination MAC, ethertype, source
+and destination IP, transport, ports outside the dynamic range, and the detector's `identity`
+bytes of the payload: the whole payload by default, DNS/mDNS/LLMNR/NetBIOS-NS without their
+transaction id, NTP without its timestamps, ARP without its target) equals that of a frame
+already decoded into records states the same facts (collector.facts.fact_key) as that decode: it
+is counted in `CaptureStats.deep_repeats` and in the `count` and `last_ts` of those facts
+(pipeline `_repeat`) instead of decoded again.  So the facts a flush emits are those a decode of
+every frame would give, evidence pointers aside (a fact keeps its earliest frame either way).
+A repeat whose facts have left in an early batch (BATCH_MAX) is decoded again.  Memory: the
+keys (64-bit hashes, each with the 16-byte digests of its facts, ~230 bytes an entry, at most
+`REPEAT_CAP` per period; when full, frames decode normally) are forgotten at every flush; the
+records are never kept beyond their batch for a repeat (5,000 records were 12 MiB).  Only a
+decode that produced records without side effects (no weird counted, no inner frame re-injected)
+is remembered, so a tunnel's inner frames and a malformed frame's weirds are never skipped; TCP
+stream detectors are not concerned (one prefix per direction of a connection already).
 
 Any exception a decoder raises on malformed bytes (struct.error, IndexError, ValueError,
 UnicodeDecodeError, KeyError, OverflowError) becomes the weird `<detector>_malformed`; the
@@ -51,6 +55,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from collector.facts import EPHEMERAL_PORT_MIN
 from collector.flows import C_APP, C_DONE, C_LAST, C_STREAM, C_STREAMS_LEFT, MAX_PARALLEL_STREAMS, TRANSPORTS
 from collector.protocols.base import STREAM_PREFIX, Detector, Packet, never
 from collector.schema import Observation, RemoteAccessObs, WifiObs
@@ -59,7 +64,12 @@ STREAM_SEGMENTS = 4
 UDP_PROBE_DATAGRAMS = 8
 REPEAT_CAP = 65_536
 REPEAT_LAYERS = frozenset({"ether", "ip", "udp"})
-TXID_DETECTORS = frozenset({"dns", "mdns", "llmnr", "netbios-ns"})  # payload[0:2] is a transaction id
+TXID_DETECTORS = frozenset({"dns", "mdns", "llmnr", "netbios-ns"})
+"""Detector names whose payload[0:2] is a transaction id: their identity leaves it out even without an
+`identity` function (base.after_txid)."""
+Facts = tuple[bytes, ...]
+"""The fact (16-byte digest of its identity) of each record a decode gave, which a repeat of its frame
+counts again; empty when a record had a count other than 1 (the repeat is then decoded)."""
 MALFORMED = (struct.error, IndexError, ValueError, UnicodeDecodeError, KeyError, OverflowError)
 
 # A direction of a TCP stream prefix: [buffer, segments, first frame info, next seq, syn handled, done]
@@ -194,7 +204,8 @@ class DeepPath:
     wifi_stations: set[bytes]
     last_ts: float | None
     flush_interval: float
-    repeats: dict[int, str]  # identity key hash -> app name, cleared at every flush
+    repeats: dict[int, tuple[str, Facts]]
+    """identity key hash -> (app name, the facts its decode gave); cleared at every flush"""
     deep_repeats: int
     streams_refused: int  # SYNs of connections not followed: MAX_PARALLEL_STREAMS fresh ones were followed
     flushes: int  # flushes so far (a followed connection's age)
@@ -203,7 +214,10 @@ class DeepPath:
     def weird(self, name: str, detail: str = "") -> None:
         raise NotImplementedError
 
-    def _add(self, records: list[Observation]) -> None:
+    def _add(self, records: list[Observation]) -> Facts:
+        raise NotImplementedError
+
+    def _repeat(self, facts: Facts, ts: float, frame_no: int, source: str) -> bool:
         raise NotImplementedError
 
     def _packet(self, h: tuple[Any, ...], payload: bytes, ts: float, frame_no: int, source: str,
@@ -243,25 +257,40 @@ class DeepPath:
         for det in dets:
             key = None
             if det.layer in REPEAT_LAYERS:
-                key = hash((det.name, h[2], h[3], tunnel, h[0], h[1], h[7], h[8],
-                            payload[2:] if det.name in TXID_DETECTORS else payload))
-                app = repeats.get(key)
-                if app is not None:
-                    self.deep_repeats += 1
-                    if app and conv is not None and conv[C_APP] is None:
-                        conv[C_APP] = app
-                    continue
+                if det.identity is not None:
+                    ident = det.identity(payload)
+                else:
+                    ident = payload[2:] if det.name in TXID_DETECTORS else payload
+                if ident is not None:
+                    # the identity key: everything of the header view a record may state as a fact (VLANs,
+                    # tunnel, Wi-Fi, MACs, ethertype, IPs, transport, ports with the dynamic range as one)
+                    # and the identity bytes; inline, as calls per deep frame cost ~0.5 us
+                    sport = h[11]
+                    if sport is not None and sport >= EPHEMERAL_PORT_MIN:
+                        sport = -1
+                    dport = h[12]
+                    if dport is not None and dport >= EPHEMERAL_PORT_MIN:
+                        dport = -1
+                    key = hash((det.name, h[2], h[3], tunnel, is_wifi, h[0], h[1], h[4], h[7], h[8], h[9],
+                                sport, dport, ident))
+                    seen = repeats.get(key)
+                    if seen is not None and self._repeat(seen[1], ts, frame_no, source):
+                        self.deep_repeats += 1
+                        app = seen[0]
+                        if app and conv is not None and conv[C_APP] is None:
+                            conv[C_APP] = app
+                        continue
             if pkt is None:
                 pkt = self._packet(h, payload, ts, frame_no, source, tunnel, is_wifi, frame, **extra)
             before = self.side_effects
             out = self._run(det, pkt)
             if out:
-                self._add(out)
+                facts = self._add(out)
                 app = app_of(det, out)
                 if app and conv is not None and conv[C_APP] is None and det.layer != "tcp_syn":
                     conv[C_APP] = app  # an OS hint is not an application
-                if key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP:
-                    repeats[key] = app
+                if key is not None and self.side_effects == before and len(repeats) < REPEAT_CAP and facts:
+                    repeats[key] = (app, facts)
 
     def _udp(self, c: list[Any] | None, h: tuple[Any, ...], data: bytes, ts: float, frame_no: int,
              source: str,

@@ -15,14 +15,15 @@ import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from hashlib import blake2b
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from collector import linktypes
 from collector.decode import Decoder
-from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex
-from collector.facts import fact_key, merge
+from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex, Facts
+from collector.facts import identity_json, merge
 from collector.flows import (
     C_STREAM,
     C_STREAMS_LEFT,
@@ -107,7 +108,7 @@ class Pipeline(DeepPath):
         self.tables = Tables(sensor=sensor, max_conversations=max_conversations, max_hosts=max_hosts,
                              overflow=self.overflow)
         self.ctx = _Context(self)
-        self.records: dict[str, Observation] = {}  # fact key -> detector records merged (collector.facts)
+        self.records: dict[bytes, Observation] = {}  # fact (digest of fact_key) -> detector records merged
         self.weirds: dict[str, int] = {}
         self.linktypes: dict[int, int] = {}
         self.packets = 0
@@ -121,7 +122,9 @@ class Pipeline(DeepPath):
         self.streams_refused = 0
         self.flushes = 0
         self.wifi_stations: set[bytes] = set()
-        self.repeats: dict[int, str] = {}
+        self.repeats: dict[int, tuple[str, Facts]] = {}
+        self._serial = 0
+        self.pending: dict[bytes, list[Any]] = {}  # fact -> [repeats, first evidence, last ts]
         self.deep_repeats = 0
         self.side_effects = 0
         self._cur: Sequence[Any] = (0.0, 0, b"", 0, 0, "", 0)  # the frame being processed (weird context)
@@ -430,16 +433,65 @@ class Pipeline(DeepPath):
 
     # ------------------------------------------------------------------ output
 
-    def _add(self, records: list[Observation]) -> None:
-        """Buffer detector records as facts: a record stating a fact already buffered is merged into it."""
+    def _add(self, records: list[Observation]) -> Facts:
+        """Buffer detector records as facts: a record stating a fact already buffered is merged into it.
+
+        Returns the fact of each record, which a repeat of the frame counts again (`_repeat`); nothing
+        when a record has a count other than 1.
+        """
         facts = self.records
+        added = []
+        single = True
         for o in records:
-            key = fact_key(o) if self.merge_facts else str(len(facts))
+            if self.merge_facts:
+                key = blake2b(identity_json(o), digest_size=16).digest()  # fact_key's hash, not in hex
+            else:  # a serial, never reused (a repeat names its record by key, across early emits too)
+                self._serial += 1
+                key = b"%d" % self._serial
             cur = facts.get(key)
             facts[key] = o if cur is None else merge(cur, o)
+            added.append(key)
+            if o.count != 1:  # a repeat counts 1 for each record: it may not stand for this decode
+                single = False
         if len(facts) >= BATCH_MAX:
+            self._settle_repeats()
             self._emit(list(facts.values()))
             facts.clear()
+        return tuple(added) if single else ()
+
+    def _repeat(self, facts: Facts, ts: float, frame_no: int, source: str) -> bool:
+        """A frame that repeats an identity already decoded this period: its facts counted once more.
+
+        The repeats wait in `pending` and are merged into their facts before these leave (one `merge`
+        for many repeats).  False, nothing counted, when one of the facts has left already (emitted
+        early, at BATCH_MAX): the frame is then decoded, its records starting the facts again.
+        """
+        records = self.records
+        for key in facts:
+            if key not in records:
+                return False
+        pending = self.pending
+        for key in facts:
+            p = pending.get(key)
+            if p is None:
+                pending[key] = [1, (ts, source, frame_no), ts]
+            else:
+                p[0] += 1
+                if (ts, source, frame_no) < p[1]:
+                    p[1] = (ts, source, frame_no)
+                if ts > p[2]:
+                    p[2] = ts
+        return True
+
+    def _settle_repeats(self) -> None:
+        """Merge the pending repeats into their buffered facts (before the facts leave)."""
+        facts = self.records
+        for key, (n, (ts, source, frame_no), last) in self.pending.items():
+            cur = facts[key]
+            again = cur.model_copy(update={"ts": ts, "source": source, "frame_no": frame_no, "count": n,
+                                           "last_ts": last})
+            facts[key] = merge(cur, again)
+        self.pending.clear()
 
     def _emit(self, batch: list[Observation]) -> None:
         if batch and self.sink is not None:
@@ -449,6 +501,7 @@ class Pipeline(DeepPath):
         """Emit buffered detector records and the host/conversation records of the period."""
         self._settle_streams(final)
         self.repeats.clear()
+        self._settle_repeats()
         batch = [*self.records.values(), *self.tables.flush()]
         self.records.clear()
         if self.table_idle > 0 and self.last_ts is not None:

@@ -136,9 +136,10 @@ class CaptureStats(Observation):
         "flat on a capture that runs for weeks; a host or conversation heard again starts a new entry.")
     deep_repeats: int = Field(
         default=0,
-        description="Identity frames not decoded again because an identical one (same detector, VLAN, MACs, "
-        "IPs and payload) was already decoded in the same flush period (collector/deep.py); such a fact "
-        "is then reported once per flush period, not once per frame.",
+        description="Identity frames not decoded again because one with the same identity (same detector, "
+        "VLAN, MACs, IPs, service ports and identity bytes of the payload) was already decoded in the same "
+        "flush period (collector/deep.py); each is counted in the count and last time of the facts that "
+        "decode gave.",
     )
     tcp_streams_refused: int = Field(
         default=0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-from collector.flows import _fast
+from collector.flows import _fast_env
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import ArpObs
 
@@ -17,11 +17,20 @@ OPS = {1: "request", 2: "reply"}
 HEADER = struct.Struct("!HHBBH")
 # Validation skipped: every field below is built here with its schema type (str/bool, MACs lower-case
 # colon form, IPv4 dotted quad as ipaddress prints it); tests/golden re-validates every record.
-_arp_obs = _fast(ArpObs)
+_arp_obs = _fast_env(ArpObs)
 
 
 def _ipv4(raw: bytes) -> str:
     return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
+
+
+def identity(payload: bytes) -> bytes | None:
+    """An ARP record states its sender's binding (collector.facts leaves the target out of the fact):
+    the header, the sender and whether it is gratuitous; whom it asks for is evidence.  None for a
+    truncated frame (decoded, hence a weird)."""
+    if len(payload) < 28:
+        return None
+    return payload[:18] + (b"\x01" if payload[14:18] == payload[24:28] else b"\x00")
 
 
 def decode(pkt: Packet, ctx: DecodeContext) -> list[ArpObs]:
@@ -39,7 +48,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[ArpObs]:
     envelope["ts"] = float(envelope["ts"])
     return [
         _arp_obs(
-            **envelope,
+            envelope,
             op=OPS.get(op, "other"),
             sender_mac=body[0:6].hex(":"),
             sender_ip=sender_ip,
@@ -55,6 +64,7 @@ DETECTOR = Detector(
     layer="ether",
     decode=decode,
     ethertypes=frozenset({ETHERTYPE_ARP}),
+    identity=identity,
     bpf_hint="arp",
     description="ARP request/reply: MAC-IP bindings and gratuitous announcements (RFC 826).",
 )

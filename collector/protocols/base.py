@@ -130,6 +130,12 @@ def pseudonymise(key: bytes, value: str) -> str:
     return "h:" + hmac.new(key, value.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:16]
 
 
+def after_txid(payload: bytes) -> bytes:
+    """Identity of a message whose first two bytes are a transaction id (DNS, mDNS, LLMNR, NetBIOS-NS):
+    a query repeated with a new id states the same facts."""
+    return payload[2:]
+
+
 def never(_: bytes) -> bool:
     """Probe for port-only or frame-type detectors."""
     return False
@@ -150,6 +156,11 @@ class Detector:
     dst_macs: frozenset[str] = frozenset()
     llc_saps: frozenset[int] = frozenset()
     """IEEE 802.2 destination SAPs of 802.3 frames (and Linux cooked 802.2 frames) this detector reads."""
+    identity: Callable[[bytes], bytes | None] | None = None
+    """For ether/ip/udp detectors: the part of the payload that decides the facts `decode` states (given
+    the same header envelope), e.g. DNS without its transaction id, NTP without its timestamps.  Frames
+    whose identity repeats within a flush period are counted, not decoded again (collector.deep);
+    returning None asks for a decode.  None (the default): the whole payload is the identity."""
     app: str | None = None
     """Application name to stamp on the conversation when this detector decodes something."""
     bpf_hint: str = ""

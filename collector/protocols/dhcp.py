@@ -9,7 +9,7 @@ option codes present.  Option overload (52) is not followed (the sname/file fiel
 
 from __future__ import annotations
 
-from collector.flows import _fast
+from collector.flows import _fast_env
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import DhcpObs
 
@@ -32,7 +32,7 @@ MSG_TYPES = {
 MAX_TEXT = 128
 # Validation skipped: every field is built below with its schema type (str or None, tuples of int);
 # tests/golden re-validates every record through the schema.
-_dhcp_obs = _fast(DhcpObs)
+_dhcp_obs = _fast_env(DhcpObs)
 
 
 def probe(payload: bytes) -> bool:
@@ -115,7 +115,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[DhcpObs]:
     envelope["ts"] = float(envelope["ts"])
     return [
         _dhcp_obs(
-            **envelope,
+            envelope,
             message_type=mtype,
             client_mac=chaddr.hex(":"),
             hostname=_text(values[12]) if 12 in values else None,

@@ -15,8 +15,8 @@ import ipaddress
 import struct
 from dataclasses import replace
 
-from collector.flows import _fast
-from collector.protocols.base import DecodeContext, Detector, Packet
+from collector.flows import _fast, _fast_env
+from collector.protocols.base import DecodeContext, Detector, Packet, after_txid
 from collector.schema import DnsAnswer, DnsObs
 
 MAX_JUMPS = 20
@@ -28,13 +28,16 @@ HEADER = struct.Struct("!HHHHHH")
 RR = struct.Struct("!HHIH")
 # Validation skipped: every field is built here with its schema type (str names, bool, tuples of
 # DnsAnswer with an RTYPES value); tests/golden re-validates every record through the schema.
-_dns_obs = _fast(DnsObs)
+_dns_obs = _fast_env(DnsObs)
 _dns_answer = _fast(DnsAnswer)
 
 
 def read_name(msg: bytes, offset: int) -> tuple[str, int]:
-    """(dotted name, offset after the name in the original position); follows compression pointers."""
-    labels: list[str] = []
+    """(dotted name, offset after the name in the original position); follows compression pointers.
+
+    The labels are decoded once joined (a dot ends any invalid UTF-8 sequence, so this gives the
+    same text as decoding each label): one decode a name instead of one a label."""
+    labels: list[bytes] = []
     jumps = 0
     end: int | None = None
     total = 0
@@ -54,15 +57,18 @@ def read_name(msg: bytes, offset: int) -> tuple[str, int]:
         if length == 0:
             pos += 1
             break
-        label = msg[pos + 1 : pos + 1 + length]
+        pos += 1
+        label = msg[pos : pos + length]
         if len(label) < length:
             raise IndexError("dns: label beyond the message")
         total += length + 1
         if total > MAX_NAME:
             raise ValueError("dns: name longer than 255 bytes")
-        labels.append(label.decode("utf-8", "replace"))
-        pos += 1 + length
-    return ".".join(labels) or ".", end if end is not None else pos
+        labels.append(label)
+        pos += length
+    if not labels:
+        return ".", end if end is not None else pos
+    return b".".join(labels).decode("utf-8", "replace"), end if end is not None else pos
 
 
 def _rdata(msg: bytes, rtype: int, start: int, rdlen: int) -> str | None:
@@ -126,7 +132,7 @@ def _decoder(protocol: str):
         envelope["ts"] = float(envelope["ts"])
         return [
             _dns_obs(
-                **envelope,
+                envelope,
                 protocol=protocol,
                 response=response,
                 queries=tuple(queries),
@@ -194,6 +200,7 @@ def _flavour(name: str, port: int, description: str) -> Detector:
     """DNS, mDNS and LLMNR share the wire format and the decoder; only the port and the label differ."""
     return Detector(
         name=name, layer="udp", decode=_decoder(name), probe=probe, ports=frozenset({port}), app=name,
+        identity=after_txid,
         bpf_hint=f"udp port {port}", description=description,
     )
 

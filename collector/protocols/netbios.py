@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from typing import Any
 
-from collector.protocols.base import DecodeContext, Detector, Packet
+from collector.flows import _fast_env
+from collector.protocols.base import DecodeContext, Detector, Packet, after_txid
 from collector.schema import NetbiosObs
 
 OPCODES = {0: "query", 5: "registration", 6: "release", 7: "wack", 8: "refresh", 9: "refresh"}
@@ -64,6 +66,17 @@ def probe(payload: bytes) -> bool:
     return (flags >> 11) & 0xF in OPCODES and qd + an >= 1 and payload[12] == 32
 
 
+# Validation skipped (collector.flows._fast): every field is built here with its schema type;
+# tests/golden re-validates every record through the schema.
+_netbios_obs = _fast_env(NetbiosObs)
+
+
+def _envelope(pkt: Packet) -> dict[str, Any]:
+    envelope = pkt.envelope()
+    envelope["ts"] = float(envelope["ts"])
+    return envelope
+
+
 def decode(pkt: Packet, ctx: DecodeContext) -> list[NetbiosObs]:
     """One NetbiosObs per name service packet (the first name and its first NB address)."""
     msg = pkt.payload
@@ -94,10 +107,10 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[NetbiosObs]:
             status = _node_status(msg[pos : pos + rdlen])
             if status is not None:
                 name, suffix, group = status
-                return [NetbiosObs(**pkt.envelope(), op="status", name=name, suffix=suffix, group=group)]
+                return [_netbios_obs(_envelope(pkt), op="status", name=name, suffix=suffix, group=group)]
     name, suffix = decode_name(encoded)
     op = "response" if response and opcode == 0 else OPCODES[opcode]
-    return [NetbiosObs(**pkt.envelope(), op=op, name=name, suffix=suffix, group=group, address=address)]
+    return [_netbios_obs(_envelope(pkt), op=op, name=name, suffix=suffix, group=group, address=address)]
 
 
 def _node_status(rdata: bytes) -> tuple[str, int, bool] | None:
@@ -117,6 +130,7 @@ DETECTOR = Detector(
     decode=decode,
     probe=probe,
     ports=frozenset({137}),
+    identity=after_txid,
     app="netbios-ns",
     bpf_hint="udp port 137",
     description="NetBIOS name service registrations and queries (RFC 1002).",

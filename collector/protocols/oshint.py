@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 
-from collector.flows import _fast
+from collector.flows import _fast_env
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import OsHint
 
 # Validation skipped for the SYN hint: its fields are the packet's text addresses and constants of the
 # right types; tests/golden re-validates every record through the schema.
-_os_hint = _fast(OsHint)
+_os_hint = _fast_env(OsHint)
 
 OPT_NAMES = {0: "EOL", 1: "NOP", 2: "MSS", 3: "WS", 4: "SACK", 5: "SACKB", 8: "TS"}
 LAYOUTS: dict[tuple[str, ...], str] = {
@@ -110,7 +110,7 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[OsHint]:
     envelope["ts"] = float(envelope["ts"])
     return [
         _os_hint(
-            **envelope,
+            envelope,
             mac=pkt.src_mac,
             ip=pkt.src_ip,
             method="tcp-syn",

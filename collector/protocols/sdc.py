@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from collector.flows import _fast_env
 from collector.protocols import _xmlsafe
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import SdcObs
@@ -34,6 +35,9 @@ MAX_TEXT = 256
 MAX_MATCHES = 16
 PERSON_MARKERS = ("operator", "user", "clinician", "sdc.ctxt.opr")
 PATIENT_MARKERS = ("sdc.ctxt.pat", "patient")
+# Validation skipped (collector.flows._fast): every field is built here with its schema type;
+# tests/golden re-validates every record through the schema.
+_sdc_obs = _fast_env(SdcObs)
 KNOWN_SCHEMES = frozenset(
     {"sdc.ctxt.pat", "sdc.ctxt.opr", "sdc.ctxt.loc", "sdc.ctxt.ens", "sdc.ctxt.wfl", "http", "https", "urn"}
 )
@@ -77,17 +81,38 @@ def _scope(scope: str, ctx: DecodeContext) -> str:
     return scope
 
 
+def _first(el: ET.Element, names: frozenset[str]) -> dict[str, ET.Element]:
+    """The first descendant of `el` (not `el` itself, document order) of each local name in `names`: what
+    `_child` gives for each name, in one walk."""
+    found: dict[str, ET.Element] = {}
+    it = el.iter()
+    next(it)  # el itself
+    for sub in it:
+        name = _xmlsafe.local(sub.tag)
+        if name in names and name not in found:
+            found[name] = sub
+            if len(found) == len(names):
+                break
+    return found
+
+
+RECORD_ELEMENTS = frozenset({"EndpointReference", "Types", "Scopes", "XAddrs"})
+
+
 def _record(pkt: Packet, action: str, el: ET.Element, ctx: DecodeContext) -> SdcObs:
-    epr = _child(el, "EndpointReference")
+    found = _first(el, RECORD_ELEMENTS)
+    epr = found.get("EndpointReference")
     address = _child(epr, "Address") if epr is not None else None
     epr_text = (address.text or "").strip()[:MAX_TEXT] if address is not None else ""
-    return SdcObs(
-        **pkt.envelope(),
+    envelope = pkt.envelope()
+    envelope["ts"] = float(envelope["ts"])
+    return _sdc_obs(
+        envelope,
         action=action,
         endpoint_reference=epr_text or None,
-        types=tuple(_words(_child(el, "Types"))),
-        scopes=tuple(_scope(s, ctx) for s in _words(_child(el, "Scopes"))),
-        xaddrs=tuple(_words(_child(el, "XAddrs"))),
+        types=tuple(_words(found.get("Types"))),
+        scopes=tuple(_scope(s, ctx) for s in _words(found.get("Scopes"))),
+        xaddrs=tuple(_words(found.get("XAddrs"))),
     )
 
 
@@ -95,10 +120,11 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[SdcObs]:
     """One record per discovery message (per match for ProbeMatches / ResolveMatches)."""
     if not probe(pkt.payload):
         return []  # port 3702 without a discovery envelope: not ours
-    if _xmlsafe.is_unsafe(pkt.payload):
+    try:
+        root = _xmlsafe.parse(pkt.payload)
+    except _xmlsafe.UnsafeXml:  # checked by parse itself: not lower-casing the document twice
         ctx.weird("sdc_xml_refused", "DTD, entity declaration or oversize document")
         return []
-    root = _xmlsafe.parse(pkt.payload)
     if _xmlsafe.local(root.tag) != "Envelope":
         return []
     body = _child(root, "Body")

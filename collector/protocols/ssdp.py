@@ -7,11 +7,15 @@ RESPONSE for an `HTTP/1.1 200` answer to a search).
 
 from __future__ import annotations
 
+from collector.flows import _fast_env
 from collector.protocols.base import DecodeContext, Detector, Packet
 from collector.schema import SsdpObs
 
 MAX_VALUE = 256
 STARTS = (b"NOTIFY * HTTP/1.", b"M-SEARCH * HTTP/1.", b"HTTP/1.1 200", b"HTTP/1.0 200")
+# Validation skipped (collector.flows._fast): every field is built here with its schema type;
+# tests/golden re-validates every record through the schema.
+_ssdp_obs = _fast_env(SsdpObs)
 
 
 def probe(payload: bytes) -> bool:
@@ -36,9 +40,11 @@ def decode(pkt: Packet, ctx: DecodeContext) -> list[SsdpObs]:
         return []
     start, h = parse_headers(pkt.payload.decode("utf-8", "replace"))
     method = "RESPONSE" if start.startswith("HTTP/") else start.split(" ", 1)[0]
+    envelope = pkt.envelope()
+    envelope["ts"] = float(envelope["ts"])
     return [
-        SsdpObs(
-            **pkt.envelope(),
+        _ssdp_obs(
+            envelope,
             method=method,
             server=h.get("server") or None,
             user_agent=h.get("user-agent") or None,
