@@ -40,6 +40,8 @@ FEATURES: dict[str, str] = {
     "dicom_store_client": "sent a DICOM storage association",
     "dicom_modalities": "modality hints it proposed", "dicom_store_clients": "distinct clients storing to it",
     "dicom_worklist_server": "receives worklist associations",
+    "dicom_forwards": "stores to a DICOM peer that does not store to it (a PACS or router passes images on; "
+                      "a modality retrieving priors exchanges with the same archive)",
     "hl7_senders": "distinct HL7 clients sending to it",
     "intellivue": "IntelliVue export seen from it", "sdc": "SDC/WS-Discovery provider",
     "poct": "POCT1-A identity",
@@ -178,11 +180,13 @@ def features(ctx: Any) -> dict[str, dict[str, Any]]:
     store_clients: dict[str, set[str]] = defaultdict(set)
     worklist_srv: set[str] = set()
     store_client: dict[str, set[str]] = defaultdict(set)
+    stores_to: dict[str, set[str]] = defaultdict(set)
     for src_ip, dst_ip, hints in digest.dicom_assoc:  # associate-rq records
         client, server = ctx.device_by_ip(src_ip), ctx.device_by_ip(dst_ip)
         storage = hints - DICOM_SERVICES
         if client is not None and storage:
             store_client[client.mac] |= storage
+            stores_to[client.mac].add(dst_ip or "")
         if server is not None and storage:
             store_clients[server.mac].add(src_ip or "")
         if server is not None and "worklist" in hints:
@@ -230,6 +234,7 @@ def features(ctx: Any) -> dict[str, dict[str, Any]]:
             "dicom_store_client": mac in store_client, "dicom_modalities": sorted(store_client.get(mac, ())),
             "dicom_store_clients": len(store_clients.get(mac, ())),
             "dicom_worklist_server": mac in worklist_srv,
+            "dicom_forwards": bool(stores_to.get(mac, set()) - store_clients.get(mac, set())),
             "hl7_senders": len(hl7.get(mac, ())), "intellivue": mac in intellivue, "sdc": mac in sdc,
             "poct": mac in poct, "astm": mac in astm, "lldp_capabilities": _caps(d, "lldp_capabilities"),
             "cdp_capabilities": _caps(d, "cdp_capabilities"),

@@ -232,6 +232,19 @@ def test_roles_modality_pacs_and_dm_service() -> None:
     assert "2 clients" in by[pacs].role_evidence[0]
 
 
+def test_a_storage_server_that_passes_images_on_is_a_pacs_not_a_modality() -> None:
+    """A PACS storing on to another archive is a pacs; a modality that receives priors from the archive it
+    stores to (C-MOVE: the archive stores to it) stays an imaging modality."""
+    ct, pacs, vna = "00:21:b7:10:00:21", "00:50:56:50:00:20", "00:50:56:50:00:21"
+    obs = [host(ct, "10.10.110.21", 110), host(pacs, "10.50.0.20", 50), host(vna, "10.50.0.21", 50)]
+    for src, dst in (("10.10.110.21", "10.50.0.20"), ("10.50.0.20", "10.50.0.21"), ("10.50.0.20", "10.10.110.21")):
+        obs.append(DicomObs(ts=2.0, pdu="associate-rq", src_ip=src, dst_ip=dst, dst_port=104, modality_hints=("CT",)))
+        obs.append(conv(src, dst, 104, app="dicom"))
+    by = {d.mac: d for d in analyze(obs, site=SITE, rules=[]).devices}
+    assert by[pacs].role == "pacs" and "other peers" in by[pacs].role_evidence[0]
+    assert by[ct].role == "imaging-modality" and by[ct].is_dm  # priors from its own archive
+
+
 def test_report_is_deterministic() -> None:
     obs = [host(MON, "10.10.120.50", 120), host(ROUTER, "203.0.113.5", 120),
            conv("10.10.120.50", "203.0.113.5", 443, cmac=MON, smac=ROUTER, vlan=120)]

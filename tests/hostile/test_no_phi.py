@@ -44,14 +44,19 @@ def _dicom_pdata() -> bytes:
     return struct.pack(">BBI", 0x04, 0, len(pdv)) + pdv
 
 
-def _associate_rq() -> bytes:
+CT_IMAGE_STORAGE = b"1.2.840.10008.5.1.4.1.1.2"
+MPPS = b"1.2.840.10008.3.1.2.3.3"
+
+
+def _associate_rq(sop_class: bytes = CT_IMAGE_STORAGE, called: bytes = b"PACS_ARCHIVE",
+                  calling: bytes = b"CT_SCANNER1") -> bytes:
     def item(t: int, body: bytes) -> bytes:
         return struct.pack(">BBH", t, 0, len(body)) + body
 
     ctx = item(0x10, b"1.2.840.10008.3.1.1.1")
-    pres = item(0x20, bytes([1, 0, 0, 0]) + item(0x30, b"1.2.840.10008.5.1.4.1.1.2") + item(0x40, b"1.2.840.10008.1.2.1"))
+    pres = item(0x20, bytes([1, 0, 0, 0]) + item(0x30, sop_class) + item(0x40, b"1.2.840.10008.1.2.1"))
     user = item(0x50, item(0x51, struct.pack(">I", 16384)) + item(0x52, b"1.2.3.4.5"))
-    body = struct.pack(">HH", 1, 0) + b"PACS_ARCHIVE    " + b"CT_SCANNER1     " + b"\x00" * 32 + ctx + pres + user
+    body = struct.pack(">HH", 1, 0) + called.ljust(16) + calling.ljust(16) + b"\x00" * 32 + ctx + pres + user
     return struct.pack(">BBI", 0x01, 0, len(body)) + body
 
 
@@ -89,8 +94,9 @@ def phi_capture(path: Path) -> None:
     # a DICOM N-SET (MPPS) whose data set carries the patient
     command = _command_set(0x0120)
     nset = struct.pack(">BBI", 0x04, 0, len(command) + 6) + struct.pack(">IBB", len(command) + 2, 1, 0x03) + command
-    pkts += _stream("10.10.110.22", "10.10.110.21", 40008, 104, [(True, _associate_rq()), (True, nset + _dicom_pdata())],
-                    T0 + 7)
+    # (its association proposes the MPPS SOP class, as an N-SET's does: the console is no storage server)
+    mpps = _associate_rq(MPPS, called=b"CT_SCANNER1", calling=b"MPPS_WRITER")
+    pkts += _stream("10.10.110.22", "10.10.110.21", 40008, 104, [(True, mpps), (True, nset + _dicom_pdata())], T0 + 7)
     wrpcap(str(path), pkts)
 
 
