@@ -48,7 +48,7 @@ system-deps:
 	  else echo "warning: missing test tools:$$missing (their tests skip outside CI)"; fi; \
 	fi
 
-# two workers (pytest-xdist): the suite runs on both cores of the build machine, about 5 minutes (README);
+# two workers (pytest-xdist): the suite runs on both cores of the build machine, about 3 minutes (README);
 # then the load test alone: it measures ingest-to-visible delays, which a busy neighbour would distort
 test: $(VENV)/.test-installed system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not load"
