@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.accuracy.truth import assert_truth_coherent
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO2 = ROOT / "pcaps" / "demo2"
 START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC).timestamp()
@@ -70,20 +72,7 @@ def test_plan_is_a_few_hundred_devices_and_the_truth_lists_them_all() -> None:
 
 
 def test_expected_subjects_name_devices_sheets_and_rules_that_exist() -> None:
-    from analyzer.sheet_io import read_sheets
-
-    parsed = read_sheets((DEMO2 / "sheets.csv").read_bytes(), fmt="csv")
-    assert parsed.errors == [] and len(parsed.sheets) >= 30
-    sheet_ids = {s.id for s in parsed.sheets}
-    for rule, spec in EXPECTED["rules"].items():
-        assert list(ROOT.glob(f"rules/**/{rule}.yaml")), rule
-        for subject in spec["subjects"]:
-            if subject.count(":") == 5:
-                assert subject in EXPECTED["devices"], (rule, subject)
-            elif subject.startswith("PARC-"):
-                assert subject.split("|")[0] in sheet_ids, (rule, subject)
-    fired = {s for spec in EXPECTED["rules"].values() for s in spec["subjects"]}
-    assert fired & set(EXPECTED["normal"]) == set()
+    assert_truth_coherent(DEMO2, EXPECTED, sheet_prefix="PARC-", min_sheets=30)
 
 
 def test_site_policy_is_valid_and_declares_the_relayed_servers() -> None:

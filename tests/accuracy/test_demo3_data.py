@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.accuracy.truth import assert_truth_coherent
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO3 = ROOT / "pcaps" / "demo3"
 START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC).timestamp()
@@ -70,24 +72,12 @@ def test_telemetry_monitors_exist_only_inside_the_capwap_tunnel() -> None:
 
 
 def test_plan_truth_and_sheets_agree() -> None:
-    from analyzer.sheet_io import read_sheets
     from pcaps.demo3 import plan as P
 
     macs = [d.mac for d in P.ALL] + [s[0] for s in P.SWITCHES] + [P.ROUTER]
     assert len(macs) == len(set(macs)) >= 100
     assert set(EXPECTED["devices"]) == set(macs)
-    parsed = read_sheets((DEMO3 / "sheets.csv").read_bytes(), fmt="csv")
-    assert parsed.errors == [] and len(parsed.sheets) >= 50
-    sheet_ids = {s.id for s in parsed.sheets}
-    for rule, spec in EXPECTED["rules"].items():
-        assert list(ROOT.glob(f"rules/**/{rule}.yaml")), rule
-        for subject in spec["subjects"]:
-            if subject.count(":") == 5:
-                assert subject in EXPECTED["devices"], (rule, subject)
-            elif subject.startswith("CHTR-"):
-                assert subject.split("|")[0] in sheet_ids, (rule, subject)
-    fired = {s for spec in EXPECTED["rules"].values() for s in spec["subjects"]}
-    assert fired & set(EXPECTED["normal"]) == set()
+    assert_truth_coherent(DEMO3, EXPECTED, sheet_prefix="CHTR-", min_sheets=50)
 
 
 def test_site_policy_maps_the_ssid_and_declares_the_relayed_server() -> None:

@@ -32,16 +32,17 @@ def _canonical(records: list[Observation]) -> list[str]:
     return sorted(json.dumps(o.model_dump(mode="json"), sort_keys=True) for o in records)
 
 
-def _old_rows(url: str, facts: list[Observation]) -> None:
-    """The rows 0008's store wrote for these facts."""
+def _old_rows(url: str, facts: list[Observation], keys: list[str] | None = None) -> None:
+    """The rows 0008's store wrote for these facts (under `keys`, default each fact's key)."""
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text(
                 "INSERT INTO fact (fkey, sensor, kind, count, first_ts, last_ts, generation, json) "
                 "VALUES (:k, :s, :kind, :c, :f, :l, 1, :j)"),
-                [{"k": fact_key(o), "s": o.sensor, "kind": o.kind, "c": o.count, "f": first_seen(o),
-                  "l": last_seen(o), "j": fact_json(o)} for o in facts])
+                [{"k": key, "s": o.sensor, "kind": o.kind, "c": o.count, "f": first_seen(o),
+                  "l": last_seen(o), "j": fact_json(o)}
+                 for o, key in zip(facts, keys or [fact_key(o) for o in facts], strict=True)])
     finally:
         engine.dispose()
 
@@ -120,14 +121,9 @@ def test_rows_of_one_fact_under_two_old_keys_become_one(fresh_db_url: str) -> No
                                     "first_ts": host.first_ts + 100, "frame_no": 99})  # type: ignore[attr-defined]
     upgrade(fresh_db_url, "0008_sheet_origin")
     _old_rows(fresh_db_url, facts)
+    _old_rows(fresh_db_url, [later], keys=["f" * 32])  # the same fact under another key
     engine = make_engine(fresh_db_url)
     try:
-        with engine.begin() as conn:
-            conn.execute(sqlalchemy.text(
-                "INSERT INTO fact (fkey, sensor, kind, count, first_ts, last_ts, generation, json) "
-                "VALUES (:k, :s, 'host', :c, :f, :l, 1, :j)"),
-                {"k": "f" * 32, "s": later.sensor, "c": later.count, "f": first_seen(later),
-                 "l": last_seen(later), "j": fact_json(later)})
         upgrade(fresh_db_url, "0009_compact_facts")
         with Session(engine) as session:
             stored = list(iter_facts(session))
