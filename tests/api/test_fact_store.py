@@ -27,7 +27,7 @@ def _columns(o: Observation) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=20, deadline=None)  # per kind: 27 kinds, 540 records in all
 @given(data=st.data())
 def test_the_blob_round_trips_every_kind(kind: str, data: st.DataObject) -> None:
     o = data.draw(observation(kind))
@@ -80,7 +80,7 @@ def _variants(kind: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "stats"])  # stats records are never merged
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # per kind
 @given(data=st.data())
 def test_upserts_merge_as_the_collector_merges(store_url: str, kind: str, data: st.DataObject) -> None:
     base = data.draw(observation(kind))
