@@ -50,9 +50,11 @@ system-deps:
 
 # two workers (pytest-xdist): the suite runs on both cores of the build machine, about 3 minutes (README);
 # then the load test alone: it measures ingest-to-visible delays, which a busy neighbour would distort
+# PYTHONDONTWRITEBYTECODE= : some machines set it; without byte-code caches every test worker and every medtap
+# subprocess a test starts compiles medtap, its dependencies and the rewritten test modules again (~9 s a worker)
 test: $(VENV)/.test-installed system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not load"
-	$(BIN)/python -m pytest -m load
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2 --dist loadgroup -m "not load"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m load
 
 samples: $(VENV)/.test-installed
 	$(BIN)/python pcaps/make_samples.py
