@@ -48,7 +48,7 @@ system-deps:
 	  else echo "warning: missing test tools:$$missing (their tests skip outside CI)"; fi; \
 	fi
 
-# two workers (pytest-xdist): the suite runs on both cores of the build machine, about 3 minutes (README);
+# two workers (pytest-xdist): the suite runs on both cores of the build machine, under 3 minutes (README);
 # then the load test alone: it measures ingest-to-visible delays, which a busy neighbour would distort
 # PYTHONDONTWRITEBYTECODE= : some machines set it; without byte-code caches every test worker and every medtap
 # subprocess a test starts compiles medtap, its dependencies and the rewritten test modules again (~9 s a worker)
