@@ -55,6 +55,25 @@ import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from collector.decode import (  # positions of the header tuple
+    DIP,
+    DPORT,
+    DST,
+    ETYPE,
+    FLAGS,
+    IPVER,
+    L4OFF,
+    OUTER,
+    PEND,
+    POFF,
+    PROTO,
+    SEQ,
+    SIP,
+    SPORT,
+    SRC,
+    TTL,
+    VLAN,
+)
 from collector.facts import EPHEMERAL_PORT_MIN
 from collector.flows import C_APP, C_DONE, C_LAST, C_STREAM, C_STREAMS_LEFT, MAX_PARALLEL_STREAMS, TRANSPORTS
 from collector.protocols.base import STREAM_PREFIX, Detector, Packet, never
@@ -223,20 +242,21 @@ class DeepPath:
     def _packet(self, h: tuple[Any, ...], payload: bytes, ts: float, frame_no: int, source: str,
                 tunnel: str | None, is_wifi: bool, frame: bytes | None = None, **extra: Any) -> Packet:
         text = self.tables.text
-        proto = h[9]
-        flags = h[13]
+        proto = h[PROTO]
+        flags = h[FLAGS]
         tcp_options = b""
         window = None
         ported = proto in (6, 17, 132)
-        l4 = h[14]
-        if proto == 6 and frame is not None and l4 is not None and h[6]:
+        l4 = h[L4OFF]
+        if proto == 6 and frame is not None and l4 is not None and h[IPVER]:
             window = (frame[l4 + 14] << 8) | frame[l4 + 15]
-            tcp_options = frame[l4 + 20 : h[15]]
+            tcp_options = frame[l4 + 20 : h[POFF]]
         return Packet(
-            ts=ts, frame_no=frame_no, source=source, sensor=self.sensor, vlan=h[2], outer_vlan=h[3],
-            src_mac=text.mac(h[0]), dst_mac=text.mac(h[1]), ethertype=h[4], src_ip=text.ip(h[7]),
-            dst_ip=text.ip(h[8]), ip_ttl=h[10], transport=TRANSPORTS.get(proto, "other") if h[6] else None,
-            src_port=h[11] if ported else None, dst_port=h[12] if ported else None,
+            ts=ts, frame_no=frame_no, source=source, sensor=self.sensor, vlan=h[VLAN], outer_vlan=h[OUTER],
+            src_mac=text.mac(h[SRC]), dst_mac=text.mac(h[DST]), ethertype=h[ETYPE], src_ip=text.ip(h[SIP]),
+            dst_ip=text.ip(h[DIP]), ip_ttl=h[TTL],
+            transport=TRANSPORTS.get(proto, "other") if h[IPVER] else None,
+            src_port=h[SPORT] if ported else None, dst_port=h[DPORT] if ported else None,
             tcp_flags=flags, tcp_window=window, tcp_options=tcp_options, payload=payload, tunnel=tunnel,
             wifi=is_wifi, **extra,
         )
@@ -265,14 +285,14 @@ class DeepPath:
                     # the identity key: everything of the header view a record may state as a fact (VLANs,
                     # tunnel, Wi-Fi, MACs, ethertype, IPs, transport, ports with the dynamic range as one)
                     # and the identity bytes; inline, as calls per deep frame cost ~0.5 us
-                    sport = h[11]
+                    sport = h[SPORT]
                     if sport is not None and sport >= EPHEMERAL_PORT_MIN:
                         sport = -1
-                    dport = h[12]
+                    dport = h[DPORT]
                     if dport is not None and dport >= EPHEMERAL_PORT_MIN:
                         dport = -1
-                    key = hash((det.name, h[2], h[3], tunnel, is_wifi, h[0], h[1], h[4], h[7], h[8], h[9],
-                                sport, dport, ident))
+                    key = hash((det.name, h[VLAN], h[OUTER], tunnel, is_wifi, h[SRC], h[DST], h[ETYPE],
+                                h[SIP], h[DIP], h[PROTO], sport, dport, ident))
                     seen = repeats.get(key)
                     if seen is not None and self._repeat(seen[1], ts, frame_no, source):
                         self.deep_repeats += 1
@@ -296,20 +316,20 @@ class DeepPath:
              source: str,
              tunnel: str | None, is_wifi: bool, fwd: bool) -> None:
         index = self.index
-        dets: Sequence[Detector] = index.udp_for(h[11], h[12])
+        dets: Sequence[Detector] = index.udp_for(h[SPORT], h[DPORT])
         payload = None
         if c is not None and index.udp_any:
             budget = c[C_STREAM]
             side = 0 if fwd else 1
             if budget and budget[side] > 0:
                 budget[side] -= 1
-                payload = data[h[15]:h[16]]
+                payload = data[h[POFF]:h[PEND]]
                 hits = [d for d in index.udp_any_hits(payload) if d not in dets]
                 if hits:
                     dets = list(dets) + hits
         if dets:
             if payload is None:
-                payload = data[h[15]:h[16]]
+                payload = data[h[POFF]:h[PEND]]
             self._deep(dets, h, payload, c, ts, frame_no, source, tunnel, is_wifi)
 
     def _start_stream(self, c: list[Any], client_port: int | None, first: bool = False) -> list[Any]:
@@ -356,7 +376,7 @@ class DeepPath:
         d = st[S_C2S] if fwd else st[S_S2C]
         if d[D_DONE]:
             return
-        flags = h[13]
+        flags = h[FLAGS]
         if flags & 0x02 and not d[D_SYN]:
             d[D_SYN] = True
             if self.index.tcp_syn and st[S_FIRST]:
@@ -366,11 +386,11 @@ class DeepPath:
             if flags & 0x02 and st[S_C2S][D_SYN] and st[S_S2C][D_SYN]:
                 self._end_stream(c, st)
             return
-        poff, pend = h[15], h[16]
+        poff, pend = h[POFF], h[PEND]
         if pend > poff:
             if d[D_FIRST] is None:
-                d[D_FIRST] = (h, ts, frame_no, source, tunnel, is_wifi, data[: h[15]])
-            add_segment(d, data[poff:pend], h[17])
+                d[D_FIRST] = (h, ts, frame_no, source, tunnel, is_wifi, data[: h[POFF]])
+            add_segment(d, data[poff:pend], h[SEQ])
         if d[D_FIRST] is not None and (stream_prefix_full(d) or flags & 0x05):
             self._decide(c, st, fwd)
         elif flags & 0x05:
@@ -454,10 +474,12 @@ class DeepPath:
             return  # a group address or the access point itself is not a Wi-Fi client
         self.wifi_stations.add(view.station)
         text = self.tables.text
-        client_ip = text.ip(h[7]) if view.station == h[0] else text.ip(h[8]) if view.station == h[1] else None
+        client_ip = (text.ip(h[SIP]) if view.station == h[SRC]
+                     else text.ip(h[DIP]) if view.station == h[DST] else None)
         self._add([WifiObs(
-            ts=ts, sensor=self.sensor, source=source, frame_no=frame_no, vlan=h[2], src_mac=text.mac(h[0]),
-            dst_mac=text.mac(h[1]), src_ip=text.ip(h[7]), dst_ip=text.ip(h[8]), tunnel=tunnel,
+            ts=ts, sensor=self.sensor, source=source, frame_no=frame_no, vlan=h[VLAN],
+            src_mac=text.mac(h[SRC]), dst_mac=text.mac(h[DST]), src_ip=text.ip(h[SIP]),
+            dst_ip=text.ip(h[DIP]), tunnel=tunnel,
             evidence="dot11",
             client_mac=text.mac(view.station), client_ip=client_ip, ap_mac=text.mac(view.bssid),
             confidence=1.0,
