@@ -25,11 +25,26 @@ from collector.decode import Decoder
 from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex, Facts
 from collector.facts import identity_json, merge
 from collector.flows import (
+    C_BY_C2S,
+    C_BY_S2C,
+    C_DONE,
+    C_ENV,
+    C_FIRST,
+    C_FRAME_NO,
+    C_LAST,
+    C_PK_C2S,
+    C_PK_S2C,
     C_STREAM,
     C_STREAMS_LEFT,
     DEFAULT_MAX_CONVERSATIONS,
     DEFAULT_MAX_HOSTS,
     DEFAULT_TABLE_IDLE,
+    H_BYTES,
+    H_FIRST,
+    H_FRAME_NO,
+    H_FRAMES,
+    H_LAST,
+    H_SOURCE,
     MAX_STREAMS_PER_CONVERSATION,
     Tables,
     sender_is_client,
@@ -221,7 +236,7 @@ class Pipeline(DeepPath):
                                 c = convs_get((vlan, proto, dip, sip, sport))
                                 fwd = False
                             if h is not None and c is not None:
-                                st = c[12]
+                                st = c[C_STREAM]
                                 if proto == 6:
                                     if st is not None and (s := st.get(sport if fwd else dport)) is not None:
                                         # a followed connection wants its direction's payload and FIN/RST
@@ -231,8 +246,8 @@ class Pipeline(DeepPath):
                                             - 20 - ((data[l4 + 12] >> 4) << 2) <= 0)
                                     else:
                                         # one not followed: its client's first payload while the conversation
-                                        # has budget, unless it is a connection already followed (c[17])
-                                        ok = not fwd or c[16] <= 0 or sport in c[17] or (
+                                        # has budget, unless it is a connection already followed (c[C_DONE])
+                                        ok = not fwd or c[C_STREAMS_LEFT] <= 0 or sport in c[C_DONE] or (
                                             ((data[off + 2] << 8) | data[off + 3]) - 20
                                             - ((data[l4 + 12] >> 4) << 2) <= 0)
                                 else:
@@ -242,27 +257,27 @@ class Pipeline(DeepPath):
                                     lane += 1
                                     nbytes += size
                                     last_ts = ts
-                                    if not h[2]:
-                                        h[0] = ts
-                                        h[6] = frame_no
-                                        h[7] = source
+                                    if not h[H_FRAMES]:
+                                        h[H_FIRST] = ts
+                                        h[H_FRAME_NO] = frame_no
+                                        h[H_SOURCE] = source
                                         active_hosts.append(h)
-                                    h[1] = ts
-                                    h[2] += 1
-                                    h[3] += wirelen
-                                    if not (c[0] or c[1]):
-                                        c[4] = ts
-                                        c[6] = frame_no
-                                        c[14] = (data[6:12], data[0:6], sip, dip, sport, dport, None, None,
+                                    h[H_LAST] = ts
+                                    h[H_FRAMES] += 1
+                                    h[H_BYTES] += wirelen
+                                    if not (c[C_PK_C2S] or c[C_PK_S2C]):
+                                        c[C_FIRST] = ts
+                                        c[C_FRAME_NO] = frame_no
+                                        c[C_ENV] = (data[6:12], data[0:6], sip, dip, sport, dport, None, None,
                                                  source)
                                         active_convs.append(c)
-                                    c[5] = ts
+                                    c[C_LAST] = ts
                                     if fwd:
-                                        c[0] += 1
-                                        c[2] += wirelen
+                                        c[C_PK_C2S] += 1
+                                        c[C_BY_C2S] += wirelen
                                     else:
-                                        c[1] += 1
-                                        c[3] += wirelen
+                                        c[C_PK_S2C] += 1
+                                        c[C_BY_S2C] += wirelen
                                     continue
                 self.packets += lane
                 self.bytes += nbytes
