@@ -36,6 +36,7 @@ from collector.flows import (
     C_PK_S2C,
     C_STREAM,
     C_STREAMS_LEFT,
+    C_SYN,
     DEFAULT_MAX_CONVERSATIONS,
     DEFAULT_MAX_HOSTS,
     DEFAULT_TABLE_IDLE,
@@ -45,6 +46,7 @@ from collector.flows import (
     H_FRAMES,
     H_LAST,
     H_SOURCE,
+    H_WIFI,
     MAX_STREAMS_PER_CONVERSATION,
     Tables,
     sender_is_client,
@@ -347,16 +349,16 @@ class Pipeline(DeepPath):
             if e is None:
                 e = tables.new_host(hk, ttl, is_wifi, source, outer, tunnel)
             if e is not None:
-                if not e[2]:
-                    e[0] = ts
-                    e[7] = source
-                    e[6] = frame_no
+                if not e[H_FRAMES]:
+                    e[H_FIRST] = ts
+                    e[H_SOURCE] = source
+                    e[H_FRAME_NO] = frame_no
                     tables.active_hosts.append(e)
-                e[1] = ts
-                e[2] += 1
-                e[3] += wirelen
-                if is_wifi and not e[5]:
-                    e[5] = True
+                e[H_LAST] = ts
+                e[H_FRAMES] += 1
+                e[H_BYTES] += wirelen
+                if is_wifi and not e[H_WIFI]:
+                    e[H_WIFI] = True
         if wifi is not None and wifi.station is not None and wifi.station not in self.wifi_stations:
             self._wifi(wifi, h, ts, frame_no, source, tunnel)
         if index.ether_by_type:
@@ -396,29 +398,29 @@ class Pipeline(DeepPath):
             if proto == 17 and (index.udp_by_port or index.udp_any):
                 self._udp(None, h, data, ts, frame_no, source, tunnel, is_wifi, fwd)
             return
-        if not (c[0] or c[1]):
-            c[4] = ts
-            c[6] = frame_no
-            c[14] = (src, dst, sip, dip, sport, dport, outer, tunnel, source)
+        if not (c[C_PK_C2S] or c[C_PK_S2C]):
+            c[C_FIRST] = ts
+            c[C_FRAME_NO] = frame_no
+            c[C_ENV] = (src, dst, sip, dip, sport, dport, outer, tunnel, source)
             tables.active_convs.append(c)
-        c[5] = ts
+        c[C_LAST] = ts
         if fwd:
-            c[0] += 1
-            c[2] += wirelen
+            c[C_PK_C2S] += 1
+            c[C_BY_C2S] += wirelen
         else:
-            c[1] += 1
-            c[3] += wirelen
+            c[C_PK_S2C] += 1
+            c[C_BY_S2C] += wirelen
         if proto == 6:
             syn = fwd and flags & 0x12 == 0x02
             if syn:
-                c[8] = True
-            streams = c[12]
+                c[C_SYN] = True
+            streams = c[C_STREAM]
             port = sport if fwd else dport
             st = streams.get(port) if streams is not None else None
-            if st is None and fwd and (syn and (streams is not None or c[16] > 0) or (
-                    pend > poff and c[16] > 0 and port not in c[17])):
+            if st is None and fwd and (syn and (streams is not None or c[C_STREAMS_LEFT] > 0) or (
+                    pend > poff and c[C_STREAMS_LEFT] > 0 and port not in c[C_DONE])):
                 # a new connection of a known conversation: its client's SYN, or the client's first payload
-                # when the SYN was not seen (never a connection already followed and finished, c[17])
+                # when the SYN was not seen (never a connection already followed and finished, c[C_DONE])
                 st = self._open_stream(c, port, syn)
             if st is not None:
                 self._tcp(c, st, fwd, h, data, ts, frame_no, source, tunnel, is_wifi)
