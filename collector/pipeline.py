@@ -22,7 +22,16 @@ from typing import Any
 
 from collector import linktypes
 from collector.decode import Decoder
-from collector.deep import MALFORMED, UDP_PROBE_DATAGRAMS, DeepPath, DetectorIndex, Facts
+from collector.deep import (
+    D_DONE,
+    MALFORMED,
+    S_C2S,
+    S_S2C,
+    UDP_PROBE_DATAGRAMS,
+    DeepPath,
+    DetectorIndex,
+    Facts,
+)
 from collector.facts import identity_json, merge
 from collector.flows import (
     C_BY_C2S,
@@ -60,6 +69,8 @@ from collector.sources import FrameSource
 BATCH_MAX = 5000
 WIFI_TUNNELS = frozenset({"capwap", "lwapp", "aruba-gre", "dot11"})
 MAX_TUNNEL_DEPTH = 3
+P_COUNT, P_FIRST, P_LAST = range(3)
+"""Slots of a pending repeat (`Pipeline.pending`): repeats, first evidence (ts, source, frame), last ts."""
 GC_THRESHOLD0 = 100_000
 """Allocations between two young-generation collections of the cyclic GC during a replay (default 700)."""
 
@@ -242,7 +253,7 @@ class Pipeline(DeepPath):
                                 if proto == 6:
                                     if st is not None and (s := st.get(sport if fwd else dport)) is not None:
                                         # a followed connection wants its direction's payload and FIN/RST
-                                        ok = (s[1] if fwd else s[2])[5] or (
+                                        ok = (s[S_C2S] if fwd else s[S_S2C])[D_DONE] or (
                                             not data[l4 + 13] & 0x05
                                             and ((data[off + 2] << 8) | data[off + 3])
                                             - 20 - ((data[l4 + 12] >> 4) << 2) <= 0)
@@ -491,13 +502,13 @@ class Pipeline(DeepPath):
         for key in facts:
             p = pending.get(key)
             if p is None:
-                pending[key] = [1, (ts, source, frame_no), ts]
+                pending[key] = [1, (ts, source, frame_no), ts]  # P_COUNT, P_FIRST, P_LAST
             else:
-                p[0] += 1
-                if (ts, source, frame_no) < p[1]:
-                    p[1] = (ts, source, frame_no)
-                if ts > p[2]:
-                    p[2] = ts
+                p[P_COUNT] += 1
+                if (ts, source, frame_no) < p[P_FIRST]:
+                    p[P_FIRST] = (ts, source, frame_no)
+                if ts > p[P_LAST]:
+                    p[P_LAST] = ts
         return True
 
     def _settle_repeats(self) -> None:
