@@ -67,17 +67,24 @@ def sender_is_client(proto: int, sport: int | None, dport: int | None, flags: in
     return True
 
 
+def _schema_defaults(cls: type[BaseModel]) -> dict[str, Any]:
+    """Every field of `cls` in the schema's order, required ones as placeholders the values replace.
+
+    A dict merge keeps a key's place, so a record built on this serialises its fields in the order a
+    validated one does, and its fact key (collector.facts, a hash of that JSON) is the one of the same
+    record parsed from JSON.
+    """
+    return {name: None if f.is_required() else f.get_default(call_default_factory=True)
+            for name, f in cls.model_fields.items()}
+
+
 def _fast(cls: type[BaseModel]) -> Any:
     """A constructor that skips validation (values are built by this module, of the right types).
 
     Same result as `cls.model_construct(**values)` at a fraction of its cost; records built
     this way are checked against the schema in tests (parse_observation round trip).
     """
-    # every field in the schema's order (required ones as placeholders the values replace): `update` keeps
-    # a key's place, so the record serialises its fields in the order a validated one does, and its
-    # fact key (collector.facts, a hash of that JSON) is the one of the same record parsed from JSON
-    defaults = {name: None if f.is_required() else f.get_default(call_default_factory=True)
-                for name, f in cls.model_fields.items()}
+    defaults = _schema_defaults(cls)
     new = object.__new__
     setattr_ = object.__setattr__
 
@@ -96,9 +103,7 @@ def _fast_env(cls: type[BaseModel]) -> Any:
     """`_fast` for detector records: the envelope dict (Packet.envelope()) passed as is, the record's own
     fields as keywords, so the envelope is not copied into a keyword dict on the way (valgrind: a DnsObs
     costs ~19,000 instructions instead of ~29,000)."""
-    # every field in the schema's order, as `_fast` (the fact key hashes the JSON in attribute order)
-    defaults = {name: None if f.is_required() else f.get_default(call_default_factory=True)
-                for name, f in cls.model_fields.items()}
+    defaults = _schema_defaults(cls)
     new = object.__new__
     setattr_ = object.__setattr__
 
