@@ -117,13 +117,8 @@ def office() -> list[Packet]:
               (False, infra.smb1(0x73, bytes(6), challenge, True))]
     pkts += tcp_session(pc, H.FILE_SRV, 49301, 445, chunks, at(11, 1), ttl=128, syn_options=WIN_SYN)
     # Office PC in the monitoring VLAN (flat network): SMB2 to the file server
-    dia = [0x0202, 0x0210, 0x0300, 0x0302, 0x0311]
-    req = struct.pack("<HHHHI", 36, len(dia), 1, 0, 0x7F) + bytes(24)
-    req += b"".join(struct.pack("<H", d) for d in dia)
-    resp = struct.pack("<HHHH", 65, 1, 0x0311, 0) + bytes(56)
-    pkts += tcp_session(H.OFFICE_IN_ICU, H.FILE_SRV, 49302, 445,
-                        [(True, infra.smb2(0, req)), (False, infra.smb2(0, resp, True))], at(11, 5), ttl=128,
-                        syn_options=WIN_SYN)
+    pkts += tcp_session(H.OFFICE_IN_ICU, H.FILE_SRV, 49302, 445, infra.smb2_negotiate_311(), at(11, 5),
+                        ttl=128, syn_options=WIN_SYN)
     # Office PC: HTTPS to the Internet (normal), printing (normal), HTTP to an MR console (no conduit)
     pkts += tls_session(H.OFFICE_PC, H.WEB_SITE, 49410, 443, "www.example.org", at(11, 10), ttl=128,
                          syn_options=WIN_SYN)

@@ -485,14 +485,7 @@ def clinical() -> list[Packet]:
 
 def office() -> list[Packet]:
     pkts: list[Packet] = []
-    dia = [0x0202, 0x0210, 0x0300, 0x0302, 0x0311]
-    neg = (
-        struct.pack("<HHHHI", 36, len(dia), 1, 0, 0x7F)
-        + bytes(24)
-        + b"".join(struct.pack("<H", d) for d in dia)
-    )
-    resp = struct.pack("<HHHH", 65, 1, 0x0311, 0) + bytes(56)
-    smb = [(True, infra.smb2(0, neg)), (False, infra.smb2(0, resp, True))]
+    smb = infra.smb2_negotiate_311()
 
     def with_ntlm(name: str) -> list[tuple[bool, bytes]]:
         if name not in P.NTLM_VERSIONS:
