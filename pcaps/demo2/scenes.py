@@ -172,21 +172,7 @@ def llmnr(dev: P.Dev, name: str, t: float, tid: int) -> list[Packet]:
 
 
 def lldp_switch(chassis: str, name: str, vlan: int, mgmt: str, port: str) -> Packet:
-    tlv = infra.tlv
-    body = b"".join(
-        [
-            tlv(1, b"\x04" + _mac(chassis)),
-            tlv(2, b"\x05" + port.encode()),
-            tlv(3, b"\x00\x78"),
-            tlv(4, port.encode()),
-            tlv(5, name.encode()),
-            tlv(6, b"Aruba JL258A 2930F-8G-PoE+-2SFP+ Switch, revision WC.16.10.0012"),
-            tlv(7, struct.pack("!HH", 0x0014, 0x0004)),
-            tlv(8, bytes([5, 1]) + _ip4(mgmt) + b"\x02" + struct.pack("!I", 1) + b"\x00"),
-            tlv(127, b"\x00\x80\xc2\x01" + struct.pack("!H", vlan)),
-        ]
-    ) + tlv(0, b"")
-    return Ether(src=chassis, dst="01:80:c2:00:00:0e") / Dot1Q(vlan=vlan, type=0x88CC) / Raw(body)
+    return infra.aruba_access_lldp(chassis, name, vlan, mgmt, port)
 
 
 def cdp_core() -> Packet:
