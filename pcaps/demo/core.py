@@ -17,11 +17,21 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import LLC, SNAP, Dot1Q, Dot3, Ether
 from scapy.packet import Packet, Raw
 
-from pcaps.demo import hosts as H
-from pcaps.demo.netkit import (ROUTER_MAC, WIN_SYN, Host, arp_announce, arp_pair, at, gateway_ip, tcp_session,
-                               timed, udp_bcast, udp_dgram)
-from pcaps.fixtures import gen_infra as infra
-from pcaps.fixtures import gen_medical as med
+from pcaps.demo import hosts as H, netkit
+from pcaps.demo.netkit import (
+    ROUTER_MAC,
+    WIN_SYN,
+    Host,
+    arp_announce,
+    arp_pair,
+    at,
+    gateway_ip,
+    tcp_session,
+    timed,
+    udp_bcast,
+)
+from pcaps.fixtures import gen_infra as infra, gen_medical as med
+
 
 def _ip4(a: str) -> bytes:
     return bytes(map(int, a.split(".")))
@@ -95,18 +105,11 @@ def rogue_offer(t: float) -> list[Packet]:
 
 
 def dns_exchange(client: Host, name: str, answer_ip: str, tid: int, t: float) -> list[Packet]:
-    q = infra.dns_message(tid, 0x0100, [(name, 1)], [])
-    a = infra.dns_message(tid, 0x8180, [(name, 1)], [infra.rr(b"\xc0\x0c", 1, _ip4(answer_ip))])
-    sport = 50000 + tid % 10000
-    return timed([udp_dgram(client, H.DNS_SRV, sport, 53, q), udp_dgram(H.DNS_SRV, client, 53, sport, a)], t)
+    return netkit.dns_a_exchange(client, H.DNS_SRV, name, answer_ip, tid, t)
 
 
 def ntp_exchange(client: Host, t: float, sport: int = 49123) -> list[Packet]:
-    """NTPv4 client (mode 3) and server (mode 4) packets (RFC 5905), 48 bytes each."""
-    req = bytes([0x23]) + bytes(39) + struct.pack("!II", 0xED5A0000, 0)
-    rep = bytes([0x24, 2, 6, 0xE9]) + bytes(8) + b"GPS\x00" + bytes(24) + struct.pack("!II", 0xED5A0001, 0)
-    return timed([udp_dgram(client, H.DNS_SRV, sport, 123, req),
-                  udp_dgram(H.DNS_SRV, client, 123, sport, rep)], t)
+    return netkit.ntp_exchange(client, H.DNS_SRV, t, sport)
 
 
 def _lldp(src: str, vlan: int, tlvs: list[bytes]) -> Packet:

@@ -8,10 +8,13 @@ deterministic `.time`; nothing reads the wall clock or an unseeded random source
 
 from __future__ import annotations
 
+import struct
+
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Packet, Raw
 
+from pcaps.fixtures import gen_infra as infra
 from pcaps.fixtures._streams import tcp_stream
 
 ROUTER_MAC = "00:00:0c:9f:f0:01"
@@ -105,3 +108,41 @@ def arp_announce(host: Host, t: float) -> list[Packet]:
     frame = Ether(src=host[0], dst=BROADCAST) / Dot1Q(vlan=host[2]) / ARP(
         op=1, hwsrc=host[0], psrc=host[1], hwdst="00:00:00:00:00:00", pdst=host[1])
     return timed([frame], t)
+
+
+# --------------------------------------------------------------------------- name and time services
+# The same exchanges in every demo hospital, with that hospital's hosts: one definition of their bytes.
+
+
+def dns_a_exchange(client: Host, server: Host, name: str, answer_ip: str, tid: int, t: float) -> list[Packet]:
+    """A DNS A query and its one-answer reply (RFC 1035), from an ephemeral port derived from `tid`."""
+    q = infra.dns_message(tid, 0x0100, [(name, 1)], [])
+    a = infra.dns_message(tid, 0x8180, [(name, 1)], [infra.rr(b"\xc0\x0c", 1, _ip4(answer_ip))])
+    sport = 50000 + tid % 10000
+    return timed([udp_dgram(client, server, sport, 53, q), udp_dgram(server, client, 53, sport, a)], t)
+
+
+def ntp_exchange(client: Host, server: Host, t: float, sport: int = 49123) -> list[Packet]:
+    """NTPv4 client (mode 3) and server (mode 4) packets (RFC 5905), 48 bytes each."""
+    req = bytes([0x23]) + bytes(39) + struct.pack("!II", 0xED5A0000, 0)
+    rep = bytes([0x24, 2, 6, 0xE9]) + bytes(8) + b"GPS\x00" + bytes(24) + struct.pack("!II", 0xED5A0001, 0)
+    return timed([udp_dgram(client, server, sport, 123, req), udp_dgram(server, client, 123, sport, rep)], t)
+
+
+def nbns_registration(host: Host, name: str, t: float, tid: int) -> list[Packet]:
+    """A Windows host registers its workstation name (suffix 0x00) by broadcast on its /24 (RFC 1002)."""
+    ip = host[1]
+    reg = (
+        struct.pack("!HHHHHH", tid, 0x2910, 1, 0, 0, 1)
+        + infra.nb_encode(name, 0x00)
+        + struct.pack("!HH", 0x20, 1)
+        + b"\xc0\x0c"
+        + struct.pack("!HHIH", 0x20, 1, 300000, 6)
+        + b"\x00\x00"
+        + _ip4(ip)
+    )
+    return timed([udp_bcast(host, ip.rsplit(".", 1)[0] + ".255", 137, 137, reg)], t)
+
+
+def _ip4(address: str) -> bytes:
+    return bytes(map(int, address.split(".")))

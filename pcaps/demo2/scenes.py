@@ -19,6 +19,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import LLC, SNAP, Dot1Q, Dot3, Ether
 from scapy.packet import Packet, Raw
 
+from pcaps.demo import netkit
 from pcaps.demo.netkit import (
     BROADCAST,
     ROUTER_MAC,
@@ -30,7 +31,6 @@ from pcaps.demo.netkit import (
     tcp_session,
     timed,
     udp_bcast,
-    udp_dgram,
 )
 from pcaps.demo2 import plan as P
 from pcaps.fixtures import gen_infra as infra, gen_medical as med, gen_remote as rem
@@ -128,40 +128,15 @@ def relayed_dora(
 
 
 def dns_query(client: P.Dev, name: str, answer_ip: str, tid: int, t: float) -> list[Packet]:
-    q = infra.dns_message(tid, 0x0100, [(name, 1)], [])
-    a = infra.dns_message(tid, 0x8180, [(name, 1)], [infra.rr(b"\xc0\x0c", 1, _ip4(answer_ip))])
-    sport = 50000 + tid % 10000
-    return timed(
-        [udp_dgram(client.host, P.DNS.host, sport, 53, q), udp_dgram(P.DNS.host, client.host, 53, sport, a)],
-        t,
-    )
+    return netkit.dns_a_exchange(client.host, P.DNS.host, name, answer_ip, tid, t)
 
 
 def ntp_query(client: P.Dev, t: float) -> list[Packet]:
-    req = bytes([0x23]) + bytes(39) + struct.pack("!II", 0xED5A0000, 0)
-    rep = bytes([0x24, 2, 6, 0xE9]) + bytes(8) + b"GPS\x00" + bytes(24) + struct.pack("!II", 0xED5A0001, 0)
-    return timed(
-        [
-            udp_dgram(client.host, P.DNS.host, 49123, 123, req),
-            udp_dgram(P.DNS.host, client.host, 123, 49123, rep),
-        ],
-        t,
-    )
+    return netkit.ntp_exchange(client.host, P.DNS.host, t)
 
 
 def nbns_registration(dev: P.Dev, t: float, tid: int) -> list[Packet]:
-    """A Windows host registers its workstation name (suffix 0x00) by broadcast (RFC 1002 4.2.2)."""
-    reg = (
-        struct.pack("!HHHHHH", tid, 0x2910, 1, 0, 0, 1)
-        + infra.nb_encode(dev.name, 0x00)
-        + struct.pack("!HH", 0x20, 1)
-        + b"\xc0\x0c"
-        + struct.pack("!HHIH", 0x20, 1, 300000, 6)
-        + b"\x00\x00"
-        + _ip4(dev.ip)
-    )
-    bcast = dev.ip.rsplit(".", 1)[0] + ".255"
-    return timed([udp_bcast(dev.host, bcast, 137, 137, reg)], t)
+    return netkit.nbns_registration(dev.host, dev.name, t, tid)
 
 
 def llmnr(dev: P.Dev, name: str, t: float, tid: int) -> list[Packet]:

@@ -23,6 +23,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import LLC, SNAP, Dot1Q, Ether
 from scapy.packet import Packet, Raw
 
+from pcaps.demo import netkit
 from pcaps.demo.netkit import (
     BROADCAST,
     ROUTER_MAC,
@@ -33,7 +34,6 @@ from pcaps.demo.netkit import (
     tcp_session,
     timed,
     udp_bcast,
-    udp_dgram,
 )
 from pcaps.demo3 import plan as P
 from pcaps.fixtures import gen_infra as infra, gen_medical as med, gen_remote as rem, gen_wifi as wifi
@@ -175,36 +175,15 @@ def _dns_server_for(client: P.Dev) -> Host:
 
 
 def dns_query(client: P.Dev, name: str, answer_ip: str, tid: int, t: float) -> list[Packet]:
-    q = infra.dns_message(tid, 0x0100, [(name, 1)], [])
-    a = infra.dns_message(tid, 0x8180, [(name, 1)], [infra.rr(b"\xc0\x0c", 1, _ip4(answer_ip))])
-    sport = 50000 + tid % 10000
-    server = _dns_server_for(client)
-    return timed(
-        [udp_dgram(client.host, server, sport, 53, q), udp_dgram(server, client.host, 53, sport, a)], t
-    )
+    return netkit.dns_a_exchange(client.host, _dns_server_for(client), name, answer_ip, tid, t)
 
 
 def ntp_query(client: P.Dev, t: float) -> list[Packet]:
-    req = bytes([0x23]) + bytes(39) + struct.pack("!II", 0xED5A0000, 0)
-    rep = bytes([0x24, 2, 6, 0xE9]) + bytes(8) + b"GPS\x00" + bytes(24) + struct.pack("!II", 0xED5A0001, 0)
-    server = _dns_server_for(client)
-    return timed(
-        [udp_dgram(client.host, server, 49123, 123, req), udp_dgram(server, client.host, 123, 49123, rep)], t
-    )
+    return netkit.ntp_exchange(client.host, _dns_server_for(client), t)
 
 
 def nbns_registration(dev: P.Dev, t: float, tid: int) -> list[Packet]:
-    """A Windows host registers its workstation name by broadcast (RFC 1002 4.2.2)."""
-    reg = (
-        struct.pack("!HHHHHH", tid, 0x2910, 1, 0, 0, 1)
-        + infra.nb_encode(dev.name, 0x00)
-        + struct.pack("!HH", 0x20, 1)
-        + b"\xc0\x0c"
-        + struct.pack("!HHIH", 0x20, 1, 300000, 6)
-        + b"\x00\x00"
-        + _ip4(dev.ip)
-    )
-    return timed([udp_bcast(dev.host, dev.ip.rsplit(".", 1)[0] + ".255", 137, 137, reg)], t)
+    return netkit.nbns_registration(dev.host, dev.name, t, tid)
 
 
 def lldp_switch(switch: tuple[str, str, int, str], port: str) -> Packet:
