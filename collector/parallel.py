@@ -1,18 +1,21 @@
-"""Replay on several cores: one reader, N worker pipelines, their facts merged per flush period.
+"""Replay on several cores: N worker processes, each reads the captures and decodes its share.
 
 `replay_workers(paths, sink, workers=N, ...)` is `collector.pipeline.replay` on N worker processes.
-A reader process reads the captures (collector.sources.FrameSource: files
-in time order, gzip, read weirds) and sends each frame, in chunks of `CHUNK` frames pickled over
-a pipe, to the worker `collector.shard.shard_of` names (both directions of a flow to the same
-worker).  The reader also owns the flush clock: when a frame's time passes the next flush time
-(the same rule as a single pipeline: first frame time + interval, then the frame that passes it
-+ interval) it tells every worker to flush, so all workers cut their periods at the same frame and
-the merged periods are the single pipeline's.  Each worker runs a `Pipeline` with its own packet
-clock off and sends back what it emits; the calling thread merges each period once every worker
-closed it (`collector.shard.Rounds`), emits it to `sink` and calls `sink.flushed()`, so the
-sink, the store behind it and the progress callback stay on the caller's thread.
+Every worker reads the whole of the captures (collector.sources.FrameSource: files in time order,
+gzip, read weirds) and keeps the frames `collector.shard.shard_of` gives it (both directions of a
+flow to the same worker), so no frame crosses a process boundary: reading a frame and hashing its
+addresses costs less than pickling it to another process (a reader process that sent each worker
+its frames cost as much CPU as a worker, on the 2 cores such a box has).  Every worker also sees
+every frame's time, so each applies the flush clock itself (the single pipeline's rule: first frame
+time + interval, then the frame that passes it + interval) and all of them cut their periods at the
+same frame: the merged periods are the single pipeline's.  Each worker runs a `Pipeline` with its
+own packet clock off and sends back what it emits; the calling thread merges each period once every
+worker closed it (`collector.shard.Rounds`), emits it to `sink` and calls `sink.flushed()`, so the
+sink, the store behind it and the progress callback stay on the caller's thread.  Worker 0 reports
+the read counters (frames and bytes for the progress display, the read weirds at the end): every
+worker read the same.
 
-The reader and the workers are forked (Linux): they inherit the loaded detectors, so starting one costs a few
+The workers are forked (Linux): they inherit the loaded detectors, so starting one costs a few
 milliseconds, not the seconds of re-importing them.  A worker that fails makes the replay raise
 (RuntimeError with its traceback); the others are then stopped.
 """
@@ -36,11 +39,10 @@ from collector.sinks import Sink
 from collector.sources import FrameSource
 
 CHUNK = 2048
-"""Frames per message to a worker: large enough that pickling and the pipe cost little per frame,
-small enough that a worker starts before the reader has read much ahead."""
+"""Frames of its shard a worker gathers before running its pipeline over them (Pipeline.run's batch)."""
 PIPE_BYTES = 1 << 20
-"""Pipe buffer asked for (F_SETPIPE_SZ, up to /proc/sys/fs/pipe-max-size): a few chunks in flight,
-so the reader does not wait on one busy worker while another is idle."""
+"""Pipe buffer asked for (F_SETPIPE_SZ, up to /proc/sys/fs/pipe-max-size): a worker's batches wait in
+it while the merging process stores the previous ones, instead of stalling the worker."""
 
 
 def _widen(conn: Connection) -> None:
@@ -50,70 +52,54 @@ def _widen(conn: Connection) -> None:
         pass
 
 
-def _worker(inbox: Connection, outbox: Connection, sensor: str, key: bytes, options: dict[str, Any]) -> None:
-    """One worker process: frames in, batches and flush markers out, its stats at the end."""
+def _worker(w: int, workers: int, source: FrameSource, outbox: Connection, sensor: str, key: bytes,
+            flush_interval: float, counters: Any, options: dict[str, Any]) -> None:
+    """Worker `w` of `workers`: reads every frame, decodes its shard, flushes on the shared packet clock.
+
+    Sends batches and flush markers as its pipeline emits them, then its stats (worker 0: with the read
+    stats); worker 0 also keeps `counters` [frames, bytes read] for the progress display."""
     from collector.pipeline import Pipeline, relaxed_gc
 
     gc.freeze()  # the inherited heap is never collected here: no copy-on-write of it by the GC
     try:
         pipe = Pipeline(sensor=sensor, key=key, sink=PipeSink(outbox), packet_time_flush=False, **options)
+        interval = flush_interval
+        report = w == 0
+        mine: list[Any] = []
+        next_flush: float | None = None
+        last_ts: float | None = None
+        frames = 0
         with relaxed_gc():
-            while True:
-                msg = inbox.recv()
-                if type(msg) is list:
-                    pipe.run(msg)
-                    continue
-                op, ts = msg
-                if ts is not None:  # the time the single pipeline would age its tables at
+            for frame in source:
+                ts = frame[0]
+                if next_flush is None:
+                    next_flush = ts + interval
+                elif ts >= next_flush:  # collector.pipeline.Pipeline.feed's rule, in every worker alike
+                    if mine:
+                        pipe.run(mine)
+                        mine = []
+                    # the time the single pipeline would age its tables at
                     pipe.last_ts = ts if pipe.last_ts is None else max(pipe.last_ts, ts)
-                if op == "flush":
                     pipe.flush()
-                else:
-                    outbox.send(("done", pipe.close()))
-                    return
+                    next_flush = ts + interval
+                last_ts = ts
+                if shard_of(frame[2], frame[1], workers) == w:
+                    mine.append(frame)
+                    if len(mine) >= CHUNK:
+                        pipe.run(mine)
+                        mine = []
+                frames += 1
+                if report and not frames % CHUNK:
+                    counters[0], counters[1] = frames, source.bytes_read()
+            if mine:
+                pipe.run(mine)
+            if last_ts is not None:
+                pipe.last_ts = last_ts if pipe.last_ts is None else max(pipe.last_ts, last_ts)
+            if report:
+                counters[0] = frames
+            outbox.send(("done", (pipe.close(), source.stats if report else None)))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
         outbox.send(("error", traceback.format_exc()))
-
-
-def _read(source: FrameSource, inboxes: list[Connection], flush_interval: float, counters: Any,
-          report: Connection) -> None:
-    """The reader process: reads the captures, shards the frames, sends chunks and flush orders to the
-    workers; `counters` [frames, bytes read] for the progress display; its read stats at the end."""
-    gc.freeze()  # the inherited heap is never collected here: no copy-on-write of it by the GC
-    n, interval = len(inboxes), flush_interval
-    chunks: list[list[Any]] = [[] for _ in range(n)]
-    next_flush: float | None = None
-    last_ts: float | None = None
-    frames = 0
-    try:
-        for frame in source:
-            ts = frame[0]
-            if next_flush is None:
-                next_flush = ts + interval
-            elif ts >= next_flush:  # collector.pipeline.Pipeline.feed's rule, for every worker at once
-                for w in range(n):
-                    if chunks[w]:
-                        inboxes[w].send(chunks[w])
-                        chunks[w] = []
-                    inboxes[w].send(("flush", ts))
-                next_flush = ts + interval
-            last_ts = ts
-            w = shard_of(frame[2], frame[1], n)
-            chunk = chunks[w]
-            chunk.append(frame)
-            frames += 1
-            if len(chunk) >= CHUNK:
-                inboxes[w].send(chunk)
-                chunks[w] = []
-                counters[0], counters[1] = frames, source.bytes_read()
-        for w in range(n):
-            if chunks[w]:
-                inboxes[w].send(chunks[w])
-            inboxes[w].send(("end", last_ts))
-        counters[0] = frames
-        report.send(("read", source.stats))
-    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
-        report.send(("error", traceback.format_exc()))
 
 
 def replay_workers(
@@ -135,48 +121,30 @@ def replay_workers(
         options["detectors"] = list(all_detectors())  # loaded once, inherited by every worker
     flush_interval = float(options.pop("flush_interval", 10.0))
     options.pop("packet_time_flush", None)
-    source = FrameSource(paths, ReadStats())
+    source = FrameSource(paths, ReadStats())  # files ordered once, here; each worker iterates its copy
     ctx = multiprocessing.get_context("fork")
-    inboxes: list[Connection] = []
     outboxes: list[Connection] = []
     procs: list[Any] = []
     rounds = Rounds(sink, workers, merge_facts=options.get("merge_facts", True))
     parts: list[CaptureStats | None] = [None] * workers
+    counters = ctx.Array("q", 2, lock=False)
     try:
-        for _ in range(workers):
-            recv_in, send_in = ctx.Pipe(duplex=False)
+        for w in range(workers):
             recv_out, send_out = ctx.Pipe(duplex=False)
-            _widen(send_in)
             _widen(send_out)
-            proc = ctx.Process(target=_worker, args=(recv_in, send_out, sensor, key, options),
+            args = (w, workers, source, send_out, sensor, key, flush_interval, counters, options)
+            proc = ctx.Process(target=_worker, args=args,
                                name="medtap-worker", daemon=True)
             proc.start()
-            recv_in.close()
             send_out.close()
-            inboxes.append(send_in)
             outboxes.append(recv_out)
             procs.append(proc)
-        # the reader is a process too: in a thread it would share the GIL with the merge and the store
-        counters = ctx.Array("q", 2, lock=False)
-        report_r, report_w = ctx.Pipe(duplex=False)
-        reader = ctx.Process(target=_read, args=(source, inboxes, flush_interval, counters, report_w),
-                             name="medtap-reader", daemon=True)
-        reader.start()
-        report_w.close()
-        procs.append(reader)
-        outboxes.append(report_r)
-        for conn in inboxes:  # only the reader writes to the workers
-            conn.close()
         with relaxed_gc():  # the merge allocates every record the workers send (as the single replay does)
             read_stats = _merge(outboxes, rounds, parts, counters, source.total_bytes, progress)
     finally:
-        for conn in inboxes + outboxes:
+        for conn in outboxes:
             conn.close()
-        for proc in procs[::-1]:  # the reader first: a worker that failed may have left it blocked
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(timeout=5)
+        for proc in procs:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
@@ -190,8 +158,7 @@ def _merge(outboxes: list[Connection], rounds: Rounds, parts: list[CaptureStats 
            total_bytes: int, progress: Callable[[int, int, int], None] | None) -> ReadStats:
     """The caller's thread: worker messages into periods, emitted merged; progress ~10 times a second.
 
-    `outboxes`: the workers' pipes, then the reader's (its read stats, returned, or its failure)."""
-    reader = len(outboxes) - 1
+    Returns the read stats worker 0 sent with its results."""
     index = {id(c): w for w, c in enumerate(outboxes)}
     live = list(outboxes)
     read_stats: ReadStats | None = None
@@ -201,23 +168,21 @@ def _merge(outboxes: list[Connection], rounds: Rounds, parts: list[CaptureStats 
         for ready in wait(live, timeout=0.1):
             w = index[id(ready)]
             conn = outboxes[w]
-            who = "reader" if w == reader else f"worker {w}"
             try:
                 op, body = conn.recv()
             except EOFError:
-                raise RuntimeError(f"replay {who} ended without its results") from None
+                raise RuntimeError(f"replay worker {w} ended without its results") from None
             if op == "batch":
                 rounds.batch(w, body)
             elif op == "flushed":
                 rounds.flushed(w)
             elif op == "done":
-                parts[w] = body
-                live.remove(conn)
-            elif op == "read":
-                read_stats = body
+                parts[w], read = body
+                if read is not None:
+                    read_stats = read
                 live.remove(conn)
             else:
-                raise RuntimeError(f"replay {who} failed:\n{body}")
+                raise RuntimeError(f"replay worker {w} failed:\n{body}")
         if progress is not None and clock() >= deadline:
             progress(counters[0], counters[1], total_bytes)
             deadline = clock() + 0.1
