@@ -14,6 +14,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,14 +118,15 @@ def replay_key(files: Sequence[Path], *, sensor: str, dissector: str) -> str:
 class _DbSink:
     """Sink that upserts each batch into the facts store as it arrives (memory and store stay flat).
 
-    With `once_key` (a replay), batch n is stored once per key: the same captures replayed again,
+    With `once_key` (a replay; a future while the captures are still being hashed), batch n is stored once
+    per key: the same captures replayed again,
     or a replay re-run after it was killed, acknowledge the batches already there.  What is stored
     is also folded into `digest`, which follows the facts counter as long as no other writer
     interleaves (then the next analysis reads the facts again).  `on_flush` runs after each flush
     period of the collector: a live capture analyzes there, so findings appear while it runs.
     """
 
-    def __init__(self, session: Session, sensor: str, once_key: str | None = None,
+    def __init__(self, session: Session, sensor: str, once_key: str | Future[str] | None = None,
                  digest: Digest | None = None,
                  on_flush: Callable[[], None] | None = None, gate: AnalysisGate | None = None) -> None:
         self.session = session
@@ -143,6 +145,8 @@ class _DbSink:
         if self.once_key is None:
             result = store_batch(self.session, batch, sensor=self.sensor)
         else:
+            if not isinstance(self.once_key, str):  # hashed while the workers decoded the first period
+                self.once_key = self.once_key.result()
             self.seq += 1
             result = store_batch(self.session, batch, sensor=self.sensor, seq=self.seq,
                                  batch_key=self.once_key)
@@ -303,8 +307,12 @@ def run_replay(options: ReplayOptions, *, progress: Progress | None = None) -> R
         if sheets is not None:
             conflicts = import_sheets_path(session, sheets, actor="cli", partial=False).conflicts
         digest = start_digest(session, site=site)
-        db_sink = _DbSink(session, sensor, once_key=replay_key(files, sensor=sensor, dissector=dissector),
-                          digest=digest)
+        # the captures are hashed (hashlib releases the GIL) while the collector decodes the first period:
+        # 1.2 s of a 700 MB file that the command no longer waits for before decoding
+        hasher = ThreadPoolExecutor(1, thread_name_prefix="medtap-hash")
+        once_key = hasher.submit(replay_key, files, sensor=sensor, dissector=dissector)
+        hasher.shutdown(wait=False)
+        db_sink = _DbSink(session, sensor, once_key=once_key, digest=digest)
         if dissector == "tshark":
             # Keep the observations until tshark has labelled what medtap's detectors did not.
             from collector.sinks import ListSink
