@@ -139,7 +139,12 @@ class StrictLoader(Reader, Scanner, Parser, Composer, _StrictConstructor, _Stric
         _StrictResolver.__init__(self)
 
 
-_CParser: Any = getattr(yaml, "CParser", None)
+try:  # libyaml's parser is not exported by `yaml` itself (yaml.cyaml's __all__ lists the loaders only)
+    import yaml.cyaml
+
+    _CParser: Any = yaml.cyaml.CParser  # type: ignore[attr-defined]
+except ImportError:  # PyYAML built without libyaml: the pure-Python loader only
+    _CParser = None
 StrictCLoader: Any = None
 if _CParser is not None:
     class StrictCLoader(_CParser, _StrictConstructor, _StrictResolver):  # type: ignore[no-redef]

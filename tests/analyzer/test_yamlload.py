@@ -21,6 +21,22 @@ def _pure(text: str) -> tuple[object, dict[yamlload.Loc, int]]:
     return data, lines
 
 
+def test_libyaml_parses_when_pyyaml_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # it once looked for CParser on `yaml`, which does not export it: every rule file went through the
+    # pure-Python parser (0.4 s of each command's start-up) and the comparison below compared it with itself
+    assert yaml.__with_libyaml__ and yamlsafe.StrictCLoader is not None
+    used: list[str] = []
+    real = yamlsafe._load
+
+    def spy(loader: object, limits: yamlsafe.Limits) -> object:
+        used.append(type(loader).__name__)
+        return real(loader, limits)
+
+    monkeypatch.setattr(yamlsafe, "_load", spy)
+    yamlsafe.safe_load("a: 1\n")
+    assert used == ["StrictCLoader"]
+
+
 def test_same_data_and_lines_as_the_pure_parser() -> None:
     files = sorted(REPO.glob("rules/**/*.yaml")) + sorted(REPO.glob("pcaps/**/*.yaml"))
     assert files
