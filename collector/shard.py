@@ -161,15 +161,23 @@ class Rounds:
             flushed()
 
 
+SENT_MAX = 200_000
+"""Fact keys a worker remembers having sent a blob for (about 20 MB); past it, it forgets them all."""
+
+
 class PipeSink:
     """A worker's sink: every batch and every end of flush period goes over `conn` to the merging process.
 
     A batch goes with its fact keys and blobs (collector.facts.Prepared), computed here in parallel
     so that the merging process, which also writes the store, only looks keys up and encodes only
-    what it merged."""
+    what it merged.  The store needs the blob of a new fact only: a fact whose blob this worker sent
+    in an earlier batch is stored by the time a later batch is (periods are stored in order), so it
+    goes without one (`sent`; a blob missing where it is needed is encoded by the store, never wrong).
+    """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.sent: set[str] = set()
 
     def emit(self, batch: list[Observation]) -> None:
         records = [o for o in batch if not isinstance(o, CaptureStats)]  # the run's stats go once, at the end
@@ -177,10 +185,17 @@ class PipeSink:
             self.emit_prepared(Prepared(records, [fact_key(o) for o in records]))
 
     def emit_prepared(self, batch: Prepared) -> None:
-        """A batch the pipeline keyed already (collector.pipeline): its blobs are added here."""
+        """A batch the pipeline keyed already (collector.pipeline): the blobs of new facts are added here."""
+        sent = self.sent
+        if len(sent) > SENT_MAX:
+            sent.clear()
         given = batch.blobs if batch.blobs is not None else repeat(None)
-        blobs: list[bytes | None] = [encode(o) if b is None else b
-                                     for o, b in zip(batch.records, given, strict=False)]
+        blobs: list[bytes | None] = []
+        for o, key, blob in zip(batch.records, batch.keys, given, strict=False):
+            if blob is None and key not in sent:
+                blob = encode(o)
+                sent.add(key)
+            blobs.append(blob)
         self.conn.send(("batch", Prepared(batch.records, batch.keys, blobs)))
 
     def flushed(self) -> None:
