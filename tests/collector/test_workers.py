@@ -247,3 +247,26 @@ def test_the_store_written_on_workers_is_the_store_written_by_one_process(tmp_pa
     assert len(tables["plain"]) > 400
     for name, rows in tables.items():
         assert rows == tables["plain"], name  # blobs compared byte for byte
+
+
+def test_a_worker_sends_the_blob_of_a_fact_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collector import shard
+    from collector.schema import DnsObs
+
+    class Conn:
+        def __init__(self) -> None:
+            self.sent: list[Any] = []
+
+        def send(self, msg: Any) -> None:
+            self.sent.append(msg)
+
+    o = DnsObs(ts=1.0, src_ip="192.0.2.1", protocol="dns", response=False, queries=("pacs.example",))
+    again = o.model_copy(update={"ts": 11.0})
+    conn = Conn()
+    sink = shard.PipeSink(conn)  # type: ignore[arg-type]
+    sink.emit([o])
+    sink.emit([again])  # a later period: the fact is stored by then
+    assert [body.blobs for _, body in conn.sent] == [[encode(o)], [None]]
+    monkeypatch.setattr(shard, "SENT_MAX", 0)  # past the bound, the worker forgets and encodes again
+    sink.emit([again])
+    assert conn.sent[2][1].blobs == [encode(again)]
