@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from collector.schema import Observation
@@ -103,9 +104,15 @@ def first_seen(o: Observation) -> float:
     return o.ts if first is None else min(o.ts, first)
 
 
+def envelope(a: Observation, b: Observation) -> Observation:
+    """Which of two records of a fact a merge keeps the envelope of: the earlier evidence (ts, source,
+    frame)."""
+    return b if (b.ts, b.source, b.frame_no) < (a.ts, a.source, a.frame_no) else a
+
+
 def merge(a: Observation, b: Observation) -> Observation:
     """One record for two records of the same fact (see the module docstring); neither is changed."""
-    if (b.ts, b.source, b.frame_no) < (a.ts, a.source, a.frame_no):
+    if envelope(a, b) is b:
         a, b = b, a
     update: dict[str, Any] = {"count": a.count + b.count, "last_ts": max(last_seen(a), last_seen(b))}
     summed = SUMMED.get(a.kind)
@@ -131,3 +138,20 @@ def keyed(records: Iterable[Observation]) -> dict[str, Observation]:
         cur = out.get(key)
         out[key] = o if cur is None else merge(cur, o)
     return out
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch of records with their fact keys, and the blobs of those whose blob was computed already.
+
+    Computed where the records are made (a worker process, the pipeline's per-period merge, which
+    keys every record it buffers), so that the store (store.facts.store_batch) does not compute them
+    again in the process that writes: `keys[i]` is `fact_key(records[i])` exactly, `blobs[i]`
+    `collector.factblob.encode(records[i])` or None (not computed: the store encodes it if the fact
+    is new).  Sinks that can use them define `emit_prepared` (collector.sinks.Sink).
+    """
+
+    records: list[Observation]
+    keys: list[str]
+    blobs: list[bytes | None] | None = None
+    """None: no blob computed."""

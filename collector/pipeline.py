@@ -32,7 +32,7 @@ from collector.deep import (
     DetectorIndex,
     Facts,
 )
-from collector.facts import identity_json, merge
+from collector.facts import Prepared, fact_key, identity_json, merge
 from collector.flows import (
     C_BY_C2S,
     C_BY_S2C,
@@ -483,7 +483,7 @@ class Pipeline(DeepPath):
                 single = False
         if len(facts) >= BATCH_MAX:
             self._settle_repeats()
-            self._emit(list(facts.values()))
+            self._emit_facts(facts, [])
             facts.clear()
         return tuple(added) if single else ()
 
@@ -525,18 +525,30 @@ class Pipeline(DeepPath):
         if batch and self.sink is not None:
             self.sink.emit(batch)
 
+    def _emit_facts(self, facts: dict[bytes, Observation], tables: list[Observation]) -> None:
+        """Buffered detector records and the tables' records to the sink, with their fact keys when it
+        takes them (`emit_prepared`, collector.facts.Prepared): `_add` keyed the buffered records to
+        merge them, and the store would key them all again."""
+        prepared = getattr(self.sink, "emit_prepared", None) if self.merge_facts else None
+        if prepared is None or not (facts or tables):
+            self._emit([*facts.values(), *tables])
+            return
+        keys = [key.hex() for key in facts]  # `_add`'s digest of identity_json: fact_key in hex
+        keys.extend(fact_key(o) for o in tables)
+        prepared(Prepared([*facts.values(), *tables], keys))
+
     def flush(self, final: bool = False) -> None:
         """Emit buffered detector records and the host/conversation records of the period."""
         self._settle_streams(final)
         self.repeats.clear()
         self._settle_repeats()
-        batch = [*self.records.values(), *self.tables.flush()]
-        self.records.clear()
+        facts, self.records = self.records, {}
+        tables = self.tables.flush()
         if self.table_idle > 0 and self.last_ts is not None:
             for table, n in self.tables.age_out(self.last_ts - self.table_idle, self.streams).items():
                 if n:
                     self.aged_out[table] = self.aged_out.get(table, 0) + n
-        self._emit(batch)
+        self._emit_facts(facts, tables)
         flushed = getattr(self.sink, "flushed", None)
         if flushed is not None:  # the flush period is complete: a store may now analyze what changed
             flushed()

@@ -23,8 +23,11 @@ once each worker has closed period k, the records of period k are merged per fac
 (`collector.facts.merge`, in worker order, so the batches are the same from one run to the next
 with the same number of workers; a host seen by two workers in one period is one host record of
 that period) and emitted in batches of at most `BATCH_MAX`; then the sink's
-`flushed()` runs, as after a single pipeline's flush.  `merge_stats` adds the workers' run counters
-into one `CaptureStats`, with the frames of each worker in `workers`.
+`flushed()` runs, as after a single pipeline's flush.  The workers send each record with its fact
+key and its stored blob (collector.facts.Prepared), and a sink that takes them (`emit_prepared`:
+the store's) gets them along: the merging process writes the store, and is the one to spare.
+`merge_stats` adds the workers' run counters into one `CaptureStats`, with the frames of each worker
+in `workers`.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from __future__ import annotations
 import zlib
 from collections import deque
 from collections.abc import Sequence
+from itertools import repeat
 from multiprocessing.connection import Connection
 from typing import Any
 
-from collector.facts import SUMMED, fact_key, merge
+from collector.factblob import encode, merge_blob
+from collector.facts import SUMMED, Prepared, fact_key, merge
 from collector.pcapfile import ReadStats
 from collector.schema import CaptureStats, Observation
 from collector.sinks import Sink
@@ -80,23 +85,30 @@ def shard_of(data: bytes, linktype: int, workers: int) -> int:
     return zlib.crc32(a + b if a <= b else b + a) % workers
 
 
-def _merged(parts: list[list[tuple[str, Observation]]]) -> dict[str, Observation]:
-    """The period's records merged per fact (collector.facts.merge), worker by worker.
+_Entry = tuple[str, Observation, bytes | None]
+"""A record of a period with its fact key and its blob (None: not computed)."""
+
+
+def _merged(parts: list[list[_Entry]]) -> dict[str, tuple[Observation, bytes | None]]:
+    """The period's records (and blobs) merged per fact (collector.facts.merge), worker by worker.
 
     A host or conversation record is one per period and table entry: the same host seen by two
     workers in one period is still one record of the period (count: the larger, not the sum), as
-    the single pipeline would have emitted it; its frame and byte counters are summed.
+    the single pipeline would have emitted it; its frame and byte counters are summed.  A record
+    merged here keeps a blob only when it follows from the workers' (collector.factblob.merge_blob).
     """
-    out: dict[str, Observation] = {}
+    out: dict[str, tuple[Observation, bytes | None]] = {}
     for part in parts:
-        for key, o in part:
+        for key, o, blob in part:
             cur = out.get(key)
             if cur is None:
-                out[key] = o
-            elif o.kind in SUMMED:
-                out[key] = merge(cur, o).model_copy(update={"count": max(cur.count, o.count)})
-            else:
-                out[key] = merge(cur, o)
+                out[key] = (o, blob)
+                continue
+            was, was_blob = cur
+            merged = merge(was, o)
+            if o.kind in SUMMED:
+                merged = merged.model_copy(update={"count": max(was.count, o.count)})
+            out[key] = (merged, merge_blob(was, was_blob, o, blob))
     return out
 
 
@@ -106,14 +118,15 @@ class Rounds:
     def __init__(self, sink: Sink | None, workers: int, *, merge_facts: bool = True) -> None:
         self.sink = sink
         self.merge_facts = merge_facts
-        self.open: list[list[tuple[str, Observation]]] = [[] for _ in range(workers)]
-        self.closed: list[deque[list[tuple[str, Observation]]]] = [deque() for _ in range(workers)]
+        self.open: list[list[_Entry]] = [[] for _ in range(workers)]
+        self.closed: list[deque[list[_Entry]]] = [deque() for _ in range(workers)]
         self.periods = 0
 
-    def batch(self, worker: int, keyed: tuple[list[str], list[Observation]]) -> None:
-        """Records a worker emitted in its current period (early batches included), with their fact keys."""
-        keys, records = keyed
-        self.open[worker].extend(zip(keys, records, strict=True))
+    def batch(self, worker: int, prepared: Prepared) -> None:
+        """Records a worker emitted in its current period (early batches included), with their fact keys
+        and blobs (what its PipeSink sent)."""
+        blobs = prepared.blobs if prepared.blobs is not None else repeat(None)
+        self.open[worker].extend(zip(prepared.keys, prepared.records, blobs, strict=False))
 
     def flushed(self, worker: int) -> None:
         """The worker closed its current period: emit every period all workers have closed."""
@@ -122,32 +135,68 @@ class Rounds:
         while all(self.closed):
             self._emit([q.popleft() for q in self.closed])
 
-    def _emit(self, parts: list[list[tuple[str, Observation]]]) -> None:
+    def _emit(self, parts: list[list[_Entry]]) -> None:
         self.periods += 1
-        if self.merge_facts:
-            records = list(_merged(parts).values())
-        else:
-            records = [r for part in parts for _, r in part]
         sink = self.sink
         if sink is None:
             return
+        if self.merge_facts:
+            merged = _merged(parts)
+            keys = list(merged)
+            records = [o for o, _ in merged.values()]
+            blobs = [blob for _, blob in merged.values()]
+        else:
+            keys = [key for part in parts for key, _, _ in part]
+            records = [o for part in parts for _, o, _ in part]
+            blobs = [blob for part in parts for _, _, blob in part]
+        prepared = getattr(sink, "emit_prepared", None)
         for start in range(0, len(records), BATCH_MAX):
-            sink.emit(records[start : start + BATCH_MAX])
+            end = start + BATCH_MAX
+            if prepared is not None:
+                prepared(Prepared(records[start:end], keys[start:end], blobs[start:end]))
+            else:
+                sink.emit(records[start:end])
         flushed = getattr(sink, "flushed", None)
         if flushed is not None:  # the period is complete: a store may analyze what changed
             flushed()
 
 
+SENT_MAX = 200_000
+"""Fact keys a worker remembers having sent a blob for (about 20 MB); past it, it forgets them all."""
+
+
 class PipeSink:
-    """A worker's sink: every batch and every end of flush period goes over `conn` to the merging process."""
+    """A worker's sink: every batch and every end of flush period goes over `conn` to the merging process.
+
+    A batch goes with its fact keys and blobs (collector.facts.Prepared), computed here in parallel
+    so that the merging process, which also writes the store, only looks keys up and encodes only
+    what it merged.  The store needs the blob of a new fact only: a fact whose blob this worker sent
+    in an earlier batch is stored by the time a later batch is (periods are stored in order), so it
+    goes without one (`sent`; a blob missing where it is needed is encoded by the store, never wrong).
+    """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.sent: set[str] = set()
 
     def emit(self, batch: list[Observation]) -> None:
         records = [o for o in batch if not isinstance(o, CaptureStats)]  # the run's stats go once, at the end
-        if records:  # keyed here, in parallel, so that the merging process only looks keys up
-            self.conn.send(("batch", ([fact_key(o) for o in records], records)))
+        if records:
+            self.emit_prepared(Prepared(records, [fact_key(o) for o in records]))
+
+    def emit_prepared(self, batch: Prepared) -> None:
+        """A batch the pipeline keyed already (collector.pipeline): the blobs of new facts are added here."""
+        sent = self.sent
+        if len(sent) > SENT_MAX:
+            sent.clear()
+        given = batch.blobs if batch.blobs is not None else repeat(None)
+        blobs: list[bytes | None] = []
+        for o, key, blob in zip(batch.records, batch.keys, given, strict=False):
+            if blob is None and key not in sent:
+                blob = encode(o)
+                sent.add(key)
+            blobs.append(blob)
+        self.conn.send(("batch", Prepared(batch.records, batch.keys, blobs)))
 
     def flushed(self) -> None:
         self.conn.send(("flushed", None))

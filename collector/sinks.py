@@ -19,7 +19,9 @@ class Sink(Protocol):
     """Receives observations in batches; `close()` once at the end (idempotent).
 
     A sink may also define `flushed()`: the pipeline calls it after the last batch of each flush
-    period, the moment a store can analyze what the period changed (store.loop's database sink).
+    period, the moment a store can analyze what the period changed (store.loop's database sink);
+    and `emit_prepared(batch: collector.facts.Prepared)`, called instead of `emit` when the records'
+    fact keys (and blobs) are at hand, which a store would otherwise compute again.
     """
 
     def emit(self, batch: list[Observation]) -> None: ...

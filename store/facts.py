@@ -5,7 +5,7 @@ Every writer (a replay, a live capture, a central's ingest) goes through `store_
 batch's records are merged per fact (collector.facts) and upserted into the `fact` table with
 their count and first/last time, so the store grows with what is new on the network, not with
 frames.  A row holds its key as a 64-bit integer and the rest of the record compressed beside
-its columns (store.factblob).  Each write bumps the store `generation` first, in the same
+its columns (collector.factblob).  Each write bumps the store `generation` first, in the same
 transaction: it takes the write lock at once (SQLite: a RESERVED lock, waited for with the busy
 timeout; PostgreSQL: the row lock of `store_state`), so concurrent writers queue instead of
 losing a merge or failing, and readers (the analysis) know whether anything changed since they last looked.
@@ -21,15 +21,25 @@ import datetime as dt
 import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session, col
 
-from collector.facts import SUMMED, keyed, last_seen, merge
+from collector.factblob import (
+    counters_only,
+    decode,
+    encode,
+    first_column,
+    key64,
+    last_column,
+    merge_blob,
+    merge_later,
+)
+from collector.facts import SUMMED, fact_key, keyed, last_seen, merge
 from collector.schema import Observation
 from store.envsetting import number_setting
-from store.factblob import counters_only, decode, encode, first_column, key64, last_column, merge_later
 from store.models import FactRow, IngestBatch, ObservationRow, SensorStatus, SitePolicyRow, StoreState, utcnow
 
 GENERATION = "generation"
@@ -120,14 +130,18 @@ def bump_generation(session: Session) -> int:
 
 def store_batch(session: Session, observations: Sequence[Observation], *, sensor: str = "",
                 seq: int | None = None, batch_key: str | None = None,
-                keep_raw: bool | None = None) -> StoreResult:
+                keep_raw: bool | None = None, keys: Sequence[str] | None = None,
+                blobs: Sequence[bytes | None] | None = None) -> StoreResult:
     """Upsert one batch as facts and commit.
 
     `sensor` is stamped on records that carry none.  With `seq`, the batch (`batch_key`, default the
     sensor, and seq) is stored only once: a repeat is acknowledged (`stored=False`), not stored again.
+    `keys` and `blobs`, aligned with `observations`, are their fact keys and blobs when the caller has
+    them (collector.facts.Prepared: a blob may be None): they are not computed again here.
     """
     records = [o if o.sensor or not sensor else o.model_copy(update={"sensor": sensor}) for o in observations]
-    facts = keyed(records)  # merged and keyed before the write lock: the lock covers the database work only
+    # merged and keyed before the write lock: the lock covers the database work only
+    facts = _keyed(records, observations, keys, blobs)
     before = bump_generation(session) - 1
     if seq is not None:
         key = batch_key or sensor
@@ -149,6 +163,24 @@ def store_batch(session: Session, observations: Sequence[Observation], *, sensor
     return StoreResult(stored=True, records=len(records), new_facts=result.new, updated_facts=result.updated,
                        generation=before + 1, previous_generation=before, facts_generation=facts_after,
                        previous_facts_generation=facts_after - 1, records_stored=records)
+
+
+def _keyed(records: list[Observation], given: Sequence[Observation], keys: Sequence[str] | None,
+           blobs: Sequence[bytes | None] | None) -> dict[str, tuple[Observation, bytes | None]]:
+    """The batch merged per fact as collector.facts.keyed merges it, each fact with its blob if known.
+
+    A record stamped with the sensor here (`records[i] is not given[i]`) is keyed again: the sensor
+    is part of a fact's identity.  Its blob stays valid (the sensor is a column, not in the blob)."""
+    if keys is None:
+        return {key: (o, None) for key, o in keyed(records).items()}
+    out: dict[str, tuple[Observation, bytes | None]] = {}
+    for o, before, key, blob in zip(records, given, keys, blobs if blobs is not None else repeat(None),
+                                    strict=False):
+        if o is not before:
+            key = fact_key(o)
+        cur = out.get(key)
+        out[key] = (o, blob) if cur is None else (merge(cur[0], o), merge_blob(cur[0], cur[1], o, blob))
+    return out
 
 
 @dataclass
@@ -189,20 +221,21 @@ def _write_many(session: Session, sql: str, rows: list[tuple[object, ...]]) -> N
         conn.exec_driver_sql(_for_driver(sql, conn.dialect.paramstyle), rows)
 
 
-def _upsert(session: Session, facts: dict[str, Observation], gen: int) -> _Upserted:
-    """Insert the new facts, merge the known ones (collector.facts.merge, exactly).
+def _upsert(session: Session, facts: dict[str, tuple[Observation, bytes | None]], gen: int) -> _Upserted:
+    """Insert the new facts (with their blob when it is given), merge the known ones (collector.facts.merge,
+    exactly).
 
     A known fact of a kind without summed counters, stored with an earlier envelope than the new
     record's (time moves forward: the usual case), merges into new `count` and `last_ts` columns only:
-    its blob, the first record's envelope, stays as it is (store.factblob.counters_only).  A host or
-    conversation in that case adds its counters up in the blob's JSON (store.factblob.merge_later).
+    its blob, the first record's envelope, stays as it is (collector.factblob.counters_only).  A host or
+    conversation in that case adds its counters up in the blob's JSON (collector.factblob.merge_later).
     The others are decoded, merged and encoded again.  The write lock is held (store_batch), so reading then
     writing the counters loses no concurrent update.
     """
     out = _Upserted()
     if not facts:
         return out
-    by_key = {key64(k): o for k, o in facts.items()}
+    by_key = {key64(k): fact for k, fact in facts.items()}
     keys = list(by_key)
     stored: dict[int, tuple[int, int, float, float, bytes]] = {}
     for start in range(0, len(keys), IN_CHUNK):
@@ -212,11 +245,11 @@ def _upsert(session: Session, facts: dict[str, Observation], gen: int) -> _Upser
     new_rows: list[tuple[object, ...]] = []
     counters: list[tuple[object, ...]] = []
     rewritten: list[tuple[object, ...]] = []
-    for fkey, o in by_key.items():
+    for fkey, (o, given) in by_key.items():
         hit = stored.get(fkey)
         if hit is None:
             new_rows.append((fkey, o.sensor, o.kind, o.count, first_column(o), last_column(o), gen,
-                             encode(o)))
+                             encode(o) if given is None else given))
             continue
         fid, count, first, last, blob = hit
         if o.kind not in SUMMED:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from analyzer.models import Report
+from collector.facts import Prepared
 from collector.schema import Observation
 from store.db import session_for
 from store.errors import InvalidError, MissingToolError, NoInputError
@@ -140,16 +141,24 @@ class _DbSink:
         self.seq = 0
 
     def emit(self, batch: list[Observation]) -> None:
+        self._store(batch, None, None)
+
+    def emit_prepared(self, batch: Prepared) -> None:
+        """A batch with its fact keys (and blobs) computed by the collector: the store uses them."""
+        self._store(batch.records, batch.keys, batch.blobs)
+
+    def _store(self, batch: list[Observation], keys: list[str] | None,
+               blobs: list[bytes | None] | None) -> None:
         from store.facts import store_batch
 
         if self.once_key is None:
-            result = store_batch(self.session, batch, sensor=self.sensor)
+            result = store_batch(self.session, batch, sensor=self.sensor, keys=keys, blobs=blobs)
         else:
             if not isinstance(self.once_key, str):  # hashed while the workers decoded the first period
                 self.once_key = self.once_key.result()
             self.seq += 1
             result = store_batch(self.session, batch, sensor=self.sensor, seq=self.seq,
-                                 batch_key=self.once_key)
+                                 batch_key=self.once_key, keys=keys, blobs=blobs)
         if not result.stored:
             self.already += result.records
             return
@@ -158,8 +167,7 @@ class _DbSink:
             self.gate.stored(result)
         digest = self.digest
         if digest is not None:  # what is stored is analyzed as it goes: no reading it back
-            digest.add_many(o if o.sensor or not self.sensor else o.model_copy(update={"sensor": self.sensor})
-                            for o in batch)
+            digest.add_many(result.records_stored)  # sensor stamped
             if digest.generation == result.previous_facts_generation:
                 digest.generation = result.facts_generation
 
@@ -213,6 +221,15 @@ class _Tee:
     def emit(self, batch: list[Observation]) -> None:
         for sink in self.sinks:
             sink.emit(batch)
+
+    def emit_prepared(self, batch: Prepared) -> None:
+        """The keys and blobs to the sinks that take them (the database's), the records to the others."""
+        for sink in self.sinks:
+            prepared = getattr(sink, "emit_prepared", None)
+            if prepared is not None:
+                prepared(batch)
+            else:
+                sink.emit(batch.records)
 
     def flushed(self) -> None:
         for sink in self.sinks:

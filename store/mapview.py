@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from analyzer.models import CLOSED_STATUSES, SEVERITY_ORDER
 from analyzer.site import is_public
-from store.factblob import fields
+from collector.factblob import fields
 from store.models import DeviceRow, FactRow, FindingRow
 
 GroupKind = Literal["zone", "vlan", "subnet", "external", "none"]

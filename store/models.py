@@ -62,7 +62,7 @@ class FactRow(SQLModel, table=True):
     """One fact (collector.facts): an observation merged with every identical one, upserted with a count.
 
     `fkey` is the fact key as a 64-bit integer and `blob` the rest of the merged record (first evidence
-    pointer, summed counters) compressed (store.factblob); `generation` is the store generation of its
+    pointer, summed counters) compressed (collector.factblob); `generation` is the store generation of its
     last change, so a reader can take what changed since.  Indexed: the key (upserts), `kind` (readers
     of one kind) and `generation` (readers of what changed); nothing else is looked up by value.
     """

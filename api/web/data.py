@@ -26,7 +26,7 @@ from analyzer.models import Device, Finding
 from analyzer.sheets import Sheet
 from api.web.mapsvg import Edge
 from api.web.session import WebSession
-from store.factblob import fields
+from collector.factblob import fields
 from store.models import DeviceRow, FactRow, RunRow, SensorStatus, TokenRow, WebSessionRow, utcnow
 
 Notify = Callable[[dict[str, Any]], None] | None

@@ -16,7 +16,8 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 
-from collector.facts import keyed
+from collector.factblob import encode
+from collector.facts import Prepared, fact_key, keyed
 from collector.parallel import replay_workers
 from collector.pipeline import replay
 from collector.schema import CaptureStats, Observation
@@ -163,3 +164,109 @@ def test_a_small_replay_runs_in_one_process_by_default(tmp_path: Path) -> None:
     assert replay_workers_for([small]) == 1
     assert replay_workers_for([big]) == default_workers()
     assert replay_workers_for([small, tmp_path / "missing.pcap"]) == 1
+
+
+class _Prepared(ListSink):
+    """Keeps the batches the collector prepares for the store (collector.facts.Prepared)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prepared: list[Prepared] = []
+
+    def emit_prepared(self, batch: Prepared) -> None:
+        self.prepared.append(batch)
+        self.emit(batch.records)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_keys_and_blobs_sent_along_are_those_of_the_records(workers: int) -> None:
+    sink = _Prepared()
+    if workers == 1:
+        replay(CAPTURES, sink, key=TEST_KEY)
+    else:
+        replay_workers(CAPTURES, sink, key=TEST_KEY, workers=workers)
+    records = [o for batch in sink.prepared for o in batch.records]
+    assert len(records) > 400 and {o.kind for o in records} >= {"host", "conversation", "dns", "dhcp"}
+    for batch in sink.prepared:
+        assert batch.keys == [fact_key(o) for o in batch.records]  # what store_batch would compute
+        blobs = batch.blobs if batch.blobs is not None else [None] * len(batch.records)
+        given = [(o, b) for o, b in zip(batch.records, blobs, strict=True) if b is not None]
+        assert [b for _, b in given] == [encode(o) for o, _ in given]
+    with_blob = {k for batch in sink.prepared if batch.blobs
+                 for k, b in zip(batch.keys, batch.blobs, strict=True) if b}
+    keys = {k for batch in sink.prepared for k in batch.keys}
+    # one process: keys only (the store encodes the new facts); workers: the blob of (nearly) every fact,
+    # once (a fact merged from two workers' records of a host or conversation is encoded by the store)
+    assert not with_blob if workers == 1 else len(with_blob) > 0.9 * len(keys)
+
+
+class _Plain:
+    """A sink that takes records only: the store computes every key and blob itself."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def emit(self, batch: list[Observation]) -> None:
+        self.sink.emit(batch)
+
+    def flushed(self) -> None:
+        self.sink.flushed()
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+def test_the_store_written_on_workers_is_the_store_written_by_one_process(tmp_path: Path) -> None:
+    from sqlalchemy import select
+    from sqlmodel import Session, col
+
+    from store.db import make_engine, upgrade
+    from store.loop import _DbSink
+    from store.models import FactRow
+
+    tables = {}
+    for name in ("plain", "prepared", "workers-plain", "workers-prepared"):
+        url = f"sqlite:///{tmp_path / name}.db"
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            with Session(engine) as session:
+                db: Any = _DbSink(session, "local")
+                sink = _Plain(db) if name.endswith("plain") else db
+                if name.startswith("workers"):
+                    replay_workers(CAPTURES, sink, sensor="local", key=TEST_KEY, workers=2)
+                else:
+                    replay(CAPTURES, sink, sensor="local", key=TEST_KEY)
+                tables[name] = session.execute(
+                    select(*(col(c) for c in (FactRow.fkey, FactRow.sensor, FactRow.kind, FactRow.count,
+                                              FactRow.first_ts, FactRow.last_ts, FactRow.blob)))
+                    .where(col(FactRow.kind) != "stats")  # the run's counters say how many workers ran
+                    .order_by(col(FactRow.fkey))).all()
+        finally:
+            engine.dispose()
+    assert len(tables["plain"]) > 400
+    for name, rows in tables.items():
+        assert rows == tables["plain"], name  # blobs compared byte for byte
+
+
+def test_a_worker_sends_the_blob_of_a_fact_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collector import shard
+    from collector.schema import DnsObs
+
+    class Conn:
+        def __init__(self) -> None:
+            self.sent: list[Any] = []
+
+        def send(self, msg: Any) -> None:
+            self.sent.append(msg)
+
+    o = DnsObs(ts=1.0, src_ip="192.0.2.1", protocol="dns", response=False, queries=("pacs.example",))
+    again = o.model_copy(update={"ts": 11.0})
+    conn = Conn()
+    sink = shard.PipeSink(conn)  # type: ignore[arg-type]
+    sink.emit([o])
+    sink.emit([again])  # a later period: the fact is stored by then
+    assert [body.blobs for _, body in conn.sent] == [[encode(o)], [None]]
+    monkeypatch.setattr(shard, "SENT_MAX", 0)  # past the bound, the worker forgets and encodes again
+    sink.emit([again])
+    assert conn.sent[2][1].blobs == [encode(again)]

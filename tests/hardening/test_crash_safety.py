@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from store.factblob import decode
+from collector.factblob import decode
 from tests.hardening.test_table_caps import write_flood
 
 DISTINCT = 300  # sources; each 10 s flush period emits DISTINCT hosts + DISTINCT conversations in one batch

@@ -2,7 +2,7 @@
 
 The `fact` table kept each record as JSON text (kind, sensor, count and times repeated from the
 columns) under a 32-hex unique key, with five indexes; it was most of the store.  Each row is
-converted here (store.factblob), both ways: the key is computed again from the record as parsed
+converted here (collector.factblob), both ways: the key is computed again from the record as parsed
 (collector.facts.fact_key; the 64-bit key is the first half of it): before this revision a
 record the collector built without validation could serialise its fields in another order and key
 differently from the same record parsed from JSON: rows that turn out to be one fact are merged.
@@ -103,9 +103,9 @@ def _merge_same_facts(keys: dict[int, int]) -> None:
 
 
 def upgrade() -> None:
+    from collector.factblob import encode, first_column, key64, last_column
     from collector.facts import fact_key
     from collector.schema import parse_observation
-    from store.factblob import encode, first_column, key64, last_column
 
     with op.batch_alter_table("fact", schema=None) as batch_op:
         batch_op.add_column(sa.Column("fkey64", sa.BigInteger(), nullable=True))
@@ -138,8 +138,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    from collector.factblob import decode
     from collector.facts import fact_key
-    from store.factblob import decode
     from store.facts import fact_json
 
     _records(sa.Text(), lambda data: zlib.decompress(data).decode())

@@ -8,6 +8,10 @@ with raw deflate and a preset dictionary.  Facts are short (a few hundred bytes)
 most of what deflate would otherwise spend on field names and common values is found in the
 dictionary: about 2.5x smaller than the JSON on the bench mixes.
 
+The blob is made in the collector, not in the store that keeps it: with several workers each
+encodes the records it sends (collector.shard.PipeSink), in parallel, and the process
+that writes only encodes what was merged there (`merge_blob` says when even that is not needed).
+
 The dictionary is frozen here, version 1.  It must never change: rows written with it are read
 with it.  A better one becomes version 2 beside it (`_DICTS`), and old rows stay readable.
 
@@ -28,7 +32,7 @@ import json
 import zlib
 from typing import Any
 
-from collector.facts import SUMMED
+from collector.facts import SUMMED, envelope
 from collector.schema import Observation, parse_observation
 
 RAW = 0
@@ -131,6 +135,23 @@ def encode(o: Observation) -> bytes:
     body: bytes = o.__pydantic_serializer__.to_json(
         o, exclude_defaults=True, exclude=_EXCLUDE[bool(flags & F_TS), bool(flags & F_FIRST)])
     return _pack(flags, body)
+
+
+def merge_blob(a: Observation, a_blob: bytes | None, b: Observation, b_blob: bytes | None) -> bytes | None:
+    """The blob of `collector.facts.merge(a, b)` from the blobs of a and b, or None when it must be encoded.
+
+    For a kind without summed counters, the merged record is the envelope record (the earlier one)
+    with another `count` and `last_ts`: both are columns, never in the body, and its `ts` and
+    `first_ts` are the envelope's, so its blob is the envelope's with the flags byte alone changed
+    (a merged record has a last time: no F_LAST_NONE*).  Host and conversation records add their
+    counters up in the body: None.
+    """
+    if a.kind in SUMMED:
+        return None
+    blob = a_blob if envelope(a, b) is a else b_blob
+    if blob is None:
+        return None
+    return bytes((blob[0], blob[1] & ~(F_LAST_NONE_SINGLE | F_LAST_NONE))) + blob[2:]
 
 
 def _pack(flags: int, body: bytes) -> bytes:
