@@ -23,7 +23,16 @@ rewrite the columns only:
 - F_FIRST: the `first_ts` field (host, conversation, stats) equals the `first_ts` column;
 - `last_ts` is never in the blob: it is the `last_ts` column, or None when F_LAST_NONE is set, or
   F_LAST_NONE_SINGLE is set and the count is still 1 (a single record has no last time; once it
-  is merged it has one, and the blob need not change).
+  is merged it has one, and the blob need not change);
+- F_SUMS: the summed counters of a host or conversation (collector.facts.SUMMED) are not in the
+  blob but in the row's `sum1`..`sum4` columns, in SUMMED's order (`sums`), so that a later period
+  of a known host or conversation, the most frequent write of a long capture, updates columns
+  only; rows written before these columns existed hold them in the blob, without F_SUMS;
+- F_SYN: the record's `syn_seen` is true (it is in the blob as well): merging a later record
+  whose `syn_seen` is true changes nothing then;
+- F_BEFORE_LAST: `ts` and the `first_ts` field are at most the `last_ts` column (true of every
+  record the collector makes; merging only moves the last time on), so that a record beginning
+  after the `last_ts` column provably leaves them as they are.
 """
 
 from __future__ import annotations
@@ -44,6 +53,13 @@ F_TS = 1
 F_FIRST = 2
 F_LAST_NONE_SINGLE = 4
 F_LAST_NONE = 8
+F_SUMS = 16
+F_SYN = 32
+F_BEFORE_LAST = 64
+SUM_COLUMNS = 4
+"""Columns `sum1`..`sum4` of a fact row: enough for the longest tuple of collector.facts.SUMMED."""
+Sums = tuple[int | None, int | None, int | None, int | None]
+NO_SUMS: Sums = (None, None, None, None)
 
 COLUMNS = frozenset({"kind", "sensor", "count", "last_ts"})
 """Fields never in the blob (columns, or derived from them: module docstring)."""
@@ -121,8 +137,19 @@ def last_column(o: Observation) -> float:
     return o.last_ts if o.last_ts is not None else o.ts
 
 
-def encode(o: Observation) -> bytes:
-    """The blob of a record (module docstring); the columns are taken from the record by the caller."""
+def sums(o: Observation) -> Sums:
+    """The `sum1`..`sum4` columns of a record: its SUMMED counters, None for the other kinds."""
+    names = SUMMED.get(o.kind)
+    if names is None:
+        return NO_SUMS
+    values = [o.__dict__[name] for name in names]
+    return tuple(values + [None] * (SUM_COLUMNS - len(values)))
+
+
+def encode(o: Observation, *, sums_in_columns: bool = True) -> bytes:
+    """The blob of a record (module docstring); the columns are taken from the record by the caller
+    (`sums(o)` for the summed counters).  `sums_in_columns=False`: the blob of a row without the
+    `sum*` columns (migrations before 0010)."""
     first_field = o.__dict__.get("first_ts")
     first = o.ts if first_field is None else min(o.ts, first_field)
     flags = 0
@@ -132,8 +159,18 @@ def encode(o: Observation) -> bytes:
         flags |= F_FIRST
     if o.last_ts is None:
         flags |= F_LAST_NONE_SINGLE if o.count == 1 else F_LAST_NONE
-    body: bytes = o.__pydantic_serializer__.to_json(
-        o, exclude_defaults=True, exclude=_EXCLUDE[bool(flags & F_TS), bool(flags & F_FIRST)])
+    exclude = _EXCLUDE[bool(flags & F_TS), bool(flags & F_FIRST)]
+    summed = SUMMED.get(o.kind)
+    if summed is not None:
+        last = last_column(o)
+        if o.ts <= last and (first_field is None or first_field <= last):
+            flags |= F_BEFORE_LAST
+        if o.__dict__.get("syn_seen"):
+            flags |= F_SYN
+        if sums_in_columns:
+            flags |= F_SUMS
+            exclude = exclude | set(summed)
+    body: bytes = o.__pydantic_serializer__.to_json(o, exclude_defaults=True, exclude=exclude)
     return _pack(flags, body)
 
 
@@ -143,8 +180,8 @@ def merge_blob(a: Observation, a_blob: bytes | None, b: Observation, b_blob: byt
     For a kind without summed counters, the merged record is the envelope record (the earlier one)
     with another `count` and `last_ts`: both are columns, never in the body, and its `ts` and
     `first_ts` are the envelope's, so its blob is the envelope's with the flags byte alone changed
-    (a merged record has a last time: no F_LAST_NONE*).  Host and conversation records add their
-    counters up in the body: None.
+    (a merged record has a last time: no F_LAST_NONE*).  Host and conversation records: None (their
+    `syn_seen`, `first_ts` and flags may change; the store encodes them if the fact is new).
     """
     if a.kind in SUMMED:
         return None
@@ -180,17 +217,34 @@ def fields(blob: bytes) -> dict[str, Any]:
     return out
 
 
-def counters_only(blob: bytes) -> bool:
-    """Whether merging a later record into this fact leaves its blob as it is (store.facts): `ts` is the
-    `first_ts` column and `last_ts` follows the columns once merged."""
-    return bool(blob[1] & F_TS) and not blob[1] & F_LAST_NONE
+def counters_only(blob: bytes, *, first_ts: float, last_ts: float, o: Observation) -> bool:
+    """Whether merging `o`, a record of the fact of this row (its blob and its `first_ts` and `last_ts`
+    columns), leaves the blob as it is, so that only the columns change (store.facts).
+
+    For a kind without summed counters: `ts` is the `first_ts` column and `o` is later (the stored
+    envelope stays); `last_ts` follows the columns once merged.  For a host or conversation: its
+    counters are columns (F_SUMS), `o` begins after the row's last time, which is after its `ts` and
+    `first_ts` field (F_BEFORE_LAST: the envelope and the `first_ts` field stay), and `o`'s `syn_seen`
+    is false or already true in the blob."""
+    flags = blob[1]
+    if flags & F_LAST_NONE:
+        return False
+    if o.kind not in SUMMED:
+        return bool(flags & F_TS) and o.ts > first_ts
+    needed = F_SUMS | F_BEFORE_LAST
+    if flags & needed != needed or min(o.ts, o.__dict__["first_ts"]) <= last_ts:
+        return False
+    return not o.__dict__.get("syn_seen") or bool(flags & F_SYN)
 
 
 def decode(blob: bytes, *, kind: str, sensor: str, count: int, first_ts: float,
-           last_ts: float) -> Observation:
+           last_ts: float, sums: Sums = NO_SUMS) -> Observation:
     """The record a row stands for: its blob completed with its columns."""
     flags = blob[1]
     head = f'{{"kind":"{kind}","sensor":{json.dumps(sensor)},"count":{count}'
+    if flags & F_SUMS:
+        for name, value in zip(SUMMED[kind], sums, strict=False):
+            head += f',"{name}":{int(value or 0)}'
     if flags & F_TS:
         head += f',"ts":{first_ts!r}'
     if flags & F_FIRST:
@@ -199,39 +253,3 @@ def decode(blob: bytes, *, kind: str, sensor: str, count: int, first_ts: float,
         head += f',"last_ts":{last_ts!r}'
     text = body(blob)
     return parse_observation(head.encode() + (b"," + text[1:] if len(text) > 2 else b"}"))
-
-
-def merge_later(blob: bytes, *, count: int, first_ts: float, last_ts: float,
-                o: Observation) -> tuple[bytes, int, float, float] | None:
-    """(blob, count, first_ts, last_ts) of a host or conversation fact once `o`, a later record of it, is
-    merged in, or None when `o` is not later than the stored record's envelope (then merge whole).
-
-    The same as collector.facts.merge (the stored envelope is kept; count, the counters of SUMMED and
-    syn_seen are added up; first and last times widened) on the blob's fields as JSON, without
-    validating the stored record and serialising it again.
-    """
-    flags = blob[1]
-    fields: dict[str, Any] = json.loads(body(blob))
-    ts = first_ts if flags & F_TS else fields.get("ts")
-    first_field = first_ts if flags & F_FIRST else fields.get("first_ts")
-    if ts is None or first_field is None or flags & F_LAST_NONE or not o.ts > ts:
-        return None
-    for name in SUMMED[o.kind]:
-        fields[name] = fields.get(name, 0) + o.__dict__[name]
-    if o.__dict__.get("syn_seen"):
-        fields["syn_seen"] = True
-    first_field = min(first_field, o.__dict__["first_ts"])
-    first = min(ts, first_field)
-    fields.pop("ts", None)
-    fields.pop("first_ts", None)
-    out_flags = 0
-    if ts == first:
-        out_flags |= F_TS
-    else:
-        fields["ts"] = ts
-    if first_field == first:
-        out_flags |= F_FIRST
-    else:
-        fields["first_ts"] = first_field
-    text = json.dumps(fields, separators=(",", ":")).encode()
-    return _pack(out_flags, text), count + o.count, first, max(last_ts, last_column(o))

@@ -28,6 +28,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session, col
 
 from collector.factblob import (
+    Sums,
     counters_only,
     decode,
     encode,
@@ -35,7 +36,7 @@ from collector.factblob import (
     key64,
     last_column,
     merge_blob,
-    merge_later,
+    sums,
 )
 from collector.facts import SUMMED, fact_key, keyed, last_seen, merge
 from collector.schema import Observation
@@ -194,15 +195,25 @@ class _Upserted:
 
 _FACT = FactRow.__table__  # type: ignore[attr-defined]
 # Statements built once: SQLAlchemy compiles the lookup once per engine and dialect.
+_SUMS = (_FACT.c.sum1, _FACT.c.sum2, _FACT.c.sum3, _FACT.c.sum4)
 _SELECT_KNOWN = (select(_FACT.c.id, _FACT.c.fkey, _FACT.c["count"], _FACT.c.first_ts, _FACT.c.last_ts,
-                        _FACT.c.blob)
+                        _FACT.c.blob, *_SUMS)
                  .where(_FACT.c.fkey.in_(bindparam("keys", expanding=True))))
 # The writes of many rows go to the driver as they are (tuples, SQL text): SQLAlchemy's per-row parameter
 # processing cost as much as the database work for a batch of new facts.
-_INSERT = ("INSERT INTO fact (fkey, sensor, kind, count, first_ts, last_ts, generation, blob) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT = ("INSERT INTO fact (fkey, sensor, kind, count, first_ts, last_ts, generation, blob, "
+           "sum1, sum2, sum3, sum4) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _UPDATE_COUNTERS = "UPDATE fact SET count = ?, last_ts = ?, generation = ? WHERE id = ?"
-_UPDATE_ALL = "UPDATE fact SET count = ?, first_ts = ?, last_ts = ?, generation = ?, blob = ? WHERE id = ?"
+_UPDATE_SUMS = ("UPDATE fact SET count = ?, last_ts = ?, generation = ?, "
+                "sum1 = ?, sum2 = ?, sum3 = ?, sum4 = ? WHERE id = ?")
+_UPDATE_ALL = ("UPDATE fact SET count = ?, first_ts = ?, last_ts = ?, generation = ?, blob = ?, sum1 = ?, "
+               "sum2 = ?, sum3 = ?, sum4 = ? WHERE id = ?")
+
+
+def _added(stored: Sums, o: Observation) -> Sums:
+    """The `sum*` columns of a row once `o`'s counters are added (collector.facts.merge)."""
+    return tuple(None if a is None else a + (b or 0)  # type: ignore[return-value]
+                 for a, b in zip(stored, sums(o), strict=True))
 
 
 @functools.cache
@@ -225,49 +236,49 @@ def _upsert(session: Session, facts: dict[str, tuple[Observation, bytes | None]]
     """Insert the new facts (with their blob when it is given), merge the known ones (collector.facts.merge,
     exactly).
 
-    A known fact of a kind without summed counters, stored with an earlier envelope than the new
-    record's (time moves forward: the usual case), merges into new `count` and `last_ts` columns only:
-    its blob, the first record's envelope, stays as it is (collector.factblob.counters_only).  A host or
-    conversation in that case adds its counters up in the blob's JSON (collector.factblob.merge_later).
-    The others are decoded, merged and encoded again.  The write lock is held (store_batch), so reading then
-    writing the counters loses no concurrent update.
+    A known fact merged with a record that comes after it (time moves forward: the usual case) keeps its
+    blob, the first record's envelope (collector.factblob.counters_only): only its `count` and `last_ts`
+    columns change, and for a host or conversation its summed counters, columns too.  The others are
+    decoded, merged and encoded again (a row written before the `sum*` columns existed then gets them).
+    The write lock is held (store_batch), so reading then writing the counters loses no concurrent update.
     """
     out = _Upserted()
     if not facts:
         return out
     by_key = {key64(k): fact for k, fact in facts.items()}
     keys = list(by_key)
-    stored: dict[int, tuple[int, int, float, float, bytes]] = {}
+    stored: dict[int, tuple[int, int, float, float, bytes, Sums]] = {}
     for start in range(0, len(keys), IN_CHUNK):
-        for fid, fkey, count, first, last, blob in session.execute(
+        for fid, fkey, count, first, last, blob, s1, s2, s3, s4 in session.execute(
                 _SELECT_KNOWN, {"keys": keys[start:start + IN_CHUNK]}):
-            stored[fkey] = (fid, count, first, last, blob)
+            stored[fkey] = (fid, count, first, last, blob, (s1, s2, s3, s4))
     new_rows: list[tuple[object, ...]] = []
     counters: list[tuple[object, ...]] = []
+    summed: list[tuple[object, ...]] = []
     rewritten: list[tuple[object, ...]] = []
     for fkey, (o, given) in by_key.items():
         hit = stored.get(fkey)
         if hit is None:
             new_rows.append((fkey, o.sensor, o.kind, o.count, first_column(o), last_column(o), gen,
-                             encode(o) if given is None else given))
+                             encode(o) if given is None else given, *sums(o)))
             continue
-        fid, count, first, last, blob = hit
-        if o.kind not in SUMMED:
-            if o.ts > first and counters_only(blob):
+        fid, count, first, last, blob, row_sums = hit
+        if counters_only(blob, first_ts=first, last_ts=last, o=o):
+            if o.kind in SUMMED:
+                summed.append((count + o.count, max(last, last_column(o)), gen, *_added(row_sums, o), fid))
+            else:
                 counters.append((count + o.count, max(last, last_column(o)), gen, fid))
-                continue
-        else:
-            later = merge_later(blob, count=count, first_ts=first, last_ts=last, o=o)
-            if later is not None:
-                rewritten.append((later[1], later[2], later[3], gen, later[0], fid))
-                continue
-        old = decode(blob, kind=o.kind, sensor=o.sensor, count=count, first_ts=first, last_ts=last)
+            continue
+        old = decode(blob, kind=o.kind, sensor=o.sensor, count=count, first_ts=first, last_ts=last,
+                     sums=row_sums)
         merged = merge(old, o)
-        rewritten.append((merged.count, first_column(merged), last_column(merged), gen, encode(merged), fid))
+        rewritten.append((merged.count, first_column(merged), last_column(merged), gen, encode(merged),
+                          *sums(merged), fid))
     _write_many(session, _INSERT, new_rows)
     _write_many(session, _UPDATE_COUNTERS, counters)
+    _write_many(session, _UPDATE_SUMS, summed)
     _write_many(session, _UPDATE_ALL, rewritten)
-    out.new, out.updated = len(new_rows), len(counters) + len(rewritten)
+    out.new, out.updated = len(new_rows), len(counters) + len(summed) + len(rewritten)
     return out
 
 
@@ -307,7 +318,7 @@ def iter_facts(session: Session, *, kinds: Sequence[str] | None = None, since: i
     last = 0
     while True:
         query = select(_FACT.c.id, _FACT.c.kind, _FACT.c.sensor, _FACT.c["count"], _FACT.c.first_ts,
-                       _FACT.c.last_ts, _FACT.c.blob).where(_FACT.c.id > last)
+                       _FACT.c.last_ts, _FACT.c.blob, *_SUMS).where(_FACT.c.id > last)
         if kinds:
             query = query.where(_FACT.c.kind.in_(list(kinds)))
         if since:
@@ -316,8 +327,9 @@ def iter_facts(session: Session, *, kinds: Sequence[str] | None = None, since: i
         if not rows:
             return
         last = rows[-1][0]
-        for _, kind, sensor, count, first, last_ts, blob in rows:
-            yield decode(blob, kind=kind, sensor=sensor, count=count, first_ts=first, last_ts=last_ts)
+        for _, kind, sensor, count, first, last_ts, blob, s1, s2, s3, s4 in rows:
+            yield decode(blob, kind=kind, sensor=sensor, count=count, first_ts=first, last_ts=last_ts,
+                         sums=(s1, s2, s3, s4))
 
 
 def count_facts(session: Session) -> dict[str, tuple[int, int]]:

@@ -62,9 +62,10 @@ class FactRow(SQLModel, table=True):
     """One fact (collector.facts): an observation merged with every identical one, upserted with a count.
 
     `fkey` is the fact key as a 64-bit integer and `blob` the rest of the merged record (first evidence
-    pointer, summed counters) compressed (collector.factblob); `generation` is the store generation of its
-    last change, so a reader can take what changed since.  Indexed: the key (upserts), `kind` (readers
-    of one kind) and `generation` (readers of what changed); nothing else is looked up by value.
+    pointer, identity fields) compressed (collector.factblob), beside `sum1`..`sum4`; `generation` is the
+    store generation of its last change, so a reader can take what changed since.  Indexed: the key
+    (upserts), `kind` (readers of one kind) and `generation` (readers of what changed); nothing else is
+    looked up by value.
     """
 
     __tablename__ = "fact"
@@ -77,6 +78,12 @@ class FactRow(SQLModel, table=True):
     last_ts: float = 0.0
     generation: int = Field(default=0, index=True)
     blob: bytes = Field(sa_column=Column("blob", Blob, nullable=False))
+    # the summed counters of a host or conversation (collector.facts.SUMMED, in its order; None for the other
+    # kinds): columns, so that a later period of a known one updates columns only (collector.factblob F_SUMS)
+    sum1: int | None = Field(default=None, sa_column=Column("sum1", BigInteger, nullable=True))
+    sum2: int | None = Field(default=None, sa_column=Column("sum2", BigInteger, nullable=True))
+    sum3: int | None = Field(default=None, sa_column=Column("sum3", BigInteger, nullable=True))
+    sum4: int | None = Field(default=None, sa_column=Column("sum4", BigInteger, nullable=True))
 
 
 class StoreState(SQLModel, table=True):

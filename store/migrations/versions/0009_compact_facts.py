@@ -120,7 +120,8 @@ def upgrade() -> None:
 
     def row(r: Any) -> dict[str, Any]:
         o = parse_observation(r[1])
-        return {"id": r[0], "k": keys[r[0]], "b": encode(o), "f": first_column(o), "l": last_column(o)}
+        return {"id": r[0], "k": keys[r[0]], "b": encode(o, sums_in_columns=False), "f": first_column(o),
+                "l": last_column(o)}
 
     _convert("SELECT id, json FROM fact WHERE id > :last",
              "UPDATE fact SET fkey64 = :k, blob = :b, first_ts = :f, last_ts = :l WHERE id = :id", row)
