@@ -21,7 +21,8 @@ sink and times the incremental analysis run after each flush period, as a live c
 simulated sensors and reports the records a second it sustains and the ingest-to-visible delays;
 it is skipped, with a line saying so, when PostgreSQL is unreachable (or with --skip-central).
 `medtap-replay-command-1w` and `-2w` run the whole command with --workers 1 on one core and
---workers 2 on two cores (issue 15: 2 workers at least 1.7x one).  `live-no-loss` (in the driver,
+--workers 2 on two cores (issue 15: 2 workers at least 1.7x one); `medtap-2w` runs the collector alone
+on 2 workers (two cores), to compare with `medtap` (one process, one core).  `live-no-loss` (in the driver,
 root only) runs `medtap capture` on a veth pair while tcpreplay sends the first mix at --live-rate
 frames/s for --live-seconds, and reports frames sent, received and dropped by the kernel, dropped
 in medtap's queue and decoded.
@@ -67,6 +68,23 @@ def run_medtap(pcap: Path, repeat: int = 1, fast_only: bool = False) -> dict[str
     elapsed = time.perf_counter() - t
     return {"frames": stats.packets, "bytes": stats.bytes, "seconds": elapsed, "records": sink.counts,
             "weirds": stats.weirds, "conversations_seen": sink.counts.get("conversation", 0)}
+
+
+def run_medtap_workers(pcap: Path, workers: int) -> dict[str, Any]:
+    """The collector alone on `workers` processes (collector.parallel, a counting sink): how decoding scales
+    with cores, apart from the storing and the analysis that the whole command adds in its main process."""
+    from collector.parallel import replay_workers
+    from collector.registry import all_detectors
+    from collector.sinks import CountingSink
+    from tests.keys import TEST_KEY
+
+    detectors = list(all_detectors())  # imported before the clock starts, inherited by the workers
+    sink = CountingSink()
+    t = time.perf_counter()
+    stats = replay_workers([pcap], sink, key=TEST_KEY, workers=workers, detectors=detectors)
+    elapsed = time.perf_counter() - t
+    return {"frames": stats.packets, "bytes": stats.bytes, "seconds": elapsed, "records": sink.counts,
+            "workers": stats.workers}
 
 
 def run_cli(pcap: Path, repeat: int = 1, workers: int | None = None) -> dict[str, Any]:
@@ -240,6 +258,7 @@ def run_scapy(pcap: Path, limit: int = SCAPY_FRAMES) -> dict[str, Any]:
 CONTENDERS = {
     "medtap": lambda p: run_medtap(p),
     "medtap-fast-path-only": lambda p: run_medtap(p, fast_only=True),
+    "medtap-2w": lambda p: run_medtap_workers(p, 2),
     "dpkt": run_dpkt,
     "tshark-fields": run_tshark,
     "scapy-naive": run_scapy,
@@ -250,7 +269,7 @@ CONTENDERS = {
     "medtap-replay-command-1w": lambda p: run_cli(p, workers=1),
     "medtap-replay-command-2w": lambda p: run_cli(p, workers=2),
 }
-CORES = {"medtap-replay-command-2w": 2}
+CORES = {"medtap-replay-command-2w": 2, "medtap-2w": 2}
 """Cores a contender's child may use (default one): the 2-worker command gets two, to compare with 1w."""
 
 
@@ -578,6 +597,10 @@ def main() -> None:
         print("\nboth mixes side by side:")
         print(side_by_side(per_profile))
     for prof, results in per_profile.items():
+        one, two = results.get("medtap", {}), results.get("medtap-2w", {})
+        if one.get("fps") and two.get("fps"):
+            print(f"{prof} mix, collector alone: 2 workers {two['fps']:,.0f} frames/s = "
+                  f"{two['fps'] / one['fps']:.2f}x 1 process ({one['fps']:,.0f})")
         one, two = results.get("medtap-replay-command-1w", {}), results.get("medtap-replay-command-2w", {})
         if one.get("fps") and two.get("fps"):
             print(f"{prof} mix, whole replay command: 2 workers {two['fps']:,.0f} frames/s = "
