@@ -84,14 +84,13 @@ long as it is); any aligned size dividing the block will do."""
 
 
 def ring_bytes_default() -> int:
-    """RING_BYTES, or MEDTAP_CAPTURE_RING_MIB MiB when set (a positive integer)."""
+    """RING_BYTES, or MEDTAP_CAPTURE_RING_MIB MiB when set (0: no ring, one recvmsg per frame)."""
     value = os.environ.get("MEDTAP_CAPTURE_RING_MIB", "").strip()
     if not value:
         return RING_BYTES
-    mib = int(value)
-    if mib <= 0:
-        raise ValueError(f"MEDTAP_CAPTURE_RING_MIB must be a positive number of MiB, not {value!r}")
-    return mib << 20
+    if not value.isdigit():
+        raise ValueError(f"MEDTAP_CAPTURE_RING_MIB is a number of MiB (0: no ring), not {value!r}")
+    return int(value) << 20
 
 
 def tagged(data: bytes, length: int, status: int, tci: int, tpid: int) -> tuple[bytes, int]:

@@ -22,12 +22,14 @@ from collector.ring import (
     BLOCK_HDR_OFFSET,
     PKT_HDR,
     PKT_HDR_SIZE,
+    RING_BYTES,
     TP_STATUS_KERNEL,
     TP_STATUS_USER,
     TP_STATUS_VLAN_TPID_VALID,
     TP_STATUS_VLAN_VALID,
     Ring,
     read_block,
+    ring_bytes_default,
     tagged,
 )
 from tests import needs
@@ -127,6 +129,19 @@ def test_tagged_is_the_one_vlan_restore() -> None:
     assert tagged(data, 34, TP_STATUS_VLAN_VALID, 5, 0) == (data[:12] + b"\x81\x00\x00\x05" + data[12:], 38)
     assert tagged(data, 34, 0, 0x0005, 0) == (data, 34)
     assert tagged(b"\x02" * 6, 6, TP_STATUS_VLAN_VALID, 5, 0) == (b"\x02" * 6, 6)  # too short to hold a tag
+
+
+def test_ring_size_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDTAP_CAPTURE_RING_MIB", raising=False)
+    assert ring_bytes_default() == RING_BYTES == 128 << 20
+    monkeypatch.setenv("MEDTAP_CAPTURE_RING_MIB", "256")
+    assert ring_bytes_default() == 256 << 20
+    monkeypatch.setenv("MEDTAP_CAPTURE_RING_MIB", "0")
+    assert ring_bytes_default() == 0  # no ring: recvmsg
+    for bad in ("-1", "1.5", "lots"):
+        monkeypatch.setenv("MEDTAP_CAPTURE_RING_MIB", bad)
+        with pytest.raises(ValueError, match="MEDTAP_CAPTURE_RING_MIB"):
+            ring_bytes_default()
 
 
 def test_a_real_ring_on_loopback_hands_over_blocks_and_takes_them_back() -> None:
