@@ -176,6 +176,30 @@ def test_engine_reads_through_its_ring_with_kernel_times(veth: tuple[str, str, s
 
 
 @pytest.mark.netns
+def test_bpf_filter_chooses_what_reaches_the_ring(veth: tuple[str, str, str], tmp_path: Path) -> None:
+    """--bpf is attached to the socket: only the DICOM association's frames are in the ring."""
+    from collector.live import capture
+    from pcaps.fixtures.gen_medical import dicom_associate
+
+    ns, host_end, ns_end = veth
+    pcap = tmp_path / "demo.pcap"
+    wrpcap(str(pcap), _demo_frames())
+    stop = threading.Event()
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.update(
+        stats=capture(host_end, ListSink(), key=TEST_KEY, stop_event=stop, bpf="tcp port 104")))
+    thread.start()
+    try:
+        time.sleep(0.7)
+        _send(ns, ns_end, pcap)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert result["stats"].packets == len(dicom_associate()) < len(_demo_frames())
+
+
+@pytest.mark.netns
 @pytest.mark.parametrize("ring_bytes", [None, 0], ids=["ring", "recvmsg"])
 def test_capture_ends_when_its_interface_goes_away(veth: tuple[str, str, str], tmp_path: Path,
                                                    ring_bytes: int | None) -> None:
