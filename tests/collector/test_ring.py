@@ -22,6 +22,9 @@ from collector.ring import (
     BLOCK_HDR_OFFSET,
     PKT_HDR,
     PKT_HDR_SIZE,
+    PKT_HEAD,
+    PKT_VLAN,
+    PKT_VLAN_OFFSET,
     RING_BYTES,
     TP_STATUS_KERNEL,
     TP_STATUS_USER,
@@ -67,6 +70,10 @@ def test_layouts_are_the_kernels() -> None:
     """Sizes and offsets of include/uapi/linux/if_packet.h on Linux (x86-64 and arm64 alike)."""
     assert PKT_HDR.size == 38 and PKT_HDR_SIZE == 48  # up to hv1.tp_vlan_tpid; then tp_padding (2 + 8)
     assert BLOCK_HDR_OFFSET + BLOCK_HDR.size == 20 and BLOCK_DESC_SIZE == 48
+    fields = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)  # the per-frame reads are parts of the one layout
+    packed = PKT_HDR.pack(*fields)
+    assert PKT_HEAD.unpack_from(packed) == fields[:7]
+    assert PKT_VLAN.unpack_from(packed, PKT_VLAN_OFFSET) == fields[9:]
 
 
 def test_a_block_is_walked_into_pipeline_tuples_in_order() -> None:
@@ -120,6 +127,9 @@ def test_a_header_past_the_block_ends_the_walk() -> None:
     struct.pack_into("=I", buf, second, 4000)  # the second packet's next one: far away
     out = read_block(buf, 0, len(buf), first_no=1, step=1, iface="t", snaplen=65535)
     assert [o[2] for o in out] == frames
+    struct.pack_into("=I", buf, second + 12, 60_000)  # the second frame's snap length: past the block's end
+    out = read_block(buf, 0, len(buf), first_no=1, step=1, iface="t", snaplen=65535)
+    assert out[1][2] == bytes(buf[second + MAC_OFFSET:])  # cut at the end, the next block not read
     BLOCK_HDR.pack_into(buf, BLOCK_HDR_OFFSET, TP_STATUS_USER, 3, 600)  # first packet past the end
     assert read_block(buf, 0, len(buf), first_no=1, step=1, iface="t", snaplen=65535) == []
 
