@@ -33,6 +33,7 @@ back.  The blocks are read in ring order, as the kernel fills them.
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import select
@@ -163,8 +164,10 @@ class Ring:
         self.retire_ms = retire_ms
         self.snaplen = snaplen
         self.error: OSError | None = None
-        sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
         frames = block_size // FRAME_SIZE * self.blocks
+        if frames > 0xFFFFFFFF:  # tpacket_req3 counts in u32: the kernel would never get such a request
+            raise OSError(errno.EINVAL, f"a ring of {size >> 20} MiB is too large")
+        sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
         sock.setsockopt(SOL_PACKET, PACKET_RX_RING,
                         REQ3.pack(block_size, self.blocks, FRAME_SIZE, frames, retire_ms, 0, 0))
         try:

@@ -154,6 +154,13 @@ def test_ring_size_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
             ring_bytes_default()
 
 
+def test_a_ring_too_large_for_the_kernel_request_is_refused_before_asking() -> None:
+    """tpacket_req3 counts frames in 32 bits: such a ring is an OSError (the capture falls back), no crash."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        with pytest.raises(OSError, match="too large"):
+            Ring(sock, 1 << 53)
+
+
 def test_a_real_ring_on_loopback_hands_over_blocks_and_takes_them_back() -> None:
     """Kernel and ring agree: a UDP datagram sent on lo is in the next block, with the kernel's time;
     once read, the block is the kernel's again and the next one is waited for."""
