@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from collector.pipeline import Pipeline, require_key
-from collector.ring import SOL_PACKET, Ring, ring_bytes_default, tagged
+from collector.ring import SOL_PACKET, Ring, ring_bytes_default, ring_share, tagged
 from collector.schema import CaptureStats
 from collector.sinks import Sink
 
@@ -241,7 +241,7 @@ class Engine:
     everything seen flushed, and the run's stats returned (with the kernel's and the queue's
     drops).  `error` is the socket's error that ends the capture (the interface went away).  Frame
     numbers start at `first_no` and step by `step`, so that the workers of one capture never share one.
-    `ring_bytes`: the ring's size (None: collector.ring.ring_bytes_default(); 0: no ring).
+    `ring_bytes`: this socket's ring (None: the whole default budget, collector.ring; 0: no ring).
     """
 
     def __init__(self, interface: str, sink: Sink, *, bpf: str | None, snaplen: int, flush_interval: float,
@@ -252,7 +252,7 @@ class Engine:
         try:
             if fanout is not None:
                 join_fanout(self.sock, fanout)
-            size = ring_bytes_default() if ring_bytes is None else ring_bytes
+            size = ring_share(ring_bytes_default(), 1) if ring_bytes is None else ring_bytes
             self.ring, self.ring_refused = open_ring(self.sock, size, snaplen)
         except Exception:
             self.sock.close()
@@ -405,9 +405,11 @@ def capture(
     `on_ready()` is called once the socket is bound and its ring mapped: from then on no frame is
     missed (the CLI says so on stderr, which a supervisor's log and the tests wait for).  `workers`
     > 1: one process per worker, each with its socket and ring in one PACKET_FANOUT group
-    (collector.fanout).  `ring_bytes`: each socket's ring (see `Engine`).
+    (collector.fanout).  `ring_bytes`: the capture's ring memory, shared by the workers' sockets
+    (None: collector.ring.ring_bytes_default(); 0: no ring, one recvmsg per frame).
     """
     key = require_key(key)
+    ring_bytes = ring_share(ring_bytes_default() if ring_bytes is None else ring_bytes, workers)
     stop = stop_event or threading.Event()
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():

@@ -73,12 +73,18 @@ PKT_VLAN_OFFSET = 32
 BLOCK_SIZE = 1 << 20
 """Bytes per block.  A block holds about 1,300 frames of a hospital mix (~700 bytes each): one
 pipeline batch, handed over once, and any frame up to 64 KiB fits in one."""
-RING_BYTES = 128 << 20
-"""Default ring per socket (128 blocks).  It must hold what arrives while the pipeline does not read:
-a flush (records to the sink, and with one worker the store's analysis in the same thread) or a
-burst.  The hospital bench mix at 100,000 frames/s is ~70 MB/s; 128 MiB holds ~1.7 s of it for one
-socket, N s for each of N fanout workers.  The kernel allocates it once (unswappable), so it is
-sized in MiB, not in GiB; `ring_bytes` (MEDTAP_CAPTURE_RING_MIB for the CLI) changes it."""
+RING_BYTES = 512 << 20
+"""Default ring memory of a capture, split over its workers' sockets (`ring_share`).  It must hold what
+arrives while the workers do not read: their own flush, and above all the merging process storing and
+analysing each flush period (4 to 6 s at 100,000 frames/s, on the cores the workers need).  Measured
+with make bench's live-no-loss run (the 1M hospital mix at 100,000 frames/s for 30 s, 2 workers, 2
+shared vCPUs): 128 MiB a socket lost 9 to 47 % in the kernel (the ring full), 256 and 512 MiB a
+socket lost nothing.  Frames are spread over the workers, so the budget is the capture's: 256 MiB
+each for 2 workers, 512 MiB for one (whose pipeline also stores and analyses), never less than
+MIN_SOCKET_RING_BYTES.  The kernel allocates it once and it is never swapped out;
+MEDTAP_CAPTURE_RING_MIB (or capture's `ring_bytes`) changes it."""
+MIN_SOCKET_RING_BYTES = 64 << 20
+"""A socket's ring however many workers share the budget: 128 MiB at 100,000 frames/s is ~1.7 s."""
 RETIRE_MS = 50
 """The kernel hands over a block that is not full this many milliseconds after its first frame: a
 quiet link's frames reach the pipeline within it, and the stop's drain waits for it at most."""
@@ -89,8 +95,14 @@ FRAME_SIZE = 2048
 long as it is); any aligned size dividing the block will do."""
 
 
+def ring_share(total: int, workers: int) -> int:
+    """Each of `workers` sockets' ring out of a capture's `total` bytes: an equal share, at least
+    MIN_SOCKET_RING_BYTES unless the total is smaller (0 stays 0: no ring)."""
+    return max(total // max(1, workers), min(total, MIN_SOCKET_RING_BYTES))
+
+
 def ring_bytes_default() -> int:
-    """RING_BYTES, or MEDTAP_CAPTURE_RING_MIB MiB when set (0: no ring, one recvmsg per frame)."""
+    """A capture's ring memory: RING_BYTES, or MEDTAP_CAPTURE_RING_MIB MiB when set (0: no ring, recvmsg)."""
     value = os.environ.get("MEDTAP_CAPTURE_RING_MIB", "").strip()
     if not value:
         return RING_BYTES

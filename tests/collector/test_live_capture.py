@@ -108,13 +108,14 @@ def _live_equals_replay(veth: tuple[str, str, str], tmp_path: Path, **options: A
     replay([pcap], expected, key=TEST_KEY)
 
     live = ListSink()
-    stop = threading.Event()
+    stop, ready = threading.Event(), threading.Event()
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.update(
-        stats=capture(host_end, live, key=TEST_KEY, stop_event=stop, flush_interval=60.0, **options)))
+        stats=capture(host_end, live, key=TEST_KEY, stop_event=stop, flush_interval=60.0, on_ready=ready.set,
+                      **options)))
     thread.start()
     try:
-        time.sleep(0.7)  # socket bound and promiscuous
+        assert ready.wait(60)  # sockets bound, promiscuous, rings mapped
         _send(ns, ns_end, pcap)
         time.sleep(1.0)
     finally:
@@ -202,13 +203,13 @@ def test_bpf_filter_chooses_what_reaches_the_ring(veth: tuple[str, str, str], tm
     ns, host_end, ns_end = veth
     pcap = tmp_path / "demo.pcap"
     wrpcap(str(pcap), _demo_frames())
-    stop = threading.Event()
+    stop, ready = threading.Event(), threading.Event()
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.update(
-        stats=capture(host_end, ListSink(), key=TEST_KEY, stop_event=stop, bpf="tcp port 104")))
+        stats=capture(host_end, ListSink(), key=TEST_KEY, stop_event=stop, bpf="tcp port 104", on_ready=ready.set)))
     thread.start()
     try:
-        time.sleep(0.7)
+        assert ready.wait(60)
         _send(ns, ns_end, pcap)
         time.sleep(0.5)
     finally:
@@ -229,12 +230,14 @@ def test_capture_ends_when_its_interface_goes_away(veth: tuple[str, str, str], t
     pcap = tmp_path / "demo.pcap"
     wrpcap(str(pcap), _demo_frames())
     live = ListSink()
+    ready = threading.Event()
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.update(
-        stats=capture(host_end, live, key=TEST_KEY, flush_interval=60.0, ring_bytes=ring_bytes, duration=60.0)))
+        stats=capture(host_end, live, key=TEST_KEY, flush_interval=60.0, ring_bytes=ring_bytes, duration=60.0,
+                      on_ready=ready.set)))
     thread.start()
     try:
-        time.sleep(0.7)
+        assert ready.wait(60)
         _send(ns, ns_end, pcap)
         time.sleep(0.5)
         assert _ip("link", "del", host_end).returncode == 0

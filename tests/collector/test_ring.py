@@ -20,6 +20,7 @@ from collector.ring import (
     BLOCK_DESC_SIZE,
     BLOCK_HDR,
     BLOCK_HDR_OFFSET,
+    MIN_SOCKET_RING_BYTES,
     PKT_HDR,
     PKT_HDR_SIZE,
     PKT_HEAD,
@@ -33,6 +34,7 @@ from collector.ring import (
     Ring,
     read_block,
     ring_bytes_default,
+    ring_share,
     tagged,
 )
 from tests import needs
@@ -143,7 +145,7 @@ def test_tagged_is_the_one_vlan_restore() -> None:
 
 def test_ring_size_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDTAP_CAPTURE_RING_MIB", raising=False)
-    assert ring_bytes_default() == RING_BYTES == 128 << 20
+    assert ring_bytes_default() == RING_BYTES == 512 << 20
     monkeypatch.setenv("MEDTAP_CAPTURE_RING_MIB", "256")
     assert ring_bytes_default() == 256 << 20
     monkeypatch.setenv("MEDTAP_CAPTURE_RING_MIB", "0")
@@ -152,6 +154,15 @@ def test_ring_size_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch.setenv("MEDTAP_CAPTURE_RING_MIB", bad)
         with pytest.raises(ValueError, match="MEDTAP_CAPTURE_RING_MIB"):
             ring_bytes_default()
+
+
+def test_the_capture_budget_is_shared_by_its_workers_sockets() -> None:
+    """Frames are spread over the workers: each socket gets a share, at least 64 MiB unless asked for less."""
+    assert ring_share(RING_BYTES, 1) == 512 << 20
+    assert ring_share(RING_BYTES, 2) == 256 << 20
+    assert ring_share(RING_BYTES, 16) == MIN_SOCKET_RING_BYTES == 64 << 20
+    assert ring_share(16 << 20, 1) == ring_share(16 << 20, 4) == 16 << 20  # a small budget stays small
+    assert ring_share(0, 2) == 0  # no ring
 
 
 def test_a_ring_too_large_for_the_kernel_request_is_refused_before_asking() -> None:
