@@ -2,12 +2,12 @@
 
 The kernel spreads the interface's frames over the group's sockets by flow hash (hash mode,
 defragmented: collector.live.join_fanout), so each worker process (forked; it inherits the loaded
-detectors) captures its share with its own reader thread, queue and pipeline (collector.live.Engine)
-and no frame crosses a process boundary.  The parent owns the flush clock: every `flush_interval`
+detectors) captures its share with its own receive ring and pipeline (collector.live.Engine) and no
+frame crosses a process boundary.  The parent owns the flush clock: every `flush_interval`
 seconds it tells every worker to flush; each sends back its records and an end-of-period marker,
 and `collector.shard.Rounds` merges each period once every worker closed it, emits it to the sink
 and calls `sink.flushed()` (the store analyses there), exactly as after a single capture's flush.
-On stop (duration, stop event, SIGINT/SIGTERM in the parent) every worker drains its queue, flushes
+On stop (duration, stop event, SIGINT/SIGTERM in the parent) every worker drains its ring, flushes
 and returns its stats; `collector.shard.merge_stats` adds them up (kernel and queue drops summed,
 frames per worker in `workers`).
 
@@ -34,7 +34,7 @@ from collector.shard import PipeSink, Rounds, merge_stats
 from collector.sinks import Sink
 
 START_TIMEOUT = 60.0
-"""Seconds the workers have to open their sockets (forking and binding take milliseconds)."""
+"""Seconds the workers have to open their sockets (forking, binding and mapping a ring take milliseconds)."""
 
 
 def _worker(w: int, workers: int, interface: str, group: int, ctrl: Connection, out: Connection,
@@ -52,7 +52,7 @@ def _worker(w: int, workers: int, interface: str, group: int, ctrl: Connection, 
     try:
         engine.start()
         out.send(("ready", None))
-        while engine.reader.error is None:
+        while engine.error is None:
             if ctrl.poll():
                 try:
                     order = ctrl.recv()

@@ -97,10 +97,8 @@ def _summary(observations: list[Observation]) -> dict[str, Any]:
     return {"hosts": hosts, "bytes": host_bytes, "convs": convs, "records": records, "apps": apps}
 
 
-@pytest.mark.netns
-@pytest.mark.parametrize("workers", [1, 2])
-def test_live_capture_equals_replay(veth: tuple[str, str, str], tmp_path: Path, workers: int) -> None:
-    """One socket, or two worker processes with their sockets in one PACKET_FANOUT group (issue 15)."""
+def _live_equals_replay(veth: tuple[str, str, str], tmp_path: Path, **options: Any) -> Any:
+    """Capture the demo frames sent through the veth pair with `options`; they must equal their replay."""
     from collector.live import capture
 
     ns, host_end, ns_end = veth
@@ -110,36 +108,154 @@ def test_live_capture_equals_replay(veth: tuple[str, str, str], tmp_path: Path, 
     replay([pcap], expected, key=TEST_KEY)
 
     live = ListSink()
-    stop = threading.Event()
+    stop, ready = threading.Event(), threading.Event()
     result: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: result.update(stats=capture(host_end, live, key=TEST_KEY, stop_event=stop, flush_interval=60.0,
-                                                                          workers=workers)))
+    thread = threading.Thread(target=lambda: result.update(
+        stats=capture(host_end, live, key=TEST_KEY, stop_event=stop, flush_interval=60.0, on_ready=ready.set,
+                      **options)))
     thread.start()
     try:
-        time.sleep(0.7)  # socket bound and promiscuous
-        send = (f"from scapy.all import rdpcap, sendp; sendp(rdpcap({str(pcap)!r}), iface={ns_end!r}, verbose=False)")
-        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", send], capture_output=True, text=True,
-                           timeout=120)
-        assert r.returncode == 0, r.stderr
+        assert ready.wait(60)  # sockets bound, promiscuous, rings mapped
+        _send(ns, ns_end, pcap)
         time.sleep(1.0)
     finally:
         stop.set()
         thread.join(timeout=30)
     stats = result["stats"]
     assert stats.packets == len(_demo_frames()) and stats.queue_drops == 0 and stats.kernel_drops == 0
-    if workers > 1:
-        assert len(stats.workers) == workers and sum(stats.workers) == stats.packets
     want, got = _summary(expected.observations), _summary(live.observations)
     assert got["hosts"] == want["hosts"]
     assert got["bytes"] == want["bytes"]
     assert got["convs"] == want["convs"]
     assert got["apps"] == want["apps"] and want["apps"]
     assert got["records"] == want["records"]
-    assert any(k[2] == 120 for k in got["hosts"])  # VLAN restored from auxdata
+    assert any(k[2] == 120 for k in got["hosts"])  # VLAN restored from the ring's packet header (or auxdata)
+    return stats
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("workers", [1, 2])
+def test_live_capture_equals_replay(veth: tuple[str, str, str], tmp_path: Path, workers: int) -> None:
+    """One socket, or two worker processes with their sockets in one PACKET_FANOUT group (issue 15),
+    each read through its TPACKET_V3 ring."""
+    stats = _live_equals_replay(veth, tmp_path, workers=workers)
+    assert "capture_ring_unavailable" not in stats.weirds
+    if workers > 1:
+        assert len(stats.workers) == workers and sum(stats.workers) == stats.packets
+
+
+@pytest.mark.netns
+def test_live_capture_without_ring_equals_replay(veth: tuple[str, str, str], tmp_path: Path) -> None:
+    """ring_bytes=0 reads one frame per recvmsg (a reader thread and its queue): the same records."""
+    stats = _live_equals_replay(veth, tmp_path, ring_bytes=0)
+    assert "capture_ring_unavailable" not in stats.weirds  # asked for, not a failure
+
+
+@pytest.mark.netns
+def test_a_refused_ring_falls_back_to_recvmsg_and_says_so(veth: tuple[str, str, str], tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel refusing PACKET_RX_RING (old, or a locked-memory limit): the capture still equals the replay,
+    and its stats carry the weird capture_ring_unavailable with the kernel's reason."""
+    import errno
+
+    import collector.live
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(collector.live, "Ring", refuse)
+    stats = _live_equals_replay(veth, tmp_path)
+    assert stats.weirds.get("capture_ring_unavailable") == 1
+
+
+@pytest.mark.netns
+def test_engine_reads_through_its_ring_with_kernel_times(veth: tuple[str, str, str], tmp_path: Path) -> None:
+    """The engine maps a ring of the asked size, and each frame is stamped when the kernel received it."""
+    from collector.live import Engine
+
+    ns, host_end, ns_end = veth
+    pcap = tmp_path / "demo.pcap"
+    wrpcap(str(pcap), _demo_frames())
+    engine = Engine(host_end, ListSink(), bpf=None, snaplen=65535, flush_interval=60.0, sensor="", key=TEST_KEY,
+                    ring_bytes=8 << 20)
+    try:
+        assert engine.ring is not None and engine.ring.size == 8 << 20 and engine.reader is None
+        engine.start()
+        before = time.time()
+        _send(ns, ns_end, pcap)
+        sent = time.time()
+        time.sleep(0.5)  # the sender's frames are all in the ring, the last block retired
+        while engine.ring.ready(0.0):
+            engine.pump(0.0)
+    finally:
+        stats = engine.finish()
+    assert stats.packets == len(_demo_frames()) and stats.queue_drops == 0 and not stats.weirds
+    assert stats.first_ts is not None and stats.last_ts is not None
+    assert before <= stats.first_ts <= stats.last_ts <= sent  # not when the pump read them, half a second later
+
+
+@pytest.mark.netns
+def test_bpf_filter_chooses_what_reaches_the_ring(veth: tuple[str, str, str], tmp_path: Path) -> None:
+    """--bpf is attached to the socket: only the DICOM association's frames are in the ring."""
+    from collector.live import capture
+    from pcaps.fixtures.gen_medical import dicom_associate
+
+    ns, host_end, ns_end = veth
+    pcap = tmp_path / "demo.pcap"
+    wrpcap(str(pcap), _demo_frames())
+    stop, ready = threading.Event(), threading.Event()
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.update(
+        stats=capture(host_end, ListSink(), key=TEST_KEY, stop_event=stop, bpf="tcp port 104", on_ready=ready.set)))
+    thread.start()
+    try:
+        assert ready.wait(60)
+        _send(ns, ns_end, pcap)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert result["stats"].packets == len(dicom_associate()) < len(_demo_frames())
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("ring_bytes", [None, 0], ids=["ring", "recvmsg"])
+def test_capture_ends_when_its_interface_goes_away(veth: tuple[str, str, str], tmp_path: Path,
+                                                   ring_bytes: int | None) -> None:
+    """A SPAN interface removed under the capture ends it (no stop asked), with the weird capture_interface_error
+    and the frames seen before kept."""
+    from collector.live import capture
+
+    ns, host_end, ns_end = veth
+    pcap = tmp_path / "demo.pcap"
+    wrpcap(str(pcap), _demo_frames())
+    live = ListSink()
+    ready = threading.Event()
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.update(
+        stats=capture(host_end, live, key=TEST_KEY, flush_interval=60.0, ring_bytes=ring_bytes, duration=60.0,
+                      on_ready=ready.set)))
+    thread.start()
+    try:
+        assert ready.wait(60)
+        _send(ns, ns_end, pcap)
+        time.sleep(0.5)
+        assert _ip("link", "del", host_end).returncode == 0
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "the capture did not notice its interface went away"
+    finally:
+        if thread.is_alive():
+            thread.join(timeout=70)
+    stats = result["stats"]
+    assert stats.weirds.get("capture_interface_error") == 1
+    assert stats.packets == len(_demo_frames())
+    hosts = {(o.mac, o.vlan) for o in live.observations if o.kind == "host"}
+    assert ("00:09:fb:20:00:50", 120) in hosts
 
 
 def test_vlan_tag_is_restored_from_auxdata() -> None:
-    from collector.live import AUXDATA, PACKET_AUXDATA, SOL_PACKET, TP_STATUS_VLAN_VALID, restore_vlan
+    from collector.live import AUXDATA, PACKET_AUXDATA, SOL_PACKET, restore_vlan
+    from collector.ring import TP_STATUS_VLAN_VALID
 
     untagged = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x0800)) + b"\x45" + b"\x00" * 19
     aux = AUXDATA.pack(TP_STATUS_VLAN_VALID, len(untagged), len(untagged), 0, 0, 0x2000 | 120, 0)
