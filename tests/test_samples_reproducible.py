@@ -34,6 +34,10 @@ CATALOGUE = [  # issue 5 (analyzer) and issue 6 (reconciliation)
 ]
 
 
+# one worker for the module: its fixture regenerates every sample (7 s), once rather than once per worker
+pytestmark = pytest.mark.xdist_group("samples")
+
+
 @pytest.fixture(scope="module")
 def problems() -> list[str]:
     return make_samples.check()

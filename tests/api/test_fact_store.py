@@ -27,7 +27,7 @@ def _columns(o: Observation) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=20, deadline=None)  # per kind: 27 kinds, 540 records in all
+@settings(max_examples=10, deadline=None)  # per kind: 27 kinds, 270 records in all
 @given(data=st.data())
 def test_the_blob_round_trips_every_kind(kind: str, data: st.DataObject) -> None:
     o = data.draw(observation(kind))
@@ -80,7 +80,7 @@ def _variants(kind: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "stats"])  # stats records are never merged
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # per kind
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # per kind
 @given(data=st.data())
 def test_upserts_merge_as_the_collector_merges(store_url: str, kind: str, data: st.DataObject) -> None:
     base = data.draw(observation(kind))
@@ -155,7 +155,7 @@ def test_a_later_period_of_a_known_conversation_updates_its_columns_only(store_u
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "stats"])
-@settings(max_examples=20, deadline=None)  # per kind
+@settings(max_examples=10, deadline=None)  # per kind
 @given(data=st.data())
 def test_a_merged_blob_is_the_blob_of_the_merged_record(kind: str, data: st.DataObject) -> None:
     # what the merging process of several workers does instead of encoding again (collector.shard)
@@ -179,7 +179,7 @@ def _rows(session: Session) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "stats"])
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_given_keys_and_blobs_store_what_computing_them_stores(store_url: str, kind: str,
                                                                data: st.DataObject) -> None:
