@@ -144,11 +144,12 @@ def test_live_capture_equals_replay(veth: tuple[str, str, str], tmp_path: Path, 
         assert len(stats.workers) == workers and sum(stats.workers) == stats.packets
 
 
-@pytest.mark.netns
-def test_live_capture_without_ring_equals_replay(veth: tuple[str, str, str], tmp_path: Path) -> None:
-    """ring_bytes=0 reads one frame per recvmsg (a reader thread and its queue): the same records."""
-    stats = _live_equals_replay(veth, tmp_path, ring_bytes=0)
-    assert "capture_ring_unavailable" not in stats.weirds  # asked for, not a failure
+def test_no_ring_asked_for_is_not_a_failure() -> None:
+    """ring_bytes=0 (MEDTAP_CAPTURE_RING_MIB=0) reads one frame per recvmsg, as asked: no weird.  That path's
+    records equal the replay's: the refused-ring test below runs it on the veth pair."""
+    from collector.live import open_ring
+
+    assert open_ring(None, 0, 65535) == (None, "")  # type: ignore[arg-type]  # the socket is not touched
 
 
 @pytest.mark.netns
