@@ -3,6 +3,7 @@ upserting merges exactly as collector.facts.merge does, on the cheap path as on 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator
 from typing import Any
@@ -80,7 +81,8 @@ def _variants(kind: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "stats"])  # stats records are never merged
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # per kind
+@settings(max_examples=6, deadline=None,  # per kind
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_upserts_merge_as_the_collector_merges(store_url: str, kind: str, data: st.DataObject) -> None:
     base = data.draw(observation(kind))
@@ -101,22 +103,28 @@ def test_upserts_merge_as_the_collector_merges(store_url: str, kind: str, data: 
     assert stored == sorted(map(repr, keyed(records).values()))
 
 
-def test_a_later_record_of_a_known_fact_updates_its_columns_only(store_url: str) -> None:
-    first = DnsObs(ts=100.0, sensor="s1", source="a.pcap", frame_no=3, src_ip="10.0.0.1", dst_ip="10.0.0.53",
-                   protocol="dns", response=False, queries=("pacs.example",))
-    later = first.model_copy(update={"ts": 160.0, "source": "b.pcap", "frame_no": 9, "count": 2,
-                                     "last_ts": 170.0})
+@contextlib.contextmanager
+def _one_fact_stored(store_url: str, first: Observation) -> Iterator[tuple[Session, bytes]]:
+    """A session on the emptied store holding `first` alone, and that fact's blob."""
     engine = make_engine(store_url)
     try:
         with Session(engine) as session:
             session.execute(delete(FactRow))
             store_batch(session, [first])
-            blob = session.execute(select(FactRow.blob)).scalar_one()
-            result = store_batch(session, [later])
-            row = session.execute(select(FactRow)).scalar_one()
-            [fact] = iter_facts(session)
+            yield session, session.execute(select(FactRow.blob)).scalar_one()
     finally:
         engine.dispose()
+
+
+def test_a_later_record_of_a_known_fact_updates_its_columns_only(store_url: str) -> None:
+    first = DnsObs(ts=100.0, sensor="s1", source="a.pcap", frame_no=3, src_ip="10.0.0.1", dst_ip="10.0.0.53",
+                   protocol="dns", response=False, queries=("pacs.example",))
+    later = first.model_copy(update={"ts": 160.0, "source": "b.pcap", "frame_no": 9, "count": 2,
+                                     "last_ts": 170.0})
+    with _one_fact_stored(store_url, first) as (session, blob):
+        result = store_batch(session, [later])
+        row = session.execute(select(FactRow)).scalar_one()
+        [fact] = iter_facts(session)
     assert (result.new_facts, result.updated_facts) == (0, 1)
     assert row.blob == blob and (row.count, row.first_ts, row.last_ts) == (3, 100.0, 170.0)
     assert fact == first.model_copy(update={"count": 3, "last_ts": 170.0})
@@ -133,24 +141,17 @@ def test_a_later_period_of_a_known_conversation_updates_its_columns_only(store_u
                                      "bytes_s2c": 20})
     quiet = later.model_copy(update={"ts": 121.0, "first_ts": 120.0, "last_ts": 129.0, "syn_seen": False})
     early = later.model_copy(update={"ts": 105.0, "first_ts": 104.0})  # overlaps what is stored: merged whole
-    engine = make_engine(store_url)
-    try:
-        with Session(engine) as session:
-            session.execute(delete(FactRow))
-            store_batch(session, [first])
-            blob = session.execute(select(FactRow.blob)).scalar_one()
-            store_batch(session, [later])
-            store_batch(session, [quiet])
-            row = session.execute(select(FactRow)).scalar_one()
-            [fact] = iter_facts(session)
-            assert row.blob == blob  # the blob untouched: columns only
-            assert (row.count, row.first_ts, row.last_ts) == (3, 99.5, 129.0)
-            assert (row.sum1, row.sum2, row.sum3, row.sum4) == (16, 12, 5060, 740)
-            assert fact == merge(merge(first, later), quiet)
-            store_batch(session, [early])
-            [again] = iter_facts(session)
-    finally:
-        engine.dispose()
+    with _one_fact_stored(store_url, first) as (session, blob):
+        store_batch(session, [later])
+        store_batch(session, [quiet])
+        row = session.execute(select(FactRow)).scalar_one()
+        [fact] = iter_facts(session)
+        assert row.blob == blob  # the blob untouched: columns only
+        assert (row.count, row.first_ts, row.last_ts) == (3, 99.5, 129.0)
+        assert (row.sum1, row.sum2, row.sum3, row.sum4) == (16, 12, 5060, 740)
+        assert fact == merge(merge(first, later), quiet)
+        store_batch(session, [early])
+        [again] = iter_facts(session)
     assert again == merge(merge(merge(first, later), quiet), early)
 
 
