@@ -140,3 +140,17 @@ def test_patient_data_of_the_demo_is_nowhere(plain: dict[str, Any]) -> None:
     blob = json.dumps(plain)
     for secret in ("DOE^JOHN", "DOE^JANE", "PAT-123456", "supplier.tech"):
         assert secret not in blob
+
+
+def test_the_report_file_is_the_reports_json_written_list_item_by_list_item(plain: dict[str, Any],
+                                                                              tmp_path: Path) -> None:
+    # store.jobs.write_report streams the long lists (a hospital's report runs to tens of MB): same bytes
+    from analyzer.models import Report
+    from store.jobs import write_report
+
+    full = Report.model_validate(plain)
+    assert full.devices and full.findings
+    for report in (full, full.model_copy(update={"findings": []}), Report()):
+        write_report(report, tmp_path / "r.json")
+        want = report.model_dump_json(by_alias=True, indent=2) + "\n"
+        assert (tmp_path / "r.json").read_bytes() == want.encode()
