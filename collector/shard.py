@@ -43,7 +43,7 @@ from collector.factblob import encode, merge_blob
 from collector.facts import SUMMED, Prepared, fact_key, merge
 from collector.pcapfile import ReadStats
 from collector.schema import CaptureStats, Observation
-from collector.sinks import Sink
+from collector.sinks import Sink, send_prepared
 
 BATCH_MAX = 5000
 """Records per batch emitted to the sink (collector.pipeline emits early at the same size)."""
@@ -149,13 +149,9 @@ class Rounds:
             keys = [key for part in parts for key, _, _ in part]
             records = [o for part in parts for _, o, _ in part]
             blobs = [blob for part in parts for _, _, blob in part]
-        prepared = getattr(sink, "emit_prepared", None)
         for start in range(0, len(records), BATCH_MAX):
             end = start + BATCH_MAX
-            if prepared is not None:
-                prepared(Prepared(records[start:end], keys[start:end], blobs[start:end]))
-            else:
-                sink.emit(records[start:end])
+            send_prepared(sink, Prepared(records[start:end], keys[start:end], blobs[start:end]))
         flushed = getattr(sink, "flushed", None)
         if flushed is not None:  # the period is complete: a store may analyze what changed
             flushed()

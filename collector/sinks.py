@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Protocol
 
+from collector.facts import Prepared
 from collector.schema import SCHEMA_VERSION, Observation, parse_observation
 
 
@@ -27,6 +28,16 @@ class Sink(Protocol):
     def emit(self, batch: list[Observation]) -> None: ...
 
     def close(self) -> None: ...
+
+
+def send_prepared(sink: Sink, batch: Prepared) -> None:
+    """`batch` to `sink`: with its fact keys and blobs when the sink takes them (`emit_prepared`), else its
+    records alone."""
+    prepared = getattr(sink, "emit_prepared", None)
+    if prepared is not None:
+        prepared(batch)
+    else:
+        sink.emit(batch.records)
 
 
 class ListSink:

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from analyzer.models import Report
 from collector.facts import Prepared
 from collector.schema import Observation
+from collector.sinks import send_prepared
 from store.db import session_for
 from store.errors import InvalidError, MissingToolError, NoInputError
 from store.freshness import AnalysisGate
@@ -119,9 +120,9 @@ def replay_key(files: Sequence[Path], *, sensor: str, dissector: str) -> str:
 class _DbSink:
     """Sink that upserts each batch into the facts store as it arrives (memory and store stay flat).
 
-    With `once_key` (a replay; a future while the captures are still being hashed), batch n is stored once
-    per key: the same captures replayed again,
-    or a replay re-run after it was killed, acknowledge the batches already there.  What is stored
+    With `once_key` (a replay; a future while the captures are still being hashed), batch n is stored
+    once per key: the same captures replayed again, or a replay re-run after it was killed, acknowledge
+    the batches already there.  What is stored
     is also folded into `digest`, which follows the facts counter as long as no other writer
     interleaves (then the next analysis reads the facts again).  `on_flush` runs after each flush
     period of the collector: a live capture analyzes there, so findings appear while it runs.
@@ -225,11 +226,7 @@ class _Tee:
     def emit_prepared(self, batch: Prepared) -> None:
         """The keys and blobs to the sinks that take them (the database's), the records to the others."""
         for sink in self.sinks:
-            prepared = getattr(sink, "emit_prepared", None)
-            if prepared is not None:
-                prepared(batch)
-            else:
-                sink.emit(batch.records)
+            send_prepared(sink, batch)
 
     def flushed(self) -> None:
         for sink in self.sinks:
