@@ -29,6 +29,7 @@ import traceback
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from collector.outbox import Outbox
 from collector.schema import CaptureStats
 from collector.shard import PipeSink, Rounds, merge_stats
 from collector.sinks import Sink
@@ -40,10 +41,19 @@ START_TIMEOUT = 60.0
 def _worker(w: int, workers: int, interface: str, group: int, ctrl: Connection, out: Connection,
             settings: dict[str, Any]) -> None:
     """One worker: its socket in the group, its pipeline; flushes and stops when the parent says so."""
-    from collector.live import Engine
-
     # a terminal's Ctrl-C reaches the whole process group: the parent stops its workers itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    outbox = Outbox(out)  # written by a thread: the ring is read on while the parent stores a period
+    try:
+        _run(w, workers, interface, group, ctrl, outbox, settings)
+    finally:
+        outbox.close()
+
+
+def _run(w: int, workers: int, interface: str, group: int, ctrl: Connection, out: Outbox,
+         settings: dict[str, Any]) -> None:
+    from collector.live import Engine
+
     try:
         engine = Engine(interface, PipeSink(out), fanout=group, first_no=w + 1, step=workers, **settings)
     except BaseException as exc:  # noqa: BLE001 - the parent raises it (PermissionError: the CLI's message)

@@ -32,6 +32,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from collector.outbox import Outbox
 from collector.pcapfile import ReadStats
 from collector.schema import CaptureStats
 from collector.shard import PipeSink, Rounds, merge_stats, shard_of
@@ -61,8 +62,9 @@ def _worker(w: int, workers: int, source: FrameSource, outbox: Connection, senso
     from collector.pipeline import Pipeline, relaxed_gc
 
     gc.freeze()  # the inherited heap is never collected here: no copy-on-write of it by the GC
+    out = Outbox(outbox)  # written by a thread: decoding goes on while the parent stores a period
     try:
-        pipe = Pipeline(sensor=sensor, key=key, sink=PipeSink(outbox), packet_time_flush=False, **options)
+        pipe = Pipeline(sensor=sensor, key=key, sink=PipeSink(out), packet_time_flush=False, **options)
         interval = flush_interval
         report = w == 0
         mine: list[Any] = []
@@ -97,9 +99,11 @@ def _worker(w: int, workers: int, source: FrameSource, outbox: Connection, senso
                 pipe.last_ts = last_ts if pipe.last_ts is None else max(pipe.last_ts, last_ts)
             if report:
                 counters[0] = frames
-            outbox.send(("done", (pipe.close(), source.stats if report else None)))
+            out.send(("done", (pipe.close(), source.stats if report else None)))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
-        outbox.send(("error", traceback.format_exc()))
+        out.send(("error", traceback.format_exc()))
+    finally:
+        out.close()
 
 
 def replay_workers(

@@ -36,11 +36,11 @@ import zlib
 from collections import deque
 from collections.abc import Sequence
 from itertools import repeat
-from multiprocessing.connection import Connection
 from typing import Any
 
 from collector.factblob import encode, merge_blob
 from collector.facts import SUMMED, Prepared, fact_key, merge
+from collector.outbox import Sends
 from collector.pcapfile import ReadStats
 from collector.schema import CaptureStats, Observation
 from collector.sinks import Sink, send_prepared
@@ -171,7 +171,7 @@ class PipeSink:
     goes without one (`sent`; a blob missing where it is needed is encoded by the store, never wrong).
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Sends) -> None:
         self.conn = conn
         self.sent: set[str] = set()
 
