@@ -17,6 +17,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_CACHE_KIB = 32768
+"""Page cache of a command's SQLite connection (SQLite's default is 2 MiB).  A replay inserts facts under a
+random 64-bit key: past a few hundred thousand facts their unique index outgrows 2 MiB and each insert
+reads pages back from the OS.  With 32 MiB, inserting 400,000 facts in batches of 5,000 took 18 % less
+time (9.1 -> 7.5 s, a synthetic table of the fact schema, the same machine back to back).  The cache
+fills only as pages are read: a small database costs what it did.  The web server's pooled connections
+keep the default (many of them, mostly reading)."""
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -77,6 +84,8 @@ def session_for(db_url: str, *, replayable: bool = False) -> Iterator[Session]:
     last commits, which the next replay stores again).
     """
     engine = make_engine(db_url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_command_cache)
     if replayable and engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_normal_sync)
     upgrade_engine(engine)
@@ -85,6 +94,12 @@ def session_for(db_url: str, *, replayable: bool = False) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def _sqlite_command_cache(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cur.close()
 
 
 def _sqlite_normal_sync(dbapi_conn: Any, _record: Any) -> None:
