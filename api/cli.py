@@ -296,6 +296,10 @@ def capture(
                      typer.Option(envvar="MEDTAP_TOKEN", help="Sensor token for --forward.")] = None,
     spool: Annotated[Path, typer.Option(help="Spool folder for --forward.")] = Path(".medtap-spool"),
     workers: WorkersOpt = None,
+    ring_mib: Annotated[int | None, typer.Option(
+        min=0, envvar="MEDTAP_CAPTURE_RING_MIB",
+        help="Kernel ring memory of the capture in MiB, shared by its workers (default 512; 0: no ring, "
+        "one recvmsg per frame). Locked in memory: it must fit the box and RLIMIT_MEMLOCK.")] = None,
 ) -> None:
     """Sniff a live interface (needs NET_RAW and NET_ADMIN), flushing observations periodically."""
     _require_data()
@@ -317,6 +321,7 @@ def capture(
             token=token,
             spool_dir=spool,
             workers=workers,
+            ring_bytes=None if ring_mib is None else ring_mib << 20,
             on_ready=lambda: err.print(f"capturing on {safe_text(interface)}, a flush every {flush:g} s "
                                        f"into {safe_text(_shown_url(db))}"),
         )

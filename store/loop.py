@@ -395,11 +395,13 @@ def run_capture(
     spool_dir: Path = Path(".medtap-spool"),
     on_ready: Callable[[], None] | None = None,
     workers: int | None = None,
+    ring_bytes: int | None = None,
 ) -> RunResult:
     """Live capture until duration or SIGINT/SIGTERM; observations are stored at every flush.
 
     `on_ready()`: the database is ready and the interface bound (collector.live.capture).
-    `workers`: capture processes in one PACKET_FANOUT group (None: `default_workers()`)."""
+    `workers`: capture processes in one PACKET_FANOUT group (None: `default_workers()`).
+    `ring_bytes`: the kernel ring memory shared by the workers (None: collector.ring's default; 0: none)."""
     from collector.live import capture
     from store.facts import policy_in_force
     from store.service import start_digest
@@ -420,7 +422,7 @@ def run_capture(
         capture(
             interface, sink, bpf=bpf, duration=duration, snaplen=snaplen, flush_interval=flush_interval,
             sensor=sensor, key=pseudonym_key(), on_ready=on_ready,
-            workers=workers if workers is not None else default_workers(),
+            workers=workers if workers is not None else default_workers(), ring_bytes=ring_bytes,
         )
         sink.close()
         report = _analyze_and_store(session, site=site, baseline_path=None, digest=db_sink.digest)
