@@ -4,7 +4,8 @@ The kernel spreads the interface's frames over the group's sockets by flow hash 
 defragmented: collector.live.join_fanout), so each worker process (forked; it inherits the loaded
 detectors) captures its share with its own receive ring and pipeline (collector.live.Engine) and no
 frame crosses a process boundary.  The parent owns the flush clock: every `flush_interval`
-seconds it tells every worker to flush; each sends back its records and an end-of-period marker,
+seconds it tells every worker to flush; each sends back its records and an end-of-period marker
+(through an outbox thread, collector.outbox, so that it reads its ring on while the parent stores),
 and `collector.shard.Rounds` merges each period once every worker closed it, emits it to the sink
 and calls `sink.flushed()` (the store analyses there), exactly as after a single capture's flush.
 On stop (duration, stop event, SIGINT/SIGTERM in the parent) every worker drains its ring, flushes

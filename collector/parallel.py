@@ -9,7 +9,8 @@ its frames cost as much CPU as a worker, on the 2 cores such a box has).  Every 
 every frame's time, so each applies the flush clock itself (the single pipeline's rule: first frame
 time + interval, then the frame that passes it + interval) and all of them cut their periods at the
 same frame: the merged periods are the single pipeline's.  Each worker runs a `Pipeline` with its
-own packet clock off and sends back what it emits; the calling thread merges each period once every
+own packet clock off and sends back what it emits, through an outbox thread (collector.outbox: it
+keeps decoding while the parent stores a period); the calling thread merges each period once every
 worker closed it (`collector.shard.Rounds`), emits it to `sink` and calls `sink.flushed()`, so the
 sink, the store behind it and the progress callback stay on the caller's thread.  Worker 0 reports
 the read counters (frames and bytes for the progress display, the read weirds at the end): every
