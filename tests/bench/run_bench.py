@@ -2,7 +2,7 @@
 
 Not a test (pytest does not collect it).  Generates the deterministic 1M-frame hospital mix
 (pcaps/make_bench_mix.py) if missing, then runs each contender in its own subprocess on one
-core and reads its peak RSS (ru_maxrss): medtap replay with every registered detector (a counting
+core and reads its peak RSS (ru_maxrss) and the CPU seconds it and its processes used (user + system): medtap replay with every registered detector (a counting
 sink), medtap with the fast path only, a dpkt loop extracting the same header fields into a
 conversation dict, `tshark -T fields` with the same fields (its output consumed into the same dict;
 tshark's own RSS is its child ru_maxrss), and a naive scapy loop (full dissection) on the first
@@ -273,10 +273,19 @@ CORES = {"medtap-replay-command-2w": 2, "medtap-2w": 2}
 """Cores a contender's child may use (default one): the 2-worker command gets two, to compare with 1w."""
 
 
+def _cpu_seconds() -> float:
+    own, waited = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + waited.ru_utime + waited.ru_stime
+
+
 def child(name: str, pcap: Path) -> None:
     if hasattr(os, "sched_setaffinity"):  # one core, or the contender's CORES
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: CORES.get(name, 1)]))
+    before = _cpu_seconds()
     result = CONTENDERS[name](pcap)
+    # CPU time of the contender and of the processes it waited for (workers, the command): what a run costs
+    # on a busy machine, where wall time also depends on the neighbours
+    result["cpu_seconds"] = _cpu_seconds() - before
     result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(result))
 
@@ -511,6 +520,11 @@ def side_by_side(per_profile: dict[str, dict[str, dict[str, Any]]]) -> str:
     return "\n".join(rows)
 
 
+def _cpu(result: dict[str, Any]) -> str:
+    cpu = result.get("cpu_seconds")
+    return "?" if cpu is None else f"{cpu:.1f} s"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="medtap benchmark (see module docstring)")
     ap.add_argument("--pcap", type=Path, default=None,
@@ -600,11 +614,13 @@ def main() -> None:
         one, two = results.get("medtap", {}), results.get("medtap-2w", {})
         if one.get("fps") and two.get("fps"):
             print(f"{prof} mix, collector alone: 2 workers {two['fps']:,.0f} frames/s = "
-                  f"{two['fps'] / one['fps']:.2f}x 1 process ({one['fps']:,.0f})")
+                  f"{two['fps'] / one['fps']:.2f}x 1 process ({one['fps']:,.0f}); "
+                  f"CPU {_cpu(two)} vs {_cpu(one)}")
         one, two = results.get("medtap-replay-command-1w", {}), results.get("medtap-replay-command-2w", {})
         if one.get("fps") and two.get("fps"):
             print(f"{prof} mix, whole replay command: 2 workers {two['fps']:,.0f} frames/s = "
-                  f"{two['fps'] / one['fps']:.2f}x 1 worker ({one['fps']:,.0f}); frames per worker {two['workers']}")
+                  f"{two['fps'] / one['fps']:.2f}x 1 worker ({one['fps']:,.0f}); "
+                  f"CPU {_cpu(two)} vs {_cpu(one)}; frames per worker {two['workers']}")
     if live is not None:
         print(live_line(live))
     machine = {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
