@@ -29,6 +29,24 @@ class Record(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # Pickled as its field values alone: replay and capture workers send every record they emit to
+    # the merging process (collector.shard.PipeSink), which unpickles hundreds of thousands of them.
+    # pydantic's own state also carries the set of fields given at construction, and none (never
+    # extra or private ones here); unpickling that took 12.3 us a record on the identity bench mix,
+    # this 5.9 us, and the pickled records are 30 % smaller.  Every field counts as given once
+    # unpickled: the record is equal to the one sent, and medtap never asks which fields were given.
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        _setattr(self, "__dict__", state)
+        _setattr(self, "__pydantic_fields_set__", set(state))
+        _setattr(self, "__pydantic_extra__", None)
+        _setattr(self, "__pydantic_private__", None)
+
+
+_setattr = object.__setattr__
+
 
 class Observation(Record):
     """The envelope shared by every observation (one evidence-carrying frame)."""
