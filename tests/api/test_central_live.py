@@ -3,6 +3,7 @@ analyze call, a saved sheet is re-matched at once, a silent sensor is reported (
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ DEMO = Path(__file__).resolve().parents[2] / "pcaps" / "demo"
 V1 = "/api/v1"
 
 
+@functools.cache  # a replay per capture and process: the batches are only ever serialised, never changed
 def _demo_batch(name: str = "demo-core.pcap") -> list[dict[str, Any]]:
     from collector.pipeline import replay
     from collector.sinks import ListSink
