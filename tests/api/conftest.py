@@ -68,10 +68,14 @@ def _sqlite_copy(template: Path, folder: Path) -> str:
 
 
 class _MigratedSchema:
-    """A PostgreSQL schema migrated once; `reset()` empties it back to the rows the migrations wrote."""
+    """A PostgreSQL schema migrated once; `reset()` empties it back to the rows the migrations wrote.
+
+    Emptied with DELETE, children first, and its sequences restarted: what TRUNCATE ... RESTART IDENTITY
+    does, in a fifth of the time on the few rows a test writes (TRUNCATE makes new files for every table).
+    """
 
     def __init__(self, url: str) -> None:
-        from sqlalchemy import create_engine, text
+        from sqlalchemy import MetaData, create_engine, text
 
         from store.db import upgrade
 
@@ -84,18 +88,25 @@ class _MigratedSchema:
                 "AND tablename <> 'alembic_version'"))]
             self.seed = {t: [dict(r._mapping) for r in conn.execute(text(f'SELECT * FROM "{t}"'))]
                          for t in self.tables}
+            self.sequences = [row[0] for row in conn.execute(text(
+                "SELECT sequence_name FROM information_schema.sequences "
+                "WHERE sequence_schema = current_schema()"))]
+        self.meta = MetaData()  # reflected once: the schema does not change between tests
+        self.meta.reflect(self.engine, only=self.tables)
+        self.children_first = [t.name for t in reversed(self.meta.sorted_tables)]
+        assert sorted(self.children_first) == sorted(self.tables)
 
     def reset(self) -> str:
-        from sqlalchemy import MetaData, insert, text
+        from sqlalchemy import insert, text
 
-        meta = MetaData()
-        meta.reflect(self.engine, only=[t for t, rows in self.seed.items() if rows])
         with self.engine.begin() as conn:
-            names = ", ".join(f'"{t}"' for t in self.tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            for table in self.children_first:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+            for sequence in self.sequences:
+                conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
             for table, rows in self.seed.items():
                 if rows:
-                    conn.execute(insert(meta.tables[table]), rows)
+                    conn.execute(insert(self.meta.tables[table]), rows)
         return self.url
 
 

@@ -6,6 +6,7 @@ what the schema allows, not only what the detectors emit today.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from typing import Any
@@ -62,5 +63,6 @@ def model_of(cls: type[BaseModel]) -> st.SearchStrategy[Any]:
 KINDS = sorted(kinds())
 
 
+@functools.cache  # one strategy per kind: hypothesis validates a new strategy object at its first draw
 def observation(kind: str) -> st.SearchStrategy[Observation]:
     return model_of(kinds()[kind])

@@ -4,6 +4,7 @@ upserting merges exactly as collector.facts.merge does, on the cheap path as on 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from collections.abc import Iterator
 from typing import Any
@@ -72,6 +73,7 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
 
 
+@functools.cache  # one strategy per kind, validated once
 def _variants(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     """New values for the fields that are not part of a fact's identity (same fact, other evidence)."""
     fields = kinds()[kind].model_fields

@@ -14,7 +14,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from api.cli import EXIT_REJECTED, app
-from tests.api.conftest import make_api
+from tests.api.conftest import Api, make_api
 
 DEMO = Path(__file__).resolve().parents[2] / "pcaps" / "demo"
 V1 = "/api/v1"
@@ -61,7 +61,8 @@ def test_identical_batches_posted_at_the_same_moment_store_once(db_url: str) -> 
             barrier = threading.Barrier(4)
             statuses: list[int] = []
 
-            def post(body: dict[str, Any] = batch) -> None:
+            def post(body: dict[str, Any] = batch, barrier: threading.Barrier = barrier,
+                     statuses: list[int] = statuses, api: Api = api) -> None:
                 barrier.wait()
                 statuses.append(api.post(f"{V1}/ingest", "sensor", json=body).status_code)
 

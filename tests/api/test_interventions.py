@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.api.conftest import Api
 from pcaps.fixtures.gen_diff import CT, HL7_ENGINE, INTERVENTION_AT, PACS
+from tests.api.conftest import Api
 
 REPO = Path(__file__).resolve().parents[2]
 CAPTURE = REPO / "pcaps/fixtures/rule-post-intervention-change-positive.pcap"

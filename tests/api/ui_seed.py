@@ -138,8 +138,8 @@ class _StoreSink:
 def _seed_demo(session: Session) -> None:
     """Replay the demo hospital captures, import its sheets, analyze with its site policy."""
     from analyzer.site import load_site
-    from store import service
     from collector.pipeline import replay
+    from store import service
 
     service.import_sheets(session, DEMO / "sheets.csv", fmt="csv", actor="seed")
     replay(sorted(DEMO.glob("*.pcap")), _StoreSink(session), sensor="demo-sensor", key=TEST_KEY)

@@ -13,7 +13,22 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from scapy.layers.inet import TCP, UDP
 from scapy.layers.l2 import Dot3, Ether
 
-from collector.protocols import arp, cdp, dhcp, dns, http, lldp, netbios, ntp, oshint, smb, snmp, ssdp, ssh, tls
+from collector.protocols import (
+    arp,
+    cdp,
+    dhcp,
+    dns,
+    http,
+    lldp,
+    netbios,
+    ntp,
+    oshint,
+    smb,
+    snmp,
+    ssdp,
+    ssh,
+    tls,
+)
 from collector.protocols.base import Detector, Packet, SimpleContext
 from collector.schema import Observation, parse_observation
 from pcaps.fixtures import gen_infra as g

@@ -361,7 +361,7 @@ def test_tables_stay_flat_over_days_as_idle_entries_age_out() -> None:
     """Issue 14: three days, a new host every ten minutes: the tables hold the last hour, not the three days."""
     frames = []
     for i in range(3 * 24 * 6):
-        mac = "02:00:00:%02x:%02x:%02x" % (i >> 16, (i >> 8) & 0xFF, i & 0xFF)
+        mac = f"02:00:00:{i >> 16:02x}:{(i >> 8) & 0xFF:02x}:{i & 0xFF:02x}"
         pkt = bytes(Ether(src=mac, dst=PACS[0]) / IP(src=f"10.20.{i // 250}.{i % 250 + 1}", dst=PACS[1])
                     / UDP(sport=40000, dport=7001))
         frames.append(RawFrame(T0 + i * 600.0, 1, pkt, len(pkt), i + 1, "t", 0))

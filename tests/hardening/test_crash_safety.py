@@ -101,9 +101,15 @@ def test_sigkill_mid_replay_keeps_committed_batches_and_a_rerun_completes(tmp_pa
     assert total > kept
     # Nothing stored twice: the re-run acknowledged the batches the killed run had committed, so the
     # database holds exactly what one uninterrupted replay stores.
+    # the same `medtap replay` command in this process (typer's CliRunner): the crash is the subprocesses' part
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
     clean_db = tmp_path / "clean.db"
-    clean = _replay(pcap, clean_db, tmp_path / "clean.json")
-    clean.communicate(timeout=180)
-    assert clean.returncode == 0
+    clean = CliRunner().invoke(app, ["replay", str(pcap), "--db", f"sqlite:///{clean_db}", "--report",
+                                     str(tmp_path / "clean.json"), "-q"],
+                               env={"MEDTAP_SECRET_KEY": "crash-test"})
+    assert clean.exit_code == 0, clean.output
     with sqlite3.connect(clean_db) as c2:
         assert c2.execute("SELECT sum(count) FROM fact").fetchone()[0] == total

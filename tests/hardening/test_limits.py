@@ -88,7 +88,7 @@ def test_too_many_rows_are_422(world: World) -> None:
     rows = "".join(f"SH-{n};app;1\n" for n in range(MAX_ROWS + 1))
     status, detail = world.import_("s.csv", (HEADER + rows).encode())
     assert status == 422 and f"more than {MAX_ROWS} rows" in detail
-    sheets = ",".join('{"id": "SH-%d", "software_name": "a"}' % n for n in range(MAX_ROWS + 1))
+    sheets = ",".join(f'{{"id": "SH-{n}", "software_name": "a"}}' for n in range(MAX_ROWS + 1))
     status, detail = world.import_("s.json", f"[{sheets}]".encode())
     assert status == 422 and f"more than {MAX_ROWS} sheets" in detail
 
