@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 
 from analyzer.suppliers import CSV_COLUMNS, FINDING_WEIGHTS, FORMULA, WEIGHTS, csv_rows
+from api.web.compiled import COMPILED
 from api.web.i18n import DEFAULT_LANG, LANGS, Translator
 from store.errors import InvalidError, SettingError
 
@@ -28,7 +29,8 @@ SUPPLIER_FORMATS = ("json", "csv", "html")
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+                              bytecode_cache=COMPILED)
 
 
 def _render(template: str, lang: str, **context: Any) -> str:

@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests import jinja_cache
-
 REPO = Path(__file__).resolve().parents[1]
 # A fixed pseudonymisation key for the suite (never the key file of the person running it).
 os.environ.setdefault("MEDTAP_PSEUDONYM_KEY", "medtap-test-suite-key")
 # The CLI's tables as in a pipe (200 columns), whatever terminal, or none, the test workers have.
 os.environ["COLUMNS"] = "200"
-# The web UI's templates compiled once per worker, not once per app a test creates (tests/jinja_cache.py).
-jinja_cache.install()
 
 
 def _real_pcaps() -> Path:

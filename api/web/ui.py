@@ -32,6 +32,7 @@ from sqlmodel import Session
 from analyzer.models import REVIEW_STATUSES, SEVERITY_ORDER, STATUSES, Device
 from api.auth import PERMISSIONS, allowed
 from api.web import data, triage
+from api.web.compiled import COMPILED
 from api.web.forms import parse_acceptance
 from api.web.i18n import LANG_COOKIE, LANGS, Bound, Translator, negotiate
 from api.web.session import (
@@ -150,7 +151,8 @@ class WebState:
 
     @classmethod
     def create(cls, settings: Any) -> WebState:
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+                                 bytecode_cache=COMPILED)
         env.filters["qs"] = qs
         env.filters["isotime"] = _isotime
         env.filters["localtime"] = _localtime
