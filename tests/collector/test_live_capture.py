@@ -317,20 +317,17 @@ def _capturing(*args: str) -> Iterator[subprocess.Popen[bytes]]:
     assert proc.returncode == 0, b"".join(lines).decode()[-2000:]
 
 
-# The frames of a classic pcap file, each sent as it is on a raw AF_PACKET socket bound to the interface (what
-# scapy's sendp does, without importing scapy: 1.5 s a send); prints how many were sent.
+# The frames of a capture (read by medtap's own reader, collector.sources), each sent as it is on a raw AF_PACKET
+# socket bound to the interface (what scapy's sendp does, without importing scapy: 1.5 s a send); prints how many.
 _SENDER = """
-import socket, struct, sys
-data = open(sys.argv[1], "rb").read()
-order = "<" if data[:4] in (b"\\xd4\\xc3\\xb2\\xa1", b"\\x4d\\x3c\\xb2\\xa1") else ">"
+import socket, sys
+from collector.sources import open_capture
 sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 sock.bind((sys.argv[2], 0))
-offset, sent = 24, 0
-while offset + 16 <= len(data):
-    (length,) = struct.unpack_from(order + "I", data, offset + 8)
-    frame = data[offset + 16 : offset + 16 + length]
-    assert sock.send(frame) == len(frame)
-    offset, sent = offset + 16 + length, sent + 1
+sent = 0
+for frame in open_capture(sys.argv[1]):
+    assert sock.send(frame.data) == len(frame.data)
+    sent += 1
 print(sent)
 """
 
