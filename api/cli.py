@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from api.render import safe_text
+from collector.ring import RING_MIB_ENV
 from store.errors import NoInputError, ServiceError
 
 EXIT_CONFIG = 1
@@ -297,7 +298,7 @@ def capture(
     spool: Annotated[Path, typer.Option(help="Spool folder for --forward.")] = Path(".medtap-spool"),
     workers: WorkersOpt = None,
     ring_mib: Annotated[int | None, typer.Option(
-        min=0, envvar="MEDTAP_CAPTURE_RING_MIB",
+        min=0, envvar=RING_MIB_ENV,
         help="Kernel ring memory of the capture in MiB, shared by its workers (default 512; 0: no ring, "
         "one recvmsg per frame). Locked in memory: it must fit the box and RLIMIT_MEMLOCK.")] = None,
 ) -> None:

@@ -101,13 +101,17 @@ def ring_share(total: int, workers: int) -> int:
     return max(total // max(1, workers), min(total, MIN_SOCKET_RING_BYTES))
 
 
+RING_MIB_ENV = "MEDTAP_CAPTURE_RING_MIB"
+"""Environment variable setting a capture's ring memory in MiB (`medtap capture --ring-mib` reads it too)."""
+
+
 def ring_bytes_default() -> int:
     """A capture's ring memory: RING_BYTES, or MEDTAP_CAPTURE_RING_MIB MiB when set (0: no ring, recvmsg)."""
-    value = os.environ.get("MEDTAP_CAPTURE_RING_MIB", "").strip()
+    value = os.environ.get(RING_MIB_ENV, "").strip()
     if not value:
         return RING_BYTES
     if not value.isdigit():
-        raise ValueError(f"MEDTAP_CAPTURE_RING_MIB is a number of MiB (0: no ring), not {value!r}")
+        raise ValueError(f"{RING_MIB_ENV} is a number of MiB (0: no ring), not {value!r}")
     return int(value) << 20
 
 

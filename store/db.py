@@ -26,12 +26,19 @@ fills only as pages are read: a small database costs what it did.  The web serve
 keep the default (many of them, mostly reading)."""
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+def _pragmas(*statements: str) -> Any:
+    """A "connect" listener that runs these PRAGMA statements on every new SQLite connection."""
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        for statement in statements:
+            cur.execute(statement)
+        cur.close()
+
+    return on_connect
+
+
+_sqlite_pragmas = _pragmas("PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -85,24 +92,13 @@ def session_for(db_url: str, *, replayable: bool = False) -> Iterator[Session]:
     """
     engine = make_engine(db_url)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_command_cache)
-    if replayable and engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_normal_sync)
+        command = [f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}"]
+        if replayable:
+            command.append("PRAGMA synchronous=NORMAL")
+        event.listen(engine, "connect", _pragmas(*command))
     upgrade_engine(engine)
     try:
         with Session(engine) as session:
             yield session
     finally:
         engine.dispose()
-
-
-def _sqlite_command_cache(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-    cur.close()
-
-
-def _sqlite_normal_sync(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
