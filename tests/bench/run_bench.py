@@ -4,8 +4,9 @@ Not a test (pytest does not collect it).  Generates the deterministic 1M-frame h
 (pcaps/make_bench_mix.py) if missing, then runs each contender in its own subprocess on one
 core and reads its peak RSS (ru_maxrss) and the CPU seconds it and its processes used (user +
 system): medtap replay with every registered detector (a counting sink), medtap with the fast path
-only, a dpkt loop extracting the same header fields into a conversation dict, `tshark -T fields` with the same fields (its output consumed into the same dict;
-tshark's own RSS is its child ru_maxrss), and a naive scapy loop (full dissection) on the first
+only, a dpkt loop extracting the same header fields into a conversation dict, `tshark -T fields`
+with the same fields (its output consumed into the same dict; tshark's own RSS is its child
+ru_maxrss), and a naive scapy loop (full dissection) on the first
 50,000 frames only, extrapolated.  Prints a table and writes /tmp/medtap-bench/results.json.
 
 Usage: python tests/bench/run_bench.py [--pcap PATH] [--frames N] [--with-5m] [--best-of N] [--skip NAME ...]
