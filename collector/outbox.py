@@ -40,7 +40,7 @@ class Outbox:
     def __init__(self, conn: Connection, *, limit: int = LIMIT) -> None:
         self.conn = conn
         self.limit = limit
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[memoryview] = deque()
         self._queued = 0
         self._closing = False
         self._error: BaseException | None = None
@@ -50,14 +50,14 @@ class Outbox:
 
     def send(self, message: Any) -> None:
         """Queue `message` (pickled now); waits while more than `limit` bytes are queued."""
-        data = bytes(ForkingPickler.dumps(message))
+        data = ForkingPickler.dumps(message)  # a view of the pickler's buffer: written as is, not copied
         with self._cond:
             while self._queued > self.limit and self._error is None:
                 self._cond.wait()
             if self._error is not None:
                 raise self._error
             self._queue.append(data)
-            self._queued += len(data)
+            self._queued += data.nbytes
             self._cond.notify_all()
 
     def close(self) -> None:
@@ -88,5 +88,5 @@ class Outbox:
                     cond.notify_all()
                 return
             with cond:
-                self._queued -= len(data)
+                self._queued -= data.nbytes
                 cond.notify_all()
