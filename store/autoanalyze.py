@@ -5,11 +5,19 @@ Sensors' batches (POST /ingest), sheet edits and imports bump the store generati
 sheet change, and re-analyzes when the generation moved past the last analysis or when the
 site policy file changed on disk.  So a central shows the devices and findings of an ingested
 batch within seconds with no manual step, and a saved sheet or policy is re-matched at once.
-The facts are kept in memory (analyzer.digest): each ingested batch is folded in as it is stored
-(`fold`, under `lock`), so an analysis costs the evaluation of the inventory and the rules, not a
-re-read of the store; the digest is rebuilt from the stored facts only when another process wrote
-(a replay into the central's database) or the policy changed.  Analyses write only what changed.
-Reopened findings are sent to the notifier.
+The facts are kept in memory (analyzer.digest) by the analysis process (store.analyst), which runs
+the analyses on a core of its own: each ingested batch is sent to it once stored, so an analysis
+costs the evaluation of the inventory and the rules, not a re-read of the store; the digest is
+rebuilt from the stored facts only when another process wrote (a replay into the central's
+database), the policy changed or the process had to be restarted.  Analyses write only what
+changed.  Reopened findings are sent to the notifier.
+
+Ingest and analysis do not wait for each other's work: batches are stored one at a time (`storing`,
+so they reach the digest in the order the store numbered them) and queued; the queue is sent by the
+ingest thread when no analysis is running, or by the next analysis.  An analysis takes its turn
+between two batches (`between_batches`, ahead of the sensors waiting) only to read the store's
+counters and send the queue, then runs while the sensors go on storing: under load a batch waits
+for one batch, never for an analysis, and an analysis for one batch, never for twenty.
 """
 
 from __future__ import annotations
@@ -17,15 +25,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from store.analyst import AnalystProcess
 from store.freshness import AnalysisGate
 
 log = logging.getLogger("medtap.analyzer")
+
+
+class AnalysisError(RuntimeError):
+    """An analysis failed in the analysis process (its message and traceback, as text)."""
 
 
 class AutoAnalyzer:
@@ -44,10 +60,22 @@ class AutoAnalyzer:
         self._site: Any = None
         self._site_mtime: float | None = None
         self.lock = threading.Lock()
-        """Held while a batch is stored and folded, and while an analysis reads the digest."""
-        self.digest: Any = None
-        """The facts in memory (analyzer.digest), folded batch by batch as they are ingested: an analysis
-        costs what the inventory and findings cost to evaluate, not a re-read of every fact."""
+        """Held while batches are sent to the analysis process and while it analyzes."""
+        self._queued: deque[Any] = deque()
+        """Stored batches (store.facts.StoreResult) not folded yet, in the order they were stored."""
+        self._turns = threading.Lock()
+        self._busy = False
+        """A batch is being stored, or the analysis has its turn."""
+        self._waiting: deque[threading.Event] = deque()
+        """Who waits for a turn, in order (the analysis in front): the turn is handed to the first."""
+        self.analyst = AnalystProcess(engine, rules_dir)
+        """The process that holds the facts in memory (analyzer.digest), folded batch by batch as they are
+        ingested, and analyzes: an analysis costs what the inventory and findings cost to evaluate, not a
+        re-read of every fact, and runs beside the server, not in its threads (store.analyst)."""
+        self._chain: int | None = None
+        """The facts generation the analysis process's digest is at once it has read what was sent
+        (None: it has none, the next analysis builds it from the store)."""
+        self._site_analyzed: Any = None
         self.rebuilds = 0
         self.gate = AnalysisGate()
         """Counts the new facts folded in: a batch of facts the store already held waits for the refresh
@@ -69,6 +97,9 @@ class AutoAnalyzer:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        with self.lock:
+            self.analyst.close()
+            self._chain = None
 
     def kick(self) -> None:
         """Look now (a sheet was saved): the next analysis does not wait for the interval."""
@@ -102,32 +133,79 @@ class AutoAnalyzer:
             save_policy(session, self._site, source=str(self.site_file), actor="serve")
         return self._site
 
+    @contextmanager
+    def storing(self) -> Iterator[None]:
+        """A batch's turn to be stored (`queue` its result in it): one at a time, in arrival order."""
+        self._take_turn(first=False)
+        try:
+            yield
+        finally:
+            self._end_turn()
+
+    @contextmanager
+    def between_batches(self) -> Iterator[None]:
+        """The analysis' turn, ahead of the batches waiting: no batch is being stored, so the store's
+        counters match the queued batches."""
+        self._take_turn(first=True)
+        try:
+            yield
+        finally:
+            self._end_turn()
+
+    def _take_turn(self, *, first: bool) -> None:
+        with self._turns:
+            if not self._busy:
+                self._busy = True
+                return
+            handed = threading.Event()
+            if first:
+                self._waiting.appendleft(handed)
+            else:
+                self._waiting.append(handed)
+        handed.wait()  # the turn is ours when the one before hands it over (FIFO: no batch waits for ever)
+
+    def _end_turn(self) -> None:
+        with self._turns:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._busy = False
+
+    def queue(self, result: Any) -> None:
+        """Queue a stored batch for the digest; call inside `storing` (the queue keeps the store's order)."""
+        self._queued.append(result)
+
+    def fold_queued(self, *, wait: bool = True) -> None:
+        """Send the queued batches to the digest; with `wait=False`, only if no analysis is running."""
+        if not self.lock.acquire(blocking=wait):
+            return  # the running analysis sends them when it is done
+        try:
+            self._fold_queue()
+        finally:
+            self.lock.release()
+
+    def _fold_queue(self) -> None:
+        while self._queued:
+            self.fold(self._queued.popleft())
+
     def fold(self, result: Any) -> None:
-        """Follow one stored batch (store.facts.StoreResult) in the in-memory digest; call under `lock`.
+        """Send one stored batch (store.facts.StoreResult) to the analysis process; call under `lock`.
 
-        A batch that is not the next one the digest expects (another process wrote meanwhile) drops the
-        digest: the next analysis reads the facts again."""
+        A batch that is not the next one the digest expects (another process wrote meanwhile) is not
+        sent: the next analysis reads the facts again."""
         self.gate.stored(result)
-        digest = self.digest
-        if digest is None or not result.stored:
+        if self._chain is None or not result.stored:
             return
-        if digest.generation == result.previous_facts_generation:
-            digest.add_many(result.records_stored)
-            digest.generation = result.facts_generation
+        if self._chain == result.previous_facts_generation and self.analyst.fold(
+                result.previous_facts_generation, result.facts_generation, result.records_stored):
+            self._chain = result.facts_generation
         else:
-            self.digest = None
-
-    def _all_facts(self) -> Any:
-        """Every stored fact, on a session of its own (the digest outlives the session that built it)."""
-        from store.facts import iter_facts
-
-        with Session(self.engine) as session:
-            yield from iter_facts(session)
+            self._chain = None
 
     def analyze_if_changed(self) -> bool:
         """One look: analyze if the store or the policy changed since the last analysis; True if it did."""
         from store.facts import analysis_status, facts_generation, generation
-        from store.service import reanalyze, same_policy, stored_digest
+        from store.service import same_policy
 
         with Session(self.engine) as session:
             site = self._policy(session)
@@ -135,19 +213,23 @@ class AutoAnalyzer:
             if status["generation"] == status["analyzed_generation"]:
                 return False
             started = time.perf_counter()
-            with self.lock:
+            with self.between_batches(), self.lock:
+                self._fold_queue()
                 gen, facts = generation(session), facts_generation(session)
-                digest = self.digest
-                stale = (digest is None or digest.generation != facts or not same_policy(digest.site, site))
+                stale = self._chain != facts or not same_policy(self._site_analyzed, site)
                 if self.gate.due(gen, facts, time.monotonic(), other_writer=stale) is None:
                     return False
-                if stale:
-                    digest = self.digest = stored_digest(session, site=site)
-                    digest.raw = self._all_facts
-                    self.rebuilds += 1
-            # ingest waits only while the digest is read, not while devices and findings are written
-            reanalyze(session, site=digest.site, rules_dir=self.rules_dir, record_run=False,
-                      notify=self.notify, digest=digest, digest_lock=self.lock)
+            # sensors go on storing while the child analyzes; their batches wait in the queue until it is done
+            with self.lock:
+                done = self.analyst.analyze(gen, facts)
+                self._chain = done.digest_generation
+                self._site_analyzed = site if done.error is None else None
+            self.rebuilds += done.rebuilt
+            for event in done.reopened:
+                if self.notify is not None:
+                    self.notify(event)
+            if done.error is not None:
+                raise AnalysisError(done.error)
             self.gate.analyzed(gen, facts, time.monotonic())
             self.last_duration = time.perf_counter() - started
             self.analyses += 1

@@ -132,17 +132,18 @@ def bump_generation(session: Session) -> int:
 def store_batch(session: Session, observations: Sequence[Observation], *, sensor: str = "",
                 seq: int | None = None, batch_key: str | None = None,
                 keep_raw: bool | None = None, keys: Sequence[str] | None = None,
-                blobs: Sequence[bytes | None] | None = None) -> StoreResult:
+                blobs: Sequence[bytes | None] | None = None,
+                prepared: PreparedBatch | None = None) -> StoreResult:
     """Upsert one batch as facts and commit.
 
     `sensor` is stamped on records that carry none.  With `seq`, the batch (`batch_key`, default the
     sensor, and seq) is stored only once: a repeat is acknowledged (`stored=False`), not stored again.
     `keys` and `blobs`, aligned with `observations`, are their fact keys and blobs when the caller has
-    them (collector.facts.Prepared: a blob may be None): they are not computed again here.
+    them (collector.facts.Prepared: a blob may be None): they are not computed again here.  `prepared`
+    is the batch of `observations` already merged and keyed by `prepare_batch`.
     """
-    records = [o if o.sensor or not sensor else o.model_copy(update={"sensor": sensor}) for o in observations]
-    # merged and keyed before the write lock: the lock covers the database work only
-    facts = _keyed(records, observations, keys, blobs)
+    batch = prepared or prepare_batch(observations, sensor=sensor, keys=keys, blobs=blobs)
+    records, facts = batch.records, batch.facts
     before = bump_generation(session) - 1
     if seq is not None:
         key = batch_key or sensor
@@ -164,6 +165,23 @@ def store_batch(session: Session, observations: Sequence[Observation], *, sensor
     return StoreResult(stored=True, records=len(records), new_facts=result.new, updated_facts=result.updated,
                        generation=before + 1, previous_generation=before, facts_generation=facts_after,
                        previous_facts_generation=facts_after - 1, records_stored=records)
+
+
+@dataclass
+class PreparedBatch:
+    """A batch merged per fact and keyed, ready to be written (`store_batch(prepared=)`)."""
+
+    records: list[Observation]
+    """The records, stamped with the sensor when they carried none."""
+    facts: dict[str, tuple[Observation, bytes | None]]
+
+
+def prepare_batch(observations: Sequence[Observation], *, sensor: str = "", keys: Sequence[str] | None = None,
+                  blobs: Sequence[bytes | None] | None = None) -> PreparedBatch:
+    """Merge and key a batch before its write (store_batch): a central does it before the batch's turn,
+    so the turn covers the database work only."""
+    records = [o if o.sensor or not sensor else o.model_copy(update={"sensor": sensor}) for o in observations]
+    return PreparedBatch(records, _keyed(records, observations, keys, blobs))
 
 
 def _keyed(records: list[Observation], given: Sequence[Observation], keys: Sequence[str] | None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlmodel import Session, col, delete, select
 from analyzer.models import SEVERITY_ORDER, Device, Finding, Report, Stats
 from collector.schema import Observation, Weird, parse_observation
 from store.envsetting import number_setting
-from store.facts import StoreResult, count_facts, iter_facts, store_batch
+from store.facts import StoreResult, count_facts, iter_facts, prepare_batch, store_batch
 from store.models import DeviceRow, FindingRow, RunRow, utcnow
 from store.schemas import FindingOut
 
@@ -92,16 +93,21 @@ def store_batch_once(session: Session, *, sensor: str, seq: int,
 
 
 def ingest_batch(session: Session, *, sensor: str, seq: int, observations: list[dict[str, Any]],
-                 on_stored: Callable[[StoreResult], None] | None = None) -> tuple[bool, int, int]:
+                 on_stored: Callable[[StoreResult], None] | None = None,
+                 turn: Callable[[], AbstractContextManager[None]] = nullcontext) -> tuple[bool, int, int]:
     """Validate then store one remote sensor batch once (see store_batch_once): (stored, count, refused).
 
     An invalid record is dropped and stored as an `ingest_invalid_record` weird; the rest of the batch is
-    kept.  `on_stored` gets the store's result (a central's in-memory digest folds the batch there).
+    kept.  The batch is validated, merged and keyed before its `turn` (a central stores one batch at a
+    time), and written in it; `on_stored` gets the store's result within the turn (a central queues it
+    for its digest).
     """
     parsed, refused = validate_batch(observations)
-    result = store_batch(session, [*parsed, *refused], sensor=sensor, seq=seq)
-    if on_stored is not None:
-        on_stored(result)
+    batch = prepare_batch([*parsed, *refused], sensor=sensor)
+    with turn():
+        result = store_batch(session, batch.records, sensor=sensor, seq=seq, prepared=batch)
+        if on_stored is not None:
+            on_stored(result)
     return result.stored, len(parsed) if result.stored else result.records, len(refused)
 
 
@@ -136,9 +142,28 @@ def save_devices(session: Session, devices: Sequence[Device]) -> None:
         session.execute(insert(DeviceRow.__table__), rows)  # type: ignore[attr-defined]
 
 
-def finding_out(row: FindingRow) -> FindingOut:
-    data = json.loads(row.data)
+SEEN_COLUMNS = ("first_seen", "last_seen")
+"""Kept in the finding row's columns, not in its stored record: a finding seen again by an analysis
+updates two columns instead of writing its record (evidence, devices, recommendation) again."""
+
+
+def stored_finding(row: FindingRow) -> dict[str, Any]:
+    """The finding a row holds: its stored record with the row's review status and seen times."""
+    data: dict[str, Any] = json.loads(row.data)
     data["status"] = row.status
+    for name in SEEN_COLUMNS:
+        if (value := getattr(row, name)) is not None:
+            data[name] = value
+    return data
+
+
+def _record(f: Finding, status: str) -> str:
+    """What a finding row stores as its record: the finding without its seen times (SEEN_COLUMNS)."""
+    return f.model_copy(update={"status": status, **dict.fromkeys(SEEN_COLUMNS)}).model_dump_json()
+
+
+def finding_out(row: FindingRow) -> FindingOut:
+    data = stored_finding(row)
     return FindingOut(**data, justification=row.justification, expires=row.expires, updated_by=row.updated_by,
                       active=row.active, occurrences=row.occurrences)
 
@@ -191,7 +216,7 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
                              "status": f.status, "justification": None, "expires": None, "updated_by": None,
                              "updated_at": None, "active": True, "zone": f.zone, "service": f.service,
                              "first_seen": f.first_seen, "last_seen": f.last_seen, "occurrences": 1,
-                             "data": f.model_dump_json()})
+                             "data": _record(f, f.status)})
             life.new.append(f.id)
             out.append(f)
             continue
@@ -210,17 +235,18 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
               and now_ts - f.last_seen > close_after):
             status = _set_status(session, row, "no-longer-observed", "close", record)
             life.closed.append(f.id)
-        if not seen_again and row.active and row.data and status == row.status and _same(row, f):
-            out.append(f.model_copy(update={"status": status}))
+        same = bool(row.data) and _same(row, f)
+        stored = f.model_copy(update={"status": status})
+        out.append(stored)
+        if not seen_again and row.active and same and status == row.status:
             continue  # nothing changed: no write (an analysis per flush touches only what moved)
         row.rule, row.rule_uid, row.severity = f.rule, f.rule_uid, f.severity
         row.severity_rank = SEVERITY_ORDER[f.severity]
         row.zone, row.service, row.first_seen, row.last_seen, row.active = (f.zone, f.service, f.first_seen,
                                                                             f.last_seen, True)
-        stored = f.model_copy(update={"status": status})
-        row.data = stored.model_dump_json()
+        if not same:  # seen again with the same evidence: the columns above are the whole write
+            row.data = _record(f, status)
         session.add(row)
-        out.append(stored)
     for fid, row in existing.items():
         if fid not in produced and row.active:
             row.active = False
@@ -231,8 +257,8 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
 
 
 def _same(row: FindingRow, f: Finding) -> bool:
-    """The stored finding says what `f` says (its review status aside)."""
-    return bool(row.data == f.model_copy(update={"status": row.status}).model_dump_json())
+    """The stored record says what `f` says (its review status and seen times aside)."""
+    return bool(row.data == _record(f, row.status))
 
 
 def _set_status(session: Session, row: FindingRow, status: str, action: str, record: Any) -> str:
@@ -333,7 +359,7 @@ def stored_report(session: Session) -> Report:
     devices, _ = list_devices(session, limit=10**9)
     rows = session.exec(select(FindingRow).where(FindingRow.active == True)  # noqa: E712
                         .order_by(col(FindingRow.severity_rank).desc(), col(FindingRow.id))).all()
-    findings = [Finding.model_validate({**json.loads(r.data), "status": r.status}) for r in rows]
+    findings = [Finding.model_validate(stored_finding(r)) for r in rows]
     last = session.exec(select(RunRow).where(col(RunRow.finished).is_not(None))
                         .order_by(col(RunRow.id).desc())).first()
     stats = Stats.model_validate_json(last.stats) if last and last.stats not in ("", "{}") else Stats()

@@ -423,7 +423,8 @@ def start_digest(session: Session, *, site: Any = None) -> Digest:
 
 def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = None, baseline: Any = None,
               now: dt.datetime | None = None, sources: Sequence[str] = (), digest: Digest | None = None,
-              record_run: bool = True, notify: Notify = None, digest_lock: Any = None) -> Report:
+              record_run: bool = True, notify: Notify = None, digest_lock: Any = None,
+              generation_read: int | None = None) -> Report:
     """Analyze the stored facts with the stored sheets; store devices and findings (statuses kept).
 
     `digest` (from `start_digest`, fed every batch stored since) is used when it was brought to the
@@ -436,7 +437,8 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
     running capture or of a central only mark the store as analyzed (`analysis_status`).  Findings
     that reopen are notified through `notify`.  `digest_lock`: the digest is kept current by its owner
     (a central folds each ingested batch into it under this lock): it is read under the lock, only for
-    the evaluation, and not checked against the store.
+    the evaluation, and not checked against the store; its owner passes the store generation it
+    read when it brought the digest up to date (`generation_read`), which the analysis then reflects.
     """
     from analyzer.engine import analyze
     from collector.pipeline import relaxed_gc
@@ -447,7 +449,7 @@ def reanalyze(session: Session, *, site: Any = None, rules_dir: Path | None = No
     with relaxed_gc():
         site = policy_in_force(session, site, source=", ".join(sources) or "analyze")
         # what this analysis reflects, read first: a later write is analyzed next time
-        gen = generation(session)
+        gen = generation(session) if generation_read is None else generation_read
         if digest is not None and same_policy(digest.site, site):
             site = digest.site  # the same policy, with the zone lookups it already cached
         if digest is None or digest.site is not site or (

@@ -31,11 +31,12 @@ def ingest(body: IngestIn, request: Request, response: Response, session: Sessio
     if analyzer is None:
         stored, count, refused = service.ingest_batch(session, sensor=body.sensor, seq=body.seq,
                                                       observations=body.observations)
-    else:  # stored and folded into the central's in-memory digest as one step (store.autoanalyze)
-        session.rollback()  # the token is checked: give the pooled connection back while waiting for the lock
-        with analyzer.lock:
-            stored, count, refused = service.ingest_batch(
-                session, sensor=body.sensor, seq=body.seq, observations=body.observations,
-                on_stored=analyzer.fold)
+    else:  # stored in its turn, then folded into the central's in-memory digest (store.autoanalyze)
+        session.rollback()  # the token is checked: give the pooled connection back while waiting for the turn
+        stored, count, refused = service.ingest_batch(
+            session, sensor=body.sensor, seq=body.seq, observations=body.observations,
+            on_stored=analyzer.queue, turn=analyzer.storing)
+        analyzer.fold_queued(wait=False)
+        analyzer.kick()  # the analysis looks now (store.freshness decides whether one is due)
     response.status_code = 201 if stored else 200
     return IngestOut(stored=stored, count=count, refused=refused)

@@ -34,7 +34,7 @@ BASE_TS = 1_772_438_460.0
 FLUSH = 10.0
 RECORDS_PER_DEVICE = 5
 """dhcp, host, arp, dns and conversation records for each new device of a batch."""
-POLL = 0.5
+POLL = 1.0
 """Seconds between two visibility checks of a sensor: the resolution of the measured delay."""
 GIVE_UP = 30.0
 """A batch still invisible this long after its POST is recorded as never seen (the spec bound is 10 s)."""
@@ -266,7 +266,7 @@ class Central:
         with Session(self.app.state.engine) as session:
             return create_token(session, role=role, name=sensor or f"load-{role}-{uuid.uuid4().hex[:6]}", sensor=sensor)
 
-    def watch_analyses(self, stop: threading.Event) -> list[float]:
+    def watch_analyses(self, stop: Any) -> list[float]:
         """Durations of the background analyses until `stop` (sampled every 50 ms from the analyzer's counters)."""
         out: list[float] = []
         analyzer = self.app.state.analyzer
@@ -304,44 +304,62 @@ class Read:
     error: str = ""
 
 
-class Reader(threading.Thread):
-    """Reads the API and the web UI in a loop while the sensors post, as a team watching the central would."""
+class Reader:
+    """Reads the API and the web UI in a loop while the sensors post, as a team watching the central would.
+
+    In a process of its own, like the sensors: a reader thread in the test process would take the
+    central's GIL from the requests and the analysis it measures."""
 
     API_PATHS = ("/api/v1/devices?limit=100", "/api/v1/findings?limit=100", "/api/v1/status")
     UI_PATHS = ("/devices",)
 
     def __init__(self, base_url: str, viewer_token: str, pause: float = 0.2) -> None:
-        super().__init__(name="reader", daemon=True)
-        self.base_url, self.token, self.pause = base_url, viewer_token, pause
+        ctx = multiprocessing.get_context("forkserver")
+        self.stop = ctx.Event()
+        self._results, sender = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(target=read_loop, args=(base_url, viewer_token, pause, self.stop, sender),
+                                    name="reader", daemon=True)
         self.reads: list[Read] = []
-        self.stop = threading.Event()
 
-    def sign_in(self, client: Any) -> None:
-        """Sign in to the web UI with the viewer token (login form, CSRF nonce, session cookie)."""
-        page = client.get("/login")
-        nonce = CSRF.search(page.text)
-        assert nonce is not None, page.text[:500]
-        reply = client.post("/login", data={"token": self.token, "csrf_token": nonce.group(1), "next": "/devices"})
-        assert reply.status_code == 303, reply.text[:500]
+    def start(self) -> None:
+        self._process.start()
 
-    def run(self) -> None:
-        import httpx
+    def join(self, timeout: float) -> None:
+        """Wait for the reads (after `stop` was set)."""
+        if self._results.poll(timeout):
+            self.reads = self._results.recv()
+        self._process.join(timeout)
 
-        with httpx.Client(base_url=self.base_url, timeout=30.0) as ui, \
-                httpx.Client(base_url=self.base_url, timeout=30.0,
-                             headers={"Authorization": f"Bearer {self.token}"}) as api:
-            self.sign_in(ui)
-            while not self.stop.is_set():
-                for client, paths in ((api, self.API_PATHS), (ui, self.UI_PATHS)):
-                    for path in paths:
-                        started = time.monotonic()
-                        try:
-                            reply = client.get(path, follow_redirects=False)
-                            self.reads.append(Read(path, reply.status_code, time.monotonic() - started,
-                                                   "" if reply.status_code == 200 else reply.text[:200]))
-                        except httpx.HTTPError as exc:
-                            self.reads.append(Read(path, None, time.monotonic() - started, f"{type(exc).__name__}: {exc}"))
-                self.stop.wait(self.pause)
+
+def sign_in(client: Any, token: str) -> None:
+    """Sign in to the web UI with a token (login form, CSRF nonce, session cookie)."""
+    page = client.get("/login")
+    nonce = CSRF.search(page.text)
+    assert nonce is not None, page.text[:500]
+    reply = client.post("/login", data={"token": token, "csrf_token": nonce.group(1), "next": "/devices"})
+    assert reply.status_code == 303, reply.text[:500]
+
+
+def read_loop(base_url: str, token: str, pause: float, stop: Any, results: Any) -> None:
+    """The reader process: read Reader.API_PATHS and Reader.UI_PATHS until `stop`, then send the reads."""
+    import httpx
+
+    reads: list[Read] = []
+    with httpx.Client(base_url=base_url, timeout=30.0) as ui, \
+            httpx.Client(base_url=base_url, timeout=30.0, headers={"Authorization": f"Bearer {token}"}) as api:
+        sign_in(ui, token)
+        while not stop.is_set():
+            for client, paths in ((api, Reader.API_PATHS), (ui, Reader.UI_PATHS)):
+                for path in paths:
+                    started = time.monotonic()
+                    try:
+                        reply = client.get(path, follow_redirects=False)
+                        reads.append(Read(path, reply.status_code, time.monotonic() - started,
+                                          "" if reply.status_code == 200 else reply.text[:200]))
+                    except httpx.HTTPError as exc:
+                        reads.append(Read(path, None, time.monotonic() - started, f"{type(exc).__name__}: {exc}"))
+            stop.wait(pause)
+    results.send(reads)
 
 
 @dataclass

@@ -322,3 +322,24 @@ def test_device_known_only_by_ip_has_its_detail(api_sqlite: Api) -> None:
     detail = api_sqlite.get(f"{V1}/devices/ip:10.10.130.45")
     assert detail.status_code == 200 and detail.json()["device"]["ips"] == ["10.10.130.45"]
     assert api_sqlite.get(f"{V1}/devices/ip:10.10.130.46").status_code == 404
+
+
+def test_a_finding_seen_again_updates_its_times_not_its_record(api: Api) -> None:
+    from sqlmodel import select
+
+    from store.models import FindingRow
+
+    seed(api)
+    first = findings()[0]
+    later = first.model_copy(update={"last_seen": (first.last_seen or 0.0) + 3600.0})
+    with api.session() as session:
+        before = session.get(FindingRow, first.id)
+        assert before is not None
+        record, occurrences = before.data, before.occurrences
+        save_findings(session, [later, *findings()[1:]], today=TODAY)
+        session.commit()
+        after = session.exec(select(FindingRow).where(FindingRow.id == first.id)).one()
+        assert after.data == record  # the evidence did not change: the record was not written again
+        assert (after.last_seen, after.occurrences) == (later.last_seen, occurrences + 1)
+    shown = api.get(f"{V1}/findings/{first.id}", "viewer").json()
+    assert shown["last_seen"] == later.last_seen and shown["first_seen"] == first.first_seen

@@ -9,15 +9,18 @@ store merges), one every PERIOD seconds: the batch a sensor sends after each flu
 time compressed about threefold (a sensor flushes every 10 s of capture); together about 1,700
 records in 5.7 batches a second, all 20 sensors starting at the same instant.  Each sensor checks
 that the new devices of each of its batches show in GET /api/v1/devices?q=<batch MAC prefix> and
-measures the delay from sending the POST.  A reader thread meanwhile reads /devices, /findings and
+measures the delay from sending the POST.  A reader process meanwhile reads /devices, /findings and
 /status from the API and the /devices page of the web UI, signed in with a viewer token.
 
-Why this load and not more: one central stores about 8 to 13 batches a second on this 2-core
-machine when it is loaded, nearly whatever their size (every batch is written under the store's
-generation lock; see `make bench`, central ingest), so 20 sensors at 5.7 batches a second keep the
-10 s bound (the spec), in under 25 s.  `make test` runs it alone after the rest of the suite (marker
-`load`): beside another test worker the central's analyses (about 3 s each on these 1,600 devices)
-take twice as long and the delay measured is the neighbour's, not the central's.
+Why this load and not more: one central stores about 5 to 13 batches a second on a 2-core machine
+when it is loaded (5 on the slow machine of 2026-12-08, 13 on a faster one), nearly whatever their
+size: batches are written one at a time, in arrival order (store.autoanalyze), while the analyses
+(1 to 3 s each on these 1,600 devices) run in the central's analysis process (store.analyst) on the
+other core.  20 sensors at 5.7 batches a second keep the 10 s bound (the spec), in under 25 s.  Each
+sensor checks every POLL second whether its batch shows: 20 searches a second, more than a review
+meeting reads, and a resolution of a second against a bound of ten.  `make test` runs it alone
+after the rest of the suite (marker `load`): beside another test worker the delay measured is the
+neighbour's, not the central's.
 """
 
 from __future__ import annotations
