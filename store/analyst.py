@@ -69,8 +69,10 @@ class AnalystProcess:
     def fold(self, previous: int, generation: int, records: Sequence[Any]) -> bool:
         """Send one stored batch's records (facts generation `previous` -> `generation`); False if the
         child is gone (the next analysis restarts it and rebuilds)."""
+        if self._conn is None or self._process is None or not self._process.is_alive():
+            return False  # no child, or a dead one: the next analysis starts one, which reads the store
         try:
-            self._child().send(("fold", previous, generation, list(records)))
+            self._conn.send(("fold", previous, generation, list(records)))
             return True
         except (OSError, EOFError):
             self.close()
