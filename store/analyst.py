@@ -78,11 +78,19 @@ class AnalystProcess:
             self.close()
             return False
 
+    def rebuild(self) -> AnalysisDone:
+        """Read every stored fact into a new digest; call while no batch is being written (the owner's
+        turn), so the digest and the store's facts counter agree."""
+        return self._ask(("rebuild",))
+
     def analyze(self, generation: int, facts: int) -> AnalysisDone:
         """Analyze the store as of `generation` with the digest at facts generation `facts`; wait for it."""
+        return self._ask(("analyze", generation, facts))
+
+    def _ask(self, message: tuple[Any, ...]) -> AnalysisDone:
         try:
             conn = self._child()
-            conn.send(("analyze", generation, facts))
+            conn.send(message)
             done: AnalysisDone = conn.recv()
             return done
         except (OSError, EOFError) as exc:
@@ -121,6 +129,8 @@ def serve(conn: Connection, db_url: str, rules_dir: Path | None) -> None:
             state.fold(*message[1:])
         elif message[0] == "analyze":
             conn.send(state.analyze(*message[1:]))
+        elif message[0] == "rebuild":
+            conn.send(state.rebuild())
         else:
             return
 
@@ -148,27 +158,41 @@ class _State:
         with Session(self.engine) as session:
             yield from iter_facts(session)
 
+    def rebuild(self) -> AnalysisDone:
+        from store.facts import stored_policy
+        from store.service import stored_digest
+
+        self.digest = None
+        try:
+            with Session(self.engine) as session:
+                digest = stored_digest(session, site=stored_policy(session))
+        except Exception as exc:  # noqa: BLE001 - reported to the server's thread, which logs and goes on
+            return AnalysisDone(digest_generation=None, error=f"{type(exc).__name__}: {exc}\n"
+                                                            f"{traceback.format_exc(limit=8)}")
+        digest.raw = self._all_facts
+        self.digest = digest
+        return AnalysisDone(digest_generation=digest.generation, rebuilt=True)
+
     def analyze(self, generation: int, facts: int) -> AnalysisDone:
         from store.facts import stored_policy
-        from store.service import reanalyze, same_policy, stored_digest
+        from store.service import reanalyze, same_policy
 
         reopened: list[dict[str, Any]] = []
-        rebuilt = False
+        digest = self.digest
         try:
             with Session(self.engine) as session:
                 site = stored_policy(session)
-                digest = self.digest
                 if digest is None or digest.generation != facts or not same_policy(digest.site, site):
-                    digest = self.digest = None
-                    digest = stored_digest(session, site=site)
-                    digest.raw = self._all_facts
-                    self.digest, rebuilt = digest, True
+                    # the owner rebuilds in its turn before asking (AutoAnalyzer.analyze_if_changed)
+                    self.digest = None
+                    return AnalysisDone(digest_generation=None,
+                                        error="the digest is not current: rebuilt at the next analysis")
                 # the owner keeps the digest current (batches folded in order): not checked against the store
                 reanalyze(session, site=digest.site, rules_dir=self.rules_dir, record_run=False,
                           notify=reopened.append, digest=digest, digest_lock=contextlib.nullcontext(),
                           generation_read=generation)
         except Exception as exc:  # noqa: BLE001 - reported to the server's thread, which logs and goes on
             self.digest = None
-            return AnalysisDone(digest_generation=None, rebuilt=rebuilt,
+            return AnalysisDone(digest_generation=None,
                                 error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
-        return AnalysisDone(digest_generation=self.digest.generation, rebuilt=rebuilt, reopened=reopened)
+        return AnalysisDone(digest_generation=digest.generation, reopened=reopened)

@@ -16,8 +16,9 @@ Ingest and analysis do not wait for each other's work: batches are stored one at
 so they reach the digest in the order the store numbered them) and queued; the queue is sent by the
 ingest thread when no analysis is running, or by the next analysis.  An analysis takes its turn
 between two batches (`between_batches`, ahead of the sensors waiting) only to read the store's
-counters and send the queue, then runs while the sensors go on storing: under load a batch waits
-for one batch, never for an analysis, and an analysis for one batch, never for twenty.
+counters and send the queue (and, when the digest is not current, to have every fact read again,
+so that digest and counters agree), then runs while the sensors go on storing: under load a batch
+waits for one batch, never for an analysis, and an analysis for one batch, never for twenty.
 """
 
 from __future__ import annotations
@@ -213,18 +214,26 @@ class AutoAnalyzer:
             if status["generation"] == status["analyzed_generation"]:
                 return False
             started = time.perf_counter()
-            with self.between_batches(), self.lock:
-                self._fold_queue()
-                gen, facts = generation(session), facts_generation(session)
-                stale = self._chain != facts or not same_policy(self._site_analyzed, site)
-                if self.gate.due(gen, facts, time.monotonic(), other_writer=stale) is None:
-                    return False
-            # sensors go on storing while the child analyzes; their batches wait in the queue until it is done
+            # the lock held from the counters to the end of the analysis: no batch reaches the digest
+            # in between (it would be ahead of the counters read, and the child would read every fact again)
             with self.lock:
+                with self.between_batches():
+                    self._fold_queue()
+                    gen, facts = generation(session), facts_generation(session)
+                    stale = self._chain != facts or not same_policy(self._site_analyzed, site)
+                    if self.gate.due(gen, facts, time.monotonic(), other_writer=stale) is None:
+                        return False
+                    if stale:  # read every fact while no batch is written: the digest is then at `facts`
+                        built = self.analyst.rebuild()
+                        self.rebuilds += built.rebuilt
+                        if built.error is not None:
+                            self._chain = None
+                            raise AnalysisError(built.error)
+                        self._chain = built.digest_generation
+                # sensors go on storing while the child analyzes; their batches wait in the queue meanwhile
                 done = self.analyst.analyze(gen, facts)
                 self._chain = done.digest_generation
                 self._site_analyzed = site if done.error is None else None
-            self.rebuilds += done.rebuilt
             for event in done.reopened:
                 if self.notify is not None:
                     self.notify(event)

@@ -37,6 +37,5 @@ def ingest(body: IngestIn, request: Request, response: Response, session: Sessio
             session, sensor=body.sensor, seq=body.seq, observations=body.observations,
             on_stored=analyzer.queue, turn=analyzer.storing)
         analyzer.fold_queued(wait=False)
-        analyzer.kick()  # the analysis looks now (store.freshness decides whether one is due)
     response.status_code = 201 if stored else 200
     return IngestOut(stored=stored, count=count, refused=refused)
