@@ -52,8 +52,11 @@ class AnalystProcess:
         self._conn: Connection | None = None
         self._process: Any = None
 
+    def _alive(self) -> bool:
+        return self._conn is not None and self._process is not None and self._process.is_alive()
+
     def _child(self) -> Connection:
-        if self._conn is None or self._process is None or not self._process.is_alive():
+        if self._conn is None or not self._alive():
             self.close()
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)  # no effect once the process's fork server runs
@@ -64,12 +67,13 @@ class AnalystProcess:
             self._process.start()
             theirs.close()
             self._conn = ours
+            return ours
         return self._conn
 
     def fold(self, previous: int, generation: int, records: Sequence[Any]) -> bool:
         """Send one stored batch's records (facts generation `previous` -> `generation`); False if the
         child is gone (the next analysis restarts it and rebuilds)."""
-        if self._conn is None or self._process is None or not self._process.is_alive():
+        if not self._alive() or self._conn is None:
             return False  # no child, or a dead one: the next analysis starts one, which reads the store
         try:
             self._conn.send(("fold", previous, generation, list(records)))
@@ -174,16 +178,15 @@ class _State:
         return AnalysisDone(digest_generation=digest.generation, rebuilt=True)
 
     def analyze(self, generation: int, facts: int) -> AnalysisDone:
-        from store.facts import stored_policy
-        from store.service import reanalyze, same_policy
+        from store.service import reanalyze
 
         reopened: list[dict[str, Any]] = []
         digest = self.digest
         try:
             with Session(self.engine) as session:
-                site = stored_policy(session)
-                if digest is None or digest.generation != facts or not same_policy(digest.site, site):
-                    # the owner rebuilds in its turn before asking (AutoAnalyzer.analyze_if_changed)
+                if digest is None or digest.generation != facts:
+                    # the owner rebuilds in its turn, policy changes included, before it asks
+                    # (AutoAnalyzer.analyze_if_changed): this is a guard, not a path
                     self.digest = None
                     return AnalysisDone(digest_generation=None,
                                         error="the digest is not current: rebuilt at the next analysis")

@@ -235,7 +235,8 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
               and now_ts - f.last_seen > close_after):
             status = _set_status(session, row, "no-longer-observed", "close", record)
             life.closed.append(f.id)
-        same = bool(row.data) and _same(row, f)
+        text = _record(f, row.status)
+        same = bool(row.data) and row.data == text  # the evidence unchanged (status and seen times aside)
         stored = f.model_copy(update={"status": status})
         out.append(stored)
         if not seen_again and row.active and same and status == row.status:
@@ -245,7 +246,7 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
         row.zone, row.service, row.first_seen, row.last_seen, row.active = (f.zone, f.service, f.first_seen,
                                                                             f.last_seen, True)
         if not same:  # seen again with the same evidence: the columns above are the whole write
-            row.data = _record(f, status)
+            row.data = text if status == row.status else _record(f, status)
         session.add(row)
     for fid, row in existing.items():
         if fid not in produced and row.active:
@@ -254,11 +255,6 @@ def save_findings(session: Session, findings: Sequence[Finding], *, today: dt.da
     if new_rows:
         session.execute(insert(FindingRow.__table__), new_rows)  # type: ignore[attr-defined]
     return out
-
-
-def _same(row: FindingRow, f: Finding) -> bool:
-    """The stored record says what `f` says (its review status and seen times aside)."""
-    return bool(row.data == _record(f, row.status))
 
 
 def _set_status(session: Session, row: FindingRow, status: str, action: str, record: Any) -> str:

@@ -31,7 +31,7 @@ def ingest(body: IngestIn, request: Request, response: Response, session: Sessio
     if analyzer is None:
         stored, count, refused = service.ingest_batch(session, sensor=body.sensor, seq=body.seq,
                                                       observations=body.observations)
-    else:  # stored in its turn, then folded into the central's in-memory digest (store.autoanalyze)
+    else:  # stored in its turn, then sent to the central's analysis process (store.autoanalyze)
         session.rollback()  # the token is checked: give the pooled connection back while waiting for the turn
         stored, count, refused = service.ingest_batch(
             session, sensor=body.sensor, seq=body.seq, observations=body.observations,
